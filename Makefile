@@ -1,0 +1,48 @@
+# Front door of the project. `make book` and `make test` create the environment when missing.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PROFILE ?= default
+CH ?=
+P ?=
+STAMP := $(VENV)/.tmv-installed
+
+.PHONY: book chapter test refs data bench env clean help
+
+help:
+	@echo "make book [PROFILE=default|ci]        run every chapter (papermill) and render the HTML"
+	@echo "make chapter CH=01 [P=\"k=v ...\"]      rerun one chapter with overridden params"
+	@echo "make test                              unit tests + nbval regression of the ci notebooks"
+	@echo "make refs                              refresh the nbval references (tests/notebooks)"
+	@echo "make data SOURCE=<official NIH folder> download is separate: tmv data download DEST"
+	@echo "make env                               create $(VENV) (pip install -e .[dev])"
+
+env: $(STAMP)
+
+# torch 2.14.1 / torchvision 0.29.1 are pinned in pyproject.toml (the releases served locally).
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+book: $(STAMP)
+	$(PY) -m tmvlib.cli book --profile $(PROFILE)
+
+chapter: $(STAMP)
+	@test -n "$(CH)" || (echo "usage: make chapter CH=01 [PROFILE=default] [P=\"key=value ...\"]"; exit 2)
+	$(PY) -m tmvlib.cli chapter $(CH) --profile $(PROFILE) $(foreach p,$(P),-p '$(p)')
+
+test: $(STAMP)
+	$(PY) -m pytest tests -q --nbval-lax --nbval-current-env --durations=10
+
+refs: $(STAMP)
+	$(PY) -m tmvlib.cli refs
+
+data: $(STAMP)
+	@test -n "$(SOURCE)" || (echo "usage: make data SOURCE=<folder with the official NIH files> [OUT=data]"; exit 2)
+	$(PY) -m tmvlib.cli data prepare nih14 $(SOURCE) $(or $(OUT),data)
+
+clean:
+	rm -rf book/_build book/*.ipynb book/_static/tmv-vega.js

@@ -1,0 +1,52 @@
+"""Builders of tiny datasets in the prepared layout, written by the tests themselves."""
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+ENTRY_HEADER = ("Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,"
+                "View Position,OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y]")
+
+
+def write_image(path: Path, seed: int = 0, size: int = 32) -> None:
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 255, (size, size), dtype=np.uint8), mode="L").save(path)
+
+
+def make_nih(root: Path, rows: list[tuple], boxes: list[tuple] = (), expert: list[tuple] = (),
+             widths: dict[str, int] | None = None, gzip_meta: bool = True) -> Path:
+    """Write a prepared-layout NIH folder.
+
+    rows: (image index, findings, patient id, age, sex, view); boxes: (image index, finding);
+    expert: (image index, set id). ``widths`` maps image index to its source width (default 1024).
+    """
+    widths = widths or {}
+    (root / "images").mkdir(parents=True)
+    (root / "meta").mkdir()
+    lines = [ENTRY_HEADER] + [f"{i},{f},0,{p},{a},{s},{v},2048,2048,0.14,0.14"
+                              for i, f, p, a, s, v in rows]
+    box_lines = ["Image Index,Finding Label,Bbox [x,y,w,h],,,"] + [
+        f"{i},{f},100,200,300,400" for i, f in boxes]
+    expert_lines = [ENTRY_HEADER + ",Fracture,Pneumothorax,Airspace opacity,Nodule or mass,Set Id"] + [
+        f"{i},No Finding,0,1,50,M,PA,2048,2048,0.14,0.14,NO,NO,YES,NO,{s}" for i, s in expert]
+    for name, content in (("Data_Entry_2017_v2020.csv", lines), ("BBox_List_2017.csv", box_lines),
+                          ("google2019_nih-chest-xray-labels.csv", expert_lines)):
+        text = "\n".join(content) + "\n"
+        if gzip_meta:
+            with gzip.open(root / "meta" / f"{name}.gz", "wt") as handle:
+                handle.write(text)
+        else:
+            (root / "meta" / name).write_text(text)
+    manifest = []
+    for n, (index, *_rest) in enumerate(rows):
+        jpg = Path(index).with_suffix(".jpg").name
+        write_image(root / "images" / jpg, seed=n)
+        manifest.append({"filename": jpg, "original_width": widths.get(index, 1024),
+                         "original_height": widths.get(index, 1024), "source_repo": "test/repo",
+                         "source_processing": "test"})
+    pd.DataFrame(manifest).to_csv(root / "manifest.csv", index=False)
+    return root

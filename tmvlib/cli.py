@@ -1,0 +1,156 @@
+"""``tmv``: run chapters with papermill and build the book. The Makefile is the front door.
+
+    tmv chapter 01 --profile default -p negatives=all -p seed=1
+    tmv book --profile default
+    tmv refs                      # refresh the nbval references in tests/notebooks/
+    tmv data download DEST        # NIH official files (resumable, checksummed)
+    tmv data prepare SOURCE OUT   # official NIH / CheXpert files -> the prepared 256-px layout
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from .config import CHAPTER_ORDER, project_root
+
+
+def chapter_name(key: str, root: Path) -> str:
+    """``"01"`` or ``"01_data"`` -> ``"01_data"`` (the notebook must exist)."""
+    matches = sorted(p.stem for p in (root / "notebooks").glob(f"{key}*.ipynb"))
+    if len(matches) != 1:
+        raise SystemExit(f"chapter {key!r}: expected one notebook notebooks/{key}*.ipynb, found {matches}")
+    return matches[0]
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """``["a=1", "b=[x, y]"]`` -> ``{"a": 1, "b": ["x", "y"]}`` (values parsed as YAML)."""
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise SystemExit(f"parameter override {pair!r} is not key=value")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def run_chapter(key: str, profile: str = "default", overrides: dict | None = None,
+                output_dir: Path | None = None, root: Path | None = None) -> Path:
+    """Execute one chapter notebook with its profile's params; return the executed copy's path."""
+    import papermill as pm
+
+    from .config import load_params
+
+    root = root or project_root()
+    name = chapter_name(key, root)
+    params = load_params(name, profile, overrides, root=root)
+    output_dir = output_dir or root / "book"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    output = output_dir / f"{name}.ipynb"
+    print(f"[tmv] running {name} (profile {profile}) -> {output.relative_to(root)}", flush=True)
+    pm.execute_notebook(str(root / "notebooks" / f"{name}.ipynb"), str(output), parameters=params,
+                        cwd=str(output_dir), kernel_name="python3", progress_bar=False,
+                        log_output=False, request_save_on_cell_execute=False)
+    return output
+
+
+def chapters_in_toc(root: Path) -> list[str]:
+    """Chapter names listed in ``_toc.yml``, in book order."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    names = [Path(entry["file"]).name for entry in toc.get("chapters", [])]
+    return [name for name in names if name in CHAPTER_ORDER]
+
+
+def write_vega_bundle(root: Path) -> Path:
+    """Write the vega/vega-lite/vega-embed bundle once, as a static file of the book."""
+    import vl_convert
+
+    from .report.charts import VEGA_GLOBAL
+
+    target = root / "book" / "_static" / "tmv-vega.js"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    import altair as alt
+
+    # Bundle the Vega-Lite version altair writes its specs for.
+    vl_version = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+    bundle = vl_convert.javascript_bundle(f"window.{VEGA_GLOBAL} = vegaEmbed;\n", vl_version=vl_version)
+    target.write_text(bundle)
+    return target
+
+
+def build_book(profile: str = "default", start: str | None = None, root: Path | None = None) -> Path:
+    """Run every chapter in ``_toc.yml`` in order (from ``start``), then render the HTML."""
+    root = root or project_root()
+    chapters = chapters_in_toc(root)
+    if start:
+        chapters = chapters[[c.startswith(start) for c in chapters].index(True):]
+    for name in chapters:
+        try:
+            run_chapter(name, profile, root=root)
+        except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
+            print(f"\n[tmv] chapter {name} failed; the executed copy with the error is "
+                  f"book/{name}.ipynb\n{err}", file=sys.stderr)
+            raise SystemExit(1) from None
+    write_vega_bundle(root)
+    print("[tmv] rendering the book with jupyter-book", flush=True)
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    subprocess.run([str(jupyter_book), "build", str(root), "--path-output",
+                    str(root / "book"), "--warningiserror", "--keep-going"], check=True, cwd=root)
+    index = root / "book" / "_build" / "html" / "index.html"
+    print(f"[tmv] book ready: {index}")
+    return index
+
+
+def refresh_references(root: Path | None = None) -> None:
+    """Execute every chapter with the ``ci`` profile into ``tests/notebooks/`` (nbval references)."""
+    root = root or project_root()
+    for name in chapters_in_toc(root):
+        run_chapter(name, "ci", output_dir=root / "tests" / "notebooks", root=root)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="tmv", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_chapter = sub.add_parser("chapter", help="run one chapter")
+    p_chapter.add_argument("chapter")
+    p_chapter.add_argument("--profile", default="default")
+    p_chapter.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE")
+    p_book = sub.add_parser("book", help="run all chapters and build the HTML")
+    p_book.add_argument("--profile", default="default")
+    p_book.add_argument("--from", dest="start", default=None, help="first chapter to run, e.g. 02")
+    sub.add_parser("refs", help="refresh the nbval references (ci profile)")
+    p_data = sub.add_parser("data", help="download or prepare the data")
+    data_sub = p_data.add_subparsers(dest="data_command", required=True)
+    p_down = data_sub.add_parser("download", help="download the official NIH files")
+    p_down.add_argument("dest", type=Path)
+    p_prep = data_sub.add_parser("prepare", help="official files -> prepared 256-px layout")
+    p_prep.add_argument("dataset", choices=["nih14", "chexpert"])
+    p_prep.add_argument("source", type=Path)
+    p_prep.add_argument("out", type=Path)
+    p_prep.add_argument("--on-bad-image", choices=["raise", "exclude"], default="raise")
+    args = parser.parse_args(argv)
+
+    if args.command == "chapter":
+        run_chapter(args.chapter, args.profile, parse_overrides(args.param))
+        print("[tmv] later chapters read this chapter's artifacts: rerun them (make book) "
+              "to bring them up to date")
+    elif args.command == "book":
+        build_book(args.profile, args.start)
+    elif args.command == "refs":
+        refresh_references()
+    elif args.data_command == "download":
+        from .data.download import download_nih
+        download_nih(args.dest)
+    else:
+        from .data import prepare
+        run = prepare.prepare_nih if args.dataset == "nih14" else prepare.prepare_chexpert
+        report = run(args.source, args.out, on_bad_image=args.on_bad_image)
+        print(report.to_frame().to_string())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""Parameters, project paths, run folders and fingerprints.
+
+A chapter's parameters live in ``params/<profile>/<NN_name>.yaml``; papermill injects them into
+the notebook. Each chapter records what it ran with (resolved params, package versions, git
+commit, data manifest hashes) in ``artifacts/runs/<run_id>/config.yaml``, so that a number in
+the book can be traced back to the exact inputs that produced it.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .fingerprint import git_commit, package_versions
+
+CHAPTER_ORDER = (
+    "00_sanity_check",
+    "01_data",
+    "02_baseline",
+    "03_uncertainty",
+    "04_gradcam",
+    "05_scorecam",
+    "06_stability",
+    "07_trust_failures",
+    "08_trust_card",
+)
+
+def project_root(start: str | Path | None = None) -> Path:
+    """The folder holding ``_toc.yml`` (the book root), searched upwards from ``start`` or the cwd.
+
+    ``TMV_ROOT`` overrides the search. Falls back to the cwd, so ``tmvlib`` stays usable as a
+    plain library outside a checkout.
+    """
+    if os.environ.get("TMV_ROOT"):
+        return Path(os.environ["TMV_ROOT"]).resolve()
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_toc.yml").is_file() and (folder / "params").is_dir():
+            return folder
+    return here
+
+
+def artifacts_dir(root: str | Path | None = None) -> Path:
+    """``TMV_ARTIFACTS`` if set, else ``<project root>/artifacts``."""
+    if os.environ.get("TMV_ARTIFACTS"):
+        return Path(os.environ["TMV_ARTIFACTS"]).resolve()
+    return project_root(root) / "artifacts"
+
+
+def run_dir(run_id: str, root: str | Path | None = None) -> Path:
+    """``artifacts/runs/<run_id>/`` with its standard sub-folders, created if missing."""
+    path = artifacts_dir(root) / "runs" / run_id
+    for sub in ("checkpoints", "metrics", "explanations", "failure_cases"):
+        (path / sub).mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def splits_dir(run_id: str, root: str | Path | None = None) -> Path:
+    """``artifacts/splits/<run_id>/``, created if missing."""
+    path = artifacts_dir(root) / "splits" / run_id
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def resolve_data_root(data_root: str | Path | None = None, root: str | Path | None = None) -> Path:
+    """Where the prepared data lives, first match wins.
+
+    1. the ``data_root`` param, 2. ``TMV_DATA``, 3. ``../shared/data`` beside the checkout,
+    4. ``data/`` inside the checkout (what ``make data`` writes).
+    """
+    candidates: list[tuple[str, Path]] = []
+    if data_root:
+        candidates.append(("param data_root", Path(data_root)))
+    if os.environ.get("TMV_DATA"):
+        candidates.append(("TMV_DATA", Path(os.environ["TMV_DATA"])))
+    proj = project_root(root)
+    candidates += [("beside the checkout", proj.parent / "shared" / "data"),
+                   ("inside the checkout", proj / "data")]
+    for source, path in candidates:
+        if path.is_dir():
+            return path.resolve()
+        if source in ("param data_root", "TMV_DATA"):
+            raise FileNotFoundError(f"data folder from {source} does not exist: {path}")
+    tried = ", ".join(str(p) for _, p in candidates)
+    raise FileNotFoundError(
+        f"no prepared data found (tried {tried}); set TMV_DATA or run `make data` "
+        "(download + prepare, see README)"
+    )
+
+
+def load_params(chapter: str, profile: str = "default", overrides: dict | None = None,
+                root: str | Path | None = None) -> dict[str, Any]:
+    """Read ``params/<profile>/<chapter>.yaml`` and apply ``overrides`` (unknown keys refused)."""
+    path = project_root(root) / "params" / profile / f"{chapter}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no params file {path} (profile {profile!r}, chapter {chapter!r})")
+    params = yaml.safe_load(path.read_text()) or {}
+    for key, value in (overrides or {}).items():
+        if key not in params:
+            raise KeyError(f"unknown parameter {key!r} for {chapter}; known: {sorted(params)}")
+        params[key] = value
+    return params
+
+
+def record_run(run_id: str, chapter: str, params: dict, data_hashes: dict[str, str] | None = None,
+               root: str | Path | None = None) -> list[str]:
+    """Write this chapter's resolved params and fingerprints into the run's ``config.yaml``.
+
+    Returns the later chapters already recorded in this run: they were computed from the
+    previous artifacts of this chapter and are now stale until rerun.
+    """
+    path = run_dir(run_id, root) / "config.yaml"
+    config = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    config = config or {}
+    config[chapter] = {
+        "params": params,
+        "versions": package_versions(),
+        "git_commit": git_commit(project_root(root)),
+        "data_manifests": data_hashes or {},
+    }
+    path.write_text(yaml.safe_dump(config, sort_keys=True))
+    position = CHAPTER_ORDER.index(chapter) if chapter in CHAPTER_ORDER else len(CHAPTER_ORDER)
+    return [name for name in CHAPTER_ORDER[position + 1:] if name in config]

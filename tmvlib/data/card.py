@@ -1,0 +1,82 @@
+"""Dataset cards computed from the records, so that every count in the book comes from the data."""
+from __future__ import annotations
+
+import pandas as pd
+
+# Provenance and terms as published by the dataset authors (see ../shared/data/README.md).
+DATASET_FACTS = {
+    "nih14": {
+        "name": "NIH Clinical Center ChestX-ray14",
+        "licence": "public, no restrictions on use; acknowledge the NIH Clinical Center",
+        "citation": "Wang et al., ChestX-ray8, IEEE CVPR 2017; expert labels: Majkowska et al., "
+                    "Radiology 2020",
+        "population": "adults and children imaged at the NIH Clinical Center (Bethesda, USA)",
+        "labels": "text-mined from reports (reported accuracy >90%, known to be noisy)",
+    },
+    "kermany": {
+        "name": "Pediatric chest X-ray pneumonia (Guangzhou)",
+        "licence": "CC BY 4.0",
+        "citation": "Kermany et al., Cell 2018;172(5):1122-1131",
+        "population": "children aged 1-5, Guangzhou Women and Children's Medical Center (China)",
+        "labels": "clinical grading by two physicians, checked by a third",
+    },
+    "chexpert": {
+        "name": "CheXpert",
+        "licence": "Stanford University School of Medicine CheXpert Dataset Research Use Agreement",
+        "citation": "Irvin et al., AAAI 2019",
+        "population": "Stanford Hospital inpatients and outpatients",
+        "labels": "text-mined with uncertainty labels",
+    },
+}
+
+
+def dataset_card(records: pd.DataFrame) -> pd.DataFrame:
+    """One-column table of facts and counts for one dataset's records."""
+    dataset = records["dataset"].iloc[0]
+    facts = dict(DATASET_FACTS.get(dataset, {}))
+    findings = records["findings"].str.split("|").explode().value_counts()
+    facts.update({
+        "images": len(records),
+        "patients": records["patient_id"].nunique(),
+        "images per patient (median / max)":
+            f"{records.groupby('patient_id').size().median():g} / {records.groupby('patient_id').size().max()}",
+        "views": ", ".join(f"{k} {v}" for k, v in records["view"].value_counts().items()),
+        "sex": ", ".join(f"{k} {v}" for k, v in records["sex"].value_counts().items()) or "not recorded",
+        "age (median, IQR)": _age_summary(records["age"]),
+        "file quality": ", ".join(f"{k} {v}" for k, v in records["quality"].value_counts().items()),
+        "most frequent findings": ", ".join(f"{k} {v}" for k, v in findings.head(6).items()),
+        "images with radiologist boxes": int((records["box_findings"] != "").sum()),
+        "images with expert labels": int((records["expert_set"] != "").sum()),
+    })
+    return pd.DataFrame({"value": pd.Series(facts, dtype=object)}).rename_axis(dataset)
+
+
+def _age_summary(age: pd.Series) -> str:
+    age = age.dropna()
+    if age.empty:
+        return "not recorded per image"
+    q1, median, q3 = age.quantile([0.25, 0.5, 0.75])
+    return f"{median:g} ({q1:g}-{q3:g})"
+
+
+def demographics_by_split(splits: pd.DataFrame) -> pd.DataFrame:
+    """Per split: median age, share female, share AP view, for all images and for positives."""
+    def summarise(frame: pd.DataFrame) -> pd.Series:
+        return pd.Series({
+            "images": len(frame),
+            "median age": frame["age"].median(),
+            "female %": 100 * (frame["sex"] == "F").mean(),
+            "AP view %": 100 * (frame["view"] == "AP").mean(),
+            "AP view % (positives)": 100 * (frame.loc[frame["label"] == 1, "view"] == "AP").mean(),
+            "AP view % (negatives)": 100 * (frame.loc[frame["label"] == 0, "view"] == "AP").mean(),
+        })
+    order = [s for s in ("train", "val", "test") if s in set(splits["split"])]
+    table = splits.groupby("split").apply(summarise, include_groups=False).reindex(order)
+    table.loc["all"] = summarise(splits)
+    return table.round(1)
+
+
+def source_by_class(task: pd.DataFrame, class_names: dict[int, str]) -> pd.DataFrame:
+    """Images per source repository and class: where the label could be predicted by provenance."""
+    table = pd.crosstab(task["source"], task["label"].map(class_names), margins=True, margins_name="total")
+    return table.sort_values("total", ascending=False)

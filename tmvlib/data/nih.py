@@ -1,0 +1,136 @@
+"""Reader for NIH ChestX-ray14 (Wang et al., CVPR 2017) in the prepared 256-px layout.
+
+Layout (``../shared/data/nih14`` or what ``tmv data prepare`` writes)::
+
+    nih14/images/<Image Index stem>.jpg
+    nih14/manifest.csv          one row per prepared image (filename, original_width, ...)
+    nih14/meta/Data_Entry_2017*.csv[.gz]   official labels, patient ids, age, sex, view
+    nih14/meta/BBox_List_2017.csv[.gz]     radiologist boxes (1024-px frame)
+    nih14/meta/google2019_*.csv[.gz]       expert re-adjudicated labels (Majkowska et al. 2020)
+
+Labels, patients and demographics are always taken from the official ``Data_Entry`` file (not
+from copies of it), so that a prepared folder and an official download give the same records.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import DataError
+from .schema import (NIH_FINDINGS, NO_FINDING, finalize_records, refuse_duplicates,
+                     refuse_unknown_labels, require_columns)
+
+ENTRY_COLUMNS = ("Image Index", "Finding Labels", "Patient ID", "Patient Age", "Patient Gender",
+                 "View Position")
+MANIFEST_COLUMNS = ("filename", "original_width", "source_repo", "source_processing")
+BOX_COLUMNS = ("Image Index", "Finding Label", "Bbox [x", "y", "w", "h]")
+# The box list spells Infiltration as "Infiltrate".
+_BOX_LABEL_ALIASES = {"Infiltrate": "Infiltration"}
+NIH_BOX_FRAME = 1024
+
+
+def _find_one(folder: Path, pattern: str, what: str, required: bool = True) -> Path | None:
+    matches = sorted(folder.glob(pattern)) + sorted(folder.glob(f"meta/{pattern}"))
+    if not matches:
+        if required:
+            raise DataError(f"{folder}: no {what} file matching {pattern!r} (in it or in meta/)")
+        return None
+    return matches[-1]  # the newest official revision sorts last (v2020 after the 2017 file)
+
+
+def read_nih_entries(path: str | Path) -> pd.DataFrame:
+    """Read and validate ``Data_Entry_2017*.csv``: columns, duplicate ids, known labels."""
+    frame = pd.read_csv(path, dtype={"Patient ID": str})
+    require_columns(frame, ENTRY_COLUMNS, path)
+    refuse_duplicates(frame, "Image Index", path)
+    refuse_unknown_labels(frame["Finding Labels"], (*NIH_FINDINGS, NO_FINDING), path)
+    frame["image_id"] = frame["Image Index"].map(lambda name: Path(name).stem)
+    return frame
+
+
+def read_nih_boxes(root: str | Path, image_size: int = 256) -> pd.DataFrame:
+    """Radiologist boxes, rescaled from the 1024-px NIH frame to ``image_size``.
+
+    Returns:
+        DataFrame with ``image_id, finding, x, y, w, h`` (pixels of the prepared image);
+        empty when the dataset has no box file.
+    """
+    path = _find_one(Path(root), "BBox_List_2017*.csv*", "bounding-box", required=False)
+    if path is None:
+        return pd.DataFrame(columns=["image_id", "finding", "x", "y", "w", "h"])
+    frame = pd.read_csv(path)
+    require_columns(frame, BOX_COLUMNS, path)
+    scale = image_size / NIH_BOX_FRAME
+    boxes = pd.DataFrame({
+        "image_id": frame["Image Index"].map(lambda name: Path(name).stem),
+        "finding": frame["Finding Label"].replace(_BOX_LABEL_ALIASES),
+        "x": frame["Bbox [x"] * scale, "y": frame["y"] * scale,
+        "w": frame["w"] * scale, "h": frame["h]"] * scale,
+    })
+    refuse_unknown_labels(boxes["finding"], NIH_FINDINGS, path)
+    return boxes
+
+
+def read_nih_expert_labels(root: str | Path) -> pd.DataFrame:
+    """Google 2019 expert labels (``image_id``, four adjudicated findings, ``expert_set``)."""
+    path = _find_one(Path(root), "google2019*.csv*", "Google 2019 expert-label", required=False)
+    cols = ["image_id", "Fracture", "Pneumothorax", "Airspace opacity", "Nodule or mass", "expert_set"]
+    if path is None:
+        return pd.DataFrame(columns=cols)
+    frame = pd.read_csv(path)
+    require_columns(frame, ("Image Index", "Set Id", "Airspace opacity"), path)
+    frame["image_id"] = frame["Image Index"].map(lambda name: Path(name).stem)
+    refuse_duplicates(frame, "image_id", path)
+    return frame.rename(columns={"Set Id": "expert_set"}).reindex(columns=cols)
+
+
+def read_nih(root: str | Path) -> pd.DataFrame:
+    """All prepared NIH images as records (see :data:`tmvlib.data.schema.RECORD_COLUMNS`).
+
+    Raises:
+        DataError: a CSV has missing columns, duplicate ids or unknown labels, or a prepared image
+            has no row in the official ``Data_Entry`` file (the message names them).
+    """
+    root = Path(root)
+    entries = read_nih_entries(_find_one(root, "Data_Entry_2017*.csv*", "Data_Entry label"))
+    manifest_path = root / "manifest.csv"
+    if manifest_path.is_file():
+        manifest = pd.read_csv(manifest_path)
+        require_columns(manifest, MANIFEST_COLUMNS, manifest_path)
+        refuse_duplicates(manifest, "filename", manifest_path)
+        manifest["image_id"] = manifest["filename"].map(lambda name: Path(name).stem)
+    else:  # an official download with no manifest: every file under images/ is an image
+        files = sorted(p for p in (root / "images").rglob("*") if p.suffix.lower() in {".png", ".jpg"})
+        manifest = pd.DataFrame({"filename": [str(p.relative_to(root / "images")) for p in files],
+                                 "image_id": [p.stem for p in files],
+                                 "original_width": pd.NA, "source_repo": "NIH Clinical Center",
+                                 "source_processing": "NIH-distributed PNG, unaltered"})
+    unknown = ~manifest["image_id"].isin(entries["image_id"])
+    if unknown.any():
+        raise DataError(f"{root}: {int(unknown.sum())} image(s) have no row in the Data_Entry file, "
+                        f"e.g. {manifest.loc[unknown, 'filename'].head(5).tolist()}")
+    # The shared manifest carries copies of the label columns; the official file wins.
+    own = [c for c in manifest.columns if c == "image_id" or c not in entries.columns]
+    frame = manifest[own].merge(entries, on="image_id", how="left", validate="one_to_one")
+
+    boxes = read_nih_boxes(root)
+    box_findings = boxes.groupby("image_id")["finding"].agg(lambda f: "|".join(sorted(set(f)))).to_dict()
+    expert = read_nih_expert_labels(root).set_index("image_id")["expert_set"].to_dict()
+    width = frame["original_width"].fillna(frame.get("OriginalImage[Width"))
+    records = pd.DataFrame({
+        "image_id": frame["image_id"],
+        "dataset": "nih14",
+        "path": [str((root / "images" / name).resolve()) for name in frame["filename"]],
+        "patient_id": frame["Patient ID"].astype(str),
+        "findings": frame["Finding Labels"],
+        "age": frame["Patient Age"],
+        "sex": frame["Patient Gender"],
+        "view": frame["View Position"],
+        "source_width": width,
+        "quality": (pd.to_numeric(width) >= NIH_BOX_FRAME).map({True: "full", False: "downsampled"}),
+        "source": frame["source_repo"],
+        "box_findings": [box_findings.get(i, "") for i in frame["image_id"]],
+        "expert_set": [expert.get(i, "") for i in frame["image_id"]],
+    })
+    return finalize_records(records)

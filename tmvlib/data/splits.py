@@ -1,0 +1,96 @@
+"""Patient-level deterministic splits and the leakage check.
+
+A patient's split is a function of a salted hash of its id alone, so it does not depend on the
+order of the rows nor on which other patients exist: adding patients never moves an existing
+one. Because the hash is independent of the label, each label's patients are split in the
+given proportions (stratified in expectation); the achieved prevalence is reported, and
+:func:`check_split_classes` refuses a split that lost a class.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+
+from .errors import DataError
+
+SPLITS = ("train", "val", "test")
+
+
+def patient_unit_interval(patient_id: str, salt: str) -> float:
+    """Map a patient id to [0, 1) with sha256 (stable across Python runs, unlike ``hash``)."""
+    digest = hashlib.sha256(f"{salt}:{patient_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _split_for(u: float, edges: pd.Series) -> str:
+    # edges are cumulative fractions; float rounding can leave the last edge a hair below 1
+    return next((name for name, edge in edges.items() if u < edge), SPLITS[-1])
+
+
+def assign_splits(task: pd.DataFrame, fractions: dict[str, float] | None = None,
+                  salt: str = "tmv-v1", boxed_to_test: bool = True) -> pd.DataFrame:
+    """Add a ``split`` column (train/val/test) decided per patient.
+
+    Args:
+        task: one row per image with ``patient_id`` and ``box_findings``.
+        fractions: share of patients per split, summing to 1 (default 0.7/0.15/0.15).
+        salt: changes the draw; the same salt always gives the same split.
+        boxed_to_test: send every patient with a radiologist box on any image to ``test``,
+            because boxes are evaluation data for the explanation chapters.
+
+    Returns:
+        a copy of ``task`` with ``split`` and ``patient_has_box`` columns; leakage is checked.
+    """
+    fractions = fractions or {"train": 0.7, "val": 0.15, "test": 0.15}
+    if set(fractions) != set(SPLITS) or abs(sum(fractions.values()) - 1) > 1e-9:
+        raise ValueError(f"fractions must give {SPLITS} summing to 1, got {fractions}")
+    edges = pd.Series(fractions).reindex(list(SPLITS)).cumsum()
+    out = task.copy()
+    patients = pd.Series(out["patient_id"].unique())
+    split_of = {pid: _split_for(patient_unit_interval(pid, salt), edges) for pid in patients}
+    boxed = set(out.loc[out["box_findings"] != "", "patient_id"])
+    out["patient_has_box"] = out["patient_id"].isin(boxed)
+    out["split"] = out["patient_id"].map(split_of)
+    if boxed_to_test:
+        out.loc[out["patient_has_box"], "split"] = "test"
+    check_no_leakage(out)
+    return out
+
+
+def check_no_leakage(frame: pd.DataFrame) -> int:
+    """Raise :class:`DataError` naming the patients found in more than one split; else return 0."""
+    per_patient = frame.groupby("patient_id")["split"].nunique()
+    leaked = per_patient[per_patient > 1]
+    if len(leaked):
+        raise DataError(f"patient leakage: {len(leaked)} patient(s) in several splits, "
+                        f"e.g. {leaked.index[:10].tolist()}")
+    return 0
+
+
+def check_split_classes(frame: pd.DataFrame, label: str = "label") -> None:
+    """Raise :class:`DataError` naming any split that is empty or holds a single class."""
+    for split in SPLITS:
+        classes = sorted(frame.loc[frame["split"] == split, label].unique().tolist())
+        if len(classes) < 2:
+            raise DataError(f"split {split!r} has classes {classes}: every split needs both "
+                            "classes (change the salt, fractions or task filters)")
+
+
+def split_hash(frame: pd.DataFrame) -> str:
+    """sha256 of the sorted ``image_id,patient_id,split,label`` table: equal hashes, equal splits."""
+    table = frame[["image_id", "patient_id", "split", "label"]].sort_values("image_id")
+    return hashlib.sha256(table.to_csv(index=False).encode()).hexdigest()
+
+
+def split_summary(frame: pd.DataFrame, label: str = "label") -> pd.DataFrame:
+    """Patients, images, positives and prevalence per split (rows in train/val/test order)."""
+    grouped = frame.groupby("split")
+    table = pd.DataFrame({
+        "patients": grouped["patient_id"].nunique(),
+        "images": grouped.size(),
+        "positive images": grouped[label].sum(),
+        "positive patients": frame[frame[label] == 1].groupby("split")["patient_id"].nunique(),
+    }).reindex([s for s in SPLITS if s in set(frame["split"])]).fillna(0).astype(int)
+    table["prevalence"] = (table["positive images"] / table["images"]).round(3)
+    return table

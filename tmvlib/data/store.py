@@ -1,0 +1,45 @@
+"""Reading and writing the data chapter's artifacts under ``artifacts/splits/<run_id>/``.
+
+Files: ``splits.parquet`` (one row per task image with its split), ``external.parquet`` (the
+shifted test set), ``exclusions.csv`` and ``split.json`` (task params, split hash, counts).
+Later chapters read them through :func:`load_splits` only.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import splits_dir
+from .errors import DataError
+from .splits import check_no_leakage, split_hash
+
+
+def save_splits(run_id: str, splits: pd.DataFrame, external: pd.DataFrame,
+                exclusions: pd.DataFrame, task_params: dict) -> Path:
+    """Write the split artifacts; returns the folder."""
+    folder = splits_dir(run_id)
+    splits.to_parquet(folder / "splits.parquet", index=False)
+    external.to_parquet(folder / "external.parquet", index=False)
+    exclusions.to_csv(folder / "exclusions.csv", index=False)
+    meta = {"split_hash": split_hash(splits), "task": task_params,
+            "images": int(len(splits)), "patients": int(splits["patient_id"].nunique()),
+            "external_images": int(len(external))}
+    (folder / "split.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+    return folder
+
+
+def load_splits(run_id: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """``(splits, external, meta)`` as written by chapter 01; hash and leakage re-checked."""
+    folder = splits_dir(run_id)
+    if not (folder / "split.json").is_file():
+        raise FileNotFoundError(f"no splits for run {run_id!r} in {folder}: run chapter 01 first "
+                                f"(make chapter CH=01)")
+    meta = json.loads((folder / "split.json").read_text())
+    splits = pd.read_parquet(folder / "splits.parquet")
+    if split_hash(splits) != meta["split_hash"]:
+        raise DataError(f"{folder / 'splits.parquet'} does not match the hash in split.json: "
+                        "the file was changed after chapter 01 wrote it; rerun chapter 01")
+    check_no_leakage(splits)
+    return splits, pd.read_parquet(folder / "external.parquet"), meta

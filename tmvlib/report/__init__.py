@@ -1,0 +1,1 @@
+"""Report helpers: offline altair charts, image figures, tables and glue."""
