@@ -7,21 +7,22 @@ CH ?=
 P ?=
 STAMP := $(VENV)/.tmv-installed
 
-.PHONY: book chapter test refs data bench env clean help
+.PHONY: book chapter test refs data download env clean help
 
 help:
 	@echo "make book [PROFILE=default|ci]        run every chapter (papermill) and render the HTML"
 	@echo "make chapter CH=01 [P=\"k=v ...\"]      rerun one chapter with overridden params"
 	@echo "make test                              unit tests + nbval regression of the ci notebooks"
 	@echo "make refs                              refresh the nbval references (tests/notebooks)"
-	@echo "make data SOURCE=<official NIH folder> download is separate: tmv data download DEST"
+	@echo "make download [DEST=downloads/nih14]    fetch the official NIH files (resumable, checksummed)"
+	@echo "make data SOURCE=downloads/nih14       official files -> prepared 256-px data/ (what the book reads)"
 	@echo "make env                               create $(VENV) (pip install -e .[dev])"
 
 env: $(STAMP)
 
 # torch 2.14.1 / torchvision 0.29.1 are pinned in pyproject.toml (the releases served locally).
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
@@ -39,6 +40,9 @@ test: $(STAMP)
 
 refs: $(STAMP)
 	$(PY) -m tmvlib.cli refs
+
+download: $(STAMP)
+	$(PY) -m tmvlib.cli data download $(or $(DEST),downloads/nih14)
 
 data: $(STAMP)
 	@test -n "$(SOURCE)" || (echo "usage: make data SOURCE=<folder with the official NIH files> [OUT=data]"; exit 2)

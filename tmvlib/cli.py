@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -77,7 +78,9 @@ def write_vega_bundle(root: Path) -> Path:
     # Bundle the Vega-Lite version altair writes its specs for.
     vl_version = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
     bundle = vl_convert.javascript_bundle(f"window.{VEGA_GLOBAL} = vegaEmbed;\n", vl_version=vl_version)
-    target.write_text(bundle)
+    # A function scope keeps the bundle's top-level names (``_``, ``t``...) from clashing with
+    # the theme's globals in a classic <script>.
+    target.write_text("(function () {\n" + bundle + "\n})();\n")
     return target
 
 
@@ -99,9 +102,21 @@ def build_book(profile: str = "default", start: str | None = None, root: Path | 
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     subprocess.run([str(jupyter_book), "build", str(root), "--path-output",
                     str(root / "book"), "--warningiserror", "--keep-going"], check=True, cwd=root)
-    index = root / "book" / "_build" / "html" / "index.html"
+    html = root / "book" / "_build" / "html"
+    remote = remote_scripts(html)
+    if remote:
+        raise SystemExit(f"[tmv] the book loads scripts from the network, so offline readers "
+                         f"would lose charts: {remote[:5]}")
+    index = html / "index.html"
     print(f"[tmv] book ready: {index}")
     return index
+
+
+def remote_scripts(html_dir: Path) -> list[str]:
+    """``page: src`` for every ``<script src>`` that points off the site (http, https, //)."""
+    pattern = re.compile(r"<script[^>]*\bsrc=[\"']((?:https?:)?//[^\"']+)", re.IGNORECASE)
+    return [f"{page.relative_to(html_dir)}: {src}" for page in sorted(html_dir.rglob("*.html"))
+            for src in pattern.findall(page.read_text(errors="replace"))]
 
 
 def refresh_references(root: Path | None = None) -> None:
@@ -135,9 +150,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     if args.command == "chapter":
-        run_chapter(args.chapter, args.profile, parse_overrides(args.param))
-        print("[tmv] later chapters read this chapter's artifacts: rerun them (make book) "
-              "to bring them up to date")
+        from .config import later_chapters_recorded, load_params
+
+        overrides = parse_overrides(args.param)
+        output = run_chapter(args.chapter, args.profile, overrides)
+        run_id = load_params(output.stem, args.profile, overrides).get("run_id", args.profile)
+        stale = later_chapters_recorded(run_id, output.stem)
+        if stale:
+            print(f"[tmv] {', '.join(stale)} of run {run_id!r} were computed from this chapter's "
+                  "previous artifacts; rerun them (make book) to bring them up to date")
     elif args.command == "book":
         build_book(args.profile, args.start)
     elif args.command == "refs":

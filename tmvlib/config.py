@@ -121,5 +121,12 @@ def record_run(run_id: str, chapter: str, params: dict, data_hashes: dict[str, s
         "data_manifests": data_hashes or {},
     }
     path.write_text(yaml.safe_dump(config, sort_keys=True))
+    return later_chapters_recorded(run_id, chapter, root)
+
+
+def later_chapters_recorded(run_id: str, chapter: str, root: str | Path | None = None) -> list[str]:
+    """Chapters after ``chapter`` that this run has already recorded (stale once it reruns)."""
+    path = artifacts_dir(root) / "runs" / run_id / "config.yaml"
+    config = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
     position = CHAPTER_ORDER.index(chapter) if chapter in CHAPTER_ORDER else len(CHAPTER_ORDER)
     return [name for name in CHAPTER_ORDER[position + 1:] if name in config]

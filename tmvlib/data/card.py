@@ -73,7 +73,7 @@ def demographics_by_split(splits: pd.DataFrame) -> pd.DataFrame:
     order = [s for s in ("train", "val", "test") if s in set(splits["split"])]
     table = splits.groupby("split").apply(summarise, include_groups=False).reindex(order)
     table.loc["all"] = summarise(splits)
-    return table.round(1)
+    return table.round(1).astype({"images": int})
 
 
 def source_by_class(task: pd.DataFrame, class_names: dict[int, str]) -> pd.DataFrame:

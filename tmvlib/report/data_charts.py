@@ -12,12 +12,15 @@ def age_by_split(splits: pd.DataFrame, class_names: dict[int, str]) -> alt.Chart
         x=alt.X("age:Q", bin=alt.Bin(step=5), title="age (years)"),
         y=alt.Y("count():Q", stack=None, title="images"),
         color=alt.Color("class:N", title=None),
-        column=alt.Column("split:N", sort=["train", "val", "test"], title=None),
-    ).properties(width=190, height=140)
+        row=alt.Row("split:N", sort=["train", "val", "test"], title=None),
+    ).properties(width=480, height=90)
 
 
 def share_by_split(splits: pd.DataFrame, column: str, class_names: dict[int, str]) -> alt.Chart:
-    """Share of images per value of ``column`` (e.g. sex, view) for each split and class."""
+    """Share of images per value of ``column`` (e.g. sex, view) for each split and class.
+
+    Combine several with ``share_by_split(...) | share_by_split(...)``; colours are per chart.
+    """
     data = (splits.assign(**{"class": splits["label"].map(class_names)})
             .groupby(["split", "class", column]).size().rename("images").reset_index())
     return alt.Chart(data).mark_bar().encode(
@@ -26,5 +29,5 @@ def share_by_split(splits: pd.DataFrame, column: str, class_names: dict[int, str
         color=alt.Color(f"{column}:N"),
         row=alt.Row("split:N", sort=["train", "val", "test"], title=None),
         tooltip=["split", "class", column, "images"],
-    ).properties(width=320, height=50)
+    ).properties(width=180, height=50)
 

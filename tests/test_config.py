@@ -1,0 +1,54 @@
+import pytest
+import yaml
+
+from tmvlib.config import load_params, project_root, record_run, resolve_data_root, run_dir
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    (tmp_path / "_toc.yml").write_text("root: intro\n")
+    (tmp_path / "params" / "ci").mkdir(parents=True)
+    (tmp_path / "params" / "ci" / "01_data.yaml").write_text("run_id: ci\nseed: 0\nviews: [PA]\n")
+    monkeypatch.chdir(tmp_path / "params")
+    monkeypatch.delenv("TMV_ROOT", raising=False)
+    monkeypatch.delenv("TMV_DATA", raising=False)
+    monkeypatch.delenv("TMV_ARTIFACTS", raising=False)
+    return tmp_path
+
+
+def test_project_root_is_found_upwards(project):
+    assert project_root() == project
+
+
+def test_params_and_overrides(project):
+    assert load_params("01_data", "ci") == {"run_id": "ci", "seed": 0, "views": ["PA"]}
+    assert load_params("01_data", "ci", {"seed": 3})["seed"] == 3
+    with pytest.raises(KeyError, match="unknown parameter 'sed'"):
+        load_params("01_data", "ci", {"sed": 3})
+    with pytest.raises(FileNotFoundError, match="profile 'nope'"):
+        load_params("01_data", "nope")
+
+
+def test_data_root_order(project, monkeypatch, tmp_path):
+    with pytest.raises(FileNotFoundError, match="make data"):
+        resolve_data_root()
+    (project / "data").mkdir()
+    assert resolve_data_root() == project / "data"
+    explicit = tmp_path / "elsewhere"
+    explicit.mkdir()
+    monkeypatch.setenv("TMV_DATA", str(explicit))
+    assert resolve_data_root() == explicit
+    with pytest.raises(FileNotFoundError, match="param data_root does not exist"):
+        resolve_data_root(tmp_path / "missing")
+
+
+def test_record_run_writes_fingerprints_and_reports_stale_chapters(project):
+    assert record_run("r", "02_baseline", {"lr": 1}) == []
+    stale = record_run("r", "01_data", {"seed": 0}, {"nih14": "abc"})
+    assert stale == ["02_baseline"]
+    config = yaml.safe_load((run_dir("r") / "config.yaml").read_text())
+    assert config["01_data"]["params"] == {"seed": 0}
+    assert config["01_data"]["data_manifests"] == {"nih14": "abc"}
+    assert {"torch", "python", "pandas"} <= set(config["01_data"]["versions"])
+    assert "git_commit" in config["01_data"]
+    assert (run_dir("r") / "checkpoints").is_dir()
