@@ -62,6 +62,7 @@ def compute_report() -> dict[str, object]:
         "cuda": torch.cuda.is_available(),
     }
     info["bf16 on cpu"] = bf16_cpu_supported()
+    info["native bf16 (fast)"] = bf16_cpu_fast()
     if torch.cuda.is_available():
         info["cuda device"] = torch.cuda.get_device_name(0)
     return info
@@ -79,6 +80,16 @@ def bf16_cpu_supported() -> bool:
         return out.dtype == torch.bfloat16 and torch.allclose(out.float(), conv(x), atol=0.1)
     except RuntimeError:
         return False
+
+
+def bf16_cpu_fast() -> bool:
+    """True when the CPU has native bf16 arithmetic (AVX512-BF16 or AMX), where oneDNN's bf16
+    convolutions beat fp32. Elsewhere bf16 autocast still runs, but emulated and much slower."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
 
 
 def data_fingerprint(data_root: str | Path) -> pd.DataFrame:

@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+
+from tmvlib.eval.bootstrap import patient_bootstrap
+from tmvlib.eval.metrics import auroc
+
+
+def synthetic(n_patients=200, images_per_patient=1, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n_patients)
+    scores = labels + rng.normal(0, 1.0, n_patients)
+    rep = np.repeat(np.arange(n_patients), images_per_patient)
+    return labels[rep], scores[rep], rep
+
+
+def test_interval_contains_the_estimate_and_is_reproducible():
+    labels, scores, patients = synthetic()
+    first = patient_bootstrap(auroc, labels, scores, patients, n_boot=300, seed=1)
+    assert first.low < first.value < first.high
+    assert first == patient_bootstrap(auroc, labels, scores, patients, n_boot=300, seed=1)
+    assert first != patient_bootstrap(auroc, labels, scores, patients, n_boot=300, seed=2)
+
+
+def test_duplicated_images_do_not_shrink_a_patient_level_interval():
+    labels, scores, patients = synthetic(images_per_patient=1)
+    single = patient_bootstrap(auroc, labels, scores, patients, n_boot=400, seed=0)
+    labels5, scores5, patients5 = synthetic(images_per_patient=5)
+    copies = patient_bootstrap(auroc, labels5, scores5, patients5, n_boot=400, seed=0)
+    image_level = patient_bootstrap(auroc, labels5, scores5, np.arange(len(labels5)), n_boot=400, seed=0)
+    width = lambda iv: iv.high - iv.low  # noqa: E731
+    assert width(copies) == pytest.approx(width(single), rel=0.25)
+    assert width(image_level) < 0.6 * width(copies)  # what resampling images would wrongly claim
+
+
+def test_single_class_draws_are_skipped_and_counted():
+    labels = np.array([0, 0, 0, 1])
+    scores = np.array([0.1, 0.2, 0.3, 0.9])
+    interval = patient_bootstrap(auroc, labels, scores, np.arange(4), n_boot=200, seed=0)
+    assert 0 < interval.skipped < 200
+    with pytest.raises(ValueError, match="single class"):
+        patient_bootstrap(auroc, np.zeros(3), np.ones(3), np.arange(3), n_boot=5)

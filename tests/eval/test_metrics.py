@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score, roc_auc_score
+
+from tmvlib.eval.metrics import (auroc, choose_threshold, confusion, pr_frame, roc_frame,
+                                 thresholded_metrics)
+
+LABELS = np.array([0, 0, 0, 0, 1, 1, 1])
+PROBS = np.array([0.1, 0.3, 0.35, 0.8, 0.4, 0.7, 0.9])
+
+
+def test_auroc_by_hand():
+    # 12 positive-negative pairs: positives 0.4 beats 3, 0.7 beats 3, 0.9 beats 4 -> 10/12
+    assert auroc(LABELS, PROBS) == pytest.approx(10 / 12)
+    assert auroc(LABELS, PROBS) == pytest.approx(roc_auc_score(LABELS, PROBS))
+
+
+def test_thresholded_metrics_by_hand():
+    m = thresholded_metrics(LABELS, PROBS, 0.5)  # tp=2 fn=1 tn=3 fp=1
+    assert m["sensitivity"] == pytest.approx(2 / 3)
+    assert m["specificity"] == pytest.approx(3 / 4)
+    assert m["accuracy"] == pytest.approx(5 / 7)
+    assert m["f1"] == pytest.approx(f1_score(LABELS, PROBS >= 0.5))
+    assert confusion(LABELS, PROBS, 0.5).values.tolist() == [[3, 1], [1, 2]]
+
+
+def test_undefined_ratio_is_nan():
+    assert np.isnan(thresholded_metrics(np.array([0, 0]), np.array([0.1, 0.2]), 0.5)["sensitivity"])
+
+
+def test_youden_threshold_maximises_j():
+    threshold = choose_threshold(LABELS, PROBS, "youden")
+    j = {t: thresholded_metrics(LABELS, PROBS, t)["sensitivity"]
+         + thresholded_metrics(LABELS, PROBS, t)["specificity"] for t in PROBS}
+    assert j[threshold] == max(j.values())
+    sens90 = choose_threshold(LABELS, PROBS, "sensitivity90")
+    assert thresholded_metrics(LABELS, PROBS, sens90)["sensitivity"] >= 0.9
+    with pytest.raises(ValueError, match="threshold rule"):
+        choose_threshold(LABELS, PROBS, "best")
+
+
+def test_curves_span_the_unit_square():
+    roc = roc_frame(LABELS, PROBS)
+    assert roc["fpr"].iloc[0] == 0 and roc["tpr"].iloc[-1] == 1
+    assert pr_frame(LABELS, PROBS)["recall"].max() == 1

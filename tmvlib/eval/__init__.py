@@ -1,0 +1,1 @@
+"""Evaluation: discrimination metrics, patient-level bootstrap intervals."""

@@ -1,0 +1,61 @@
+"""Patient-level bootstrap confidence intervals.
+
+Images of one patient are correlated, so resampling images would understate the uncertainty.
+Patients are resampled with replacement and each draw takes all images of the drawn patients
+(the cluster bootstrap; Field & Welsh 2007). Intervals are percentile intervals (Efron &
+Tibshirani 1993, ch. 13).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with its bootstrap interval; ``skipped`` counts degenerate draws."""
+
+    value: float
+    low: float
+    high: float
+    n_boot: int
+    skipped: int
+
+    def __str__(self) -> str:
+        return f"{self.value:.3f} [{self.low:.3f}, {self.high:.3f}]"
+
+
+def patient_bootstrap(metric: Callable[[np.ndarray, np.ndarray], float], labels: np.ndarray,
+                      scores: np.ndarray, patients: np.ndarray, n_boot: int = 1000,
+                      seed: int = 0, level: float = 0.95) -> Interval:
+    """Percentile interval of ``metric(labels, scores)`` under resampling of patients.
+
+    Args:
+        metric: function of ``(labels (N,), scores (N,))`` returning a float.
+        labels, scores, patients: (N,) arrays, one entry per image.
+        n_boot: resamples; draws holding a single class (where AUROC is undefined) are skipped
+            and counted in ``Interval.skipped``.
+
+    Returns:
+        :class:`Interval` with the metric on the full data and the ``level`` interval.
+    """
+    labels, scores = np.asarray(labels), np.asarray(scores)
+    codes, _ = pd.factorize(np.asarray(patients))
+    members = pd.Series(np.arange(len(codes))).groupby(codes).apply(np.asarray).tolist()
+    rng = np.random.default_rng(seed)
+    values, skipped = [], 0
+    for _ in range(n_boot):
+        drawn = rng.integers(0, len(members), len(members))
+        index = np.concatenate([members[i] for i in drawn])
+        if labels[index].min() == labels[index].max():
+            skipped += 1
+            continue
+        values.append(metric(labels[index], scores[index]))
+    if not values:
+        raise ValueError("every bootstrap draw held a single class; the metric is undefined")
+    tail = (1 - level) / 2 * 100
+    low, high = np.nanpercentile(values, [tail, 100 - tail])
+    return Interval(float(metric(labels, scores)), float(low), float(high), n_boot, skipped)

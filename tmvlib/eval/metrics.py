@@ -1,0 +1,77 @@
+"""Discrimination metrics for a binary classifier, on numpy arrays.
+
+Thin wrappers over scikit-learn so that every chapter computes them the same way; the threshold
+for the thresholded metrics is chosen on validation data only (:func:`choose_threshold`).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (average_precision_score, confusion_matrix, precision_recall_curve,
+                             roc_auc_score, roc_curve)
+
+THRESHOLD_RULES = ("youden", "sensitivity90", "half")
+
+
+def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve. ``labels``: (N,) in {0,1}; ``scores``: (N,) probabilities or logits."""
+    return float(roc_auc_score(labels, scores))
+
+
+def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Average precision (area under the precision-recall curve, step interpolation)."""
+    return float(average_precision_score(labels, scores))
+
+
+def choose_threshold(labels: np.ndarray, probs: np.ndarray, rule: str = "youden") -> float:
+    """Pick a probability threshold on validation data.
+
+    Rules: ``youden`` maximises sensitivity + specificity - 1 (Youden 1950); ``sensitivity90``
+    takes the highest threshold whose sensitivity is at least 0.90 (a screening operating point);
+    ``half`` is 0.5.
+    """
+    if rule == "half":
+        return 0.5
+    fpr, tpr, thresholds = roc_curve(labels, probs)
+    finite = np.isfinite(thresholds)
+    fpr, tpr, thresholds = fpr[finite], tpr[finite], thresholds[finite]
+    if rule == "youden":
+        return float(thresholds[np.argmax(tpr - fpr)])
+    if rule == "sensitivity90":
+        return float(thresholds[np.argmax(tpr >= 0.90)])
+    raise ValueError(f"threshold rule must be one of {THRESHOLD_RULES}, got {rule!r}")
+
+
+def confusion(labels: np.ndarray, probs: np.ndarray, threshold: float) -> pd.DataFrame:
+    """2x2 confusion table (rows: true class, columns: predicted class), counts of images."""
+    matrix = confusion_matrix(labels, (probs >= threshold).astype(int), labels=[0, 1])
+    return pd.DataFrame(matrix, index=["true 0", "true 1"], columns=["pred 0", "pred 1"])
+
+
+def thresholded_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, float]:
+    """Accuracy, F1, sensitivity, specificity, PPV and NPV at ``threshold`` (NaN when undefined)."""
+    (tn, fp), (fn, tp) = confusion_matrix(labels, (probs >= threshold).astype(int), labels=[0, 1])
+
+    def ratio(num: float, den: float) -> float:
+        return float(num / den) if den else float("nan")
+
+    return {
+        "accuracy": ratio(tp + tn, tp + tn + fp + fn),
+        "f1": ratio(2 * tp, 2 * tp + fp + fn),
+        "sensitivity": ratio(tp, tp + fn),
+        "specificity": ratio(tn, tn + fp),
+        "ppv": ratio(tp, tp + fp),
+        "npv": ratio(tn, tn + fn),
+    }
+
+
+def roc_frame(labels: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
+    """ROC curve points: ``fpr, tpr, threshold``."""
+    fpr, tpr, thresholds = roc_curve(labels, probs)
+    return pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": np.clip(thresholds, 0, 1)})
+
+
+def pr_frame(labels: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
+    """Precision-recall curve points: ``recall, precision``."""
+    precision, recall, _ = precision_recall_curve(labels, probs)
+    return pd.DataFrame({"recall": recall, "precision": precision})

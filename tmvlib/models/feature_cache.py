@@ -1,0 +1,52 @@
+"""Frozen-trunk feature caching: run the frozen stages once, train only what follows.
+
+With ``frozen_stages=k`` the first k stages never change during training, so their output for
+a given input is a constant. Computing it once per (augmented) image turns each epoch into a
+pass through the trainable stages only, several times cheaper on a CPU.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from .classifier import XrayClassifier
+
+
+def run_stages(model: XrayClassifier, x: torch.Tensor, start: int, stop: int | None = None) -> torch.Tensor:
+    """Apply trunk stages ``spec.stages[start:stop]`` in order (their modules are sequential)."""
+    for stage in model.spec.stages[start:stop]:
+        for path in stage:
+            x = model.trunk.get_submodule(path)(x)
+    return x
+
+
+def frozen_prefix(model: XrayClassifier, x: torch.Tensor) -> torch.Tensor:
+    """(B,3,H,W) -> output of the frozen stages (``x`` itself when nothing is frozen)."""
+    return run_stages(model, x, 0, model.frozen_stages)
+
+
+def trainable_suffix(model: XrayClassifier, h: torch.Tensor) -> torch.Tensor:
+    """Output of the frozen stages -> (B,) logits through the remaining stages and the head."""
+    feature_map = run_stages(model, h, model.frozen_stages)
+    return model.head(model.pool(feature_map).flatten(1))
+
+
+@torch.no_grad()
+def cache_frozen_features(model: XrayClassifier, images: torch.Tensor,
+                          to_input: Callable[[torch.Tensor], torch.Tensor], batch_size: int = 64,
+                          autocast: Callable | None = None, progress: bool = True,
+                          desc: str = "caching frozen features") -> torch.Tensor:
+    """Frozen-stage outputs for ``images`` (uint8 (N,1,H,W)); returned on the CPU as bfloat16
+    when ``autocast`` runs in bf16 (half the memory), else float32."""
+    model.eval()
+    chunks = []
+    for start in tqdm(range(0, len(images), batch_size), desc=desc, disable=not progress, leave=False):
+        batch = to_input(images[start:start + batch_size])
+        if autocast is not None:
+            with autocast():
+                chunks.append(frozen_prefix(model, batch).cpu())
+        else:
+            chunks.append(frozen_prefix(model, batch).cpu())
+    return torch.cat(chunks)

@@ -1,0 +1,212 @@
+"""Fine-tuning loop: AdamW, cosine schedule, class weighting, early stopping on validation AUROC.
+
+Inputs are uint8 image tensors ``(N, 1, H, W)`` (see :func:`tmvlib.data.tensors.load_image_tensor`)
+and 0/1 label arrays. With frozen stages and ``cache_features``, the frozen part runs once per
+(augmented) image and every epoch trains only the stages after it.
+"""
+from __future__ import annotations
+
+import copy
+import random
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..eval.metrics import auroc
+from .augment import augment_batch, xray_augmentation
+from .classifier import XrayClassifier, gray_to_input
+from .feature_cache import cache_frozen_features, trainable_suffix
+from .precision import autocast_factory, resolve_device, resolve_precision
+from .weights import WeightsInfo
+
+
+@dataclass
+class TrainConfig:
+    """Everything that changes the trained weights (it is hashed into the checkpoint record)."""
+
+    epochs: int = 8
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    patience: int = 3
+    seed: int = 0
+    pos_weight: str | float | None = "balanced"  # "balanced" = negatives / positives
+    augment: bool = True
+    augment_copies: int = 2          # augmented views cached per image when features are cached
+    cache_features: bool = True
+    precision: str = "auto"          # auto | fp32 | bf16
+    channels_last: bool = True
+    device: str = "auto"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    history: pd.DataFrame            # one row per epoch
+    best_epoch: int
+    best_val_auroc: float
+    precision: str                   # what ``auto`` resolved to
+    device: str
+    seconds: float
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch, and ask torch for deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def _pos_weight(labels: np.ndarray, rule: str | float | None) -> torch.Tensor | None:
+    if rule is None:
+        return None
+    if rule == "balanced":
+        positives = int(labels.sum())
+        if positives == 0 or positives == len(labels):
+            raise ValueError("the training split holds a single class; cannot weight classes")
+        return torch.tensor((len(labels) - positives) / positives, dtype=torch.float32)
+    return torch.tensor(float(rule), dtype=torch.float32)
+
+
+class _Inputs:
+    """uint8 batches -> normalised (B,3,H,W) on the device, channels_last when asked."""
+
+    def __init__(self, info: WeightsInfo, device: torch.device, channels_last: bool):
+        self.info, self.device = info, device
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return gray_to_input(images, self.info).to(self.device).contiguous(memory_format=self.memory_format)
+
+
+@torch.no_grad()
+def predict_logits(model: XrayClassifier, info: WeightsInfo, images: torch.Tensor,
+                   batch_size: int = 64, precision: str = "auto", device: str = "auto",
+                   channels_last: bool = True, progress: bool = True, desc: str = "predicting") -> np.ndarray:
+    """Logits ``(N,)`` of ``model`` (in eval mode: dropout off) for uint8 images ``(N,1,H,W)``."""
+    dev = resolve_device(device)
+    autocast = autocast_factory(dev, resolve_precision(precision, dev))
+    to_input = _Inputs(info, dev, channels_last)
+    model.eval().to(dev)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    out = []
+    for start in tqdm(range(0, len(images), batch_size), desc=desc, disable=not progress, leave=False):
+        with autocast():
+            out.append(model(to_input(images[start:start + batch_size])).float().cpu())
+    return torch.cat(out).numpy()
+
+
+def train_classifier(model: XrayClassifier, info: WeightsInfo, train_images: torch.Tensor,
+                     train_labels: np.ndarray, val_images: torch.Tensor, val_labels: np.ndarray,
+                     config: TrainConfig, progress: bool = True) -> TrainResult:
+    """Fine-tune ``model`` in place; on return it holds the weights of the best validation epoch.
+
+    Raises:
+        FloatingPointError: the loss became NaN or infinite (names epoch and batch); training
+            never continues on a non-finite loss.
+        ValueError: a split holds a single class.
+    """
+    if len(np.unique(val_labels)) < 2:
+        raise ValueError("the validation split holds a single class; AUROC is undefined")
+    seed_everything(config.seed)
+    device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device)
+    autocast = autocast_factory(device, precision)
+    to_input = _Inputs(info, device, config.channels_last)
+    model.to(device)
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
+    transform = xray_augmentation() if config.augment else None
+    generator = torch.Generator().manual_seed(config.seed)
+    labels = torch.tensor(np.asarray(train_labels), dtype=torch.float32)
+    pos_weight = _pos_weight(np.asarray(train_labels), config.pos_weight)
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=None if pos_weight is None else pos_weight.to(device))
+    val_loss_fn = nn.BCEWithLogitsLoss(pos_weight=loss_fn.pos_weight)
+
+    cached = config.cache_features and model.frozen_stages > 0
+    if cached:
+        views = [train_images]
+        if transform is not None:
+            views += [augment_batch(train_images, transform) for _ in range(config.augment_copies)]
+        train_cache = torch.stack([cache_frozen_features(model, v, to_input, autocast=autocast,
+                                                         progress=progress,
+                                                         desc=f"caching frozen features {i + 1}/{len(views)}")
+                                   for i, v in enumerate(views)])
+        val_cache = cache_frozen_features(model, val_images, to_input, autocast=autocast,
+                                          progress=progress, desc="caching validation features")
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = -(-len(train_images) // config.batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, pct_start=0.15,
+                                                    total_steps=config.epochs * steps_per_epoch)
+
+    def val_logits() -> torch.Tensor:
+        model.eval()
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(val_images), 64):
+                with autocast():
+                    if cached:
+                        out.append(trainable_suffix(model, val_cache[start:start + 64].to(device)).float())
+                    else:
+                        out.append(model(to_input(val_images[start:start + 64])).float())
+        return torch.cat(out).cpu()
+
+    rows, best_state, best_auroc, best_epoch, waited = [], None, -1.0, 0, 0
+    started = time.perf_counter()
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        epoch_start, total_loss = time.perf_counter(), 0.0
+        order = torch.randperm(len(train_images), generator=generator)
+        batches = range(0, len(order), config.batch_size)
+        for batch_number, start in enumerate(tqdm(batches, desc=f"epoch {epoch}/{config.epochs}",
+                                                  disable=not progress, leave=False)):
+            index = order[start:start + config.batch_size]
+            target = labels[index].to(device)
+            with autocast():
+                if cached:
+                    view = torch.randint(0, len(train_cache), (len(index),), generator=generator)
+                    logits = trainable_suffix(model, train_cache[view, index].to(device))
+                else:
+                    batch = train_images[index]
+                    if transform is not None:
+                        batch = augment_batch(batch, transform)
+                    logits = model(to_input(batch))
+            loss = loss_fn(logits.float(), target)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"non-finite training loss ({loss.item()}) at epoch {epoch}, "
+                                         f"batch {batch_number}; lr={scheduler.get_last_lr()[0]:.2e}. "
+                                         "Lower the learning rate or check the inputs.")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            total_loss += loss.item() * len(index)
+        seconds = time.perf_counter() - epoch_start
+        logits = val_logits()
+        val_loss = val_loss_fn(logits, torch.as_tensor(val_labels, dtype=torch.float32)).item()
+        val_auroc = auroc(np.asarray(val_labels), logits.numpy())
+        rows.append({"epoch": epoch, "train_loss": total_loss / len(order), "val_loss": val_loss,
+                     "val_auroc": val_auroc, "lr": scheduler.get_last_lr()[0], "seconds": seconds,
+                     "images_per_s": len(order) / seconds})
+        if val_auroc > best_auroc:
+            best_auroc, best_epoch, waited = val_auroc, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            waited += 1
+            if waited >= config.patience:
+                break
+    model.load_state_dict(best_state)
+    model.eval()
+    return TrainResult(pd.DataFrame(rows), best_epoch, best_auroc, precision, str(device),
+                       time.perf_counter() - started)
