@@ -7,7 +7,7 @@ CH ?=
 P ?=
 STAMP := $(VENV)/.tmv-installed
 
-.PHONY: book chapter test refs data download env clean help
+.PHONY: book chapter test refs data download bench env clean help
 
 help:
 	@echo "make book [PROFILE=default|ci]        run every chapter (papermill) and render the HTML"
@@ -16,6 +16,7 @@ help:
 	@echo "make refs                              refresh the nbval references (tests/notebooks)"
 	@echo "make download [DEST=downloads/nih14]    fetch the official NIH files (resumable, checksummed)"
 	@echo "make data SOURCE=downloads/nih14       official files -> prepared 256-px data/ (what the book reads)"
+	@echo "make bench                             training throughput: tmvlib's fast paths vs a plain timm loop"
 	@echo "make env                               create $(VENV) (pip install -e .[dev])"
 
 env: $(STAMP)
@@ -47,6 +48,9 @@ download: $(STAMP)
 data: $(STAMP)
 	@test -n "$(SOURCE)" || (echo "usage: make data SOURCE=<folder with the official NIH files> [OUT=data]"; exit 2)
 	$(PY) -m tmvlib.cli data prepare nih14 $(SOURCE) $(or $(OUT),data)
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_training.py
 
 clean:
 	rm -rf book/_build book/*.ipynb book/_static/tmv-vega.js

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -52,6 +53,8 @@ def run_chapter(key: str, profile: str = "default", overrides: dict | None = Non
     output_dir.mkdir(parents=True, exist_ok=True)
     output = output_dir / f"{name}.ipynb"
     print(f"[tmv] running {name} (profile {profile}) -> {output.relative_to(root)}", flush=True)
+    # Progress bars help a person in a live notebook; in the rendered book they are noise.
+    os.environ.setdefault("TMV_PROGRESS", "0")
     pm.execute_notebook(str(root / "notebooks" / f"{name}.ipynb"), str(output), parameters=params,
                         cwd=str(output_dir), kernel_name="python3", progress_bar=False,
                         log_output=False, request_save_on_cell_execute=False)

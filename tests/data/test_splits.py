@@ -87,3 +87,15 @@ def test_summary_counts():
     assert summary["images"].sum() == len(splits)
     assert summary["patients"].sum() == splits["patient_id"].nunique()
     assert list(summary.index) == ["train", "val", "test"]
+
+
+def test_subsample_keeps_whole_patients_both_classes_and_is_deterministic():
+    from tmvlib.data.splits import subsample_patients
+
+    task = synthetic_task(300)
+    small = subsample_patients(task, 40)
+    assert len(small) <= 40 and small["label"].nunique() == 2
+    kept = set(small["patient_id"])
+    assert len(task[task["patient_id"].isin(kept)]) == len(small)  # no patient cut in half
+    assert small.equals(subsample_patients(task.sample(frac=1.0, random_state=0), 40).loc[small.index])
+    assert subsample_patients(task, None) is task

@@ -39,3 +39,15 @@ def test_single_class_draws_are_skipped_and_counted():
     assert 0 < interval.skipped < 200
     with pytest.raises(ValueError, match="single class"):
         patient_bootstrap(auroc, np.zeros(3), np.ones(3), np.arange(3), n_boot=5)
+
+
+def test_weighted_draw_equals_copied_rows():
+    from tmvlib.eval.metrics import average_precision, thresholded_metrics
+
+    labels, scores, _ = synthetic(50)
+    weight = np.random.default_rng(3).integers(0, 4, 50)
+    rows = np.repeat(np.arange(50), weight)
+    assert auroc(labels, scores, weight) == pytest.approx(auroc(labels[rows], scores[rows]))
+    assert average_precision(labels, scores, weight) == pytest.approx(average_precision(labels[rows], scores[rows]))
+    assert thresholded_metrics(labels, scores, 0.5, weight) == pytest.approx(
+        thresholded_metrics(labels[rows], scores[rows], 0.5))

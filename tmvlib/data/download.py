@@ -16,9 +16,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tqdm.auto import tqdm
 
 from ..fingerprint import sha256_file
+from ..progress import progress_bar
 from .errors import DataError
 
 NIH_DOWNLOAD_PAGE = "https://nihcc.app.box.com/v/ChestXray-NIHCC"
@@ -74,9 +74,9 @@ def _fetch_once(url: str, part: Path, progress: bool, chunk_size: int, timeout: 
         length = response.headers.get("Content-Length")
         total = offset + int(length) if length is not None else None
         received = offset
-        with open(part, mode) as fh, tqdm(total=total, initial=offset, unit="B", unit_scale=True,
-                                          unit_divisor=1024, desc=part.name[:-5],
-                                          disable=not progress) as bar:
+        with open(part, mode) as fh, progress_bar(None, progress, total=total, initial=offset,
+                                                  unit="B", unit_scale=True, unit_divisor=1024,
+                                                  desc=part.name[:-5]) as bar:
             while True:
                 try:
                     chunk = response.read(chunk_size)

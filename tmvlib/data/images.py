@@ -66,15 +66,14 @@ def check_images(frame, on_bad_image: str = "raise", exclusions=None, progress: 
     Returns:
         ``(kept_frame, exclusions)``.
     """
-    from tqdm.auto import tqdm
-
+    from ..progress import progress_bar
     from .exclusions import Exclusions
 
     if on_bad_image not in ("raise", "exclude"):
         raise ValueError(f"on_bad_image must be 'raise' or 'exclude', got {on_bad_image!r}")
     log = exclusions or Exclusions()
     bad: dict[int, str] = {}
-    for index, path in tqdm(frame["path"].items(), total=len(frame), disable=not progress,
+    for index, path in progress_bar(frame["path"].items(), progress, total=len(frame),
                             desc="checking images"):
         try:
             load_image(path)

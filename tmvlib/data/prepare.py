@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
-from tqdm.auto import tqdm
 
 from ..fingerprint import sha256_file
+from ..progress import progress_bar
 from .errors import DataError, ImageLoadError
 from .images import load_image, to_gray_uint8
 
@@ -142,7 +142,7 @@ def _run(items: Iterator[Item], out_dir: Path, columns: list[str], row_for: Call
     rows: dict[str, dict] = {}
     report = PrepareReport(manifest=manifest)
     try:
-        for stem, source_path, load in tqdm(items, desc=desc, unit="img", disable=not progress):
+        for stem, source_path, load in progress_bar(items, progress, desc=desc, unit="img"):
             filename = f"{stem}.jpg"
             if filename in rows:
                 raise DataError(f"{source_path}: a second source image for {filename} "

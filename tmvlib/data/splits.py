@@ -94,3 +94,27 @@ def split_summary(frame: pd.DataFrame, label: str = "label") -> pd.DataFrame:
     }).reindex([s for s in SPLITS if s in set(frame["split"])]).fillna(0).astype(int)
     table["prevalence"] = (table["positive images"] / table["images"]).round(3)
     return table
+
+
+def subsample_patients(frame: pd.DataFrame, max_images: int | None, salt: str = "tmv-subsample") -> pd.DataFrame:
+    """Keep whole patients, in salted-hash order, until ``max_images`` images (``None``: all).
+
+    Deterministic, and keeps both classes when the frame has them (patients are taken
+    alternately from the two classes), so a quick profile still has a defined AUROC.
+    """
+    if max_images is None or len(frame) <= max_images:
+        return frame
+    patient_label = frame.groupby("patient_id")["label"].max()
+    queues = [sorted(patient_label.index[patient_label == value],
+                     key=lambda pid: patient_unit_interval(pid, salt)) for value in (1, 0)]
+    sizes = frame.groupby("patient_id").size()
+    kept, total = [], 0
+    while any(queues):
+        for queue in queues:
+            if queue and total + sizes[queue[0]] <= max_images:
+                pid = queue.pop(0)
+                kept.append(pid)
+                total += sizes[pid]
+            elif queue:
+                queue.pop(0)
+    return frame[frame["patient_id"].isin(kept)]

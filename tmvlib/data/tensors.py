@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from ..progress import progress_bar
 
 from .images import load_image
 
@@ -18,7 +18,7 @@ def load_image_tensor(frame: pd.DataFrame, size: int = 224, progress: bool = Tru
         ``N * size**2`` bytes: 50 kB an image at 224 px).
     """
     out = torch.empty((len(frame), 1, size, size), dtype=torch.uint8)
-    for i, path in enumerate(tqdm(frame["path"], desc="decoding images", disable=not progress,
+    for i, path in enumerate(progress_bar(frame["path"], progress, desc="decoding images",
                                   leave=False)):
         pixels = torch.from_numpy(np.ascontiguousarray(load_image(path)))[None, None].float()
         if pixels.shape[-2:] != (size, size):

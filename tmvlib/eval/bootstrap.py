@@ -3,7 +3,8 @@
 Images of one patient are correlated, so resampling images would understate the uncertainty.
 Patients are resampled with replacement and each draw takes all images of the drawn patients
 (the cluster bootstrap; Field & Welsh 2007). Intervals are percentile intervals (Efron &
-Tibshirani 1993, ch. 13).
+Tibshirani 1993, ch. 13). A draw is evaluated as sample weights (how often each image's patient
+was drawn) rather than by copying rows: the same value, without the copies.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def patient_bootstrap(metric: Callable[[np.ndarray, np.ndarray], float], labels:
     """Percentile interval of ``metric(labels, scores)`` under resampling of patients.
 
     Args:
-        metric: function of ``(labels (N,), scores (N,))`` returning a float.
+        metric: function of ``(labels (N,), scores (N,), sample_weight=None)`` returning a float.
         labels, scores, patients: (N,) arrays, one entry per image.
         n_boot: resamples; draws holding a single class (where AUROC is undefined) are skipped
             and counted in ``Interval.skipped``.
@@ -43,17 +44,17 @@ def patient_bootstrap(metric: Callable[[np.ndarray, np.ndarray], float], labels:
         :class:`Interval` with the metric on the full data and the ``level`` interval.
     """
     labels, scores = np.asarray(labels), np.asarray(scores)
-    codes, _ = pd.factorize(np.asarray(patients))
-    members = pd.Series(np.arange(len(codes))).groupby(codes).apply(np.asarray).tolist()
+    codes, uniques = pd.factorize(np.asarray(patients))
+    n_patients = len(uniques)
     rng = np.random.default_rng(seed)
     values, skipped = [], 0
     for _ in range(n_boot):
-        drawn = rng.integers(0, len(members), len(members))
-        index = np.concatenate([members[i] for i in drawn])
-        if labels[index].min() == labels[index].max():
+        weight = np.bincount(rng.integers(0, n_patients, n_patients), minlength=n_patients)[codes]
+        drawn = weight > 0
+        if labels[drawn].min() == labels[drawn].max():
             skipped += 1
             continue
-        values.append(metric(labels[index], scores[index]))
+        values.append(metric(labels[drawn], scores[drawn], sample_weight=weight[drawn]))
     if not values:
         raise ValueError("every bootstrap draw held a single class; the metric is undefined")
     tail = (1 - level) / 2 * 100

@@ -13,14 +13,16 @@ from sklearn.metrics import (average_precision_score, confusion_matrix, precisio
 THRESHOLD_RULES = ("youden", "sensitivity90", "half")
 
 
-def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve. ``labels``: (N,) in {0,1}; ``scores``: (N,) probabilities or logits."""
-    return float(roc_auc_score(labels, scores))
+def auroc(labels: np.ndarray, scores: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+    """Area under the ROC curve. ``labels``: (N,) in {0,1}; ``scores``: (N,) probabilities or
+    logits; ``sample_weight``: (N,) multiplicities (the bootstrap's resampling counts)."""
+    return float(roc_auc_score(labels, scores, sample_weight=sample_weight))
 
 
-def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
+def average_precision(labels: np.ndarray, scores: np.ndarray,
+                      sample_weight: np.ndarray | None = None) -> float:
     """Average precision (area under the precision-recall curve, step interpolation)."""
-    return float(average_precision_score(labels, scores))
+    return float(average_precision_score(labels, scores, sample_weight=sample_weight))
 
 
 def choose_threshold(labels: np.ndarray, probs: np.ndarray, rule: str = "youden") -> float:
@@ -48,9 +50,11 @@ def confusion(labels: np.ndarray, probs: np.ndarray, threshold: float) -> pd.Dat
     return pd.DataFrame(matrix, index=["true 0", "true 1"], columns=["pred 0", "pred 1"])
 
 
-def thresholded_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, float]:
+def thresholded_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float,
+                        sample_weight: np.ndarray | None = None) -> dict[str, float]:
     """Accuracy, F1, sensitivity, specificity, PPV and NPV at ``threshold`` (NaN when undefined)."""
-    (tn, fp), (fn, tp) = confusion_matrix(labels, (probs >= threshold).astype(int), labels=[0, 1])
+    (tn, fp), (fn, tp) = confusion_matrix(labels, (probs >= threshold).astype(int), labels=[0, 1],
+                                          sample_weight=sample_weight)
 
     def ratio(num: float, den: float) -> float:
         return float(num / den) if den else float("nan")

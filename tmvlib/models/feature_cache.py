@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-from tqdm.auto import tqdm
+from ..progress import progress_bar
 
 from .classifier import XrayClassifier
 
@@ -42,7 +42,7 @@ def cache_frozen_features(model: XrayClassifier, images: torch.Tensor,
     when ``autocast`` runs in bf16 (half the memory), else float32."""
     model.eval()
     chunks = []
-    for start in tqdm(range(0, len(images), batch_size), desc=desc, disable=not progress, leave=False):
+    for start in progress_bar(range(0, len(images), batch_size), progress, desc=desc, leave=False):
         batch = to_input(images[start:start + batch_size])
         if autocast is not None:
             with autocast():

@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from ..progress import progress_bar
 
 from ..eval.metrics import auroc
+from ..runtime import tune_cpu_allocator
 from .augment import augment_batch, xray_augmentation
 from .classifier import XrayClassifier, gray_to_input
 from .feature_cache import cache_frozen_features, trainable_suffix
@@ -92,6 +93,7 @@ def predict_logits(model: XrayClassifier, info: WeightsInfo, images: torch.Tenso
                    batch_size: int = 64, precision: str = "auto", device: str = "auto",
                    channels_last: bool = True, progress: bool = True, desc: str = "predicting") -> np.ndarray:
     """Logits ``(N,)`` of ``model`` (in eval mode: dropout off) for uint8 images ``(N,1,H,W)``."""
+    tune_cpu_allocator()
     dev = resolve_device(device)
     autocast = autocast_factory(dev, resolve_precision(precision, dev))
     to_input = _Inputs(info, dev, channels_last)
@@ -99,7 +101,7 @@ def predict_logits(model: XrayClassifier, info: WeightsInfo, images: torch.Tenso
     if channels_last:
         model.to(memory_format=torch.channels_last)
     out = []
-    for start in tqdm(range(0, len(images), batch_size), desc=desc, disable=not progress, leave=False):
+    for start in progress_bar(range(0, len(images), batch_size), progress, desc=desc, leave=False):
         with autocast():
             out.append(model(to_input(images[start:start + batch_size])).float().cpu())
     return torch.cat(out).numpy()
@@ -110,6 +112,10 @@ def train_classifier(model: XrayClassifier, info: WeightsInfo, train_images: tor
                      config: TrainConfig, progress: bool = True) -> TrainResult:
     """Fine-tune ``model`` in place; on return it holds the weights of the best validation epoch.
 
+    Same config, same data and the same initial weights give the same result on CPU; the head's
+    initial weights come from the RNG when the model is built, so seed before building it
+    (:func:`tmvlib.models.fit.fit_or_load` does).
+
     Raises:
         FloatingPointError: the loss became NaN or infinite (names epoch and batch); training
             never continues on a non-finite loss.
@@ -118,6 +124,7 @@ def train_classifier(model: XrayClassifier, info: WeightsInfo, train_images: tor
     if len(np.unique(val_labels)) < 2:
         raise ValueError("the validation split holds a single class; AUROC is undefined")
     seed_everything(config.seed)
+    tune_cpu_allocator()
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
     autocast = autocast_factory(device, precision)
@@ -169,8 +176,8 @@ def train_classifier(model: XrayClassifier, info: WeightsInfo, train_images: tor
         epoch_start, total_loss = time.perf_counter(), 0.0
         order = torch.randperm(len(train_images), generator=generator)
         batches = range(0, len(order), config.batch_size)
-        for batch_number, start in enumerate(tqdm(batches, desc=f"epoch {epoch}/{config.epochs}",
-                                                  disable=not progress, leave=False)):
+        bar = progress_bar(batches, progress, desc=f"epoch {epoch}/{config.epochs}", leave=False)
+        for batch_number, start in enumerate(bar):
             index = order[start:start + config.batch_size]
             target = labels[index].to(device)
             with autocast():
@@ -194,7 +201,7 @@ def train_classifier(model: XrayClassifier, info: WeightsInfo, train_images: tor
             total_loss += loss.item() * len(index)
         seconds = time.perf_counter() - epoch_start
         logits = val_logits()
-        val_loss = val_loss_fn(logits, torch.as_tensor(val_labels, dtype=torch.float32)).item()
+        val_loss = val_loss_fn(logits, torch.tensor(np.asarray(val_labels), dtype=torch.float32)).item()
         val_auroc = auroc(np.asarray(val_labels), logits.numpy())
         rows.append({"epoch": epoch, "train_loss": total_loss / len(order), "val_loss": val_loss,
                      "val_auroc": val_auroc, "lr": scheduler.get_last_lr()[0], "seconds": seconds,

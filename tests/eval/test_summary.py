@@ -1,0 +1,34 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from tmvlib.eval.metrics import auroc, thresholded_metrics
+from tmvlib.eval.subgroups import subgroup_auroc
+from tmvlib.eval.summary import format_interval, metric_summary
+
+
+def predictions(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    label = rng.integers(0, 2, n)
+    return pd.DataFrame({"label": label, "prob": np.clip(label * 0.3 + rng.random(n) * 0.7, 0, 1),
+                         "patient_id": (np.arange(n) // 2).astype(str),
+                         "view": np.where(np.arange(n) % 3 == 0, "AP", "PA")})
+
+
+def test_summary_values_match_the_metric_functions():
+    frame = predictions()
+    table = metric_summary(frame, threshold=0.5, n_boot=200)
+    assert table.loc["AUROC", "value"] == pytest.approx(auroc(frame["label"], frame["prob"]))
+    expected = thresholded_metrics(frame["label"].to_numpy(), frame["prob"].to_numpy(), 0.5)
+    assert table.loc["sensitivity", "value"] == pytest.approx(expected["sensitivity"])
+    assert (table["low"] <= table["value"]).all() and (table["value"] <= table["high"]).all()
+    assert table.attrs["patients"] == 60 and table.attrs["images"] == 120
+    assert format_interval(table.loc["AUROC"]).count("[") == 1
+
+
+def test_subgroups_report_small_groups_as_nan_not_dropped():
+    frame = predictions()
+    frame.loc[frame["view"] == "AP", "label"] = 1
+    table = subgroup_auroc(frame, "view", n_boot=100).set_index("view")
+    assert np.isnan(table.loc["AP", "AUROC"]) and table.loc["AP", "images"] == 40
+    assert table.loc["PA", "low"] < table.loc["PA", "AUROC"] < table.loc["PA", "high"]

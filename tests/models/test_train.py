@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+import torch
+
+from tmvlib.models import build_classifier
+from tmvlib.models.feature_cache import frozen_prefix, trainable_suffix
+from tmvlib.models.fit import fit_or_load
+from tmvlib.models.train import TrainConfig, predict_logits, seed_everything, train_classifier
+
+
+def toy_data(n=48, size=32, seed=0):
+    """Positives carry a bright disc, negatives do not: learnable in a few steps."""
+    rng = np.random.default_rng(seed)
+    labels = np.tile([0, 1], n // 2)
+    images = rng.integers(0, 80, (n, 1, size, size)).astype(np.uint8)
+    yy, xx = np.mgrid[:size, :size]
+    disc = (yy - size / 2) ** 2 + (xx - size / 2) ** 2 < (size / 4) ** 2
+    images[labels == 1] = np.where(disc, 250, images[labels == 1])
+    return torch.from_numpy(images), labels
+
+
+FAST = dict(epochs=3, batch_size=16, lr=3e-3, patience=5, augment=False, precision="fp32",
+            channels_last=False)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return toy_data(), toy_data(32, seed=1)
+
+
+def test_frozen_prefix_plus_suffix_equals_forward():
+    model, info = build_classifier("efficientnet_lite0", weights="none", frozen_stages=4)
+    x = torch.randn(2, 3, 64, 64)
+    model.eval()
+    assert torch.allclose(trainable_suffix(model, frozen_prefix(model, x)), model(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_training_learns_and_is_deterministic(data, cache):
+    (x, y), (xv, yv) = data
+    histories = []
+    for _ in range(2):
+        seed_everything(0)
+        model, info = build_classifier("efficientnet_lite0", frozen_stages=6)
+        result = train_classifier(model, info, x, y, xv, yv, TrainConfig(cache_features=cache, **FAST),
+                                  progress=False)
+        histories.append(result.history)
+    assert histories[0][["train_loss", "val_auroc"]].equals(histories[1][["train_loss", "val_auroc"]])
+    assert result.best_val_auroc > 0.9
+    assert result.history["val_auroc"].max() == result.best_val_auroc
+
+
+def test_frozen_parameters_do_not_change(data):
+    (x, y), (xv, yv) = data
+    model, info = build_classifier("efficientnet_lite0", frozen_stages=6)
+    stem_before = model.trunk.conv_stem.weight.clone()
+    head_before = model.fc.weight.clone()
+    train_classifier(model, info, x, y, xv, yv, TrainConfig(**FAST), progress=False)
+    assert torch.equal(model.trunk.conv_stem.weight, stem_before)
+    assert not torch.equal(model.fc.weight, head_before)
+
+
+def test_nan_loss_stops_training_with_a_message(data):
+    (x, y), (xv, yv) = data
+    model, info = build_classifier("efficientnet_lite0", frozen_stages=6)
+    model.fc.weight.data.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match="non-finite training loss .* at epoch 1, batch 0"):
+        train_classifier(model, info, x, y, xv, yv, TrainConfig(**FAST), progress=False)
+
+
+def test_single_class_splits_are_refused(data):
+    (x, y), (xv, yv) = data
+    model, info = build_classifier("efficientnet_lite0", frozen_stages=6)
+    with pytest.raises(ValueError, match="validation split holds a single class"):
+        train_classifier(model, info, x, y, xv, np.zeros_like(yv), TrainConfig(**FAST), progress=False)
+    with pytest.raises(ValueError, match="training split holds a single class"):
+        train_classifier(model, info, x, np.ones_like(y), xv, yv, TrainConfig(**FAST), progress=False)
+
+
+def test_fit_or_load_reuses_a_matching_checkpoint(data, tmp_path):
+    (x, y), (xv, yv) = data
+    args = dict(backbone="efficientnet_lite0", weights="auto", image_size=32, dropout=0.2,
+                frozen_stages=6, split_hash="h", train_images=x, train_labels=y,
+                val_images=xv, val_labels=yv, progress=False)
+    first = fit_or_load(tmp_path / "b.pt", train=TrainConfig(**FAST), **args)
+    again = fit_or_load(tmp_path / "b.pt", train=TrainConfig(**FAST), **args)
+    assert not first.reused and again.reused and again.best_epoch == first.best_epoch
+    assert np.allclose(predict_logits(first.model, first.weights, xv, channels_last=False, progress=False),
+                       predict_logits(again.model, again.weights, xv, channels_last=False, progress=False))
+    changed = fit_or_load(tmp_path / "b.pt", train=TrainConfig(**{**FAST, "epochs": 1}), **args)
+    assert not changed.reused

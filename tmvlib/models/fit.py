@@ -1,0 +1,62 @@
+"""Train-or-reuse: a checkpoint made with the same config is loaded instead of retrained."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .checkpoint import load_checkpoint, reusable_checkpoint, save_checkpoint
+from .classifier import XrayClassifier, build_classifier
+from .train import TrainConfig, TrainResult, seed_everything, train_classifier
+from .weights import WeightsInfo
+
+
+@dataclass
+class FittedModel:
+    model: XrayClassifier
+    weights: WeightsInfo
+    history: pd.DataFrame
+    best_epoch: int
+    reused: bool              # True when loaded from a matching checkpoint
+    checkpoint: Path
+    sha256: str
+    record: dict
+
+
+def model_config(backbone: str, weights: str, image_size: int, dropout: float,
+                 frozen_stages: int, train: TrainConfig, split_hash: str, info: WeightsInfo) -> dict:
+    """The config a checkpoint is keyed by: model, pretrained weights file, training, data split."""
+    return {"backbone": backbone, "weights": weights, "weights_sha256": info.sha256,
+            "image_size": image_size, "dropout": dropout, "frozen_stages": frozen_stages,
+            "split_hash": split_hash, "train": train.to_dict()}
+
+
+def fit_or_load(checkpoint: Path, backbone: str, weights: str, image_size: int, dropout: float,
+                frozen_stages: int, train: TrainConfig, split_hash: str,
+                train_images: torch.Tensor, train_labels: np.ndarray,
+                val_images: torch.Tensor, val_labels: np.ndarray, retrain: bool = False,
+                progress: bool = True) -> FittedModel:
+    """Load ``checkpoint`` when its config matches, else train and save it.
+
+    A checkpoint whose bytes do not match its recorded sha256 is refused (CheckpointMismatch),
+    never silently retrained over.
+    """
+    seed_everything(train.seed)  # the new head's initial weights come from the global RNG
+    model, info = build_classifier(backbone, weights, dropout=dropout, frozen_stages=frozen_stages)
+    config = model_config(backbone, weights, image_size, dropout, frozen_stages, train, split_hash, info)
+    if not retrain and reusable_checkpoint(checkpoint, config):
+        meta = load_checkpoint(model, checkpoint, expected_config=config)
+        record = meta["record"]
+        return FittedModel(model.eval(), info, pd.DataFrame(record["history"]), record["best_epoch"],
+                           True, checkpoint, meta["sha256"], record)
+    result: TrainResult = train_classifier(model, info, train_images, train_labels, val_images,
+                                           val_labels, train, progress=progress)
+    record = {"history": result.history.to_dict(orient="list"), "best_epoch": result.best_epoch,
+              "best_val_auroc": result.best_val_auroc, "precision": result.precision,
+              "device": result.device, "seconds": result.seconds, "weights": info.to_dict()}
+    digest = save_checkpoint(model, checkpoint, config, record)
+    return FittedModel(model.eval(), info, result.history, result.best_epoch, False, checkpoint,
+                       digest, record)
