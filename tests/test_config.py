@@ -52,3 +52,12 @@ def test_record_run_writes_fingerprints_and_reports_stale_chapters(project):
     assert {"torch", "python", "pandas"} <= set(config["01_data"]["versions"])
     assert "git_commit" in config["01_data"]
     assert (run_dir("r") / "checkpoints").is_dir()
+
+
+def test_chapter_params_reads_what_a_chapter_recorded(project):
+    from tmvlib.config import chapter_params
+
+    record_run("r", "02_baseline", {"max_images_per_split": 40})
+    assert chapter_params("r", "02_baseline") == {"max_images_per_split": 40}
+    with pytest.raises(FileNotFoundError, match="make chapter CH=03"):
+        chapter_params("r", "03_uncertainty")

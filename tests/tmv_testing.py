@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from PIL import Image
 
 ENTRY_HEADER = ("Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,"
@@ -50,3 +51,14 @@ def make_nih(root: Path, rows: list[tuple], boxes: list[tuple] = (), expert: lis
                          "source_processing": "test"})
     pd.DataFrame(manifest).to_csv(root / "manifest.csv", index=False)
     return root
+
+
+def toy_data(n=48, size=32, seed=0):
+    """Positives carry a bright disc, negatives do not: learnable in a few steps."""
+    rng = np.random.default_rng(seed)
+    labels = np.tile([0, 1], n // 2)
+    images = rng.integers(0, 80, (n, 1, size, size)).astype(np.uint8)
+    yy, xx = np.mgrid[:size, :size]
+    disc = (yy - size / 2) ** 2 + (xx - size / 2) ** 2 < (size / 4) ** 2
+    images[labels == 1] = np.where(disc, 250, images[labels == 1])
+    return torch.from_numpy(images), labels

@@ -130,3 +130,13 @@ def later_chapters_recorded(run_id: str, chapter: str, root: str | Path | None =
     config = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
     position = CHAPTER_ORDER.index(chapter) if chapter in CHAPTER_ORDER else len(CHAPTER_ORDER)
     return [name for name in CHAPTER_ORDER[position + 1:] if name in config]
+
+
+def chapter_params(run_id: str, chapter: str, root: str | Path | None = None) -> dict[str, Any]:
+    """The params an earlier chapter recorded for this run (raises if it has not run)."""
+    path = artifacts_dir(root) / "runs" / run_id / "config.yaml"
+    config = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    if chapter not in config:
+        raise FileNotFoundError(f"chapter {chapter} has not run for run {run_id!r} ({path}); "
+                                f"run it first (make chapter CH={chapter[:2]})")
+    return config[chapter]["params"]

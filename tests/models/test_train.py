@@ -7,16 +7,7 @@ from tmvlib.models.feature_cache import frozen_prefix, trainable_suffix
 from tmvlib.models.fit import fit_or_load
 from tmvlib.models.train import TrainConfig, predict_logits, seed_everything, train_classifier
 
-
-def toy_data(n=48, size=32, seed=0):
-    """Positives carry a bright disc, negatives do not: learnable in a few steps."""
-    rng = np.random.default_rng(seed)
-    labels = np.tile([0, 1], n // 2)
-    images = rng.integers(0, 80, (n, 1, size, size)).astype(np.uint8)
-    yy, xx = np.mgrid[:size, :size]
-    disc = (yy - size / 2) ** 2 + (xx - size / 2) ** 2 < (size / 4) ** 2
-    images[labels == 1] = np.where(disc, 250, images[labels == 1])
-    return torch.from_numpy(images), labels
+from tmv_testing import toy_data
 
 
 FAST = dict(epochs=3, batch_size=16, lr=3e-3, patience=5, augment=False, precision="fp32",

@@ -29,8 +29,35 @@ def frozen_prefix(model: XrayClassifier, x: torch.Tensor) -> torch.Tensor:
 
 def trainable_suffix(model: XrayClassifier, h: torch.Tensor) -> torch.Tensor:
     """Output of the frozen stages -> (B,) logits through the remaining stages and the head."""
-    feature_map = run_stages(model, h, model.frozen_stages)
-    return model.head(model.pool(feature_map).flatten(1))
+    return model.head(suffix_features(model, h))
+
+
+def suffix_features(model: XrayClassifier, h: torch.Tensor) -> torch.Tensor:
+    """Output of the frozen stages -> (B, F) pooled features (the input of the head)."""
+    return model.pool(run_stages(model, h, model.frozen_stages)).flatten(1)
+
+
+@torch.no_grad()
+def bank_outputs(model: XrayClassifier, bank: torch.Tensor, what: str = "logits",
+                 batch_size: int = 256, autocast: Callable | None = None) -> torch.Tensor:
+    """Run the trainable part of ``model`` (eval mode) over cached frozen-stage outputs.
+
+    Returns:
+        ``(N,)`` logits (``what="logits"``) or ``(N, F)`` pooled features (``what="features"``),
+        float32 on the CPU.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    step = trainable_suffix if what == "logits" else suffix_features
+    out = []
+    for start in range(0, len(bank), batch_size):
+        h = bank[start:start + batch_size].to(device)
+        if autocast is not None:
+            with autocast():
+                out.append(step(model, h).float().cpu())
+        else:
+            out.append(step(model, h).float().cpu())
+    return torch.cat(out)
 
 
 @torch.no_grad()

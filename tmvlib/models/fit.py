@@ -26,10 +26,15 @@ class FittedModel:
     record: dict
 
 
+# Bump when a change to the training code changes what a given config produces, so that old
+# checkpoints stop matching instead of being reused.
+TRAINING_CODE_VERSION = 2
+
+
 def model_config(backbone: str, weights: str, image_size: int, dropout: float,
                  frozen_stages: int, train: TrainConfig, split_hash: str, info: WeightsInfo) -> dict:
     """The config a checkpoint is keyed by: model, pretrained weights file, training, data split."""
-    return {"backbone": backbone, "weights": weights, "weights_sha256": info.sha256,
+    return {"code_version": TRAINING_CODE_VERSION, "backbone": backbone, "weights": weights, "weights_sha256": info.sha256,
             "image_size": image_size, "dropout": dropout, "frozen_stages": frozen_stages,
             "split_hash": split_hash, "train": train.to_dict()}
 
@@ -38,11 +43,13 @@ def fit_or_load(checkpoint: Path, backbone: str, weights: str, image_size: int, 
                 frozen_stages: int, train: TrainConfig, split_hash: str,
                 train_images: torch.Tensor, train_labels: np.ndarray,
                 val_images: torch.Tensor, val_labels: np.ndarray, retrain: bool = False,
-                progress: bool = True) -> FittedModel:
+                progress: bool = True, train_cache: torch.Tensor | None = None,
+                val_cache: torch.Tensor | None = None) -> FittedModel:
     """Load ``checkpoint`` when its config matches, else train and save it.
 
     A checkpoint whose bytes do not match its recorded sha256 is refused (CheckpointMismatch),
-    never silently retrained over.
+    never silently retrained over. ``train_cache``/``val_cache``: frozen-stage outputs shared
+    with other models on the same trunk (see :func:`tmvlib.models.train.build_train_cache`).
     """
     seed_everything(train.seed)  # the new head's initial weights come from the global RNG
     model, info = build_classifier(backbone, weights, dropout=dropout, frozen_stages=frozen_stages)
@@ -53,7 +60,8 @@ def fit_or_load(checkpoint: Path, backbone: str, weights: str, image_size: int, 
         return FittedModel(model.eval(), info, pd.DataFrame(record["history"]), record["best_epoch"],
                            True, checkpoint, meta["sha256"], record)
     result: TrainResult = train_classifier(model, info, train_images, train_labels, val_images,
-                                           val_labels, train, progress=progress)
+                                           val_labels, train, progress=progress,
+                                           train_cache=train_cache, val_cache=val_cache)
     record = {"history": result.history.to_dict(orient="list"), "best_epoch": result.best_epoch,
               "best_val_auroc": result.best_val_auroc, "precision": result.precision,
               "device": result.device, "seconds": result.seconds, "weights": info.to_dict()}

@@ -43,6 +43,8 @@ class TrainConfig:
     precision: str = "auto"          # auto | fp32 | bf16
     channels_last: bool = True
     device: str = "auto"
+    cache_seed: int | None = None    # seed of the cached augmented views (None: ``seed``);
+                                     # ensemble members share one set of views
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -107,9 +109,43 @@ def predict_logits(model: XrayClassifier, info: WeightsInfo, images: torch.Tenso
     return torch.cat(out).numpy()
 
 
+def _runtime(info: WeightsInfo, config: TrainConfig):
+    device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device)
+    return device, precision, autocast_factory(device, precision), _Inputs(info, device, config.channels_last)
+
+
+def frozen_bank(model: XrayClassifier, info: WeightsInfo, images: torch.Tensor, config: TrainConfig,
+                progress: bool = True, desc: str = "caching frozen features") -> torch.Tensor:
+    """Frozen-stage outputs of uint8 ``images`` (N,1,H,W), computed once: every model that shares
+    these frozen stages (a deep ensemble on one pretrained trunk) reuses them."""
+    tune_cpu_allocator()
+    device, _, autocast, to_input = _runtime(info, config)
+    model.to(device)
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
+    return cache_frozen_features(model, images, to_input, autocast=autocast, progress=progress, desc=desc)
+
+
+def build_train_cache(model: XrayClassifier, info: WeightsInfo, train_images: torch.Tensor,
+                      config: TrainConfig, progress: bool = True) -> torch.Tensor:
+    """Frozen-stage outputs of the training images and their augmented copies: ``(V, N, ...)``
+    with V = 1 + augment_copies (the first view unaugmented). Seeded by ``config.cache_seed``,
+    else ``config.seed``."""
+    seed_everything(config.seed if config.cache_seed is None else config.cache_seed)
+    views = [train_images]
+    if config.augment:
+        transform = xray_augmentation()
+        views += [augment_batch(train_images, transform) for _ in range(config.augment_copies)]
+    return torch.stack([frozen_bank(model, info, v, config, progress,
+                                    f"caching frozen features {i + 1}/{len(views)}")
+                        for i, v in enumerate(views)])
+
+
 def train_classifier(model: XrayClassifier, info: WeightsInfo, train_images: torch.Tensor,
                      train_labels: np.ndarray, val_images: torch.Tensor, val_labels: np.ndarray,
-                     config: TrainConfig, progress: bool = True) -> TrainResult:
+                     config: TrainConfig, progress: bool = True, train_cache: torch.Tensor | None = None,
+                     val_cache: torch.Tensor | None = None) -> TrainResult:
     """Fine-tune ``model`` in place; on return it holds the weights of the best validation epoch.
 
     Same config, same data and the same initial weights give the same result on CPU; the head's
@@ -120,15 +156,15 @@ def train_classifier(model: XrayClassifier, info: WeightsInfo, train_images: tor
         FloatingPointError: the loss became NaN or infinite (names epoch and batch); training
             never continues on a non-finite loss.
         ValueError: a split holds a single class.
+
+    ``train_cache`` / ``val_cache`` (from :func:`build_train_cache` / :func:`frozen_bank`) may be
+    passed in when several models share the frozen stages; results equal computing them here.
     """
     if len(np.unique(val_labels)) < 2:
         raise ValueError("the validation split holds a single class; AUROC is undefined")
     seed_everything(config.seed)
     tune_cpu_allocator()
-    device = resolve_device(config.device)
-    precision = resolve_precision(config.precision, device)
-    autocast = autocast_factory(device, precision)
-    to_input = _Inputs(info, device, config.channels_last)
+    device, precision, autocast, to_input = _runtime(info, config)
     model.to(device)
     if config.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -140,16 +176,12 @@ def train_classifier(model: XrayClassifier, info: WeightsInfo, train_images: tor
     val_loss_fn = nn.BCEWithLogitsLoss(pos_weight=loss_fn.pos_weight)
 
     cached = config.cache_features and model.frozen_stages > 0
-    if cached:
-        views = [train_images]
-        if transform is not None:
-            views += [augment_batch(train_images, transform) for _ in range(config.augment_copies)]
-        train_cache = torch.stack([cache_frozen_features(model, v, to_input, autocast=autocast,
-                                                         progress=progress,
-                                                         desc=f"caching frozen features {i + 1}/{len(views)}")
-                                   for i, v in enumerate(views)])
-        val_cache = cache_frozen_features(model, val_images, to_input, autocast=autocast,
-                                          progress=progress, desc="caching validation features")
+    if cached and train_cache is None:
+        train_cache = build_train_cache(model, info, train_images, config, progress)
+    if cached and val_cache is None:
+        val_cache = frozen_bank(model, info, val_images, config, progress, "caching validation features")
+    # Dropout masks, view picks and data order draw from here on, whichever way the caches came.
+    torch.manual_seed(config.seed + 1)
 
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)

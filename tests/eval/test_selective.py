@@ -1,0 +1,115 @@
+import itertools
+
+import numpy as np
+import pytest
+
+from tmvlib.eval.metrics import auroc
+from tmvlib.eval.selective import aurc, risk_coverage_curve, selective_metrics
+
+# Errors at threshold 0.5: predictions [1, 0, 0, 1] against labels [1, 0, 1, 0] -> [0, 0, 1, 1].
+LABELS = np.array([1, 0, 1, 0])
+PROBS = np.array([0.9, 0.2, 0.3, 0.6])
+
+
+def test_hand_computed_curve_and_aurc():
+    curve = risk_coverage_curve(LABELS, PROBS, np.array([0.1, 0.2, 0.3, 0.4]))
+    assert list(curve.columns) == ["coverage", "risk", "n_kept"]
+    np.testing.assert_allclose(curve["coverage"], [0.25, 0.5, 0.75, 1.0])
+    np.testing.assert_allclose(curve["risk"], [0, 0, 1 / 3, 1 / 2])
+    assert list(curve["n_kept"]) == [1, 2, 3, 4]
+    assert aurc(LABELS, PROBS, np.array([0.1, 0.2, 0.3, 0.4])) == pytest.approx(5 / 24)
+    # The reverse ranking puts the errors first: a worse AURC.
+    assert aurc(LABELS, PROBS, np.array([0.4, 0.3, 0.2, 0.1])) == pytest.approx(
+        (1 + 1 + 2 / 3 + 1 / 2) / 4)
+
+
+def test_threshold_changes_the_errors():
+    # At 0.25 the predictions are [1, 0, 1, 1]: errors [0, 0, 0, 1].
+    curve = risk_coverage_curve(LABELS, PROBS, np.array([0.1, 0.2, 0.3, 0.4]), threshold=0.25)
+    np.testing.assert_allclose(curve["risk"], [0, 0, 0, 1 / 4])
+
+
+def test_ties_are_averaged_not_broken_by_row_order():
+    # Errors [1, 0 | 0, 0] in two tied groups: the first group's rate 1/2 applies inside it.
+    labels, probs = np.array([0, 0, 1, 1]), np.array([0.9, 0.1, 0.8, 0.7])
+    uncertainty = np.array([0.1, 0.1, 0.2, 0.2])
+    curve = risk_coverage_curve(labels, probs, uncertainty)
+    np.testing.assert_allclose(curve["risk"], [1 / 2, 1 / 2, 1 / 3, 1 / 4])
+    assert aurc(labels, probs, uncertainty) == pytest.approx(19 / 48)
+    flipped = [1, 0, 3, 2]
+    assert aurc(labels[flipped], probs[flipped], uncertainty[flipped]) == pytest.approx(19 / 48)
+    constant = risk_coverage_curve(labels, probs, np.zeros(4))
+    np.testing.assert_allclose(constant["risk"], 1 / 4)
+
+
+def test_aurc_is_the_expected_value_over_random_tie_breaking():
+    rng = np.random.default_rng(0)
+    labels, probs = rng.integers(0, 2, 7), rng.random(7)
+    uncertainty = rng.integers(0, 3, 7).astype(float)
+    values = []
+    for perm in itertools.permutations(range(7)):
+        order = np.array(perm)[np.argsort(uncertainty[list(perm)], kind="stable")]
+        errors = ((probs[order] >= 0.5) != labels[order]).astype(float)
+        values.append(np.mean(np.cumsum(errors) / np.arange(1, 8)))
+    assert aurc(labels, probs, uncertainty) == pytest.approx(np.mean(values))
+    assert risk_coverage_curve(labels, probs, uncertainty)["risk"].mean() == pytest.approx(
+        np.mean(values))
+
+
+def test_integer_weights_equal_repeated_rows():
+    rng = np.random.default_rng(1)
+    labels, probs = rng.integers(0, 2, 60), rng.random(60)
+    uncertainty = np.round(rng.random(60), 1)  # ties
+    weight = rng.integers(0, 4, 60)
+    repeated = aurc(np.repeat(labels, weight), np.repeat(probs, weight),
+                    np.repeat(uncertainty, weight))
+    assert aurc(labels, probs, uncertainty, sample_weight=weight) == pytest.approx(repeated)
+    assert aurc(labels, probs, uncertainty, sample_weight=np.ones(60)) == pytest.approx(
+        risk_coverage_curve(labels, probs, uncertainty)["risk"].mean())
+
+
+def test_selective_metrics_keep_the_most_certain_fraction():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 2, 100)
+    probs = np.clip(labels * 0.6 + rng.normal(0.2, 0.25, 100), 0, 1)
+    uncertainty = -np.abs(probs - 0.5)  # distance from the boundary as confidence
+    full = selective_metrics(labels, probs, uncertainty, coverage=1.0)
+    assert full["auroc"] == pytest.approx(auroc(labels, probs)) and full["n_kept"] == 100
+    kept = selective_metrics(labels, probs, uncertainty, coverage=0.9)
+    assert kept["n_kept"] == 90 and kept["achieved_coverage"] == pytest.approx(0.9)
+    order = np.argsort(uncertainty)[:90]
+    assert kept["error_rate"] == pytest.approx(np.mean((probs[order] >= 0.5) != labels[order]))
+    assert kept["error_rate"] <= full["error_rate"]
+
+
+def test_selective_metrics_keep_a_tied_group_whole_and_nan_auroc_for_one_class():
+    labels, probs = np.array([1, 1, 0, 0, 1]), np.array([0.9, 0.8, 0.3, 0.6, 0.4])
+    uncertainty = np.array([0.1, 0.2, 0.2, 0.2, 0.5])
+    tied = selective_metrics(labels, probs, uncertainty, coverage=0.4)  # k = 2 cuts the tie
+    assert tied["n_kept"] == 4 and tied["achieved_coverage"] == pytest.approx(0.8)
+    assert tied["error_rate"] == pytest.approx(1 / 4) and tied["auroc"] == pytest.approx(1.0)
+    one_class = selective_metrics(labels, probs, uncertainty, coverage=0.2)
+    assert one_class["n_kept"] == 1 and np.isnan(one_class["auroc"])
+    assert one_class["error_rate"] == 0
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"probs": [0.2, 1.5, 0.3]}, r"probs .*1 value\(s\) out of 3"),
+    ({"uncertainty": [0.1, np.nan, 0.2]}, r"uncertainty holds 1 NaN"),
+    ({"uncertainty": [0.1, np.inf, 0.2]}, r"uncertainty must be finite; 1 value"),
+    ({"uncertainty": [0.1, 0.2]}, r"same length"),
+    ({"labels": [], "probs": [], "uncertainty": []}, r"labels is empty"),
+])
+def test_bad_input_raises_a_clear_value_error(kwargs, message):
+    inputs = {"labels": [0, 1, 1], "probs": [0.2, 0.7, 0.3], "uncertainty": [0.1, 0.3, 0.2]}
+    inputs = {name: np.asarray(value) for name, value in {**inputs, **kwargs}.items()}
+    for fn in (risk_coverage_curve, aurc):
+        with pytest.raises(ValueError, match=message):
+            fn(**inputs)
+    with pytest.raises(ValueError, match=message):
+        selective_metrics(**inputs, coverage=0.5)
+
+
+def test_bad_coverage_raises():
+    with pytest.raises(ValueError, match="coverage"):
+        selective_metrics(LABELS, PROBS, np.arange(4.0), coverage=0)

@@ -1,0 +1,46 @@
+"""Temperature scaling (Guo et al. 2017): one scalar T fitted on validation data by NLL.
+
+Applied to the final predictive logit ``z`` as ``z / T`` (for MC dropout and ensembles: the
+logit of the averaged probability), a monotone map: the ranking (AUROC) and the sign of the
+logit (accuracy at 0.5) are unchanged, only the confidence is rescaled.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.special import expit, log_expit
+
+
+def _nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
+    z = logits / temperature
+    return float(-np.mean(labels * log_expit(z) + (1 - labels) * log_expit(-z)))
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray, bounds: tuple[float, float] = (0.05, 20.0)) -> float:
+    """T minimising the validation NLL of ``sigmoid(logits / T)``.
+
+    Args:
+        logits: (N,) predictive logits on the validation split; labels: (N,) in {0, 1}.
+
+    Returns:
+        the temperature (T > 1 softens over-confident predictions).
+    """
+    logits, labels = np.asarray(logits, dtype=np.float64), np.asarray(labels, dtype=np.float64)
+    if not np.isfinite(logits).all():
+        raise ValueError(f"fit_temperature: {int((~np.isfinite(logits)).sum())} non-finite logits")
+    if len(np.unique(labels)) < 2:
+        raise ValueError("fit_temperature: the validation labels hold a single class")
+    result = minimize_scalar(lambda log_t: _nll(logits, labels, float(np.exp(log_t))),
+                             bounds=tuple(np.log(bounds)), method="bounded")
+    return float(np.exp(result.x))
+
+
+def apply_temperature(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """Calibrated probabilities ``sigmoid(logits / T)``."""
+    return expit(np.asarray(logits, dtype=np.float64) / temperature)
+
+
+def probability_logit(probs: np.ndarray, eps: float = 1e-7) -> np.ndarray:
+    """``log(p / (1 - p))`` with p clipped to [eps, 1 - eps]: the predictive logit of an average."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), eps, 1 - eps)
+    return np.log(p) - np.log1p(-p)
