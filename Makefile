@@ -16,7 +16,7 @@ help:
 	@echo "make refs                              refresh the nbval references (tests/notebooks)"
 	@echo "make download [DEST=downloads/nih14]    fetch the official NIH files (resumable, checksummed)"
 	@echo "make data SOURCE=downloads/nih14       official files -> prepared 256-px data/ (what the book reads)"
-	@echo "make bench                             training throughput: tmvlib's fast paths vs a plain timm loop"
+	@echo "make bench                             training throughput and CAM cost vs peers (timm loop, pytorch-grad-cam, torch-cam)"
 	@echo "make env                               create $(VENV) (pip install -e .[dev])"
 
 env: $(STAMP)
@@ -51,6 +51,7 @@ data: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_training.py
+	$(PY) benchmarks/bench_cam.py
 
 clean:
 	rm -rf book/_build book/*.ipynb book/_static/tmv-vega.js

@@ -1,9 +1,13 @@
 """Shared fixtures."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# nbval kernels inherit this: progress bars would otherwise differ from the stored outputs
+os.environ.setdefault("TMV_PROGRESS", "0")
 
 from tmv_testing import make_nih
 

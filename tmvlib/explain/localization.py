@@ -1,0 +1,110 @@
+"""Agreement of a heatmap with radiologist boxes (NIH ``BBox_List_2017``), in heatmap pixels.
+
+A box is ``(x, y, w, h)``: left, top, width, height in the heatmap's pixel coordinates (rescale
+the NIH boxes from 1024 px first). It covers columns ``floor(x) .. ceil(x + w) - 1`` and rows
+``floor(y) .. ceil(y + h) - 1``, clipped to the image: every pixel the box touches.
+
+- ``pointing_game`` (Zhang et al. 2018, "Top-down neural attention by excitation backprop"): a
+  hit when the heatmap's maximum lies in a box, or within ``tolerance`` pixels of one (Euclidean
+  distance between pixel indices; the paper used 15 px at 224 px, we default to 0 = strictly
+  inside). Ties: a hit when any maximal pixel qualifies; a constant map points nowhere (False).
+- ``energy_inside``: fraction of the heatmap's mass inside the union of boxes (the
+  energy-based pointing game of the Score-CAM paper).
+- ``iou_thresholded``: IoU of the binarised heatmap with the union box mask; binarised by
+  Otsu's threshold (skimage) or by keeping the top ``k`` fraction of the pixels.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from skimage.filters import threshold_otsu
+
+Box = Sequence[float]
+
+
+def _as_map(heatmap) -> np.ndarray:
+    heat = np.asarray(heatmap, dtype=np.float64)
+    if heat.ndim != 2:
+        raise ValueError(f"heatmap must be (H, W), got shape {heat.shape}")
+    return heat
+
+
+def _box_bounds(box: Box, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(row0, row1, col0, col1), half-open, clipped to ``shape``."""
+    x, y, w, h = (float(v) for v in box)
+    if w < 0 or h < 0:
+        raise ValueError(f"box width and height must be >= 0, got {box}")
+    rows, cols = shape
+    r0, r1 = int(np.clip(np.floor(y), 0, rows)), int(np.clip(np.ceil(y + h), 0, rows))
+    c0, c1 = int(np.clip(np.floor(x), 0, cols)), int(np.clip(np.ceil(x + w), 0, cols))
+    return r0, r1, c0, c1
+
+
+def box_mask(boxes: Sequence[Box], shape: tuple[int, int]) -> np.ndarray:
+    """bool (H, W): union of the boxes' pixels."""
+    mask = np.zeros(shape, dtype=bool)
+    for box in boxes:
+        r0, r1, c0, c1 = _box_bounds(box, shape)
+        mask[r0:r1, c0:c1] = True
+    return mask
+
+
+def pointing_game(heatmap, boxes: Sequence[Box], tolerance: float = 0.0) -> bool:
+    """True when a maximal pixel of ``heatmap`` (H, W) is inside a box or within ``tolerance``
+    pixels of one; False for a constant heatmap or no boxes."""
+    heat = _as_map(heatmap)
+    if not len(boxes) or np.ptp(heat) == 0:
+        return False
+    rows, cols = np.nonzero(heat == heat.max())
+    for box in boxes:
+        r0, r1, c0, c1 = _box_bounds(box, heat.shape)
+        if r1 <= r0 or c1 <= c0:
+            continue  # box entirely outside the image
+        dr = np.maximum(np.maximum(r0 - rows, rows - (r1 - 1)), 0)
+        dc = np.maximum(np.maximum(c0 - cols, cols - (c1 - 1)), 0)
+        if np.any(np.hypot(dr, dc) <= tolerance):
+            return True
+    return False
+
+
+def energy_inside(heatmap, boxes: Sequence[Box]) -> float:
+    """Fraction of the total (non-negative) heatmap mass inside the union of boxes, in [0, 1];
+    NaN for an all-zero heatmap. Negative values are an error (maps here are in [0, 1])."""
+    heat = _as_map(heatmap)
+    if heat.min() < 0:
+        raise ValueError("energy_inside expects a non-negative heatmap")
+    total = heat.sum()
+    if total == 0:
+        return float("nan")
+    return float(heat[box_mask(boxes, heat.shape)].sum() / total)
+
+
+def binarize(heatmap, method: str = "otsu", k: float = 0.15) -> np.ndarray:
+    """bool (H, W): ``heatmap > threshold_otsu(heatmap)``, or exactly the ``round(k * H * W)``
+    highest pixels for ``method="top_k"`` (ties broken by position). A constant map gives an
+    empty mask under Otsu."""
+    heat = _as_map(heatmap)
+    if method == "otsu":
+        if np.ptp(heat) == 0:
+            return np.zeros(heat.shape, dtype=bool)
+        return heat > threshold_otsu(heat)
+    if method == "top_k":
+        if not 0 < k <= 1:
+            raise ValueError(f"k must be a fraction in (0, 1], got {k}")
+        n = max(1, round(k * heat.size))
+        flat = np.zeros(heat.size, dtype=bool)
+        flat[np.argsort(-heat.ravel(), kind="stable")[:n]] = True
+        return flat.reshape(heat.shape)
+    raise ValueError(f"method must be 'otsu' or 'top_k', got {method!r}")
+
+
+def iou_thresholded(heatmap, boxes: Sequence[Box], method: str = "otsu", k: float = 0.15) -> float:
+    """IoU in [0, 1] of ``binarize(heatmap, method, k)`` with the union box mask; NaN when both
+    are empty."""
+    pred = binarize(heatmap, method, k)
+    truth = box_mask(boxes, pred.shape)
+    union = np.logical_or(pred, truth).sum()
+    if union == 0:
+        return float("nan")
+    return float(np.logical_and(pred, truth).sum() / union)
