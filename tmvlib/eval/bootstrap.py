@@ -60,3 +60,22 @@ def patient_bootstrap(metric: Callable[[np.ndarray, np.ndarray], float], labels:
     tail = (1 - level) / 2 * 100
     low, high = np.nanpercentile(values, [tail, 100 - tail])
     return Interval(float(metric(labels, scores)), float(low), float(high), n_boot, skipped)
+
+
+def interval_table(metrics: dict[str, Callable], labels: np.ndarray, scores: np.ndarray,
+                   patients: np.ndarray, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Every metric of ``metrics`` (name -> function) with its patient-bootstrap interval.
+
+    Returns:
+        DataFrame indexed by metric name with ``value, low, high``; ``attrs`` hold images,
+        patients, the most draws any metric skipped (``skipped_draws``) and ``n_boot``.
+    """
+    rows, skipped = {}, 0
+    for name, metric in metrics.items():
+        interval = patient_bootstrap(metric, labels, scores, patients, n_boot=n_boot, seed=seed)
+        rows[name] = {"value": interval.value, "low": interval.low, "high": interval.high}
+        skipped = max(skipped, interval.skipped)
+    table = pd.DataFrame(rows).T
+    table.attrs.update(images=len(labels), patients=int(pd.Series(np.asarray(patients)).nunique()),
+                       skipped_draws=skipped, n_boot=n_boot)
+    return table

@@ -6,7 +6,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from .bootstrap import patient_bootstrap
+from .bootstrap import interval_table
 from .metrics import auroc, average_precision, thresholded_metrics
 
 
@@ -33,14 +33,8 @@ def metric_summary(predictions: pd.DataFrame, threshold: float, n_boot: int = 10
     metrics = {"AUROC": auroc, "average precision": average_precision}
     for name in ("accuracy", "f1", "sensitivity", "specificity"):
         metrics[name] = partial(_thresholded, name, threshold)
-    rows, skipped = {}, 0
-    for name, fn in metrics.items():
-        interval = patient_bootstrap(fn, labels, probs, patients, n_boot=n_boot, seed=seed)
-        rows[name] = {"value": interval.value, "low": interval.low, "high": interval.high}
-        skipped = max(skipped, interval.skipped)
-    table = pd.DataFrame(rows).T
-    table.attrs.update(images=len(labels), patients=int(pd.Series(patients).nunique()),
-                       prevalence=float(labels.mean()), skipped_draws=skipped, n_boot=n_boot)
+    table = interval_table(metrics, labels, probs, patients, n_boot=n_boot, seed=seed)
+    table.attrs["prevalence"] = float(labels.mean())
     return table
 
 

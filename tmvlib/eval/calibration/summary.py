@@ -6,7 +6,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from ..bootstrap import patient_bootstrap
+from ..bootstrap import interval_table
 from ._validate import check_binary, same_length
 from .brier import brier
 from .ece import ece
@@ -44,12 +44,4 @@ def calibration_summary(labels: np.ndarray, probs: np.ndarray, patients: np.ndar
         "ECE (top-label, equal-width)": partial(ece, n_bins=n_bins, kind="top_label"),
         "MCE (positive, equal-width)": partial(mce, n_bins=n_bins),
     }
-    rows, skipped = {}, 0
-    for name, metric in metrics.items():
-        interval = patient_bootstrap(metric, labels, probs, patients, n_boot=n_boot, seed=seed)
-        rows[name] = {"value": interval.value, "low": interval.low, "high": interval.high}
-        skipped = max(skipped, interval.skipped)
-    table = pd.DataFrame(rows).T
-    table.attrs.update(images=len(labels), patients=int(pd.Series(patients).nunique()),
-                       skipped_draws=skipped, n_boot=n_boot)
-    return table
+    return interval_table(metrics, labels, probs, patients, n_boot=n_boot, seed=seed)
