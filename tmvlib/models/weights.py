@@ -7,7 +7,6 @@ its WeightsInfo says so (``pretrained=False``, source ``"random"``).
 """
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.metadata
 import os
@@ -19,6 +18,7 @@ import timm
 import torch
 from torch import nn
 
+from .. import fingerprint
 from .backbones import BackboneSpec, get_backbone, list_backbones
 
 WEIGHT_MODES = ("auto", "hub", "none")
@@ -72,15 +72,11 @@ class WeightsInfo:
 
 @lru_cache(maxsize=32)
 def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return fingerprint.sha256_file(path)  # size and mtime are in the key so edits invalidate it
 
 
 def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file (cached on path, size and mtime)."""
+    """Hex sha256 of a weights file, cached on path, size and mtime (built models hash it often)."""
     st = os.stat(path)
     return _sha256_cached(str(path), st.st_size, st.st_mtime_ns)
 
