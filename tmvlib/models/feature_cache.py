@@ -6,6 +6,7 @@ pass through the trainable stages only, several times cheaper on a CPU.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Callable
 
 import torch
@@ -52,10 +53,7 @@ def bank_outputs(model: XrayClassifier, bank: torch.Tensor, what: str = "logits"
     out = []
     for start in range(0, len(bank), batch_size):
         h = bank[start:start + batch_size].to(device)
-        if autocast is not None:
-            with autocast():
-                out.append(step(model, h).float().cpu())
-        else:
+        with (autocast or contextlib.nullcontext)():
             out.append(step(model, h).float().cpu())
     return torch.cat(out)
 
@@ -71,9 +69,6 @@ def cache_frozen_features(model: XrayClassifier, images: torch.Tensor,
     chunks = []
     for start in progress_bar(range(0, len(images), batch_size), progress, desc=desc, leave=False):
         batch = to_input(images[start:start + batch_size])
-        if autocast is not None:
-            with autocast():
-                chunks.append(frozen_prefix(model, batch).cpu())
-        else:
+        with (autocast or contextlib.nullcontext)():
             chunks.append(frozen_prefix(model, batch).cpu())
     return torch.cat(chunks)

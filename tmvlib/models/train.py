@@ -99,14 +99,18 @@ def predict_logits(model: XrayClassifier, info: WeightsInfo, images: torch.Tenso
     dev = resolve_device(device)
     autocast = autocast_factory(dev, resolve_precision(precision, dev))
     to_input = _Inputs(info, dev, channels_last)
-    model.eval().to(dev)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
+    _place(model.eval(), dev, channels_last)
     out = []
     for start in progress_bar(range(0, len(images), batch_size), progress, desc=desc, leave=False):
         with autocast():
             out.append(model(to_input(images[start:start + batch_size])).float().cpu())
     return torch.cat(out).numpy()
+
+
+def _place(model: XrayClassifier, device: torch.device, channels_last: bool) -> None:
+    model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
 
 
 def _runtime(info: WeightsInfo, config: TrainConfig):
@@ -121,9 +125,7 @@ def frozen_bank(model: XrayClassifier, info: WeightsInfo, images: torch.Tensor, 
     these frozen stages (a deep ensemble on one pretrained trunk) reuses them."""
     tune_cpu_allocator()
     device, _, autocast, to_input = _runtime(info, config)
-    model.to(device)
-    if config.channels_last:
-        model.to(memory_format=torch.channels_last)
+    _place(model, device, config.channels_last)
     return cache_frozen_features(model, images, to_input, autocast=autocast, progress=progress, desc=desc)
 
 
@@ -165,9 +167,7 @@ def train_classifier(model: XrayClassifier, info: WeightsInfo, train_images: tor
     seed_everything(config.seed)
     tune_cpu_allocator()
     device, precision, autocast, to_input = _runtime(info, config)
-    model.to(device)
-    if config.channels_last:
-        model.to(memory_format=torch.channels_last)
+    _place(model, device, config.channels_last)
     transform = xray_augmentation() if config.augment else None
     generator = torch.Generator().manual_seed(config.seed)
     labels = torch.tensor(np.asarray(train_labels), dtype=torch.float32)
