@@ -51,3 +51,34 @@ def test_weighted_draw_equals_copied_rows():
     assert average_precision(labels, scores, weight) == pytest.approx(average_precision(labels[rows], scores[rows]))
     assert thresholded_metrics(labels, scores, 0.5, weight) == pytest.approx(
         thresholded_metrics(labels[rows], scores[rows], 0.5))
+
+
+def test_bootstrap_mean_is_the_mean_with_a_patient_level_interval():
+    from tmvlib.eval.bootstrap import patient_bootstrap_mean
+
+    rng = np.random.default_rng(1)
+    values = rng.random(60)
+    patients = np.repeat(np.arange(20), 3)
+    interval = patient_bootstrap_mean(values, patients, n_boot=500, seed=3)
+    assert interval.value == pytest.approx(values.mean())
+    assert interval.low < interval.value < interval.high
+    assert patient_bootstrap_mean(values, patients, n_boot=500, seed=3) == interval
+    # one patient per image resamples more units: a narrower interval than 3-image clusters of
+    # perfectly correlated values
+    clustered = np.repeat(rng.random(20), 3)
+    wide = patient_bootstrap_mean(clustered, patients, n_boot=500, seed=3)
+    narrow = patient_bootstrap_mean(clustered, np.arange(60), n_boot=500, seed=3)
+    assert (wide.high - wide.low) > 1.3 * (narrow.high - narrow.low)
+
+
+def test_bootstrap_mean_leaves_nan_out_and_refuses_all_nan():
+    from tmvlib.eval.bootstrap import patient_bootstrap_mean
+
+    values = np.array([1.0, np.nan, 0.0, 1.0])
+    interval = patient_bootstrap_mean(values, np.array(["a", "b", "c", "d"]), n_boot=200)
+    assert interval.value == pytest.approx(2 / 3)
+    assert 0.0 <= interval.low <= interval.high <= 1.0
+    with pytest.raises(ValueError, match="NaN"):
+        patient_bootstrap_mean(np.array([np.nan, np.nan]), np.array(["a", "b"]))
+    with pytest.raises(ValueError, match="patient ids"):
+        patient_bootstrap_mean(np.array([1.0]), np.array(["a", "b"]))

@@ -45,3 +45,18 @@ def test_steps_order_and_similarity_helper(lite0):
     rho, _ = map_similarity(a, a[::-1])
     assert rho < 0
     assert np.isnan(map_similarity(a, np.zeros_like(a))[0])
+
+
+def test_cascade_evaluates_only_the_named_steps(lite0, xray_input):
+    model, _ = lite0
+    x = xray_input(64)
+    full = cascading_randomization(model, x, explain, seed=0)
+    some = cascading_randomization(model, x, explain, seed=0, evaluate=["fc", "blocks.6"])
+    assert some["layer"].tolist() == ["none", "fc", "blocks.6"]
+    # the cascade still randomised conv_head+bn2 before blocks.6: same maps as the full run
+    np.testing.assert_allclose(some.set_index("layer")[["spearman", "ssim"]].to_numpy(dtype=float),
+                               full.set_index("layer").loc[["none", "fc", "blocks.6"], ["spearman", "ssim"]]
+                               .to_numpy(dtype=float), equal_nan=True)
+    import pytest
+    with pytest.raises(ValueError, match="unknown randomisation steps"):
+        cascading_randomization(model, x, explain, evaluate=["blocks.99"])

@@ -66,3 +66,20 @@ def test_truncated_checkpoint_with_matching_record_is_refused(model, tmp_path):
     (tmp_path / "m.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointMismatch, match="cannot be read"):
         load_checkpoint(model, tmp_path / "m.pt")
+
+
+def test_trained_classifier_is_rebuilt_from_its_record(model, tmp_path):
+    from tmvlib.models.fit import load_trained_classifier
+
+    torch.manual_seed(1)
+    model.fc.weight.data.normal_()
+    config = {"backbone": "efficientnet_lite0", "weights": "none", "dropout": 0.3,
+              "frozen_stages": 2, "weights_sha256": None}
+    save_checkpoint(model, tmp_path / "b.pt", config)
+    loaded, info, got = load_trained_classifier(tmp_path / "b.pt")
+    assert got == config and not loaded.training and loaded.dropout.p == 0.3
+    x = torch.randn(1, 3, 64, 64)
+    assert torch.equal(model.eval()(x), loaded(x))
+    save_checkpoint(model, tmp_path / "c.pt", {**config, "weights_sha256": "f" * 64})
+    with pytest.raises(CheckpointMismatch, match="pretrained weights ffffffffffff"):
+        load_trained_classifier(tmp_path / "c.pt")

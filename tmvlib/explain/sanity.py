@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import numpy as np
 import pandas as pd
@@ -67,26 +67,36 @@ def _single_map(heat) -> np.ndarray:
 
 
 def cascading_randomization(model: nn.Module, x: torch.Tensor, explain: ExplainFn,
-                            seed: int = 0) -> pd.DataFrame:
+                            seed: int = 0, evaluate: Collection[str] | None = None) -> pd.DataFrame:
     """Run the cascade on a deep copy of ``model`` (the model itself is untouched).
 
     model: an ``XrayClassifier`` (needs ``fc``, ``trunk`` and ``spec.stages``); x: one input
     (3,H,W) or (1,3,H,W); explain: ``explain(model, x) -> (H, W)`` (or (1,H,W)) map in [0, 1],
-    e.g. ``tmvlib.explain.gradcam``. Returns a DataFrame, one row per step (step 0 = the trained
-    model against itself): ``step``, ``layer`` (randomised at this step), ``layers randomised``
-    (cumulative, top-down), ``spearman``, ``ssim`` (both against the trained model's map).
+    e.g. ``tmvlib.explain.gradcam``; evaluate: names of the steps (``randomization_steps``) after
+    which to compute a map, None = every step (randomisation still cascades through all steps:
+    a costly method can be checked at a few depths). Unknown names raise ValueError.
+    Returns a DataFrame, one row per evaluated step (step 0 = the trained model against
+    itself): ``step``, ``layer`` (randomised at this step), ``layers randomised`` (cumulative,
+    top-down), ``spearman``, ``ssim`` (both against the trained model's map).
     """
     trained = _single_map(explain(model, x))
     work = copy.deepcopy(model).eval()
     rows = [{"step": 0, "layer": "none", "layers randomised": "none",
              **dict(zip(("spearman", "ssim"), map_similarity(trained, trained)))}]
     done: list[str] = []
-    for step, (name, modules) in enumerate(randomization_steps(work), start=1):
+    steps = randomization_steps(work)
+    unknown = set(evaluate or ()) - {name for name, _ in steps}
+    if unknown:
+        raise ValueError(f"unknown randomisation steps {sorted(unknown)}; "
+                         f"steps are {[name for name, _ in steps]}")
+    for step, (name, modules) in enumerate(steps, start=1):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed + step)
             for module in modules:
                 randomize_(module)
         done.append(name)
+        if evaluate is not None and name not in evaluate:
+            continue
         rho, ssim = map_similarity(trained, _single_map(explain(work, x)))
         rows.append({"step": step, "layer": name, "layers randomised": " > ".join(done),
                      "spearman": rho, "ssim": ssim})

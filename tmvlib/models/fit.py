@@ -68,3 +68,25 @@ def fit_or_load(checkpoint: Path, backbone: str, weights: str, image_size: int, 
     digest = save_checkpoint(model, checkpoint, config, record)
     return FittedModel(model.eval(), info, result.history, result.best_epoch, False, checkpoint,
                        digest, record)
+
+
+def load_trained_classifier(checkpoint: str | Path) -> tuple[XrayClassifier, WeightsInfo, dict]:
+    """A trained classifier from its checkpoint alone, for chapters that explain or evaluate it.
+
+    The record beside the checkpoint names the backbone, pretrained weights, dropout and frozen
+    stages; the model is rebuilt from them and the trained state loaded (sha256 checked).
+    Returns (model in eval mode, WeightsInfo, the checkpoint's config).
+    Raises FileNotFoundError / CheckpointMismatch naming the file (see ``load_checkpoint``), also
+    when the pretrained weights file differs from the one the checkpoint was trained from.
+    """
+    from .checkpoint import CheckpointMismatch, read_checkpoint_meta
+
+    config = read_checkpoint_meta(checkpoint)["config"]
+    model, info = build_classifier(config["backbone"], config["weights"], dropout=config["dropout"],
+                                   frozen_stages=config["frozen_stages"])
+    if config.get("weights_sha256") not in (None, info.sha256):
+        raise CheckpointMismatch(f"checkpoint {checkpoint} was trained from pretrained weights "
+                                 f"{config['weights_sha256'][:12]}…, this install has "
+                                 f"{str(info.sha256)[:12]}…")
+    load_checkpoint(model, checkpoint)
+    return model.eval(), info, config

@@ -1,0 +1,55 @@
+"""Curated examples for the explanation chapters: one image per outcome and confidence level.
+
+Outcome at the decision threshold: TP, FP, FN, TN. Confidence is the *margin*: the distance of
+the image's logit from the threshold's logit, i.e. how far the model is from changing its
+decision (not max(p, 1 - p), which reads oddly when the threshold is not 0.5). For each outcome
+the highest- and lowest-margin images are picked; ties are broken by image id, so the selection
+is deterministic.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+OUTCOMES = ("TP", "FP", "FN", "TN")
+
+
+def outcomes(labels: np.ndarray, probs: np.ndarray, threshold: float) -> np.ndarray:
+    """(N,) strings TP / FP / FN / TN for labels in {0, 1} and ``prob >= threshold`` positive."""
+    labels = np.asarray(labels)
+    if not np.isin(labels, (0, 1)).all():
+        raise ValueError("labels must be 0 or 1")
+    predicted = np.asarray(probs) >= threshold
+    table = np.array([["TN", "FP"], ["FN", "TP"]])
+    return table[labels.astype(int), predicted.astype(int)]
+
+
+def decision_margin(probs: np.ndarray, threshold: float) -> np.ndarray:
+    """|logit(p) - logit(threshold)| (N,): distance from the decision boundary in logit units."""
+    eps = 1e-7
+    p = np.clip(np.asarray(probs, dtype=np.float64), eps, 1 - eps)
+    t = float(np.clip(threshold, eps, 1 - eps))
+    return np.abs(np.log(p / (1 - p)) - np.log(t / (1 - t)))
+
+
+def curated_samples(frame: pd.DataFrame, threshold: float, per_level: int = 1) -> pd.DataFrame:
+    """Pick ``per_level`` images per outcome and confidence level ("high", "low").
+
+    frame: one row per image with ``image_id, label, prob``. Returns the picked rows with
+    ``outcome``, ``confidence`` ("high" | "low") and ``margin``, ordered TP, FP, FN, TN, high
+    before low; an outcome with fewer than 2 x per_level images contributes what it has (each
+    image at most once). Outcomes with no image are absent, never filled in.
+    """
+    missing = {"image_id", "label", "prob"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"curated_samples needs columns {sorted(missing)}")
+    data = frame.assign(outcome=outcomes(frame["label"], frame["prob"], threshold),
+                        margin=decision_margin(frame["prob"], threshold))
+    picks = []
+    for outcome in OUTCOMES:
+        group = data[data["outcome"] == outcome].sort_values(["margin", "image_id"],
+                                                             ascending=[False, True])
+        high = group.head(per_level)
+        low = group.drop(high.index).sort_values(["margin", "image_id"]).head(per_level)
+        picks += [high.assign(confidence="high"), low.assign(confidence="low")]
+    return pd.concat(picks, ignore_index=True)
