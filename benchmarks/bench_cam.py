@@ -19,6 +19,12 @@ Batch sizes: ours and the reference 8 (``--batch``), pytorch-grad-cam its defaul
 its default 32, as a user would run them. The floor is C x one forward pass at the best batch size (measured, eager and traced models):
 what any exact Score-CAM costs without skipping channels. Goals are printed PASS/FAIL.
 
+``--precision`` (fp32 default, bf16, auto) applies to our Score-CAM rows and the floor only; the
+reference, the peers and the Grad-CAMs stay float32. ``--device`` (cpu default, e.g. cuda) puts
+the model and the input of every row there, except MC-dropout Grad-CAM (CPU only); on a GPU the
+``peak MiB`` column is still host RSS, and every row runs once untimed first (the first CUDA
+calls tune and compile kernels). ``--rows`` picks rows.
+
 ``OMP_WAIT_POLICY=PASSIVE`` (default here, for every row alike): on a shared 2-core machine an
 actively spinning OpenMP barrier waits for a descheduled peer thread and made forwards up to 3x
 slower under load; ``--omp-wait-policy inherit`` keeps the environment's setting.
@@ -94,7 +100,7 @@ def _explainer(method: str, model, x, args):
     if method in ("reference",):
         return (lambda: None), (lambda _: _naive_scorecam(model, x, bs)), None
     if method.startswith("ours_") and "mc" not in method:
-        opts = {"batch_size": bs}
+        opts = {"batch_size": bs, "precision": args.precision}
         if method == "ours_compat":
             opts.update(score="logit", weighting="softmax")
         if method.startswith("ours_topk"):
@@ -161,19 +167,22 @@ def _naive_scorecam(model, x, batch: int):
         s = torch.sigmoid(torch.cat(logits)) - torch.sigmoid(base)
         cam = torch.relu((s[:, None, None] * acts).sum(0))
         up = F.interpolate(cam[None, None], size=size, mode="bilinear")[0, 0]
-        return ((up - up.min()) / (up.max() - up.min())).numpy()
+        return ((up - up.min()) / (up.max() - up.min())).cpu().numpy()
 
 
 def _floor(model, x, args) -> dict:
-    """Best measured forward rate over batch sizes and eager/traced channels_last models."""
-    import copy
-
+    """Best measured forward rate over batch sizes and eager/traced channels_last models, in the
+    precision of our Score-CAM rows (the same scoring copy ScoreCAM makes)."""
     import torch
 
-    from tmvlib.explain.scorecam import _trace_frozen
+    from tmvlib.explain.scorecam import _scoring_copy, _trace_frozen
+    from tmvlib.models.precision import resolve_precision
 
     size = tuple(x.shape[-2:])
-    eager = copy.deepcopy(model).eval().requires_grad_(False).to(memory_format=torch.channels_last)
+    precision = resolve_precision(args.precision, x.device)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    eager = _scoring_copy(model, True, dtype)
+    x = x.to(dtype)
     models = {"eager": eager, "jit": _trace_frozen(eager, size, True)}
     best = {"rate": 0.0}
     rates = {}
@@ -182,16 +191,25 @@ def _floor(model, x, args) -> dict:
             batch = x.expand(bs, -1, -1, -1).contiguous(memory_format=torch.channels_last)
             with torch.inference_mode():
                 m(batch)
+                _sync(x.device)
                 times = []
                 for _ in range(args.floor_reps):
                     t0 = time.perf_counter()
                     m(batch)
+                    _sync(x.device)
                     times.append(time.perf_counter() - t0)
             rate = bs / min(times)
             rates[f"{name} bs{bs}"] = round(rate, 1)
             if rate > best["rate"]:
                 best = {"rate": rate, "model": name, "batch": bs}
-    return {"rates": rates, **best, "channels": model.spec.feature_dim}
+    return {"rates": rates, **best, "channels": model.spec.feature_dim, "precision": precision}
+
+
+def _sync(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def child(args) -> None:
@@ -206,6 +224,9 @@ def child(args) -> None:
     torch.manual_seed(0)
     model, info = build_classifier("efficientnet_lite0", checkpoint=args.checkpoint)
     x, source = _load_input(args.size, info)
+    # MC-dropout Grad-CAM draws its masks on the CPU: that row stays there
+    device = torch.device("cpu" if args.row == "ours_mc_gradcam_t30" else args.device)
+    model, x = model.to(device), x.to(device)
     with torch.inference_mode():
         model(x)  # warm: the memory baseline includes one ordinary forward
     if args.row == "floor":
@@ -217,8 +238,8 @@ def child(args) -> None:
     obj = make()
     setup = time.perf_counter() - t0
     slow = args.row not in ("captum_gradcam", "ours_mc_gradcam_t30")
-    if not slow:
-        run(obj)  # warm-up for the sub-second methods
+    if not slow or device.type == "cuda":
+        run(obj)  # warm-up for the sub-second methods, and on CUDA for all (kernel tuning)
     times, cpu = [], []
     for _ in range(args.repeats if slow else max(5, args.repeats)):
         c0, t0 = time.process_time(), time.perf_counter()
@@ -226,6 +247,8 @@ def child(args) -> None:
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if torch.is_tensor(heat):
+        heat = heat.detach().cpu()
     heat = np.asarray(heat, dtype=np.float32)
     if heat.ndim == 3:  # MC dropout: compare the mean map
         np.save(Path(args.out) / f"{args.row}_samples.npy", heat)
@@ -233,7 +256,8 @@ def child(args) -> None:
     np.save(Path(args.out) / f"{args.row}.npy", heat)
     print(json.dumps({"setup": setup, "time": min(times), "cpu": cpu[times.index(min(times))],
                       "peak_mib": (rss1 - rss0) / 1024, "source": source,
-                      "forwards": forwards(obj) if forwards else None}))
+                      "forwards": forwards(obj) if forwards else None,
+                      "precision": getattr(obj, "precision", "fp32"), "device": str(device)}))
 
 
 # -- parent side --------------------------------------------------------------------------------
@@ -242,7 +266,8 @@ def _run_row(row: str, args, out: str, env: dict) -> dict:
     cmd = [sys.executable, __file__, "--row", row, "--out", out, "--size", str(args.size),
            "--threads", str(args.threads), "--batch", str(args.batch),
            "--repeats", str(args.repeats), "--floor-reps", str(args.floor_reps),
-           "--floor-batches", *map(str, args.floor_batches)]
+           "--floor-batches", *map(str, args.floor_batches),
+           "--precision", args.precision, "--device", args.device]
     if args.checkpoint:
         cmd += ["--checkpoint", args.checkpoint]
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env)
@@ -267,18 +292,23 @@ def _agreement(a, b) -> tuple[float, float]:
 def parent(args) -> None:
     import numpy as np
     import pandas as pd
+    import torch
 
     from tmvlib.fingerprint import bf16_cpu_fast, compute_report
+    from tmvlib.models.precision import resolve_precision
 
     env = dict(os.environ)
     if args.omp_wait_policy != "inherit":
         env["OMP_WAIT_POLICY"] = args.omp_wait_policy
     env["PYTHONWARNINGS"] = "ignore"
-    rows = [m for m in METHODS if not (args.quick and m in args.quick_skip)]
+    rows = args.rows or [m for m in METHODS if not (args.quick and m in args.quick_skip)]
     print(f"efficientnet_lite0, {args.size}x{args.size} px, 1 image, threads={args.threads}, "
           f"OMP_WAIT_POLICY={env.get('OMP_WAIT_POLICY', 'unset')}, Score-CAM batch {args.batch}"
           f"{' (QUICK: indicative only)' if args.quick else ''}")
-    print(f"{compute_report()}; native bf16: {bf16_cpu_fast()} (fp32 used throughout)")
+    resolved = resolve_precision(args.precision, torch.device(args.device))
+    print(f"{compute_report()}; native bf16: {bf16_cpu_fast()}; device {args.device}; "
+          f"precision: ours Score-CAM rows and floor {args.precision} -> {resolved}, "
+          "all other rows fp32")
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
           "(other processes slow every row; compare rows of one run)\n", flush=True)
     results = {}
@@ -304,7 +334,8 @@ def parent(args) -> None:
             table.append(entry)
             continue
         entry.update({"setup s": res["setup"], "s/image": res["time"], "cpu s": res["cpu"],
-                      "peak MiB": res["peak_mib"], "forwards": res["forwards"]})
+                      "peak MiB": res["peak_mib"], "forwards": res["forwards"],
+                      "prec": res.get("precision", "fp32")})
         if row in maps and "ours_exact" in maps:
             entry["pearson"], entry["spearman"] = _agreement(maps[row], maps["ours_exact"])
         if same_def.get(row) in maps and row in maps:
@@ -334,7 +365,7 @@ def _print_floor(floor: dict, results: dict) -> None:
     c = floor["channels"]
     print(f"\nforward rates (img/s): {floor['rates']}")
     print(f"floor: C x one forward = {c} x {per_fwd * 1e3:.1f} ms ({floor['model']}, batch "
-          f"{floor['batch']}) = {c * per_fwd:.2f} s")
+          f"{floor['batch']}, {floor.get('precision', 'fp32')}) = {c * per_fwd:.2f} s")
     ours = results.get("ours_exact", {})
     if "time" in ours:
         fw = ours["forwards"]
@@ -395,6 +426,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="runs per Score-CAM row (best)")
     parser.add_argument("--omp-wait-policy", default="PASSIVE",
                         help="PASSIVE (default), ACTIVE, or inherit")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
+                        help="scoring precision of our Score-CAM rows and the floor (default "
+                             "fp32; the reference, peers and Grad-CAMs are always fp32)")
+    parser.add_argument("--device", default="cpu",
+                        help="device of the model and input in every row (cpu, cuda, cuda:1; "
+                             "MC-dropout Grad-CAM stays on the CPU)")
+    parser.add_argument("--rows", nargs="+", choices=METHODS, default=None,
+                        help="rows to run (default: all, or the --quick set)")
     parser.add_argument("--checkpoint", default=None, help="classifier checkpoint (default: "
                         "ImageNet trunk + head seeded with torch.manual_seed(0))")
     parser.add_argument("--row", help=argparse.SUPPRESS)

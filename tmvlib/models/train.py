@@ -173,7 +173,7 @@ def train_classifier(model: XrayClassifier, info: WeightsInfo, train_images: tor
     labels = torch.tensor(np.asarray(train_labels), dtype=torch.float32)
     pos_weight = _pos_weight(np.asarray(train_labels), config.pos_weight)
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=None if pos_weight is None else pos_weight.to(device))
-    val_loss_fn = nn.BCEWithLogitsLoss(pos_weight=loss_fn.pos_weight)
+    val_loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)  # val logits come back on the CPU
 
     cached = config.cache_features and model.frozen_stages > 0
     if cached and train_cache is None:
