@@ -1,0 +1,432 @@
+"""Trust: do uncertainty and explanation instability flag the predictions that are wrong?
+
+Inputs are per-image DataFrames with ``correct`` (bool: the prediction at the chosen threshold
+is right), ``patient_id`` (for patient-bootstrap intervals, ``tmvlib.eval.bootstrap``) and score
+columns where higher means "less trustworthy" (predictive entropy, 1 - max probability,
+``instability`` of ``tmvlib.eval.stability.stability_summary``, ...). ``subgroup_table`` also
+needs ``label`` (0/1) and ``prob`` (P(y=1)).
+
+- Quadrants: each image is *confident* when its uncertainty is at most a threshold and its
+  explanation *stable* when its instability is at most another; crossed with correct/incorrect
+  that gives 2x2x2 cells. Confident errors are the *danger zone*: nothing warns the reader. The
+  thresholds are inputs, chosen on validation data (e.g. the validation median with
+  :func:`threshold_at_quantile`) and applied unchanged to test data, so the test cells are not
+  tuned on the test set.
+- Error detection: how well a score ranks wrong predictions above right ones, as the AUROC of
+  the score for the error indicator (the misclassification-detection AUROC of Hendrycks &
+  Gimpel 2017, "A Baseline for Detecting Misclassified and Out-of-Distribution Examples", ICLR).
+- Combined score: a logistic regression on validation that predicts an error from several
+  scores (e.g. uncertainty and instability), evaluated on test like any other score.
+- Selective prediction: AURC of each score used to defer cases (Geifman & El-Yaniv 2017;
+  ``tmvlib.eval.selective``), computed on the ``correct`` column.
+- Subgroups: discrimination and calibration per sex, age band, view; groups too small to
+  estimate an AUROC are flagged, not reported (Seyyed-Kalantari et al. 2021, "Underdiagnosis
+  bias of artificial intelligence algorithms applied to chest radiographs in under-served
+  patient populations", Nature Medicine, report per-subgroup rates the same way).
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from .bootstrap import patient_bootstrap, patient_bootstrap_mean
+from .calibration import brier, ece
+from .metrics import auroc
+from .selective import aurc, risk_coverage_curve
+from .subgroups import subgroup_auroc
+
+ScoreSpec = str | np.ndarray | pd.Series
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KeyError(f"{what} needs column(s) {missing}; the frame has {list(frame.columns)}")
+
+
+def _errors(frame: pd.DataFrame) -> np.ndarray:
+    """(N,) int error indicator ``1 - correct``; raises on a missing or non-boolean column."""
+    _require(frame, ["correct"], "trust tables")
+    correct = frame["correct"]
+    if correct.isna().any() or not correct.isin([True, False]).all():
+        raise ValueError("column 'correct' must be boolean without missing values")
+    return (~correct.astype(bool)).to_numpy().astype(int)
+
+
+def _score(frame: pd.DataFrame, spec: ScoreSpec, name: str) -> np.ndarray:
+    """A score column (by name) or (N,) array as finite float64."""
+    values = frame[spec] if isinstance(spec, str) else spec
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != (len(frame),):
+        raise ValueError(f"score {name!r} must have shape ({len(frame)},), got {values.shape}")
+    n_bad = int((~np.isfinite(values)).sum())
+    if n_bad:
+        raise ValueError(f"score {name!r} holds {n_bad} non-finite value(s) out of {len(values)}")
+    return values
+
+
+def _both_classes(errors: np.ndarray, what: str) -> None:
+    n_errors = int(errors.sum())
+    if n_errors in (0, len(errors)):
+        raise ValueError(f"{what} needs both errors and correct predictions; got {n_errors} "
+                         f"error(s) among {len(errors)} images")
+
+
+def threshold_at_quantile(values, q: float = 0.5) -> float:
+    """The ``q`` quantile of ``values`` (N,) (NaN ignored; numpy's linear interpolation).
+
+    Pick quadrant thresholds on *validation* scores and reuse them on test: ``q = 0.5`` splits
+    validation into halves (the default of the chapter); ``q = 0.8`` calls the 20% least certain
+    "uncertain". Raises ValueError for q outside [0, 1] or no finite value.
+    """
+    if not 0 <= q <= 1:
+        raise ValueError(f"q must be in [0, 1], got {q}")
+    values = np.asarray(values, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        raise ValueError("threshold_at_quantile: no finite value")
+    return float(np.quantile(finite, q))
+
+
+def assign_quadrants(frame: pd.DataFrame, uncertainty_col: str, instability_col: str,
+                     uncertainty_threshold: float, instability_threshold: float) -> pd.DataFrame:
+    """A copy of ``frame`` with the trust cells of every image.
+
+    Added columns: ``confident`` (uncertainty <= its threshold), ``stable`` (instability <= its
+    threshold), ``quadrant`` ("correct · confident", "correct · uncertain", "incorrect ·
+    confident", "incorrect · uncertain"), ``cell`` (the quadrant plus " · stable" / " ·
+    unstable") and ``danger`` (incorrect and confident). Ties at a threshold count as
+    confident / stable.
+
+    Raises:
+        KeyError: a column is missing. ValueError: ``correct`` not boolean, or NaN / infinite
+            uncertainty or instability (drop or impute them first: an undefined instability,
+            e.g. of a constant map, is a decision for the caller).
+    """
+    errors = _errors(frame)
+    _require(frame, [uncertainty_col, instability_col], "assign_quadrants")
+    uncertainty = _score(frame, uncertainty_col, uncertainty_col)
+    instability = _score(frame, instability_col, instability_col)
+    out = frame.copy()
+    out["confident"] = uncertainty <= uncertainty_threshold
+    out["stable"] = instability <= instability_threshold
+    correctness = np.where(errors == 1, "incorrect", "correct")
+    confidence = np.where(out["confident"], "confident", "uncertain")
+    stability = np.where(out["stable"], "stable", "unstable")
+    out["quadrant"] = pd.Series(correctness, index=out.index) + " · " + confidence
+    out["cell"] = out["quadrant"] + " · " + stability
+    out["danger"] = (errors == 1) & out["confident"].to_numpy()
+    return out
+
+
+def quadrant_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Counts per trust cell of a frame from :func:`assign_quadrants`: all 8 cells, empty ones
+    with 0.
+
+    Returns:
+        DataFrame with columns ``correct, confident, stable, cell, images, share`` (of all
+        images), ``share_of_stability`` (of the images with the same stable/unstable
+        explanation) and ``danger`` (True for the two confident-error cells).
+    """
+    _require(frame, ["correct", "confident", "stable"], "quadrant_table")
+    counts = frame.groupby(["correct", "confident", "stable"]).size()
+    rows = []
+    for correct in (True, False):
+        for confident in (True, False):
+            for stable in (True, False):
+                rows.append({"correct": correct, "confident": confident, "stable": stable,
+                             "images": int(counts.get((correct, confident, stable), 0))})
+    table = pd.DataFrame(rows)
+    table.insert(3, "cell", [f"{'correct' if r.correct else 'incorrect'} · "
+                             f"{'confident' if r.confident else 'uncertain'} · "
+                             f"{'stable' if r.stable else 'unstable'}"
+                             for r in table.itertuples()])
+    total = table["images"].sum()
+    table["share"] = table["images"] / total if total else np.nan
+    per_stability = table.groupby("stable")["images"].transform("sum")
+    table["share_of_stability"] = table["images"] / per_stability.where(per_stability > 0)
+    table["danger"] = ~table["correct"] & table["confident"]
+    return table
+
+
+def _rate_difference(unstable: np.ndarray, indicator: np.ndarray,
+                     sample_weight: np.ndarray | None = None) -> float:
+    """Weighted mean of ``indicator`` among unstable minus among stable rows."""
+    weight = np.ones(len(indicator)) if sample_weight is None else sample_weight
+    high = unstable == 1
+    return float(np.average(indicator[high], weights=weight[high])
+                 - np.average(indicator[~high], weights=weight[~high]))
+
+
+def danger_rate_by_stability(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
+                             among: str = "all") -> pd.DataFrame:
+    """Rate of confident errors among images with stable vs unstable explanations.
+
+    ``among="all"``: the share of danger-zone images (incorrect and confident) among all stable
+    and among all unstable ones. ``among="confident"``: the error rate among confident images
+    only, stable vs unstable (can instability flag the errors that confidence misses?).
+
+    Each rate is a patient-bootstrap mean of the 0/1 indicator (``patient_bootstrap_mean``);
+    the difference (unstable - stable) resamples patients once per draw for both groups
+    (``patient_bootstrap``; draws lacking one group are skipped and counted), so a patient with
+    images in both groups is handled jointly. An interval excluding 0 is a difference the
+    sample can see.
+
+    Returns:
+        DataFrame with rows ``stable``, ``unstable``, ``unstable - stable`` and columns
+        ``explanation, value, low, high, images, events, skipped`` (events: danger images, or
+        errors for ``among="confident"``). A group with no image gives NaN.
+    Raises:
+        KeyError / ValueError: missing columns (``correct, confident, stable, patient_id``) or
+            an unknown ``among``.
+    """
+    _require(frame, ["confident", "stable", "patient_id"], "danger_rate_by_stability")
+    if among not in ("all", "confident"):
+        raise ValueError(f"among must be 'all' or 'confident', got {among!r}")
+    errors = _errors(frame)
+    confident = frame["confident"].to_numpy(dtype=bool)
+    if among == "confident":
+        keep = confident
+        indicator = errors[keep].astype(float)
+    else:
+        keep = np.ones(len(frame), dtype=bool)
+        indicator = (errors.astype(bool) & confident).astype(float)
+    stable = frame["stable"].to_numpy(dtype=bool)[keep]
+    patients = frame["patient_id"].to_numpy()[keep]
+    rows = []
+    for name, members in (("stable", stable), ("unstable", ~stable)):
+        row = {"explanation": name, "value": np.nan, "low": np.nan, "high": np.nan,
+               "images": int(members.sum()), "events": int(indicator[members].sum()),
+               "skipped": 0}
+        if members.any():
+            interval = patient_bootstrap_mean(np.where(members, indicator, np.nan), patients,
+                                              n_boot=n_boot, seed=seed)
+            row.update(value=interval.value, low=interval.low, high=interval.high,
+                       skipped=interval.skipped)
+        rows.append(row)
+    row = {"explanation": "unstable - stable", "value": np.nan, "low": np.nan, "high": np.nan,
+           "images": len(stable), "events": int(indicator.sum()), "skipped": 0}
+    if stable.any() and (~stable).any():
+        interval = patient_bootstrap(_rate_difference, (~stable).astype(int), indicator,
+                                     patients, n_boot=n_boot, seed=seed)
+        row.update(value=interval.value, low=interval.low, high=interval.high,
+                   skipped=interval.skipped)
+    rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def error_detection_table(frame: pd.DataFrame, scores: Mapping[str, ScoreSpec],
+                          n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """AUROC of each score for detecting wrong predictions, with patient-bootstrap intervals.
+
+    Args:
+        frame: per-image rows with ``correct`` and ``patient_id``.
+        scores: name -> column name or (N,) array; higher = more likely wrong (negate a
+            confidence). 0.5 is chance, 1 ranks every error above every correct prediction.
+
+    Returns:
+        DataFrame, one row per score: ``score, value, low, high, images, patients, errors,
+        skipped`` (bootstrap draws without an error or without a correct prediction).
+    Raises:
+        ValueError: no error or no correct prediction, non-finite scores.
+    """
+    _require(frame, ["patient_id"], "error_detection_table")
+    errors = _errors(frame)
+    _both_classes(errors, "error detection")
+    patients = frame["patient_id"].to_numpy()
+    rows = []
+    for name, spec in scores.items():
+        interval = patient_bootstrap(auroc, errors, _score(frame, spec, name), patients,
+                                     n_boot=n_boot, seed=seed)
+        rows.append({"score": name, "value": interval.value, "low": interval.low,
+                     "high": interval.high, "images": len(frame),
+                     "patients": int(pd.Series(patients).nunique()),
+                     "errors": int(errors.sum()), "skipped": interval.skipped})
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class CombinedScore:
+    """A fitted error predictor: ``score(frame)`` is P(error) from ``features``.
+
+    ``coefficients`` are per standardised feature (per validation standard deviation), so their
+    sizes compare; ``n_images`` and ``n_errors`` describe the validation fit.
+    """
+
+    features: tuple[str, ...]
+    model: Pipeline
+    n_images: int
+    n_errors: int
+
+    def score(self, frame: pd.DataFrame) -> np.ndarray:
+        """(N,) float64 predicted probability of an error for each row of ``frame``."""
+        return self.model.predict_proba(_feature_matrix(frame, self.features))[:, 1]
+
+    @property
+    def coefficients(self) -> pd.Series:
+        """Logistic-regression coefficients per standardised feature, plus ``intercept``."""
+        lr = self.model[-1]
+        return pd.Series([*lr.coef_[0], lr.intercept_[0]], index=[*self.features, "intercept"])
+
+
+def _feature_matrix(frame: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
+    _require(frame, list(features), "the combined score")
+    return np.column_stack([_score(frame, f, f) for f in features])
+
+
+def fit_combined_score(val_frame: pd.DataFrame, features: Sequence[str],
+                       C: float = 1.0) -> CombinedScore:
+    """Fit P(error | features) on validation data.
+
+    A logistic regression (scikit-learn, lbfgs, ``random_state=0``) on features standardised
+    with the validation mean and standard deviation. ``C = 1`` is scikit-learn's default L2
+    strength, kept fixed rather than tuned: with a handful of features it barely shrinks, and it
+    keeps the coefficients finite when validation errors are perfectly separable. Fit on
+    validation, evaluate on test (``error_detection_table(test, {"combined": fit.score(test)})``).
+
+    Raises:
+        ValueError: validation has no error or only errors (named with the count), non-finite
+            features or no feature.
+    """
+    if not features:
+        raise ValueError("fit_combined_score needs at least one feature")
+    errors = _errors(val_frame)
+    _both_classes(errors, "fit_combined_score (validation)")
+    model = make_pipeline(StandardScaler(),
+                          LogisticRegression(C=C, random_state=0, max_iter=1000))
+    model.fit(_feature_matrix(val_frame, features), errors)
+    return CombinedScore(tuple(features), model, len(val_frame), int(errors.sum()))
+
+
+def _error_aurc(errors: np.ndarray, uncertainty: np.ndarray,
+                sample_weight: np.ndarray | None = None) -> float:
+    """``selective.aurc`` of an error indicator: with probabilities 0 every prediction is
+    "negative", so its error is exactly the label we pass (the ``correct`` column decides)."""
+    return aurc(errors, np.zeros(len(errors)), uncertainty, 0.5, sample_weight)
+
+
+def selective_comparison(frame: pd.DataFrame, scores: Mapping[str, ScoreSpec],
+                         n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """AURC of each score used to defer the least trustworthy images, with patient-bootstrap
+    intervals (lower is better).
+
+    Errors are ``~correct``; AURC as ``tmvlib.eval.selective.aurc`` (ties averaged). Two
+    reference levels are the same for every score: ``aurc_random`` (a ranking unrelated to the
+    errors keeps the overall error rate at every coverage, so its expected AURC is the error
+    rate) and ``aurc_oracle`` (every error deferred first).
+
+    Returns:
+        DataFrame, one row per score: ``score, value, low, high, images, errors, aurc_random,
+        aurc_oracle, skipped`` (draws without an error or without a correct prediction, where
+        the bootstrap helper cannot tell them from degenerate draws).
+    Raises:
+        ValueError: no error or no correct prediction, non-finite scores.
+    """
+    _require(frame, ["patient_id"], "selective_comparison")
+    errors = _errors(frame)
+    _both_classes(errors, "selective_comparison")
+    patients = frame["patient_id"].to_numpy()
+    oracle = _error_aurc(errors, errors.astype(float))
+    rows = []
+    for name, spec in scores.items():
+        interval = patient_bootstrap(_error_aurc, errors, _score(frame, spec, name), patients,
+                                     n_boot=n_boot, seed=seed)
+        rows.append({"score": name, "value": interval.value, "low": interval.low,
+                     "high": interval.high, "images": len(frame), "errors": int(errors.sum()),
+                     "aurc_random": float(errors.mean()), "aurc_oracle": oracle,
+                     "skipped": interval.skipped})
+    return pd.DataFrame(rows)
+
+
+def risk_coverage_rows(frame: pd.DataFrame, scores: Mapping[str, ScoreSpec]) -> pd.DataFrame:
+    """Risk-coverage curves of each score for charts: long DataFrame ``score, coverage, risk,
+    n_kept`` (N rows per score, ``tmvlib.eval.selective.risk_coverage_curve`` on ``~correct``)."""
+    errors = _errors(frame)
+    curves = [risk_coverage_curve(errors, np.zeros(len(errors)), _score(frame, spec, name))
+              .assign(score=name) for name, spec in scores.items()]
+    return pd.concat(curves, ignore_index=True)[["score", "coverage", "risk", "n_kept"]]
+
+
+def age_bands(age, edges: Sequence[float] = (0, 40, 60, 200)) -> pd.Series:
+    """Ordered categorical age bands ``[edges[i], edges[i+1])``: labels "0-39", "40-59", "60+"
+    for the default (a last edge >= 120 is shown as open, "60+"). Ages outside the edges or
+    missing become NaN (a group of their own in :func:`subgroup_table`). Keeps a Series' index."""
+    edges = [float(e) for e in edges]
+    if len(edges) < 2 or any(b <= a for a, b in itertools.pairwise(edges)):
+        raise ValueError(f"edges must be increasing with at least two values, got {edges}")
+
+    def show(x: float) -> str:
+        return f"{x:g}"
+
+    labels = [f"{show(lo)}-{show(hi - 1)}" for lo, hi in itertools.pairwise(edges)]
+    if edges[-1] >= 120:
+        labels[-1] = f"{show(edges[-2])}+"
+    index = age.index if isinstance(age, pd.Series) else None
+    values = pd.to_numeric(pd.Series(np.asarray(age), index=index), errors="coerce")
+    return pd.cut(values, bins=edges, right=False, labels=labels)
+
+
+def subgroup_table(frame: pd.DataFrame,
+                   group_cols: Mapping[str, str | Callable[[pd.DataFrame], Sequence]],
+                   n_boot: int = 1000, seed: int = 0, min_positives: int = 10,
+                   min_negatives: int = 10) -> pd.DataFrame:
+    """AUROC, ECE and Brier per subgroup, with patient-bootstrap intervals.
+
+    Args:
+        frame: per-image rows with ``label`` (0/1), ``prob`` (P(y=1)) and ``patient_id``.
+        group_cols: grouping name -> column name or function ``frame -> (N,) group values``
+            (e.g. ``{"sex": "sex", "age": lambda f: age_bands(f["age"])}``). Missing values
+            form a group of their own ("missing").
+        min_positives, min_negatives: a group with fewer positive or negative images is
+            ``too_thin``: its metrics are NaN and ``reason`` says why, so a 3-positive AUROC
+            never reaches a table.
+
+    The AUROC comes from ``tmvlib.eval.subgroups.subgroup_auroc`` (same bootstrap); the ECE is
+    ``tmvlib.eval.calibration.ece`` with its defaults (15 equal-width bins, positive class),
+    which is biased upward in small groups: compare groups of similar size.
+
+    Returns:
+        long DataFrame, one row per grouping and value: ``grouping, group`` (as text),
+        ``images, patients, positives, negatives, auroc, auroc_low, auroc_high, ece, ece_low,
+        ece_high, brier, too_thin, reason``.
+    """
+    _require(frame, ["label", "prob", "patient_id"], "subgroup_table")
+    rows = []
+    for grouping, spec in group_cols.items():
+        values = frame[spec] if isinstance(spec, str) else spec(frame)
+        grouped = frame.assign(_group=np.asarray(values, dtype=object))
+        aurocs = subgroup_auroc(grouped, "_group", n_boot=n_boot, seed=seed,
+                                min_per_class=min(min_positives, min_negatives))
+        for (value, group), (_, auc) in zip(grouped.groupby("_group", dropna=False),
+                                           aurocs.iterrows(), strict=True):
+            same = (pd.isna(value) and pd.isna(auc["_group"])) or value == auc["_group"]
+            if not same:  # both group the same column the same way; guard the pairing anyway
+                raise RuntimeError(f"subgroup order mismatch: {value!r} vs {auc['_group']!r}")
+            labels, probs = group["label"].to_numpy(), group["prob"].to_numpy()
+            patients = group["patient_id"].to_numpy()
+            positives = int(labels.sum())
+            negatives = len(labels) - positives
+            reasons = [f"{n} {kind} < {least}" for n, kind, least in
+                       ((positives, "positives", min_positives),
+                        (negatives, "negatives", min_negatives)) if n < least]
+            row = {"grouping": grouping, "group": "missing" if pd.isna(value) else str(value),
+                   "images": len(group), "patients": int(pd.Series(patients).nunique()),
+                   "positives": positives, "negatives": negatives, "auroc": np.nan,
+                   "auroc_low": np.nan, "auroc_high": np.nan, "ece": np.nan, "ece_low": np.nan,
+                   "ece_high": np.nan, "brier": np.nan, "too_thin": bool(reasons),
+                   "reason": "; ".join(reasons)}
+            if not reasons:
+                calibration = patient_bootstrap(ece, labels, probs, patients, n_boot=n_boot,
+                                                seed=seed)
+                row.update(auroc=auc["AUROC"], auroc_low=auc["low"], auroc_high=auc["high"],
+                           ece=calibration.value, ece_low=calibration.low,
+                           ece_high=calibration.high, brier=brier(labels, probs))
+            rows.append(row)
+    return pd.DataFrame(rows)
