@@ -60,3 +60,13 @@ def radiologist_boxes(run_id: str, image_size: int) -> pd.DataFrame:
     param, else the default search)."""
     data_root = chapter_params(run_id, "01_data").get("data_root")
     return read_nih_boxes(resolve_data_root(data_root) / "nih14", image_size=image_size)
+
+
+def ensemble_checkpoints(run_id: str) -> list[Path]:
+    """Chapter 03's deep-ensemble members in order: member 0 is chapter 02's baseline, then
+    ``ensemble_1.pt`` ... (as many as chapter 03 recorded)."""
+    members = int(chapter_params(run_id, "03_uncertainty")["ensemble_members"])
+    paths = [baseline_checkpoint(run_id)]
+    paths += [_need(run_dir(run_id) / "checkpoints" / f"ensemble_{m}.pt", "03_uncertainty")
+              for m in range(1, members)]
+    return paths

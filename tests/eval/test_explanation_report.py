@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from tmvlib.eval.explanation_report import (agreement_rows, boxes_by_image, chance_localization,
+                                            excess_over_chance,
                                             localization_rows, localization_table,
                                             paired_difference, peak_region, region_rows,
                                             region_table, sanity_verdict)
@@ -51,6 +52,9 @@ def test_chance_levels_and_table():
     hit = table[(table["method"] == "m") & (table["quantity"] == "pointing game (hit rate)")].iloc[0]
     assert hit["value"] == 0.5 and hit["images"] == 2
     assert "IoU, top 25% pixels" in set(table["quantity"])
+    excess = excess_over_chance(rows, top_k=0.25, n_boot=50).set_index("quantity")
+    assert excess.loc["pointing game (hit rate)", "value"] == pytest.approx(0.25)  # 0.5 - 0.25
+    assert excess.loc["energy inside box", "value"] == pytest.approx(0.4 - 0.25)
 
 
 def test_paired_difference_uses_shared_images():

@@ -100,6 +100,23 @@ def localization_table(rows: pd.DataFrame, top_k: float, n_boot: int = 1000,
     return table
 
 
+def excess_over_chance(rows: pd.DataFrame, top_k: float, n_boot: int = 1000,
+                       seed: int = 0) -> pd.DataFrame:
+    """Per method, the per-image excess of each localisation metric over its chance level
+    (``chance_localization``), as patient-bootstrap means: rows ``method, quantity, value, low,
+    high, images``. Pairing each image with its own chance level is sharper than comparing two
+    separate intervals: an interval above 0 means the maps beat chance on these images."""
+    out = []
+    for method, group in rows.groupby("method", sort=False):
+        chance = chance_localization(group, top_k)
+        out += interval_rows({m: group[m].to_numpy() - chance[m] for m in LOCALIZATION_METRICS},
+                             group["patient_id"].to_numpy(), n_boot, seed, method=method)
+    table = pd.DataFrame(out)
+    table["quantity"] = table["quantity"].map(LOCALIZATION_METRICS).str.replace(
+        "top-k%", f"top {top_k:.0%}")
+    return table
+
+
 def paired_difference(rows: pd.DataFrame, method_a: str, method_b: str, columns: Sequence[str],
                       n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Per-image difference ``method_a - method_b`` of each column on the images both methods

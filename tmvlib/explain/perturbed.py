@@ -1,0 +1,149 @@
+"""Grad-CAM of one model family under perturbations, as the stability chapter needs them.
+
+Three sources, each giving, per image, P maps in the *original* pixel frame, the pixels valid
+for comparison and the perturbed model's probability (to count decision flips):
+
+- ``mc_dropout``: T dropout masks on the head (``tmvlib.explain.mc_dropout_gradcam``; one
+  forward per image, the T maps and logits in closed form);
+- ``ensemble``: the deep-ensemble members other than the explained model (member 0);
+- ``tta``: test-time augmentations (``tmvlib.explain.perturb``), each map inverted to the
+  original frame so that a map that moves with the anatomy counts as stable.
+
+Maps are reduced to ``metric_size`` pixels (area averaging) before any comparison: CAMs here
+are upsampled from a 7x7 grid, so 112 px keeps all their information and makes the per-pair
+metrics four times cheaper. Valid masks are reduced with a min-pool (a cell is valid only if all
+its pixels are).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..models.classifier import gray_to_input
+from .base import chunks
+from .gradcam import _dropout_head, dropout_masks, gradcam
+from .base import layer_activations
+from .perturb import Perturbation, apply_perturbation, invert_heatmap
+
+
+@dataclass
+class PerturbedMaps:
+    """One source's maps for N images: ``maps`` (N,P,h,w) float32 in the original frame at the
+    metric size, ``valid`` (P,h,w) bool or None (all valid), ``probs`` (N,P) probabilities of
+    the perturbed predictions, ``names`` (P,) perturbation names."""
+
+    maps: np.ndarray
+    valid: np.ndarray | None
+    probs: np.ndarray
+    names: list[str]
+
+
+def reduce_maps(maps, size: int) -> np.ndarray:
+    """(..., H, W) maps -> (..., size, size) by area averaging (float32)."""
+    t = torch.as_tensor(np.asarray(maps, dtype=np.float32))
+    lead = t.shape[:-2]
+    if t.shape[-1] == size and t.shape[-2] == size:
+        return t.numpy()
+    out = F.interpolate(t.reshape(-1, 1, *t.shape[-2:]), size=(size, size), mode="area")
+    return out.reshape(*lead, size, size).numpy()
+
+
+def reduce_masks(masks, size: int) -> np.ndarray:
+    """(..., H, W) bool -> (..., size, size) bool: a cell is valid only if all its pixels are."""
+    t = torch.as_tensor(np.asarray(masks, dtype=np.float32))
+    out = reduce_maps(t.numpy(), size)
+    return out >= 1.0 - 1e-6
+
+
+def mc_dropout_maps(model: nn.Module, images: torch.Tensor, norm, samples: int, seed: int,
+                    metric_size: int, batch_size: int = 16) -> PerturbedMaps:
+    """Grad-CAM under ``samples`` MC-dropout masks (the same masks for every image, as
+    ``mc_dropout_gradcam`` draws them from ``seed``) for uint8 ``images`` (N,1,H,W)."""
+    weight, p = _dropout_head(model)
+    bias = float(model.fc.bias.detach()[0])
+    out_maps, out_probs = [], []
+    for sl in chunks(len(images), batch_size):
+        x = gray_to_input(images[sl], norm)
+        _, acts = layer_activations(model, x)
+        acts = acts.float()
+        n, channels, h, w = acts.shape
+        masks = dropout_masks(samples, channels, p, seed)
+        alpha = masks * weight / (1.0 - p) if p < 1 else torch.zeros_like(masks)  # (T, C)
+        logits = (alpha @ acts.mean((2, 3)).T).T + bias  # (n, T)
+        cams = torch.relu(torch.einsum("tc,nchw->nthw", alpha / (h * w), acts))
+        maps = _to_input_maps(cams, tuple(x.shape[-2:]))
+        out_maps.append(reduce_maps(maps, metric_size))
+        out_probs.append(torch.sigmoid(logits).numpy())
+    return PerturbedMaps(np.concatenate(out_maps), None, np.concatenate(out_probs),
+                         [f"mc{t:02d}" for t in range(samples)])
+
+
+def _to_input_maps(cams: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+    """(..., h, w) raw CAMs -> (..., H, W) in [0, 1] as ``tmvlib.explain.base.to_heatmaps``."""
+    from .base import to_heatmaps
+
+    return to_heatmaps(cams, size)
+
+
+def ensemble_maps(members: Sequence[nn.Module], images: torch.Tensor, norm, metric_size: int,
+                  batch_size: int = 16, explain: Callable = gradcam) -> PerturbedMaps:
+    """Grad-CAM of each model in ``members`` (pass the ensemble without the explained model)."""
+    maps = np.empty((len(images), len(members), metric_size, metric_size), np.float32)
+    probs = np.empty((len(images), len(members)), np.float32)
+    for m, member in enumerate(members):
+        for sl in chunks(len(images), batch_size):
+            x = gray_to_input(images[sl], norm)
+            maps[sl, m] = reduce_maps(explain(member, x), metric_size)
+            with torch.inference_mode():
+                probs[sl, m] = torch.sigmoid(member.eval()(x)).numpy()
+    return PerturbedMaps(maps, None, probs, [f"member{m + 1}" for m in range(len(members))])
+
+
+def tta_maps(model: nn.Module, images: torch.Tensor, norm, perturbations: Sequence[Perturbation],
+             metric_size: int, batch_size: int = 16, explain: Callable = gradcam) -> PerturbedMaps:
+    """Grad-CAM of each perturbed image, inverted to the original frame. ``images`` uint8
+    (N,1,H,W); the perturbation acts on [0, 1] intensities before normalisation."""
+    maps = np.empty((len(images), len(perturbations), metric_size, metric_size), np.float32)
+    probs = np.empty((len(images), len(perturbations)), np.float32)
+    valid = np.ones((len(perturbations), metric_size, metric_size), bool)
+    for k, pert in enumerate(perturbations):
+        for sl in chunks(len(images), batch_size):
+            moved = apply_perturbation(images[sl], pert)  # float [0, 1]
+            x = gray_to_input((moved * 255.0).round().clamp(0, 255).to(torch.uint8), norm)
+            raw = explain(model, x)
+            back, mask = invert_heatmap(raw, pert)
+            maps[sl, k] = reduce_maps(back, metric_size)
+            valid[k] = reduce_masks(mask, metric_size)
+            with torch.inference_mode():
+                probs[sl, k] = torch.sigmoid(model.eval()(x)).numpy()
+    return PerturbedMaps(maps, valid, probs, [p.name for p in perturbations])
+
+
+def stability_against_reference(reference: np.ndarray, perturbed: PerturbedMaps,
+                                reference_probs: np.ndarray, threshold: float,
+                                image_ids: Sequence[str], k: float = 0.15,
+                                grid: tuple[int, int] | None = None) -> "pd.DataFrame":
+    """Per image and perturbation: ``tmvlib.eval.stability.stability_rows`` of each perturbed
+    map against the image's reference map (N,h,w) (same metric size), with ``label_flipped``
+    = the perturbed prediction's label at ``threshold`` differs from the reference's. Returns
+    the rows with an ``image_id`` column."""
+    import pandas as pd
+
+    from ..eval.stability import stability_rows
+
+    if reference.shape[0] != perturbed.maps.shape[0] or reference.shape[1:] != perturbed.maps.shape[2:]:
+        raise ValueError(f"reference maps {reference.shape} do not match perturbed maps "
+                         f"{perturbed.maps.shape}")
+    ref_label = np.asarray(reference_probs) >= threshold
+    frames = []
+    for i, image_id in enumerate(image_ids):
+        flipped = (perturbed.probs[i] >= threshold) != ref_label[i]
+        rows = stability_rows(reference[i], perturbed.maps[i], perturbed.valid, flipped, k=k,
+                              grid=grid, names=perturbed.names)
+        frames.append(rows.assign(image_id=image_id))
+    return pd.concat(frames, ignore_index=True)
