@@ -8,6 +8,8 @@ import pytest
 
 # nbval kernels inherit this: progress bars would otherwise differ from the stored outputs
 os.environ.setdefault("TMV_PROGRESS", "0")
+# and this: OpenMP threads that spin while waiting stall a 2-core machine shared with other jobs
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from tmv_testing import make_nih
 

@@ -43,3 +43,23 @@ def test_curves_span_the_unit_square():
     roc = roc_frame(LABELS, PROBS)
     assert roc["fpr"].iloc[0] == 0 and roc["tpr"].iloc[-1] == 1
     assert pr_frame(LABELS, PROBS)["recall"].max() == 1
+
+
+def test_fast_auroc_equals_sklearn_with_ties_and_weights():
+    from sklearn.metrics import roc_auc_score
+
+    from tmvlib.eval.metrics import auroc
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        n = int(rng.integers(5, 60))
+        labels = rng.integers(0, 2, n)
+        labels[:2] = [0, 1]
+        scores = rng.integers(0, 6, n) / 5.0  # many ties
+        weight = rng.integers(0, 4, n).astype(float)
+        weight[:2] = 1.0
+        assert auroc(labels, scores) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+        assert auroc(labels, scores, weight) == pytest.approx(
+            roc_auc_score(labels, scores, sample_weight=weight), abs=1e-12)
+    with pytest.raises(ValueError, match="one class"):
+        auroc(np.array([1, 1]), np.array([0.1, 0.2]))

@@ -1,0 +1,272 @@
+"""Failure audit: case selection, observation rules, TTA spread, the failure-mode table and the
+PNG + JSON of a case, on tiny hand-built frames (n_boot <= 200 to stay fast)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tmvlib.eval.failure_audit import (
+    REASONS,
+    case_observations,
+    clear_cases,
+    failure_mode_table,
+    json_safe,
+    peak_distance,
+    peak_in_boxes,
+    select_failure_cases,
+    tta_spread,
+    write_case,
+)
+
+THRESHOLD = 0.5
+N_BOOT = 200
+
+
+def nih_test_frame() -> pd.DataFrame:
+    """Eight NIH test images; danger = wrong and confident (given, as assign_quadrants sets it)."""
+    rows = [  # image_id, label, prob, confident, instability
+        ("fn_hi", 1, 0.02, True, 0.10),   # most confident false negative (danger)
+        ("fn_mid", 1, 0.10, True, 0.20),  # second (danger)
+        ("fn_lo", 1, 0.45, False, 0.90),  # third: not picked as confident FN, but least stable
+        ("fp_hi", 0, 0.97, True, 0.05),   # most confident false positive (danger)
+        ("fp_lo", 0, 0.60, False, 0.30),
+        ("tp", 1, 0.90, True, 0.80),      # correct, second least stable
+        ("tn", 0, 0.10, True, 0.70),      # correct, third least stable
+        ("tn2", 0, 0.20, True, np.nan),   # NaN instability never picked
+    ]
+    frame = pd.DataFrame(rows, columns=["image_id", "label", "prob", "confident", "instability"])
+    frame["correct"] = (frame["prob"] >= THRESHOLD).astype(int) == frame["label"]
+    frame["danger"] = ~frame["correct"] & frame["confident"]
+    return frame
+
+
+def external_frame() -> pd.DataFrame:
+    frame = pd.DataFrame({"image_id": ["e1", "e2", "e3", "e4", "e5"], "label": [1, 1, 0, 0, 1],
+                          "prob": [0.01, 0.3, 0.99, 0.2, 0.9]})
+    frame["correct"] = (frame["prob"] >= THRESHOLD).astype(int) == frame["label"]
+    return frame
+
+
+def test_selection_rules_and_order():
+    cases = select_failure_cases(nih_test_frame(), external_frame(), THRESHOLD, "instability",
+                                 n_confident=2, n_unstable=3, n_shifted=2)
+    by_id = cases.set_index("image_id")
+    # every danger-zone case, most confident first
+    danger = cases[cases["reason"] == "danger zone"]["image_id"].tolist()
+    assert danger == ["fn_hi", "fp_hi", "fn_mid"]  # margins 3.9, 3.5, 2.2
+    # the confident FN/FP rules pick by margin, whether or not the case is already in
+    assert by_id.loc["fn_hi", "reasons"] == ["danger zone", "confident false negative"]
+    assert by_id.loc["fn_mid", "reasons"] == ["danger zone", "confident false negative"]
+    assert by_id.loc["fp_lo", "reasons"] == ["confident false positive"]
+    assert "fn_lo" in by_id.index and by_id.loc["fn_lo", "reasons"] == ["least stable explanation"]
+    # least stable: highest instability, correct ones included, NaN never
+    unstable = cases[cases["reasons"].map(lambda r: "least stable explanation" in r)]
+    assert set(unstable["image_id"]) == {"fn_lo", "tp", "tn"}
+    assert "tn2" not in by_id.index
+    # shifted: the wrong external images with the largest margin (e1 and e3 tie: by id; not e2)
+    shifted = cases[cases["set"] == "external"]["image_id"].tolist()
+    assert shifted == ["e1", "e3"]
+    # one row per image, ordered by first reason
+    assert cases["image_id"].is_unique
+    order = [REASONS.index(r) for r in cases["reason"]]
+    assert order == sorted(order)
+
+
+def test_selection_with_nothing_to_pick():
+    test = nih_test_frame()
+    test = test[test["correct"]].assign(danger=False)
+    external = external_frame().iloc[0:0]
+    cases = select_failure_cases(test, external, THRESHOLD, "instability", n_unstable=1)
+    assert cases["image_id"].tolist() == ["tp"]  # only the least stable rule has anything
+    assert list(cases.columns) == ["image_id", "set", "reasons", "reason", "margin"]
+    empty = select_failure_cases(test, external, THRESHOLD, "instability", n_unstable=0)
+    assert empty.empty and list(empty.columns) == ["image_id", "set", "reasons", "reason", "margin"]
+
+
+def test_selection_needs_danger_column():
+    with pytest.raises(KeyError, match="danger"):
+        select_failure_cases(nih_test_frame().drop(columns="danger"), external_frame(), THRESHOLD,
+                             "instability")
+
+
+def rules(case, **kw):
+    return [o["rule"] for o in case_observations(case, THRESHOLD, 0.2, 0.3, **kw)]
+
+
+def test_observation_rules():
+    case = {"label": 1, "prob": 0.05, "uncertainty": 0.05, "instability": 0.6, "flip_rate": 0.25,
+            "tta_count": 8, "view": "AP", "set": "external", "quality": "squeezed",
+            "peak_region": "corners", "peak_in_box": False, "box_findings": "Pneumonia",
+            "method_peak_distance": 0.4}
+    observations = case_observations(case, THRESHOLD, 0.2, 0.3)
+    assert [o["rule"] for o in observations] == [
+        "confident error", "edge peak", "outside box", "unstable explanation", "label flips",
+        "AP view", "external population", "reprocessed file", "methods disagree"]
+    text = {o["rule"]: o["text"] for o in observations}
+    assert "false negative" in text["confident error"]
+    assert "2 of 8" in text["label flips"]
+    assert "in a corner" in text["edge peak"]
+    assert "0.60" in text["unstable explanation"] and "0.30" in text["unstable explanation"]
+    assert "Pneumonia" in text["outside box"]
+    assert "children" in text["AP view"]
+    assert "bedside" in case_observations(dict(case, set="test"), THRESHOLD, 0.2, 0.3)[5]["text"]
+    named = case_observations(dict(case, uncertainty_score="1 - confidence",
+                                   instability_score="instability (TTA)"), THRESHOLD, 0.2, 0.3)
+    assert "1 - confidence 0.05" in named[0]["text"]
+    assert "instability (TTA) 0.60" in named[3]["text"]
+
+
+def test_observation_rules_quiet_case():
+    # correct, stable, PA, NIH, full quality, heat on the lungs, no box, methods agree
+    case = {"label": 0, "prob": 0.1, "uncertainty": 0.1, "instability": 0.1, "flip_rate": 0.0,
+            "tta_count": 8, "view": "PA", "set": "test", "quality": "full",
+            "peak_region": "lung_proxy", "peak_in_box": None, "method_peak_distance": 0.05}
+    assert rules(case) == ["correct"]
+    # a wrong but flagged prediction with a stable explanation
+    flagged = dict(case, label=1, prob=0.4, uncertainty=0.4)
+    assert rules(flagged) == ["flagged error", "stable but wrong"]
+    # missing values switch rules off instead of raising
+    assert rules({"label": 1, "prob": 0.9, "instability": np.nan, "peak_in_box": True,
+                  "view": None}) == ["correct", "inside box"]
+    assert rules({}) == []
+    # flips without a count are given as a share; a border peak names the border
+    observations = case_observations({"flip_rate": 0.5, "peak_region": "border"}, THRESHOLD, 0.2, 0.3)
+    assert "50%" in observations[1]["text"] and "border band" in observations[0]["text"]
+
+
+def test_tta_spread_counts_only_valid_maps():
+    maps = np.zeros((3, 2, 2))
+    maps[:, 0, 0] = [0.0, 1.0, 0.5]   # all valid: population std of (0, 1, 0.5)
+    maps[:, 0, 1] = [0.2, 0.8, 100.0]  # third invalid there
+    valid = np.ones((3, 2, 2), bool)
+    valid[2, 0, 1] = False
+    valid[1:, 1, 1] = False            # only one valid map: undefined
+    spread = tta_spread(maps, valid)
+    assert spread.dtype == np.float32 and spread.shape == (2, 2)
+    assert spread[0, 0] == pytest.approx(np.std([0.0, 1.0, 0.5]))
+    assert spread[0, 1] == pytest.approx(0.3)
+    assert spread[1, 0] == 0.0
+    assert np.isnan(spread[1, 1])
+    assert tta_spread(maps[:2, :1, :1])[0, 0] == pytest.approx(0.5)  # valid=None: all count
+    with pytest.raises(ValueError, match="P, H, W"):
+        tta_spread(np.zeros((2, 2)))
+
+
+def test_peak_helpers():
+    heat = np.zeros((10, 10))
+    heat[2, 3] = 1.0
+    assert peak_in_boxes(heat, []) is None
+    assert peak_in_boxes(heat, [(3, 2, 1, 1)]) is True     # x=3, y=2: the maximum's pixel
+    assert peak_in_boxes(heat, [(6, 6, 2, 2)]) is False
+    other = np.zeros((10, 10))
+    other[2, 7] = 1.0
+    assert peak_distance(heat, other) == pytest.approx(0.4)
+    assert np.isnan(peak_distance(heat, np.zeros((10, 10))))
+
+
+def mode_frame() -> pd.DataFrame:
+    """40 patients: the mode "edge" carries every error; "ap" is unrelated to errors; "thin" has
+    two images; "ext" is undefined (None) on half the rows."""
+    n = 40
+    frame = pd.DataFrame({"image_id": [f"i{k:02d}" for k in range(n)], "patient_id": np.arange(n)})
+    edge = np.arange(n) < 10
+    frame["correct"] = ~(edge & (np.arange(n) % 2 == 0))       # 5 errors, all with "edge"
+    frame["edge"] = edge
+    frame["ap"] = np.arange(n) % 2 == 1                          # every error is without "ap"
+    frame["thin"] = np.arange(n) < 2
+    frame["ext"] = pd.Series([None] * 20 + [True] * 10 + [False] * 10, dtype=object)
+    frame["margin"] = np.arange(n, dtype=float)
+    return frame
+
+
+def test_failure_mode_table():
+    frame = mode_frame()
+    table = failure_mode_table(frame, {"heat on edge": "edge", "AP view": "ap", "thin": "thin",
+                                       "external": "ext"},
+                               n_boot=N_BOOT, seed=0, min_images=5, n_examples=2,
+                               prefer=["i08"], rank_by="margin").set_index("mode")
+    edge = table.loc["heat on edge"]
+    assert edge["with_images"] == 10 and edge["with_errors"] == 5 and edge["without_errors"] == 0
+    assert edge["with_rate"] == pytest.approx(0.5) and edge["without_rate"] == 0.0
+    assert edge["difference"] == pytest.approx(0.5) and edge["diff_low"] > 0
+    assert edge["status"] == "supported"
+    assert edge["examples"] == ["i08", "i06"]     # preferred first, then by margin
+    ap = table.loc["AP view"]
+    assert ap["status"] == "not supported" and ap["difference"] < 0 and ap["examples"] == []
+    assert "rarer" in ap["reason"]
+    assert table.loc["thin", "status"] == "too thin"
+    ext = table.loc["external"]
+    assert ext["images"] == 20 and ext["with_errors"] == 0  # the None rows are left out
+    assert np.isnan(ext["diff_low"]) or ext["status"] != "supported"
+    for column in ("with_low", "with_high", "without_low", "without_high"):
+        assert (table[column].dropna() >= 0).all() and (table[column].dropna() <= 1).all()
+
+
+def test_failure_mode_table_all_in_one_group():
+    frame = mode_frame().assign(everyone=True)
+    row = failure_mode_table(frame, {"all": "everyone"}, n_boot=50).iloc[0]
+    assert row["status"] == "too thin" and np.isnan(row["difference"])
+    assert np.isnan(row["without_rate"]) and row["with_rate"] == pytest.approx(5 / 40)
+    with pytest.raises(KeyError, match="nope"):
+        failure_mode_table(frame, {"x": "nope"})
+
+
+def test_json_safe():
+    value = {"a": np.float32(0.5), "b": np.nan, "c": np.int64(3), "d": (1, np.bool_(True)),
+             "e": np.array([1.0, np.inf]), 4: pd.NA, "f": ["x"]}
+    out = json_safe(value)
+    assert out == {"a": 0.5, "b": None, "c": 3, "d": [1, True], "e": [1.0, None], "4": None,
+                   "f": ["x"]}
+    json.dumps(out, allow_nan=False)
+
+
+def test_write_case_and_clear(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tmvlib.report.failure_figures import (
+        case_text,
+        failure_case_grid,
+        figure_png,
+        png_to_jpeg,
+    )
+
+    gray = np.full((2, 16, 16), 128, np.uint8)
+    maps = np.random.default_rng(0).random((2, 16, 16)).astype(np.float32)
+    spread = maps * 0.1
+    spread[1, 0, 0] = np.nan
+    record = {"image_id": "00000001_000", "set": "test", "reasons": ["danger zone"], "label": 1,
+              "prob": np.float32(0.1), "threshold": 0.5, "one_minus_confidence": 0.1,
+              "mutual_information": np.nan, "ensemble_variance": 0.001, "instability": 0.4,
+              "flip_rate": 0.25, "tta_count": 8, "view": "AP", "sex": None, "age": np.nan,
+              "quality": "full"}
+    text = case_text(record, ["Confident error."])
+    assert "2/8" in text and "1-conf 0.10" in text and "sex n/a" in text and "age n/a" in text and "- Confident error." in text
+    fig = failure_case_grid(gray, maps, maps, spread, [text, "second"],
+                            boxes=[[(2, 2, 4, 4)], []], scorecam_notes=["chapter 05", "top-k"])
+    assert len(fig.axes) == 10
+    png, js = write_case(tmp_path / "cases", "00000001_000", fig,
+                         {**record, "observations": [{"rule": "r", "text": "t"}]})
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = json.loads(js.read_text())
+    assert saved["prob"] == pytest.approx(0.1) and saved["mutual_information"] is None
+    assert saved["reasons"] == ["danger zone"] and saved["observations"][0]["rule"] == "r"
+    assert not plt.get_fignums()  # the figure was closed
+    # a case rendered once as PNG bytes (shown in the book and written as is)
+    png_bytes = figure_png(failure_case_grid(gray[:1], maps[:1], maps[:1], spread[:1], ["one"]))
+    assert png_bytes[:4] == b"\x89PNG" and not plt.get_fignums()
+    assert png_to_jpeg(png_bytes)[:3] == b"\xff\xd8\xff"
+    png2, _ = write_case(tmp_path / "cases", "00000002_000", png_bytes, {"x": np.nan})
+    assert png2.read_bytes() == png_bytes
+    assert json.loads((tmp_path / "cases" / "00000002_000.json").read_text()) == {"x": None}
+    (tmp_path / "cases" / "keep.txt").write_text("x")
+    assert clear_cases(tmp_path / "cases") == 4
+    assert [p.name for p in (tmp_path / "cases").iterdir()] == ["keep.txt"]
+    with pytest.raises(ValueError, match="plain file name"):
+        write_case(tmp_path, "../x", png_bytes, {})
+    with pytest.raises(ValueError, match="do not match"):
+        failure_case_grid(gray, maps[:1], maps, spread, ["a", "b"])

@@ -1,0 +1,422 @@
+"""Failure audit: which images to look at, what the data say about each, and which candidate
+failure modes the run supports.
+
+Inputs are per-image DataFrames as chapter 06 writes them (``trust_scores.parquet``: ``image_id,
+patient_id, label, prob, correct, set`` and score columns), after
+:func:`tmvlib.eval.trust.assign_quadrants` where a ``danger`` column is needed. Everything here
+is a function of those frames and of numbers passed in (the decision threshold of chapter 02,
+the validation thresholds of the trust quadrants), so the chapter's prose can be generated from
+the data and checked by tests.
+
+- :func:`select_failure_cases`: the curated cases of the audit, each with its reasons.
+- :func:`tta_spread`, :func:`peak_in_boxes`, :func:`peak_distance`: per-case map summaries.
+- :func:`case_observations`: short written observations from fixed rules (no free text).
+- :func:`write_case`: a case's PNG and JSON (all numbers, metadata, observations, reasons).
+- :func:`failure_mode_table`: error rate with vs without each candidate failure mode, with
+  patient-bootstrap intervals, the verdict and example cases.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..explain.localization import pointing_game
+from .bootstrap import patient_bootstrap, patient_bootstrap_mean
+from .curate import decision_margin
+
+REASONS = ("danger zone", "confident false negative", "confident false positive",
+           "least stable explanation", "shifted-set failure")
+EDGE_REGIONS = ("border", "corners")
+QUALITY_TEXT = {"squeezed": "resized to 224 px without keeping its aspect ratio (it looks "
+                            "horizontally squeezed)",
+                "downsampled": "downsampled by a source repository before preparation",
+                "enhanced": "resized and contrast-enhanced by a source repository"}
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KeyError(f"{what} needs column(s) {missing}; the frame has {list(frame.columns)}")
+
+
+def _top(frame: pd.DataFrame, column: str, n: int) -> pd.DataFrame:
+    """The ``n`` rows with the highest ``column`` (NaN left out), ties broken by image id."""
+    kept = frame[frame[column].notna()]
+    return kept.sort_values([column, "image_id"], ascending=[False, True]).head(max(0, n))
+
+
+def select_failure_cases(test: pd.DataFrame, external: pd.DataFrame, threshold: float,
+                         instability_col: str, n_confident: int = 2, n_unstable: int = 3,
+                         n_shifted: int = 3) -> pd.DataFrame:
+    """The cases of the failure audit, one row per image, each with every reason it was picked.
+
+    Rules (``margin`` = distance of the logit from the threshold's logit,
+    ``tmvlib.eval.curate.decision_margin``):
+
+    - ``danger zone``: every NIH test image with ``danger`` (incorrect and confident);
+    - ``confident false negative`` / ``confident false positive``: the ``n_confident`` test
+      errors of each kind with the largest margin (whether or not they are in the danger zone);
+    - ``least stable explanation``: the ``n_unstable`` test images with the highest
+      ``instability_col`` (correct or not);
+    - ``shifted-set failure``: the ``n_shifted`` wrong external images with the largest margin.
+
+    Ties are broken by image id, so the selection is deterministic. A rule with no eligible
+    image contributes nothing (never an error).
+
+    Args:
+        test: NIH test rows with ``image_id, label, prob, correct, danger`` and
+            ``instability_col``. external: external rows with ``image_id, label, prob,
+            correct`` (may be empty).
+        threshold: chapter 02's decision threshold (``prob >= threshold`` is positive).
+
+    Returns:
+        DataFrame with columns ``image_id, set`` ("test" / "external"), ``reasons`` (list of
+        the rules above that picked it, in the order of :data:`REASONS`), ``reason`` (the
+        first) and ``margin``; ordered by first reason, then margin (largest first).
+    """
+    _require(test, ["image_id", "label", "prob", "correct", "danger", instability_col],
+             "select_failure_cases (test)")
+    _require(external, ["image_id", "label", "prob", "correct"], "select_failure_cases (external)")
+    frames = {"test": test.assign(margin=decision_margin(test["prob"], threshold)),
+              "external": external.assign(margin=decision_margin(external["prob"], threshold))}
+    t, e = frames["test"], frames["external"]
+    predicted = t["prob"] >= threshold
+    picks: dict[str, pd.DataFrame] = {
+        "danger zone": _top(t[t["danger"].astype(bool)], "margin", len(t)),
+        "confident false negative": _top(t[(t["label"] == 1) & ~predicted], "margin", n_confident),
+        "confident false positive": _top(t[(t["label"] == 0) & predicted], "margin", n_confident),
+        "least stable explanation": _top(t, instability_col, n_unstable),
+        "shifted-set failure": _top(e[~e["correct"].astype(bool)], "margin", n_shifted),
+    }
+    rows: dict[tuple[str, str], dict] = {}
+    for reason in REASONS:
+        name = "external" if reason == "shifted-set failure" else "test"
+        for r in picks[reason].itertuples():
+            key = (name, r.image_id)
+            if key not in rows:
+                rows[key] = {"image_id": r.image_id, "set": name, "reasons": [],
+                             "margin": float(r.margin)}
+            rows[key]["reasons"].append(reason)
+    out = pd.DataFrame(list(rows.values()), columns=["image_id", "set", "reasons", "margin"])
+    out["reason"] = [r[0] for r in out["reasons"]]
+    order = {reason: i for i, reason in enumerate(REASONS)}
+    out = out.assign(_order=out["reason"].map(order)).sort_values(
+        ["_order", "margin", "image_id"], ascending=[True, False, True], kind="stable")
+    return out.drop(columns="_order").reset_index(drop=True)[
+        ["image_id", "set", "reasons", "reason", "margin"]]
+
+
+def tta_spread(maps, valid=None) -> np.ndarray:
+    """Pixelwise standard deviation over the maps of one image under P perturbations.
+
+    Args:
+        maps: (P, H, W) maps in the original frame (``tmvlib.explain.perturbed.tta_maps`` of
+            one image). valid: optional (P, H, W) bool, the pixels each map covers (pixels that
+            left the frame under a geometric perturbation have no value).
+
+    Returns:
+        float32 (H, W): the population standard deviation over the valid maps at each pixel;
+        NaN where fewer than two maps are valid.
+    """
+    maps = np.asarray(maps, dtype=np.float64)
+    if maps.ndim != 3:
+        raise ValueError(f"maps must be (P, H, W), got shape {maps.shape}")
+    mask = np.ones(maps.shape, bool) if valid is None else np.broadcast_to(
+        np.asarray(valid, bool), maps.shape)
+    count = mask.sum(0)
+    safe = np.maximum(count, 1)
+    mean = np.where(mask, maps, 0.0).sum(0) / safe
+    var = np.where(mask, (maps - mean) ** 2, 0.0).sum(0) / safe
+    return np.where(count >= 2, np.sqrt(var), np.nan).astype(np.float32)
+
+
+def peak_in_boxes(heat, boxes: Sequence[Sequence[float]]) -> bool | None:
+    """Whether the map's maximum lies inside a radiologist box (the pointing game,
+    ``tmvlib.explain.localization.pointing_game``); None when the image has no box."""
+    if not len(boxes):
+        return None
+    return bool(pointing_game(heat, boxes))
+
+
+def peak_distance(map_a, map_b) -> float:
+    """Distance between the maxima (first in row-major order) of two (H, W) maps, as a fraction
+    of the image width; NaN when either map is constant (no maximum to speak of)."""
+    a, b = np.asarray(map_a, float), np.asarray(map_b, float)
+    if a.shape != b.shape:
+        raise ValueError(f"maps differ in shape: {a.shape} vs {b.shape}")
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    pa = np.unravel_index(int(np.argmax(a)), a.shape)
+    pb = np.unravel_index(int(np.argmax(b)), b.shape)
+    return float(np.hypot(pa[0] - pb[0], pa[1] - pb[1]) / a.shape[1])
+
+
+def _present(value) -> bool:
+    if value is None:
+        return False
+    try:
+        return not pd.isna(value)
+    except (TypeError, ValueError):
+        return True
+
+
+def case_observations(case: Mapping, threshold: float, uncertainty_threshold: float,
+                      instability_threshold: float,
+                      disagreement: float = 0.25) -> list[dict[str, str]]:
+    """Short written observations about one case, from fixed rules on its numbers.
+
+    ``case`` keys read (a missing or NaN key switches its rule off): ``label``, ``prob``,
+    ``uncertainty`` (the quadrant's uncertainty score; its name in ``uncertainty_score``),
+    ``instability`` (the quadrant's instability score; its name in ``instability_score``),
+    ``flip_rate`` and ``tta_count`` (label flips under TTA), ``view``,
+    ``set``, ``quality``, ``peak_region`` (of the Grad-CAM map, ``tmvlib.eval.explanation_report.
+    peak_region``), ``peak_in_box`` (True / False / None), ``box_findings`` and
+    ``method_peak_distance`` (Grad-CAM vs Score-CAM maxima, fraction of the width).
+
+    Rules, in this order (``rule`` name: when it fires):
+
+    - ``confident error``: wrong and uncertainty <= ``uncertainty_threshold``;
+      ``flagged error``: wrong and uncertain; ``correct``: right;
+    - ``edge peak``: the Grad-CAM maximum on the border band or a corner;
+    - ``inside box`` / ``outside box``: the maximum inside / outside a radiologist box;
+    - ``unstable explanation``: instability > ``instability_threshold``; ``stable but wrong``:
+      a wrong prediction whose explanation is stable (so it gives no warning either);
+    - ``label flips``: the label changes under at least one TTA perturbation;
+    - ``AP view``; ``external population`` (``set == "external"``);
+    - ``reprocessed file``: ``quality`` other than "full";
+    - ``methods disagree``: the maxima of Grad-CAM and Score-CAM more than ``disagreement``
+      of the width apart.
+
+    Returns:
+        list of ``{"rule": name, "text": sentence}`` in the order above.
+    """
+    out: list[dict[str, str]] = []
+
+    def add(rule: str, text: str) -> None:
+        out.append({"rule": rule, "text": text})
+
+    get = {k: v for k, v in case.items() if _present(v)}
+    wrong = None
+    if "label" in get and "prob" in get:
+        label, prob = int(get["label"]), float(get["prob"])
+        predicted = int(prob >= threshold)
+        wrong = predicted != label
+        kind = ("false negative" if label == 1 else "false positive") if wrong else (
+            "true positive" if label == 1 else "true negative")
+        side = ">=" if predicted else "<"
+        u_name = get.get("uncertainty_score", "uncertainty")
+        if wrong and "uncertainty" in get and get["uncertainty"] <= uncertainty_threshold:
+            add("confident error", f"Confident error ({kind}): p = {prob:.2f} {side} threshold "
+                f"{threshold:.2f}, and its {u_name} {get['uncertainty']:.2f} is at or below the "
+                f"validation cut {uncertainty_threshold:.2f}, so nothing in the probability "
+                "warns the reader.")
+        elif wrong and "uncertainty" in get:
+            add("flagged error", f"Error ({kind}), but flagged: its {u_name} "
+                f"{get['uncertainty']:.2f} is above the validation cut "
+                f"{uncertainty_threshold:.2f}.")
+        elif wrong:
+            add("error", f"Error ({kind}): p = {prob:.2f} {side} threshold {threshold:.2f}.")
+        else:
+            add("correct", f"Correct ({kind}): p = {prob:.2f} {side} threshold {threshold:.2f}.")
+    if get.get("peak_region") in EDGE_REGIONS:
+        where = "in a corner" if get["peak_region"] == "corners" else "on the border band"
+        add("edge peak", f"Grad-CAM's maximum lies {where} of the image, where markers and "
+            "burnt-in text sit, rather than in the lung fields.")
+    findings = get.get("box_findings") or "a finding"
+    in_box = get.get("peak_in_box")
+    if in_box is not None and bool(in_box):
+        add("inside box", f"Grad-CAM's maximum lies inside the radiologist box ({findings}).")
+    elif in_box is not None:
+        add("outside box", f"Grad-CAM's maximum lies outside the radiologist box ({findings}).")
+    if "instability" in get:
+        i_name = get.get("instability_score", "instability")
+        if get["instability"] > instability_threshold:
+            add("unstable explanation", f"Unstable explanation: its {i_name} "
+                f"{get['instability']:.2f} is above the validation cut "
+                f"{instability_threshold:.2f}.")
+        elif wrong:
+            add("stable but wrong", f"The explanation is stable ({i_name} "
+                f"{get['instability']:.2f} <= {instability_threshold:.2f}), so it gives no "
+                "warning either.")
+    if get.get("flip_rate", 0) > 0:
+        if "tta_count" in get:
+            n = int(get["tta_count"])
+            add("label flips", f"The predicted label flips under "
+                f"{round(get['flip_rate'] * n)} of {n} TTA perturbations.")
+        else:
+            add("label flips", f"The predicted label flips under {get['flip_rate']:.0%} of the "
+                "TTA perturbations.")
+    if get.get("view") == "AP":
+        add("AP view", "AP view, as usual for young children." if get.get("set") == "external"
+            else "AP view: often a portable, bedside film of a sicker patient.")
+    if get.get("set") == "external":
+        add("external population", "External population (pediatric, another hospital and "
+            "scanner): outside the training distribution.")
+    quality = get.get("quality")
+    if quality not in (None, "full"):
+        add("reprocessed file", "The file was " + QUALITY_TEXT.get(
+            str(quality), f"processed by a source repository ({quality})") + ".")
+    if get.get("method_peak_distance", 0) > disagreement:
+        add("methods disagree", f"Grad-CAM and Score-CAM disagree on the location: their maxima "
+            f"lie {get['method_peak_distance']:.0%} of the image width apart.")
+    return out
+
+
+def json_safe(value):
+    """``value`` with numpy / pandas scalars as Python numbers, NaN / NA as None, tuples and
+    arrays as lists and mapping keys as strings, so that ``json.dumps(..., allow_nan=False)``
+    accepts it."""
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, np.ndarray, pd.Series)):
+        return [json_safe(v) for v in (sorted(value) if isinstance(value, set) else value)]
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return None if not math.isfinite(float(value)) else float(value)
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def write_case(directory: str | Path, image_id: str, png, record: Mapping,
+               dpi: int = 110) -> tuple[Path, Path]:
+    """Write one audited case as ``<directory>/<image_id>.png`` and ``<image_id>.json``.
+
+    Args:
+        png: the case's figure, as PNG bytes (e.g. ``tmvlib.report.failure_figures.
+            figure_png``, so a figure shown in the book is rendered once) or a matplotlib
+            Figure (saved at ``dpi``, then closed).
+        record: every number, the metadata, observations and reasons; written through
+            :func:`json_safe`, indented, NaN as null.
+
+    Returns:
+        (png path, json path).
+    Raises:
+        ValueError: an image id that is not a plain file name.
+    """
+    if not image_id or "/" in image_id or image_id.startswith("."):
+        raise ValueError(f"image id must be a plain file name, got {image_id!r}")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    png_path, json_path = directory / f"{image_id}.png", directory / f"{image_id}.json"
+    if isinstance(png, (bytes, bytearray)):
+        png_path.write_bytes(bytes(png))
+    else:
+        import matplotlib.pyplot as plt
+
+        png.savefig(png_path, dpi=dpi, bbox_inches="tight")
+        plt.close(png)
+    json_path.write_text(json.dumps(json_safe(dict(record)), indent=2, allow_nan=False) + "\n")
+    return png_path, json_path
+
+
+def clear_cases(directory: str | Path) -> int:
+    """Remove the ``*.png`` and ``*.json`` of an earlier audit from ``directory`` (a rerun with
+    other params must not leave stale cases beside the new ones); returns how many files."""
+    directory = Path(directory)
+    removed = 0
+    for path in list(directory.glob("*.png")) + list(directory.glob("*.json")):
+        path.unlink()
+        removed += 1
+    return removed
+
+
+def _rate_difference(members: np.ndarray, errors: np.ndarray,
+                     sample_weight: np.ndarray | None = None) -> float:
+    """Weighted error rate among ``members == 1`` minus among the others."""
+    weight = np.ones(len(errors)) if sample_weight is None else sample_weight
+    inside = members == 1
+    return float(np.average(errors[inside], weights=weight[inside])
+                 - np.average(errors[~inside], weights=weight[~inside]))
+
+
+def _indicator(values: pd.Series) -> np.ndarray:
+    """(N,) float: 1.0 / 0.0 for True / False, NaN for missing (mode not applicable)."""
+    out = np.full(len(values), np.nan)
+    defined = values.notna().to_numpy()
+    out[defined] = values[defined].astype(bool).to_numpy().astype(float)
+    return out
+
+
+def failure_mode_table(frame: pd.DataFrame, modes: Mapping[str, str], n_boot: int = 1000,
+                       seed: int = 0, min_images: int = 5, n_examples: int = 3,
+                       prefer: Iterable[str] = (), rank_by: str | None = None) -> pd.DataFrame:
+    """Error rate with vs without each candidate failure mode, with patient-bootstrap intervals.
+
+    Args:
+        frame: per-image rows with ``image_id, patient_id, correct`` and one column per mode:
+            True (the image shows the mode), False (it does not) or NaN / None (the mode does
+            not apply to this image, e.g. "AP view" on another population: left out of that
+            mode's comparison).
+        modes: display name -> column.
+        min_images: fewer images with (or without) the mode make the mode ``too thin``.
+        n_examples: example ids per mode: wrong predictions that show it, the ids in
+            ``prefer`` (the audited cases) first, then by ``rank_by`` (largest first, e.g. the
+            decision margin), then by image id.
+
+    A mode is ``supported`` when the patient-bootstrap 95% interval of the difference (error
+    rate with - without; patients resampled once per draw for both groups, draws lacking one
+    group skipped) lies above 0. Otherwise it is ``not supported`` (the interval includes 0, or
+    errors are rarer with it) or ``too thin``.
+
+    Returns:
+        DataFrame, one row per mode: ``mode, column, images`` (where it applies), ``with_images,
+        with_errors, with_rate, with_low, with_high, without_images, without_errors,
+        without_rate, without_low, without_high, difference, diff_low, diff_high, status``
+        ("supported" / "not supported" / "too thin"), ``reason`` (a phrase for the prose) and
+        ``examples`` (list of image ids).
+    """
+    _require(frame, ["image_id", "patient_id", "correct", *modes.values()], "failure_mode_table")
+    errors_all = (~frame["correct"].astype(bool)).to_numpy().astype(float)
+    prefer = set(prefer)
+    rank = (frame[rank_by].to_numpy(dtype=float) if rank_by else np.zeros(len(frame)))
+    rows = []
+    for name, column in modes.items():
+        indicator = _indicator(frame[column])
+        applies = ~np.isnan(indicator)
+        members, errors = indicator[applies], errors_all[applies]
+        patients = frame["patient_id"].to_numpy()[applies]
+        inside = members == 1
+        row = {"mode": name, "column": column, "images": int(applies.sum()),
+               "with_images": int(inside.sum()), "with_errors": int(errors[inside].sum()),
+               "without_images": int((~inside).sum()), "without_errors": int(errors[~inside].sum())}
+        for key, group in (("with", inside), ("without", ~inside)):
+            row.update({f"{key}_rate": np.nan, f"{key}_low": np.nan, f"{key}_high": np.nan})
+            if group.any():
+                interval = patient_bootstrap_mean(np.where(group, errors, np.nan), patients,
+                                                  n_boot=n_boot, seed=seed)
+                row.update({f"{key}_rate": interval.value, f"{key}_low": interval.low,
+                            f"{key}_high": interval.high})
+        row.update(difference=np.nan, diff_low=np.nan, diff_high=np.nan)
+        if inside.any() and (~inside).any():
+            interval = patient_bootstrap(_rate_difference, inside.astype(int), errors, patients,
+                                         n_boot=n_boot, seed=seed)
+            row.update(difference=interval.value, diff_low=interval.low, diff_high=interval.high)
+        if row["with_images"] < min_images or row["without_images"] < min_images:
+            row["status"] = "too thin"
+            row["reason"] = (f"{row['with_images']} image(s) with it and "
+                             f"{row['without_images']} without (fewer than {min_images})")
+        elif row["diff_low"] > 0:
+            row["status"] = "supported"
+            row["reason"] = "errors are more frequent with it (the interval excludes 0)"
+        else:
+            row["status"] = "not supported"
+            row["reason"] = ("errors are rarer with it" if row["diff_high"] < 0 else
+                             "the interval of the difference includes 0")
+        shown = frame.loc[applies].assign(_rank=rank[applies])[
+            (indicator[applies] == 1) & (errors == 1)]
+        shown = shown.assign(_preferred=~shown["image_id"].isin(prefer)).sort_values(
+            ["_preferred", "_rank", "image_id"], ascending=[True, False, True])
+        row["examples"] = shown["image_id"].head(n_examples).tolist()
+        rows.append(row)
+    return pd.DataFrame(rows)
