@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -55,9 +56,6 @@ def run_chapter(key: str, profile: str = "default", overrides: dict | None = Non
     print(f"[tmv] running {name} (profile {profile}) -> {output.relative_to(root)}", flush=True)
     # Progress bars help a person in a live notebook; in the rendered book they are noise.
     os.environ.setdefault("TMV_PROGRESS", "0")
-    # Spinning OpenMP waits made forwards up to 20x slower when another job shared the 2 cores;
-    # passive waiting costs little when the machine is ours alone. The kernel inherits it.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     pm.execute_notebook(str(root / "notebooks" / f"{name}.ipynb"), str(output), parameters=params,
                         cwd=str(output_dir), kernel_name="python3", progress_bar=False,
                         log_output=False, request_save_on_cell_execute=False)
@@ -96,9 +94,12 @@ def build_book(profile: str = "default", start: str | None = None, root: Path | 
     chapters = chapters_in_toc(root)
     if start:
         chapters = chapters[[c.startswith(start) for c in chapters].index(True):]
+    seconds: dict[str, float] = {}
     for name in chapters:
+        started = time.perf_counter()
         try:
             run_chapter(name, profile, root=root)
+            seconds[name] = time.perf_counter() - started
         except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
             print(f"\n[tmv] chapter {name} failed; the executed copy with the error is "
                   f"book/{name}.ipynb\n{err}", file=sys.stderr)
@@ -114,6 +115,9 @@ def build_book(profile: str = "default", start: str | None = None, root: Path | 
         raise SystemExit(f"[tmv] the book loads scripts from the network, so offline readers "
                          f"would lose charts: {remote[:5]}")
     index = html / "index.html"
+    print(f"[tmv] chapter times (profile {profile}): " + ", ".join(
+        f"{name} {sec / 60:.1f} min" for name, sec in seconds.items())
+        + f"; total {sum(seconds.values()) / 60:.1f} min")
     print(f"[tmv] book ready: {index}")
     return index
 

@@ -28,6 +28,7 @@ import pandas as pd
 from ..explain.localization import pointing_game
 from .bootstrap import patient_bootstrap, patient_bootstrap_mean
 from .curate import decision_margin
+from .metrics import group_mean_difference
 
 REASONS = ("danger zone", "confident false negative", "confident false positive",
            "least stable explanation", "shifted-set failure")
@@ -331,15 +332,6 @@ def clear_cases(directory: str | Path) -> int:
     return removed
 
 
-def _rate_difference(members: np.ndarray, errors: np.ndarray,
-                     sample_weight: np.ndarray | None = None) -> float:
-    """Weighted error rate among ``members == 1`` minus among the others."""
-    weight = np.ones(len(errors)) if sample_weight is None else sample_weight
-    inside = members == 1
-    return float(np.average(errors[inside], weights=weight[inside])
-                 - np.average(errors[~inside], weights=weight[~inside]))
-
-
 def _indicator(values: pd.Series) -> np.ndarray:
     """(N,) float: 1.0 / 0.0 for True / False, NaN for missing (mode not applicable)."""
     out = np.full(len(values), np.nan)
@@ -399,7 +391,7 @@ def failure_mode_table(frame: pd.DataFrame, modes: Mapping[str, str], n_boot: in
                             f"{key}_high": interval.high})
         row.update(difference=np.nan, diff_low=np.nan, diff_high=np.nan)
         if inside.any() and (~inside).any():
-            interval = patient_bootstrap(_rate_difference, inside.astype(int), errors, patients,
+            interval = patient_bootstrap(group_mean_difference, inside.astype(int), errors, patients,
                                          n_boot=n_boot, seed=seed)
             row.update(difference=interval.value, diff_low=interval.low, diff_high=interval.high)
         if row["with_images"] < min_images or row["without_images"] < min_images:

@@ -98,3 +98,16 @@ def pr_frame(labels: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
     """Precision-recall curve points: ``recall, precision``."""
     precision, recall, _ = precision_recall_curve(labels, probs)
     return pd.DataFrame({"recall": recall, "precision": precision})
+
+
+def group_mean_difference(groups: np.ndarray, values: np.ndarray,
+                          sample_weight: np.ndarray | None = None) -> float:
+    """Weighted mean of ``values`` (N,) where ``groups == 1`` minus where ``groups == 0``: e.g.
+    the error rate with a property minus without it. Shaped like a metric
+    ``(labels, scores, sample_weight)`` so ``patient_bootstrap`` can resample it, with the
+    group indicator in the labels' place (draws without both groups are skipped there)."""
+    weight = np.ones(len(values)) if sample_weight is None else np.asarray(sample_weight, float)
+    inside = np.asarray(groups) == 1
+    values = np.asarray(values, dtype=np.float64)
+    return float(np.average(values[inside], weights=weight[inside])
+                 - np.average(values[~inside], weights=weight[~inside]))

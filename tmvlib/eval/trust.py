@@ -38,7 +38,7 @@ from sklearn.preprocessing import StandardScaler
 
 from .bootstrap import patient_bootstrap, patient_bootstrap_mean
 from .calibration import brier, ece
-from .metrics import auroc
+from .metrics import auroc, group_mean_difference
 from .selective import aurc, risk_coverage_curve
 from .subgroups import subgroup_auroc
 
@@ -156,15 +156,6 @@ def quadrant_table(frame: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _rate_difference(unstable: np.ndarray, indicator: np.ndarray,
-                     sample_weight: np.ndarray | None = None) -> float:
-    """Weighted mean of ``indicator`` among unstable minus among stable rows."""
-    weight = np.ones(len(indicator)) if sample_weight is None else sample_weight
-    high = unstable == 1
-    return float(np.average(indicator[high], weights=weight[high])
-                 - np.average(indicator[~high], weights=weight[~high]))
-
-
 def danger_rate_by_stability(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
                              among: str = "all") -> pd.DataFrame:
     """Rate of confident errors among images with stable vs unstable explanations.
@@ -214,7 +205,7 @@ def danger_rate_by_stability(frame: pd.DataFrame, n_boot: int = 1000, seed: int 
     row = {"explanation": "unstable - stable", "value": np.nan, "low": np.nan, "high": np.nan,
            "images": len(stable), "events": int(indicator.sum()), "skipped": 0}
     if stable.any() and (~stable).any():
-        interval = patient_bootstrap(_rate_difference, (~stable).astype(int), indicator,
+        interval = patient_bootstrap(group_mean_difference, (~stable).astype(int), indicator,
                                      patients, n_boot=n_boot, seed=seed)
         row.update(value=interval.value, low=interval.low, high=interval.high,
                    skipped=interval.skipped)
