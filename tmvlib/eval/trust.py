@@ -79,6 +79,14 @@ def _both_classes(errors: np.ndarray, what: str) -> None:
                          f"error(s) among {len(errors)} images")
 
 
+def _errors_and_patients(frame: pd.DataFrame, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """(error indicator (N,), patient ids (N,)) after checking both outcomes are present."""
+    _require(frame, ["patient_id"], what)
+    errors = _errors(frame)
+    _both_classes(errors, what)
+    return errors, frame["patient_id"].to_numpy()
+
+
 def threshold_at_quantile(values, q: float = 0.5) -> float:
     """The ``q`` quantile of ``values`` (N,) (NaN ignored; numpy's linear interpolation).
 
@@ -228,10 +236,7 @@ def error_detection_table(frame: pd.DataFrame, scores: Mapping[str, ScoreSpec],
     Raises:
         ValueError: no error or no correct prediction, non-finite scores.
     """
-    _require(frame, ["patient_id"], "error_detection_table")
-    errors = _errors(frame)
-    _both_classes(errors, "error detection")
-    patients = frame["patient_id"].to_numpy()
+    errors, patients = _errors_and_patients(frame, "error detection")
     rows = []
     for name, spec in scores.items():
         interval = patient_bootstrap(auroc, errors, _score(frame, spec, name), patients,
@@ -320,10 +325,7 @@ def selective_comparison(frame: pd.DataFrame, scores: Mapping[str, ScoreSpec],
     Raises:
         ValueError: no error or no correct prediction, non-finite scores.
     """
-    _require(frame, ["patient_id"], "selective_comparison")
-    errors = _errors(frame)
-    _both_classes(errors, "selective_comparison")
-    patients = frame["patient_id"].to_numpy()
+    errors, patients = _errors_and_patients(frame, "selective_comparison")
     oracle = _error_aurc(errors, errors.astype(float))
     rows = []
     for name, spec in scores.items():
