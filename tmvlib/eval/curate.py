@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..uncertainty.temperature import probability_logit
+
 OUTCOMES = ("TP", "FP", "FN", "TN")
 
 
@@ -26,10 +28,7 @@ def outcomes(labels: np.ndarray, probs: np.ndarray, threshold: float) -> np.ndar
 
 def decision_margin(probs: np.ndarray, threshold: float) -> np.ndarray:
     """|logit(p) - logit(threshold)| (N,): distance from the decision boundary in logit units."""
-    eps = 1e-7
-    p = np.clip(np.asarray(probs, dtype=np.float64), eps, 1 - eps)
-    t = float(np.clip(threshold, eps, 1 - eps))
-    return np.abs(np.log(p / (1 - p)) - np.log(t / (1 - t)))
+    return np.abs(probability_logit(probs) - probability_logit(np.array([threshold]))[0])
 
 
 def curated_samples(frame: pd.DataFrame, threshold: float, per_level: int = 1) -> pd.DataFrame:

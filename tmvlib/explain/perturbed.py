@@ -25,9 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models.classifier import gray_to_input
-from .base import chunks
+from .base import chunks, layer_activations, to_heatmaps
 from .gradcam import _dropout_head, dropout_masks, gradcam
-from .base import layer_activations
 from .perturb import Perturbation, apply_perturbation, invert_heatmap
 
 
@@ -76,18 +75,11 @@ def mc_dropout_maps(model: nn.Module, images: torch.Tensor, norm, samples: int, 
         alpha = masks * weight / (1.0 - p) if p < 1 else torch.zeros_like(masks)  # (T, C)
         logits = (alpha @ acts.mean((2, 3)).T).T + bias  # (n, T)
         cams = torch.relu(torch.einsum("tc,nchw->nthw", alpha / (h * w), acts))
-        maps = _to_input_maps(cams, tuple(x.shape[-2:]))
+        maps = to_heatmaps(cams, tuple(x.shape[-2:]))  # as mc_dropout_gradcam: upsample, [0, 1]
         out_maps.append(reduce_maps(maps, metric_size))
         out_probs.append(torch.sigmoid(logits).numpy())
     return PerturbedMaps(np.concatenate(out_maps), None, np.concatenate(out_probs),
                          [f"mc{t:02d}" for t in range(samples)])
-
-
-def _to_input_maps(cams: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
-    """(..., h, w) raw CAMs -> (..., H, W) in [0, 1] as ``tmvlib.explain.base.to_heatmaps``."""
-    from .base import to_heatmaps
-
-    return to_heatmaps(cams, size)
 
 
 def ensemble_maps(members: Sequence[nn.Module], images: torch.Tensor, norm, metric_size: int,
