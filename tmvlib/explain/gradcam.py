@@ -73,6 +73,24 @@ def _dropout_head(model: nn.Module) -> tuple[torch.Tensor, float]:
     return fc.weight.detach()[0].float(), float(drop.p)
 
 
+def mc_dropout_cams(model: nn.Module, acts: torch.Tensor, T: int, seed: int = 0
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Closed-form Grad-CAM and logits under T MC-dropout masks for target-layer activations
+    ``acts`` (B,C,h,w) of the eval-mode model (the map the head pools).
+
+    Masks: ``dropout_masks(T, C, model.dropout.p, seed)``, the same for every image; sample t
+    weights channel c by ``alpha_tc = w_c m_tc / (1-p)``. Returns (raw CAMs (B,T,h,w) =
+    ``ReLU(sum_c alpha_tc A_c) / (h w)``, logits (B,T) = ``alpha_t . GAP(A) + b``)."""
+    weight, p = _dropout_head(model)
+    acts = acts.float()
+    _, channels, h, w = acts.shape
+    masks = dropout_masks(T, channels, p, seed)
+    alpha = masks * weight / (1.0 - p) if p < 1 else torch.zeros_like(masks)  # p = 1: zero maps
+    logits = acts.mean((2, 3)) @ alpha.T + model.fc.bias.detach().float()[0]
+    cams = torch.relu(torch.einsum("tc,bchw->bthw", alpha / (h * w), acts))
+    return cams, logits
+
+
 def mc_dropout_gradcam(model: nn.Module, x: torch.Tensor, T: int = 30, seed: int = 0,
                        normalize: bool = True) -> np.ndarray:
     """Grad-CAM of one image under T MC-dropout masks (dropout on, BatchNorm in eval).
@@ -86,16 +104,11 @@ def mc_dropout_gradcam(model: nn.Module, x: torch.Tensor, T: int = 30, seed: int
     x = as_batch(x)
     if x.shape[0] != 1:
         raise ValueError(f"mc_dropout_gradcam explains one image, got a batch of {x.shape[0]}")
-    weight, p = _dropout_head(model)
+    weight, _ = _dropout_head(model)
     logits, acts = layer_activations(model, x)  # eval mode: BatchNorm uses running statistics
-    acts = acts[0].float()
-    pooled_logit = float(acts.mean((1, 2)) @ weight + model.fc.bias.detach().float()[0])
+    pooled_logit = float(acts[0].float().mean((1, 2)) @ weight + model.fc.bias.detach().float()[0])
     if abs(pooled_logit - float(logits[0])) > 1e-3 * max(1.0, abs(float(logits[0]))):
         raise ValueError("model.cam_target_layer is not the map the head pools; the closed-form "
                          "MC-dropout gradient does not apply")
-    channels, h, w = acts.shape
-    masks = dropout_masks(T, channels, p, seed)
-    scale = 1.0 / ((1.0 - p) * h * w) if p < 1 else 0.0  # p = 1 drops everything: zero maps
-    alpha = masks * (weight * scale)  # (T, C)
-    cams = torch.relu((alpha @ acts.reshape(channels, h * w)).reshape(T, h, w))
-    return to_heatmaps(cams, tuple(x.shape[-2:]), normalize)
+    cams, _ = mc_dropout_cams(model, acts, T, seed)
+    return to_heatmaps(cams[0], tuple(x.shape[-2:]), normalize)

@@ -26,7 +26,7 @@ from torch import nn
 
 from ..models.classifier import gray_to_input
 from .base import chunks, layer_activations, to_heatmaps
-from .gradcam import _dropout_head, dropout_masks, gradcam
+from .gradcam import gradcam, mc_dropout_cams
 from .perturb import Perturbation, apply_perturbation, invert_heatmap
 
 
@@ -63,18 +63,11 @@ def mc_dropout_maps(model: nn.Module, images: torch.Tensor, norm, samples: int, 
                     metric_size: int, batch_size: int = 16) -> PerturbedMaps:
     """Grad-CAM under ``samples`` MC-dropout masks (the same masks for every image, as
     ``mc_dropout_gradcam`` draws them from ``seed``) for uint8 ``images`` (N,1,H,W)."""
-    weight, p = _dropout_head(model)
-    bias = float(model.fc.bias.detach()[0])
     out_maps, out_probs = [], []
     for sl in chunks(len(images), batch_size):
         x = gray_to_input(images[sl], norm)
         _, acts = layer_activations(model, x)
-        acts = acts.float()
-        n, channels, h, w = acts.shape
-        masks = dropout_masks(samples, channels, p, seed)
-        alpha = masks * weight / (1.0 - p) if p < 1 else torch.zeros_like(masks)  # (T, C)
-        logits = (alpha @ acts.mean((2, 3)).T).T + bias  # (n, T)
-        cams = torch.relu(torch.einsum("tc,nchw->nthw", alpha / (h * w), acts))
+        cams, logits = mc_dropout_cams(model, acts, samples, seed)
         maps = to_heatmaps(cams, tuple(x.shape[-2:]))  # as mc_dropout_gradcam: upsample, [0, 1]
         out_maps.append(reduce_maps(maps, metric_size))
         out_probs.append(torch.sigmoid(logits).numpy())
