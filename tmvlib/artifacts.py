@@ -14,7 +14,8 @@ from .data.nih import read_nih_boxes
 from .data.store import load_splits
 
 
-def _need(path: Path, chapter: str) -> Path:
+def need_artifact(path: Path, chapter: str) -> Path:
+    """``path`` if it exists, else FileNotFoundError naming the chapter that writes it."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; run chapter {chapter} first "
                                 f"(make chapter CH={chapter[:2]})")
@@ -23,13 +24,13 @@ def _need(path: Path, chapter: str) -> Path:
 
 def baseline_checkpoint(run_id: str) -> Path:
     """Chapter 02's trained model."""
-    return _need(run_dir(run_id) / "checkpoints" / "baseline.pt", "02_baseline")
+    return need_artifact(run_dir(run_id) / "checkpoints" / "baseline.pt", "02_baseline")
 
 
 def baseline_predictions(run_id: str) -> pd.DataFrame:
     """Chapter 02's per-image predictions (``set`` val/test/external) joined with the image
     paths of chapter 01's split table. Row order is chapter 02's."""
-    preds = pd.read_parquet(_need(run_dir(run_id) / "metrics" / "baseline_predictions.parquet",
+    preds = pd.read_parquet(need_artifact(run_dir(run_id) / "metrics" / "baseline_predictions.parquet",
                                   "02_baseline"))
     splits, external, _ = load_splits(run_id)
     paths = pd.concat([splits, external])[["image_id", "path"]].drop_duplicates("image_id")
@@ -43,14 +44,14 @@ def baseline_predictions(run_id: str) -> pd.DataFrame:
 
 def decision_threshold(run_id: str) -> tuple[str, float]:
     """Chapter 02's operating threshold: (rule, value), chosen on validation."""
-    text = _need(run_dir(run_id) / "metrics" / "baseline_threshold.txt", "02_baseline").read_text()
+    text = need_artifact(run_dir(run_id) / "metrics" / "baseline_threshold.txt", "02_baseline").read_text()
     rule, value = text.split()
     return rule, float(value)
 
 
 def uncertainty_table(run_id: str) -> pd.DataFrame:
     """Chapter 03's per-image uncertainty table (one row per image x method x set)."""
-    return pd.read_parquet(_need(run_dir(run_id) / "metrics" / "uncertainty.parquet",
+    return pd.read_parquet(need_artifact(run_dir(run_id) / "metrics" / "uncertainty.parquet",
                                  "03_uncertainty"))
 
 
@@ -67,6 +68,6 @@ def ensemble_checkpoints(run_id: str) -> list[Path]:
     ``ensemble_1.pt`` ... (as many as chapter 03 recorded)."""
     members = int(chapter_params(run_id, "03_uncertainty")["ensemble_members"])
     paths = [baseline_checkpoint(run_id)]
-    paths += [_need(run_dir(run_id) / "checkpoints" / f"ensemble_{m}.pt", "03_uncertainty")
+    paths += [need_artifact(run_dir(run_id) / "checkpoints" / f"ensemble_{m}.pt", "03_uncertainty")
               for m in range(1, members)]
     return paths

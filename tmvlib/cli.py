@@ -88,6 +88,33 @@ def write_vega_bundle(root: Path) -> Path:
     return target
 
 
+def render_book(root: Path, quiet: bool = False) -> Path:
+    """Render the executed notebooks and pages under ``root`` into ``root/book/_build/html``.
+
+    Writes the vega bundle, runs ``jupyter-book build`` (warnings are errors) and refuses HTML that
+    loads scripts from the network. ``root`` holds ``_config.yml``, ``_toc.yml`` and ``book/``:
+    the project itself (``tmv book``) or a copy of it (the browser test renders the committed
+    ``ci`` notebooks in a temporary folder). ``quiet``: keep jupyter-book's log unless it fails.
+    """
+    write_vega_bundle(root)
+    if not quiet:
+        print("[tmv] rendering the book with jupyter-book", flush=True)
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    done = subprocess.run([str(jupyter_book), "build", str(root), "--path-output",
+                           str(root / "book"), "--warningiserror", "--keep-going"],
+                          check=False, cwd=root, capture_output=quiet, text=True)
+    if done.returncode:
+        log = (done.stdout or "") + (done.stderr or "")
+        raise SystemExit(f"[tmv] jupyter-book build of {root} failed (exit {done.returncode})"
+                         + (f":\n{log[-6000:]}" if log else ""))
+    html = root / "book" / "_build" / "html"
+    remote = remote_scripts(html)
+    if remote:
+        raise SystemExit(f"[tmv] the book loads scripts from the network, so offline readers "
+                         f"would lose charts: {remote[:5]}")
+    return html
+
+
 def build_book(profile: str = "default", start: str | None = None, root: Path | None = None) -> Path:
     """Run every chapter in ``_toc.yml`` in order (from ``start``), then render the HTML."""
     root = root or project_root()
@@ -104,16 +131,7 @@ def build_book(profile: str = "default", start: str | None = None, root: Path | 
             print(f"\n[tmv] chapter {name} failed; the executed copy with the error is "
                   f"book/{name}.ipynb\n{err}", file=sys.stderr)
             raise SystemExit(1) from None
-    write_vega_bundle(root)
-    print("[tmv] rendering the book with jupyter-book", flush=True)
-    jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    subprocess.run([str(jupyter_book), "build", str(root), "--path-output",
-                    str(root / "book"), "--warningiserror", "--keep-going"], check=True, cwd=root)
-    html = root / "book" / "_build" / "html"
-    remote = remote_scripts(html)
-    if remote:
-        raise SystemExit(f"[tmv] the book loads scripts from the network, so offline readers "
-                         f"would lose charts: {remote[:5]}")
+    html = render_book(root)
     index = html / "index.html"
     print(f"[tmv] chapter times (profile {profile}): " + ", ".join(
         f"{name} {sec / 60:.1f} min" for name, sec in seconds.items())
@@ -136,6 +154,38 @@ def refresh_references(root: Path | None = None) -> None:
         run_chapter(name, "ci", output_dir=root / "tests" / "notebooks", root=root)
 
 
+def predict(images: list[Path], run_id: str, out: Path | None = None,
+            scorecam_top_k: int | None = None) -> int:
+    """Write a trust card for each image; an unreadable file is reported by name and skipped.
+    Returns the number of images without a card (the exit status)."""
+    from .card import TrustCardPredictor, read_radiograph, write_card
+    from .card.render import headline
+    from .config import run_dir
+    from .data.errors import ImageLoadError
+    from .runtime import tune_cpu_allocator
+
+    readable, failed = [], 0
+    for path in images:  # every file is checked before the models load: bad input fails fast
+        try:
+            readable.append((path, read_radiograph(path)))
+        except ImageLoadError as err:
+            print(f"[tmv] no card: {err}", file=sys.stderr)
+            failed += 1
+    if not readable:
+        return failed
+    tune_cpu_allocator()
+    predictor = TrustCardPredictor.from_run(run_id, scorecam_top_k)
+    out = out or run_dir(run_id) / "cards"
+    for path, radiograph in readable:
+        result = predictor.predict(radiograph, image_id=path.stem)
+        paths = write_card(out, result)
+        print(f"[tmv] {path}: {headline(result.record)}")
+        for warning in result.record["warnings"]:
+            print(f"      ! {warning}")
+        print(f"      card: {paths['html']} (+ .png, .json)")
+    return failed
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="tmv", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -148,6 +198,13 @@ def main(argv: list[str] | None = None) -> None:
     p_book.add_argument("--profile", default="default")
     p_book.add_argument("--from", dest="start", default=None, help="first chapter to run, e.g. 02")
     sub.add_parser("refs", help="refresh the nbval references (ci profile)")
+    p_predict = sub.add_parser("predict", help="trust cards (HTML, PNG, JSON) for radiographs")
+    p_predict.add_argument("images", nargs="+", type=Path, help="PNG, JPEG or (with pydicom) DICOM files")
+    p_predict.add_argument("--run", default="default", help="run whose chapters 02-08 to use")
+    p_predict.add_argument("--out", type=Path, default=None,
+                           help="output folder (default artifacts/runs/<run>/cards)")
+    p_predict.add_argument("--scorecam-top-k", type=int, default=None,
+                           help="fast Score-CAM on the k most varied channels (default: exact)")
     p_data = sub.add_parser("data", help="download or prepare the data")
     data_sub = p_data.add_subparsers(dest="data_command", required=True)
     p_down = data_sub.add_parser("download", help="download the official NIH files")
@@ -173,6 +230,8 @@ def main(argv: list[str] | None = None) -> None:
         build_book(args.profile, args.start)
     elif args.command == "refs":
         refresh_references()
+    elif args.command == "predict":
+        raise SystemExit(predict(args.images, args.run, args.out, args.scorecam_top_k))
     elif args.data_command == "download":
         from .data.download import download_nih
         download_nih(args.dest)

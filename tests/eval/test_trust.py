@@ -240,3 +240,21 @@ def test_subgroup_table_flags_thin_groups():
     positive = int(frame["label"].iloc[5])  # the one image without an age
     assert age_rows.loc["missing", "reason"] == (f"{positive} positives < 10; "
                                                  f"{1 - positive} negatives < 10")
+
+
+def test_image_trust_scores_columns():
+    from tmvlib.eval.trust import image_trust_scores
+
+    frame = pd.DataFrame({"image_id": ["a", "b"], "prob": [0.9, 0.4], "label": [1, 1]})
+    summary = pd.DataFrame({"image_id": ["a", "b", "a"], "source": ["TTA", "TTA", "ensemble"],
+                            "instability": [0.1, np.nan, 0.3], "flip_rate": [0.0, 0.5, 0.0]})
+    mc = np.array([[0.9, 0.9, 0.9], [0.1, 0.5, 0.9]])
+    out = image_trust_scores(frame, 0.5, mc, np.array([[0.7], [0.4]]), summary)
+    assert out["correct"].tolist() == [True, False]
+    np.testing.assert_allclose(out["1 - confidence"], [0.1, 0.4])
+    assert out.loc[0, "MC mutual information"] == pytest.approx(0, abs=1e-9)  # identical samples
+    assert out.loc[1, "MC mutual information"] > 0.05                         # samples disagree
+    np.testing.assert_allclose(out["ensemble variance"], [np.var([0.9, 0.7]), 0.0])
+    assert out.loc[0, "instability (TTA)"] == 0.1 and np.isnan(out.loc[1, "instability (TTA)"])
+    assert np.isnan(out.loc[1, "instability (ensemble)"]) and np.isnan(out.loc[0, "instability (MC dropout)"])
+    assert "correct" not in image_trust_scores(frame.drop(columns="label"), 0.5, mc, np.zeros((2, 1)), summary)

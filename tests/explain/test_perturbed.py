@@ -71,3 +71,21 @@ def test_reduce_helpers():
     mask = np.ones((4, 4), bool)
     mask[0, 0] = False
     assert reduce_masks(mask, 2).tolist() == [[False, True], [True, True]]
+
+
+def test_stability_by_source_runs_the_three_sources_against_one_reference(lite0):
+    from tmvlib.explain.perturbed import stability_by_source
+
+    model, info = lite0
+    images = _images(2)
+    ident = Perturbation("identity")
+    got = stability_by_source(model, [model], images, info, np.array([0.2, 0.9]), 0.5, ["a", "b"],
+                              mc_samples=3, seed=0, perturbations=[ident], metric_size=32, top_k=0.15,
+                              grid=(8, 8), batch_size=2)
+    np.testing.assert_allclose(got.maps, gradcam(model, gray_to_input(images, info)), atol=1e-5)
+    assert got.reference.shape == (2, 32, 32) and set(got.sources) == {"MC dropout", "ensemble", "TTA"}
+    counts = got.rows.groupby(["source", "image_id"]).size()
+    assert counts["MC dropout"].tolist() == [3, 3] and counts["TTA"].tolist() == [1, 1]
+    # the ensemble "member" is the model itself and the TTA copy the identity: perfectly stable
+    same = got.rows[got.rows["source"].isin(["ensemble", "TTA"])]
+    np.testing.assert_allclose(same["spearman"], 1.0, atol=1e-6)

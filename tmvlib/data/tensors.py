@@ -20,9 +20,14 @@ def load_image_tensor(frame: pd.DataFrame, size: int = 224, progress: bool = Tru
     out = torch.empty((len(frame), 1, size, size), dtype=torch.uint8)
     for i, path in enumerate(progress_bar(frame["path"], progress, desc="decoding images",
                                   leave=False)):
-        pixels = torch.from_numpy(np.ascontiguousarray(load_image(path)))[None, None].float()
-        if pixels.shape[-2:] != (size, size):
-            pixels = F.interpolate(pixels, size=(size, size), mode="bilinear", antialias=True,
-                                   align_corners=False)
-        out[i] = pixels.round().clamp(0, 255).to(torch.uint8)[0]
+        out[i] = resize_gray(load_image(path), size)
     return out
+
+
+def resize_gray(gray: np.ndarray, size: int) -> torch.Tensor:
+    """uint8 (H, W) -> uint8 tensor (1, size, size), antialiased bilinear (the model input)."""
+    pixels = torch.from_numpy(np.ascontiguousarray(gray))[None, None].float()
+    if pixels.shape[-2:] != (size, size):
+        pixels = F.interpolate(pixels, size=(size, size), mode="bilinear", antialias=True,
+                               align_corners=False)
+    return pixels.round().clamp(0, 255).to(torch.uint8)[0]

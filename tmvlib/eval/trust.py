@@ -423,3 +423,43 @@ def subgroup_table(frame: pd.DataFrame,
                            ece_high=calibration.high, brier=brier(labels, probs))
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+STABILITY_SOURCES = ("MC dropout", "ensemble", "TTA")
+
+
+def image_trust_scores(frame: pd.DataFrame, threshold: float, mc_probs: np.ndarray,
+                       ensemble_probs: np.ndarray, summary: pd.DataFrame) -> pd.DataFrame:
+    """Per-image trust scores of the stability chapter (its ``trust_scores.parquet``).
+
+    Args:
+        frame: one row per image with ``image_id`` and ``prob`` (the explained model's
+            P(positive)); with ``label``, a ``correct`` column is added (prediction at
+            ``threshold`` equals the label).
+        mc_probs: (N, T) probabilities under T MC-dropout masks.
+        ensemble_probs: (N, M-1) probabilities of the other ensemble members.
+        summary: ``tmvlib.eval.stability.stability_summary`` rows by ``image_id`` and ``source``.
+
+    Returns:
+        ``frame`` plus ``1 - confidence`` (1 - max(p, 1-p)), ``MC mutual information`` (BALD
+        over the T dropout samples), ``ensemble variance`` (of the explained model's and the
+        other members' probabilities) and, per source, ``instability (<source>)`` (1 - mean
+        Spearman; NaN for a constant map) and ``flip rate (<source>)``.
+    """
+    from ..uncertainty.scores import uncertainty_scores
+    from ..uncertainty.temperature import probability_logit
+
+    out = frame.copy()
+    prob = out["prob"].to_numpy(dtype=float)
+    if "label" in out.columns:
+        out["correct"] = (prob >= threshold).astype(int) == out["label"].to_numpy()
+    out["1 - confidence"] = 1 - np.maximum(prob, 1 - prob)
+    out["MC mutual information"] = uncertainty_scores(
+        probability_logit(np.asarray(mc_probs)).T)["mutual_information"].to_numpy()
+    members = np.concatenate([prob[:, None], np.asarray(ensemble_probs, dtype=float)], axis=1)
+    out["ensemble variance"] = members.var(axis=1)
+    for source in STABILITY_SOURCES:
+        s = summary[summary["source"] == source].set_index("image_id")
+        out[f"instability ({source})"] = out["image_id"].map(s["instability"]).to_numpy()
+        out[f"flip rate ({source})"] = out["image_id"].map(s["flip_rate"]).to_numpy()
+    return out

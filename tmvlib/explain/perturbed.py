@@ -132,3 +132,40 @@ def stability_against_reference(reference: np.ndarray, perturbed: PerturbedMaps,
                               grid=grid, names=perturbed.names)
         frames.append(rows.assign(image_id=image_id))
     return pd.concat(frames, ignore_index=True)
+
+
+@dataclass
+class SourceStability:
+    """Chapter 06's protocol on N images: ``maps`` (N,H,W) Grad-CAM of the unperturbed images
+    at input size, ``reference`` the same at the metric size, ``sources`` name -> PerturbedMaps
+    (``MC dropout``, ``ensemble``, ``TTA``), ``rows`` the per-perturbation stability rows
+    (``tmvlib.eval.stability.stability_rows`` with ``image_id`` and ``source``)."""
+
+    maps: np.ndarray
+    reference: np.ndarray
+    sources: dict[str, PerturbedMaps]
+    rows: "pd.DataFrame"
+
+
+def stability_by_source(model: nn.Module, others: Sequence[nn.Module], images: torch.Tensor, norm,
+                        probs: np.ndarray, threshold: float, image_ids: Sequence[str], *,
+                        mc_samples: int, seed: int, perturbations: Sequence[Perturbation],
+                        metric_size: int, top_k: float, grid: tuple[int, int],
+                        batch_size: int = 16) -> SourceStability:
+    """Grad-CAM of ``model`` on uint8 ``images`` (N,1,H,W) and its stability under MC dropout,
+    the other ensemble members ``others`` and the test-time ``perturbations``, each compared
+    with the unperturbed map (``probs`` (N,): the unperturbed probabilities, for label flips at
+    ``threshold``). The stability chapter and the trust card both call this."""
+    import pandas as pd
+
+    from .run import explain_images
+
+    maps, _ = explain_images(lambda x: gradcam(model, x), images, norm, batch_size, progress=False)
+    reference = reduce_maps(maps, metric_size)
+    sources = {"MC dropout": mc_dropout_maps(model, images, norm, mc_samples, seed, metric_size, batch_size),
+               "ensemble": ensemble_maps(others, images, norm, metric_size, batch_size),
+               "TTA": tta_maps(model, images, norm, perturbations, metric_size, batch_size)}
+    rows = pd.concat([stability_against_reference(reference, perturbed, probs, threshold, image_ids,
+                                                  k=top_k, grid=grid).assign(source=name)
+                      for name, perturbed in sources.items()], ignore_index=True)
+    return SourceStability(maps, reference, sources, rows)

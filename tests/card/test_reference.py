@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+
+from tmvlib.card.inputs import Radiograph
+from tmvlib.card.reference import OOD, InputReference, fit_input_reference, input_checks, knn_distance, normalize_rows
+
+
+def _reference(seed=0, n=60, size=16):
+    rng = np.random.default_rng(seed)
+    grays = rng.normal(128, 40, (n, size, size)).clip(0, 255).astype(np.uint8)
+    centre = np.r_[np.ones(4), np.zeros(4)]
+    train = centre + 0.1 * rng.normal(size=(n, 8))
+    val = centre + 0.1 * rng.normal(size=(30, 8))
+    return fit_input_reference(grays, [(1024, 1024)] * n, train, val, image_size=size, k=5, quantile=0.9), rng
+
+
+def test_knn_distance_is_kth_neighbour_cosine():
+    bank = normalize_rows(np.eye(3))
+    d = knn_distance(np.array([[1.0, 0, 0]]), bank, k=2)
+    assert d[0] == pytest.approx(1.0)  # second neighbour is orthogonal
+    assert knn_distance(np.array([[2.0, 0, 0]]), bank, k=1)[0] == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="k must be"):
+        knn_distance(bank, bank, k=4)
+
+
+def test_threshold_flags_the_chosen_share_of_validation():
+    ref, _ = _reference()
+    assert (ref.val_distances > ref.distance_threshold).mean() == pytest.approx(0.1, abs=0.04)
+
+
+def _checks(ref, gray_at_size, features, width=1024, height=1024, spread=0.0):
+    r = Radiograph("x.png", np.zeros((height, width), np.uint8), "PNG", "L", 8, 1, spread)
+    return {c.name: c for c in input_checks(r, gray_at_size, features, ref)}
+
+
+def test_in_distribution_image_passes_and_far_inputs_fire():
+    ref, rng = _reference()
+    typical = rng.normal(128, 40, (16, 16)).clip(0, 255).astype(np.uint8)
+    inside = np.r_[np.ones(4), np.zeros(4)]
+    ok = _checks(ref, typical, inside)
+    assert not any(c.fired for c in ok.values())
+    far = _checks(ref, np.full((16, 16), 250, np.uint8), np.r_[np.zeros(4), np.ones(4)], width=2000, height=1000,
+                  spread=30.0)
+    fired = {name for name, c in far.items() if c.fired}
+    assert {"colour", "intensity mean", "intensity spread", "feature distance", "aspect ratio"} <= fired
+    assert far["feature distance"].severity == OOD and far["aspect ratio"].severity != OOD
+    small = _checks(ref, typical, inside, width=8, height=8)
+    assert small["size"].fired and "upsampled" in small["size"].message
+
+
+def test_save_and_load_round_trip(tmp_path):
+    ref, _ = _reference()
+    loaded = InputReference.load(ref.save(tmp_path))
+    assert loaded.intensity_mean == ref.intensity_mean and loaded.k == ref.k
+    np.testing.assert_allclose(loaded.bank, ref.bank)
+    np.testing.assert_allclose(loaded.knn_distance(ref.bank[:3]), ref.knn_distance(ref.bank[:3]))

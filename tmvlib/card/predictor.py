@@ -1,0 +1,265 @@
+"""One radiograph through everything a run learned: the trust card's numbers and maps.
+
+A :class:`TrustCardPredictor` loads, once, what chapters 02-08 of a run wrote (the baseline and
+the ensemble members, the temperatures, the decision threshold, the trust-quadrant thresholds,
+the failure modes and the input reference) and applies the same protocol to a new image as the
+chapters applied to the test set: the quadrant scores come from
+:func:`tmvlib.explain.perturbed.stability_by_source` and
+:func:`tmvlib.eval.trust.image_trust_scores`, the functions chapter 06 uses, so a test image's
+card reproduces its row of ``trust_scores.parquet`` (chapter 08 checks this).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.special import expit, logit
+
+from ..artifacts import decision_threshold, ensemble_checkpoints, need_artifact
+from ..config import chapter_params, run_dir
+from ..eval.bootstrap import patient_bootstrap_mean
+from ..eval.explanation_report import peak_region
+from ..eval.failure_audit import EDGE_REGIONS, peak_distance
+from ..eval.stability import rank_correlation, stability_summary
+from ..eval.trust import image_trust_scores, threshold_at_quantile
+from ..explain.perturb import tta_perturbations
+from ..explain.perturbed import reduce_maps, stability_by_source
+from ..explain.scorecam import ScoreCAM
+from ..models.classifier import gray_to_input
+from ..models.fit import load_trained_classifier
+from ..uncertainty.mc_dropout import mc_dropout_logits
+from ..uncertainty.scores import uncertainty_scores
+from .inputs import Radiograph
+from .reference import OOD, InputReference, fit_input_reference, input_checks
+
+DISCLAIMER = ("Research and education only. Not a medical device; no diagnostic claim. This card "
+              "describes a research model's behaviour on one image and must not be used to make "
+              "decisions about a patient.")
+
+
+def card_dir(run_id: str):
+    """``artifacts/runs/<run_id>/card/``: chapter 08's input reference."""
+    return run_dir(run_id) / "card"
+
+
+@dataclass
+class CardResult:
+    """``record`` (JSON-ready numbers and text), ``gray`` the model input uint8 (S, S),
+    ``gradcam`` / ``scorecam`` maps (S, S) in [0, 1]."""
+
+    record: dict
+    gray: np.ndarray
+    gradcam: np.ndarray
+    scorecam: np.ndarray
+
+
+class TrustCardPredictor:
+    """Everything a run learned, ready to make trust cards (see module doc).
+
+    Build it with :meth:`from_run`. ``scorecam_top_k``: None for exact Score-CAM (as chapter 05),
+    or the fast top-k path (as chapter 07).
+    """
+
+    def __init__(self, run_id: str, reference: InputReference | None = None,
+                 scorecam_top_k: int | None = None, batch_size: int = 8):
+        self.run_id = run_id
+        loaded = [load_trained_classifier(p) for p in ensemble_checkpoints(run_id)]
+        self.model, self.weights, self.config = loaded[0]
+        self.others = [m for m, _, _ in loaded[1:]]
+        self.size = int(self.config["image_size"])
+        self.threshold_rule, self.threshold = decision_threshold(run_id)
+        metrics = run_dir(run_id) / "metrics"
+        self.temperatures = json.loads(need_artifact(metrics / "temperatures.json", "03_uncertainty").read_text())
+        self.positive = chapter_params(run_id, "01_data")["positive"]
+        self.ch03 = chapter_params(run_id, "03_uncertainty")
+        self.ch06 = chapter_params(run_id, "06_stability")
+        self.ch07 = chapter_params(run_id, "07_trust_failures")
+        scores = pd.read_parquet(need_artifact(metrics / "trust_scores.parquet", "06_stability"))
+        val = scores[scores["set"] == "val"]
+        self.uncertainty_score = self.ch07["uncertainty_score"]
+        self.instability_score = self.ch07["instability_score"]
+        self.uncertainty_threshold = threshold_at_quantile(val[self.uncertainty_score],
+                                                           self.ch07["uncertainty_quantile"])
+        self.instability_threshold = threshold_at_quantile(val[self.instability_score],
+                                                           self.ch07["instability_quantile"])
+        quadrants = pd.read_parquet(need_artifact(metrics / "trust_quadrants.parquet", "07_trust_failures"))
+        self.cell_errors = cell_error_rates(quadrants[quadrants["set"] == "test"],
+                                            self.ch07["n_boot"], self.ch07["seed"])
+        self.failure_modes = pd.read_parquet(need_artifact(metrics / "failure_modes.parquet", "07_trust_failures"))
+        p = self.ch06
+        self.perturbations = tta_perturbations(
+            p["tta_count"], rotation=p["tta_rotation"], translate=p["tta_translate"], scale=p["tta_scale"],
+            brightness=p["tta_brightness"], contrast=p["tta_contrast"], gamma=p["tta_gamma"],
+            noise=p["tta_noise"], seed=p["seed"])
+        self.reference = reference
+        self.scorecam = ScoreCAM(self.model, top_k=scorecam_top_k, batch_size=8)
+        self.scorecam_top_k = scorecam_top_k
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_run(cls, run_id: str, scorecam_top_k: int | None = None) -> TrustCardPredictor:
+        """The predictor with chapter 08's input reference (raises naming chapter 08 if absent)."""
+        folder = card_dir(run_id)
+        need_artifact(folder / "reference.json", "08_trust_card")
+        return cls(run_id, InputReference.load(folder), scorecam_top_k)
+
+    # -- pieces ---------------------------------------------------------------------------
+    def to_model_size(self, radiograph: Radiograph) -> torch.Tensor:
+        """uint8 (1, 1, S, S): the input resized as the training images were."""
+        from ..data.tensors import resize_gray
+
+        return resize_gray(radiograph.gray, self.size)[None]
+
+    @torch.no_grad()
+    def features(self, images: torch.Tensor) -> np.ndarray:
+        """uint8 (N, 1, S, S) -> (N, F) pooled features of the explained model."""
+        out = [self.model.features(gray_to_input(images[i:i + self.batch_size], self.weights)).numpy()
+               for i in range(0, len(images), self.batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, self.model.spec.feature_dim), np.float32)
+
+    def calibrated(self, prob: float, method: str = "baseline") -> float:
+        """P(positive) after the method's validation temperature (chapter 03)."""
+        return float(expit(logit(np.clip(prob, 1e-7, 1 - 1e-7)) / self.temperatures[method]))
+
+    def fit_reference(self, k: int = 10, quantile: float = 0.95) -> InputReference:
+        """The input reference from this run's training and validation images (chapter 01's
+        splits): intensity and shape of the training files, features of both."""
+        from ..data.images import load_image
+        from ..data.store import load_splits
+        from ..data.tensors import load_image_tensor
+
+        splits, _, _ = load_splits(self.run_id)
+        train, val = (splits[splits["split"] == name] for name in ("train", "val"))
+        train_images = load_image_tensor(train, self.size, progress=False)
+        shapes = [load_image(path).shape for path in train["path"]]
+        return fit_input_reference(train_images.numpy(), shapes, self.features(train_images),
+                                   self.features(load_image_tensor(val, self.size, progress=False)),
+                                   self.size, k=k, quantile=quantile)
+
+    # -- the card -------------------------------------------------------------------------
+    @torch.no_grad()
+    def _uncertainty(self, x: torch.Tensor, features: torch.Tensor) -> dict:
+        t = self.temperatures
+        mc = mc_dropout_logits(self.model, features, n_samples=int(self.ch03["mc_samples"]),
+                               seed=int(self.ch03["seed"])).numpy()              # (T, 1)
+        members = np.stack([self.model(x).numpy()] + [m(x).numpy() for m in self.others])  # (M, 1)
+        mc_s = uncertainty_scores(mc, t["MC dropout"]).iloc[0]
+        ens_s = uncertainty_scores(members, t["ensemble"]).iloc[0]
+        mc_p, member_p = expit(mc[:, 0]), expit(members[:, 0])
+        return {
+            "mc_dropout": {"probability": float(mc_s["prob"]), "mutual_information": float(mc_s["mutual_information"]),
+                           "sample_probs": mc_p.tolist(),
+                           "samples": len(mc_p), "sample_range": [float(np.quantile(mc_p, 0.05)),
+                                                                  float(np.quantile(mc_p, 0.95))],
+                           "temperature": t["MC dropout"]},
+            "ensemble": {"probability": float(ens_s["prob"]), "variance": float(member_p.var()),
+                         "members": len(member_p), "member_range": [float(member_p.min()), float(member_p.max())],
+                         "member_probs": member_p.tolist(),
+                         "temperature": t["ensemble"]},
+        }
+
+    def predict(self, radiograph: Radiograph, image_id: str | None = None) -> CardResult:
+        """The card for one decoded radiograph (see :func:`tmvlib.card.inputs.read_radiograph`)."""
+        image_id = image_id or radiograph.path
+        images = self.to_model_size(radiograph)
+        x = gray_to_input(images, self.weights)
+        with torch.no_grad():
+            pooled = self.model.features(x)
+            prob = float(torch.sigmoid(self.model.head(pooled)).item())  # eval mode: dropout is off
+        p = self.ch06
+        stability = stability_by_source(
+            self.model, self.others, images, self.weights, np.array([prob]), self.threshold, [image_id],
+            mc_samples=int(p["mc_samples"]), seed=int(p["seed"]), perturbations=self.perturbations,
+            metric_size=int(p["metric_size"]), top_k=float(p["top_k"]),
+            grid=(int(p["spearman_grid"]),) * 2, batch_size=self.batch_size)
+        summary = stability_summary(stability.rows, by=["image_id", "source"])
+        scores = image_trust_scores(pd.DataFrame({"image_id": [image_id], "prob": [prob]}), self.threshold,
+                                    stability.sources["MC dropout"].probs, stability.sources["ensemble"].probs,
+                                    summary).iloc[0]
+        gradcam_map = stability.maps[0]
+        scorecam_map = self.scorecam(x)[0]
+        checks = input_checks(radiograph, images[0, 0].numpy(), pooled[0].numpy(), self.reference) \
+            if self.reference is not None else []
+        uncertainty = float(scores[self.uncertainty_score])
+        instability = float(scores[self.instability_score])
+        confident = uncertainty <= self.uncertainty_threshold
+        stable = bool(np.isfinite(instability) and instability <= self.instability_threshold)  # constant map: unstable
+        ood = [c for c in checks if c.fired and c.severity == OOD]
+        cell = f"{'confident' if confident else 'uncertain'} · {'stable' if stable else 'unstable'}"
+        flags = {"edge": peak_region(gradcam_map) in EDGE_REGIONS,
+                 "ap": None if radiograph.view is None else radiograph.view == "AP",
+                 "unstable": not stable, "low_confidence": not confident, "external": bool(ood)}
+        calibrated = self.calibrated(prob)
+        record = {
+            "image_id": image_id, "run_id": self.run_id, "input": radiograph.describe(),
+            "status": "out of distribution" if ood else "in distribution",
+            "task": f"{self.positive} vs no {self.positive}",
+            "model": {"backbone": self.config["backbone"], "weights": self.weights.describe(),
+                      "image_size": self.size},
+            "prediction": {
+                "probability": calibrated, "probability_uncalibrated": prob,
+                "temperature": self.temperatures["baseline"],
+                "threshold": self.calibrated(self.threshold), "threshold_uncalibrated": self.threshold,
+                "threshold_rule": self.threshold_rule,
+                "label": self.positive if prob >= self.threshold else f"no {self.positive}",
+                **self._uncertainty(x, pooled)},
+            "explanation": {
+                "gradcam_peak_region": peak_region(gradcam_map),
+                "scorecam_peak_region": peak_region(scorecam_map),
+                "scorecam": "exact" if self.scorecam_top_k is None else f"top-{self.scorecam_top_k}",
+                "methods_spearman": rank_correlation(reduce_maps(gradcam_map, 112), reduce_maps(scorecam_map, 112),
+                                                     grid=(28, 28)),
+                "methods_peak_distance": peak_distance(gradcam_map, scorecam_map)},
+            "stability": {
+                "score": self.instability_score,
+                "stability": None if not np.isfinite(instability) else 1 - instability,
+                **{k: _float(scores[k]) for k in scores.index if k.startswith(("instability", "flip rate"))},
+                "tta_probs": stability.sources["TTA"].probs[0].tolist(),
+                "perturbations": {"MC dropout": int(p["mc_samples"]), "ensemble": len(self.others),
+                                  "TTA": len(self.perturbations)}},
+            "trust": {
+                "uncertainty_score": self.uncertainty_score, "uncertainty": uncertainty,
+                "uncertainty_threshold": self.uncertainty_threshold, "confident": bool(confident),
+                "instability_score": self.instability_score, "instability": _float(instability),
+                "instability_threshold": self.instability_threshold, "stable": stable, "cell": cell,
+                "cell_error_rate_test": self.cell_errors.get(cell)},
+            "checks": [vars(c) | {"value": _float(c.value), "high": _float(c.high)} for c in checks],
+            "warnings": [f"Out of distribution: {c.message}." for c in ood]
+                        + [f"Note: {c.message}." for c in checks if c.fired and c.severity != OOD]
+                        + self.failure_mode_warnings(flags),
+            "failure_mode_flags": flags,
+            "disclaimer": DISCLAIMER,
+        }
+        return CardResult(record, images[0, 0].numpy(), gradcam_map, scorecam_map)
+
+    def failure_mode_warnings(self, flags: dict) -> list[str]:
+        """A sentence for each failure mode that chapter 07 supported and that applies here."""
+        out = []
+        for r in self.failure_modes.itertuples():
+            if r.status == "supported" and flags.get(r.column):
+                out.append(f"Failure mode '{r.mode}' applies: in chapter 07 the error rate was "
+                           f"{r.with_rate:.0%} [{r.with_low:.0%}, {r.with_high:.0%}] with it vs "
+                           f"{r.without_rate:.0%} [{r.without_low:.0%}, {r.without_high:.0%}] without.")
+        return out
+
+
+def cell_error_rates(quadrants: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict[str, dict]:
+    """Error rate of each confident/uncertain x stable/unstable cell on a labelled set (rows of
+    ``trust_quadrants.parquet``), with a patient-bootstrap 95% CI: cell -> {rate, low, high,
+    images, errors}; cells without an image are absent."""
+    out = {}
+    for (confident, stable), part in quadrants.groupby(["confident", "stable"]):
+        errors = (~part["correct"].astype(bool)).astype(float).to_numpy()
+        ci = patient_bootstrap_mean(errors, part["patient_id"].to_numpy(), n_boot=n_boot, seed=seed)
+        cell = f"{'confident' if confident else 'uncertain'} · {'stable' if stable else 'unstable'}"
+        out[cell] = {"rate": ci.value, "low": ci.low, "high": ci.high, "images": len(part),
+                     "errors": int(errors.sum())}
+    return out
+
+
+def _float(value):
+    value = float(value)
+    return value if np.isfinite(value) else None

@@ -1,0 +1,167 @@
+"""What the training images look like, and the checks that tell an input is far from them.
+
+Two kinds of check, both fitted on the run's own images:
+
+- **file-level**: colour pictures, images smaller than the model input or of another shape than
+  the training files, and a mean or spread of intensity outside the central 99% of the training
+  images (all at the model's input size);
+- **feature-level**: the cosine distance from the image's pooled CNN features to its k-th nearest
+  training image (Sun et al., *Out-of-distribution detection with deep nearest neighbors*, ICML
+  2022), flagged above the ``quantile`` of the same distance over the validation images, so that
+  by construction about ``1 - quantile`` of in-distribution images are flagged. Chapter 08
+  measures how often it fires on the NIH test set and on the Kermany population.
+
+An "out of distribution" finding replaces the card's headline probability by a warning; a
+"note" is shown but does not.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.neighbors import NearestNeighbors
+
+OOD = "out of distribution"
+NOTE = "note"
+
+
+@dataclass
+class InputCheck:
+    """One check's outcome: ``value`` against the training range ``[low, high]``."""
+
+    name: str
+    value: float
+    low: float
+    high: float
+    severity: str          # OOD or NOTE, when it fired
+    fired: bool
+    message: str
+
+
+@dataclass
+class InputReference:
+    """Summary of a run's training images (see module doc).
+
+    ``intensity_mean`` / ``intensity_std``: (low, high) quantiles of the per-image mean and
+    standard deviation of [0, 1] intensities; ``aspect_range``: (min, max) width/height of the
+    training files; ``min_side``: the smallest training file side; ``bank``: (N, F) float32
+    L2-normalised training features; ``k``; ``distance_threshold``: the validation quantile of
+    the k-NN distance; ``quantile``; ``val_distances`` (M,).
+    """
+
+    image_size: int
+    intensity_mean: tuple[float, float]
+    intensity_std: tuple[float, float]
+    aspect_range: tuple[float, float]
+    min_side: int
+    bank: np.ndarray
+    k: int
+    quantile: float
+    distance_threshold: float
+    val_distances: np.ndarray
+
+    def knn_distance(self, features) -> np.ndarray:
+        """(N, F) features -> (N,) cosine distance to the k-th nearest training image."""
+        return knn_distance(features, self.bank, self.k)
+
+    def save(self, directory: str | Path) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(directory / "reference.npz", bank=self.bank.astype(np.float32),
+                            val_distances=self.val_distances.astype(np.float32))
+        meta = {k: v for k, v in asdict(self).items() if k not in ("bank", "val_distances")}
+        (directory / "reference.json").write_text(json.dumps(meta, indent=1))
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> InputReference:
+        directory = Path(directory)
+        meta = json.loads((directory / "reference.json").read_text())
+        arrays = np.load(directory / "reference.npz")
+        for key in ("intensity_mean", "intensity_std", "aspect_range"):
+            meta[key] = tuple(meta[key])
+        return cls(bank=arrays["bank"], val_distances=arrays["val_distances"], **meta)
+
+
+def normalize_rows(features) -> np.ndarray:
+    f = np.asarray(features, dtype=np.float32)
+    return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+
+
+def knn_distance(features, bank: np.ndarray, k: int) -> np.ndarray:
+    """Cosine distance (1 - cos) of each row of ``features`` (N, F) to its k-th nearest row of
+    ``bank`` (already L2-normalised). Returns (N,) float64."""
+    if k < 1 or k > len(bank):
+        raise ValueError(f"k must be in 1..{len(bank)} (training images), got {k}")
+    index = NearestNeighbors(n_neighbors=k, metric="cosine").fit(bank)
+    distances, _ = index.kneighbors(normalize_rows(features))
+    return distances[:, -1].astype(np.float64)
+
+
+def intensity_stats(grays) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 (N, H, W) or (N, 1, H, W) -> per-image mean and std of [0, 1] intensities."""
+    x = np.asarray(grays, dtype=np.float32).reshape(len(grays), -1) / 255.0
+    return x.mean(axis=1), x.std(axis=1)
+
+
+def fit_input_reference(train_grays, train_shapes, train_features, val_features, image_size: int,
+                        k: int = 10, quantile: float = 0.95,
+                        central: float = 0.99) -> InputReference:
+    """Fit the reference on training images at the model size (``train_grays`` uint8
+    (N, [1,] S, S)), their file shapes ``(h, w)`` as decoded, their pooled features (N, F) and
+    the validation images' features (M, F)."""
+    if not 0 < quantile < 1 or not 0 < central < 1:
+        raise ValueError(f"quantile and central must lie in (0, 1), got {quantile}, {central}")
+    means, stds = intensity_stats(train_grays)
+    tail = (1 - central) / 2
+    shapes = np.asarray(train_shapes, dtype=np.float64)
+    aspects = shapes[:, 1] / shapes[:, 0]
+    bank = normalize_rows(train_features)
+    val = knn_distance(val_features, bank, k)
+    return InputReference(
+        image_size=int(image_size),
+        intensity_mean=tuple(float(v) for v in np.quantile(means, [tail, 1 - tail])),
+        intensity_std=tuple(float(v) for v in np.quantile(stds, [tail, 1 - tail])),
+        aspect_range=(float(aspects.min()), float(aspects.max())),
+        min_side=int(shapes.min()), bank=bank, k=int(k), quantile=float(quantile),
+        distance_threshold=float(np.quantile(val, quantile)), val_distances=val)
+
+
+def input_checks(radiograph, gray_at_size, features, reference: InputReference,
+                 colour_spread: float = 8.0, aspect_tolerance: float = 1.1) -> list[InputCheck]:
+    """Every check for one image (``radiograph`` a :class:`~tmvlib.card.inputs.Radiograph`,
+    ``gray_at_size`` uint8 (S, S), ``features`` (F,)). Returns all checks, fired or not."""
+    mean, std = (float(v[0]) for v in intensity_stats(np.asarray(gray_at_size)[None]))
+    aspect = radiograph.width / radiograph.height
+    a_low, a_high = reference.aspect_range
+    distance = float(reference.knn_distance(np.asarray(features)[None])[0])
+    m_low, m_high = reference.intensity_mean
+    s_low, s_high = reference.intensity_std
+    side = min(radiograph.width, radiograph.height)
+    return [
+        InputCheck("colour", radiograph.colour_spread, 0.0, colour_spread, OOD,
+                   radiograph.colour_spread > colour_spread,
+                   f"a colour picture (channels differ by {radiograph.colour_spread:.0f} grey levels on "
+                   "average); radiographs are grey"),
+        InputCheck("intensity mean", mean, m_low, m_high, OOD, not m_low <= mean <= m_high,
+                   f"mean intensity {mean:.2f} is outside the central 99% of training images "
+                   f"[{m_low:.2f}, {m_high:.2f}]"),
+        InputCheck("intensity spread", std, s_low, s_high, OOD, not s_low <= std <= s_high,
+                   f"intensity spread (std) {std:.2f} is outside the central 99% of training images "
+                   f"[{s_low:.2f}, {s_high:.2f}]"),
+        InputCheck("feature distance", distance, 0.0, reference.distance_threshold, OOD,
+                   distance > reference.distance_threshold,
+                   f"unlike the training images to the model: distance to the {reference.k}th nearest "
+                   f"training image {distance:.3f} > {reference.distance_threshold:.3f} (exceeded by "
+                   f"{1 - reference.quantile:.0%} of validation images)"),
+        InputCheck("aspect ratio", aspect, a_low / aspect_tolerance, a_high * aspect_tolerance, NOTE,
+                   not a_low / aspect_tolerance <= aspect <= a_high * aspect_tolerance,
+                   f"width/height {aspect:.2f}, training files {a_low:.2f}-{a_high:.2f}: the image is "
+                   "squeezed to a square, which distorts the anatomy"),
+        InputCheck("size", side, float(reference.image_size), float("inf"), NOTE,
+                   side < reference.image_size,
+                   f"shorter side {side} px is below the model input ({reference.image_size} px): "
+                   "upsampled, fine detail is missing"),
+    ]
