@@ -7,11 +7,12 @@ CH ?=
 P ?=
 STAMP := $(VENV)/.tmv-installed
 
-.PHONY: book chapter test refs data download bench env clean help
+.PHONY: book chapter test refs data download bench env clean help predict
 
 help:
 	@echo "make book [PROFILE=default|ci]        run every chapter (papermill) and render the HTML"
 	@echo "make chapter CH=01 [P=\"k=v ...\"]      rerun one chapter with overridden params"
+	@echo "make predict IMAGES=\"a.png b.dcm\" [RUN=default]   trust cards (HTML, PNG, JSON) into artifacts/runs/RUN/cards"
 	@echo "make test                              unit tests + nbval regression of the ci notebooks"
 	@echo "make refs                              refresh the nbval references (tests/notebooks)"
 	@echo "make download [DEST=downloads/nih14]    fetch the official NIH files (resumable, checksummed)"
@@ -38,6 +39,10 @@ chapter: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest tests -q --nbval-lax --nbval-current-env --durations=10
+
+predict: $(STAMP)
+	@test -n "$(IMAGES)" || (echo "usage: make predict IMAGES=\"path/to/a.png path/to/b.dcm\" [RUN=default] (run make book first)"; exit 2)
+	$(PY) -m tmvlib.cli predict $(IMAGES) --run $(or $(RUN),default)
 
 refs: $(STAMP)
 	$(PY) -m tmvlib.cli refs
