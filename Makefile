@@ -7,13 +7,14 @@ CH ?=
 P ?=
 STAMP := $(VENV)/.tmv-installed
 
-.PHONY: book chapter test refs data download bench env clean help predict
+.PHONY: book chapter test browser refs data download bench env clean help predict
 
 help:
 	@echo "make book [PROFILE=default|ci]        run every chapter (papermill) and render the HTML"
 	@echo "make chapter CH=01 [P=\"k=v ...\"]      rerun one chapter with overridden params"
 	@echo "make predict IMAGES=\"a.png b.dcm\" [RUN=default]   trust cards (HTML, PNG, JSON) into artifacts/runs/RUN/cards"
-	@echo "make test                              unit tests + nbval regression of the ci notebooks"
+	@echo "make test                              unit tests, nbval regression of the ci notebooks, the ci book in headless chromium"
+	@echo "make browser                           install Debian's chromium for the browser test when missing (apt-get)"
 	@echo "make refs                              refresh the nbval references (tests/notebooks)"
 	@echo "make download [DEST=downloads/nih14]    fetch the official NIH files (resumable, checksummed)"
 	@echo "make data SOURCE=downloads/nih14       official files -> prepared 256-px data/ (what the book reads)"
@@ -37,8 +38,12 @@ chapter: $(STAMP)
 	@test -n "$(CH)" || (echo "usage: make chapter CH=01 [PROFILE=default] [P=\"key=value ...\"]"; exit 2)
 	$(PY) -m tmvlib.cli chapter $(CH) --profile $(PROFILE) $(foreach p,$(P),-p '$(p)')
 
-test: $(STAMP)
-	$(PY) -m pytest tests -q --nbval-lax --nbval-current-env --durations=10
+# -ra (also in pyproject's addopts) lists skipped tests with their reason, e.g. no chromium.
+test: $(STAMP) browser
+	$(PY) -m pytest tests -q -ra --nbval-lax --nbval-current-env --durations=10
+
+browser:
+	@sh scripts/install_browser.sh
 
 predict: $(STAMP)
 	@test -n "$(IMAGES)" || (echo "usage: make predict IMAGES=\"path/to/a.png path/to/b.dcm\" [RUN=default] (run make book first)"; exit 2)

@@ -15,13 +15,12 @@ def setup_notebook() -> None:
 
 
 def show_figure(fig, dpi: int = 110) -> None:
-    """Display a matplotlib figure once, as an embedded PNG whatever the backend, and free it."""
-    import io
-
-    import matplotlib.pyplot as plt
+    """Display a matplotlib figure once, whatever the backend, and free it: embedded as PNG or,
+    for photographic content (radiographs, heat maps), JPEG, at most 1600 px wide
+    (``tmvlib.report.figures.figure_image``)."""
     from IPython.display import Image, display
 
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    display(Image(data=buffer.getvalue()))
+    from .figures import figure_image
+
+    data, kind = figure_image(fig, dpi=dpi)
+    display(Image(data=data, format=kind))
