@@ -161,8 +161,10 @@ class TrustCardPredictor:
                          "temperature": t["ensemble"]},
         }
 
-    def predict(self, radiograph: Radiograph, image_id: str | None = None) -> CardResult:
-        """The card for one decoded radiograph (see :func:`tmvlib.card.inputs.read_radiograph`)."""
+    def predict(self, radiograph: Radiograph, image_id: str | None = None, scorecam: bool = True) -> CardResult:
+        """The card for one decoded radiograph (see :func:`tmvlib.card.inputs.read_radiograph`).
+        ``scorecam=False`` skips Score-CAM (its map is then all zeros and its fields None): for
+        checks of the numbers only, not for a card that is shown."""
         image_id = image_id or radiograph.path
         images = self.to_model_size(radiograph)
         x = gray_to_input(images, self.weights)
@@ -180,7 +182,7 @@ class TrustCardPredictor:
                                     stability.sources["MC dropout"].probs, stability.sources["ensemble"].probs,
                                     summary).iloc[0]
         gradcam_map = stability.maps[0]
-        scorecam_map = self.scorecam(x)[0]
+        scorecam_map = self.scorecam(x)[0] if scorecam else np.zeros_like(gradcam_map)
         checks = input_checks(radiograph, images[0, 0].numpy(), pooled[0].numpy(), self.reference) \
             if self.reference is not None else []
         uncertainty = float(scores[self.uncertainty_score])
@@ -208,11 +210,8 @@ class TrustCardPredictor:
                 **self._uncertainty(x, pooled)},
             "explanation": {
                 "gradcam_peak_region": peak_region(gradcam_map),
-                "scorecam_peak_region": peak_region(scorecam_map),
-                "scorecam": "exact" if self.scorecam_top_k is None else f"top-{self.scorecam_top_k}",
-                "methods_spearman": rank_correlation(reduce_maps(gradcam_map, 112), reduce_maps(scorecam_map, 112),
-                                                     grid=(28, 28)),
-                "methods_peak_distance": peak_distance(gradcam_map, scorecam_map)},
+                **(self._agreement(gradcam_map, scorecam_map) if scorecam else
+                   dict.fromkeys(("scorecam_peak_region", "scorecam", "methods_spearman", "methods_peak_distance")))},
             "stability": {
                 "score": self.instability_score,
                 "stability": None if not np.isfinite(instability) else 1 - instability,
@@ -225,7 +224,8 @@ class TrustCardPredictor:
                 "uncertainty_threshold": self.uncertainty_threshold, "confident": bool(confident),
                 "instability_score": self.instability_score, "instability": _float(instability),
                 "instability_threshold": self.instability_threshold, "stable": stable, "cell": cell,
-                "cell_error_rate_test": self.cell_errors.get(cell)},
+                "cell_error_rate_test": self.cell_errors.get(cell),
+                "scores": {k: _float(scores[k]) for k in scores.index if k != "image_id"}},
             "checks": [vars(c) | {"value": _float(c.value), "high": _float(c.high)} for c in checks],
             "warnings": [f"Out of distribution: {c.message}." for c in ood]
                         + [f"Note: {c.message}." for c in checks if c.fired and c.severity != OOD]
@@ -234,6 +234,14 @@ class TrustCardPredictor:
             "disclaimer": DISCLAIMER,
         }
         return CardResult(record, images[0, 0].numpy(), gradcam_map, scorecam_map)
+
+    def _agreement(self, gradcam_map: np.ndarray, scorecam_map: np.ndarray) -> dict:
+        size = int(self.ch06["metric_size"])
+        return {"scorecam_peak_region": peak_region(scorecam_map),
+                "scorecam": "exact" if self.scorecam_top_k is None else f"top-{self.scorecam_top_k}",
+                "methods_spearman": rank_correlation(reduce_maps(gradcam_map, size), reduce_maps(scorecam_map, size),
+                                                     grid=(int(self.ch06["spearman_grid"]),) * 2),
+                "methods_peak_distance": peak_distance(gradcam_map, scorecam_map)}
 
     def failure_mode_warnings(self, flags: dict) -> list[str]:
         """A sentence for each failure mode that chapter 07 supported and that applies here."""
@@ -263,3 +271,13 @@ def cell_error_rates(quadrants: pd.DataFrame, n_boot: int = 1000, seed: int = 0)
 def _float(value):
     value = float(value)
     return value if np.isfinite(value) else None
+
+
+TRUST_SCORE_COLUMNS = ("prob", "1 - confidence", "MC mutual information", "ensemble variance",
+                       "instability (MC dropout)", "instability (ensemble)", "instability (TTA)")
+
+
+def card_scores(record: dict) -> dict[str, float]:
+    """The card's values under the column names of chapter 06's ``trust_scores.parquet`` (to
+    check that a test image's card reproduces its row)."""
+    return {c: record["trust"]["scores"][c] for c in TRUST_SCORE_COLUMNS}

@@ -63,7 +63,7 @@ def card_figure(result) -> "plt.Figure":
     """Matplotlib figure of a :class:`~tmvlib.card.predictor.CardResult`."""
     record = result.record
     fig = plt.figure(figsize=(12, 6.6), dpi=100)
-    grid = fig.add_gridspec(2, 4, height_ratios=[3.2, 2.2], width_ratios=[1, 1, 1, 0.9], hspace=0.08,
+    grid = fig.add_gridspec(2, 4, height_ratios=[3.2, 2.2], width_ratios=[1, 1, 1, 0.9], hspace=0.25,
                             wspace=0.12)
     panels = [(result.gray, None, f"input ({record['input']['width']}x{record['input']['height']} "
                                   f"{record['input']['format']}, {record['input']['bit_depth']}-bit)"),
@@ -101,7 +101,9 @@ def probability_strip(ax, record: dict) -> None:
         ax.scatter(values, [y] * len(values), s=18, alpha=0.6, color=f"C{y}")
     ax.axvline(pred["threshold_uncalibrated"], color="#b00020", lw=1, ls="--")
     ax.text(pred["threshold_uncalibrated"], len(rows) - 0.4, " threshold", color="#b00020", fontsize=8)
-    ax.set_yticks(range(len(rows)), [name for name, _ in rows], fontsize=8)
+    for y, (name, _) in enumerate(rows):  # labels inside the axes: no clash with the Score-CAM panel
+        ax.text(0.01, y - 0.28, name, fontsize=8, color=f"C{y}")
+    ax.set_yticks([])
     ax.set_ylim(len(rows) - 0.2, -0.6)
     ax.set_xlim(0, 1)
     ax.tick_params(axis="x", labelsize=8)
