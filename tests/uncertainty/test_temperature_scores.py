@@ -61,3 +61,16 @@ def test_single_sample_has_no_epistemic_part_and_temperature_keeps_order():
 def test_non_finite_logits_are_refused():
     with pytest.raises(ValueError, match="1 non-finite"):
         uncertainty_scores(np.array([[0.0, np.inf]]))
+
+
+def test_temperature_at_a_bound_warns():
+    import warnings
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 200)
+    with pytest.warns(RuntimeWarning, match="search bound"):
+        fit_temperature(rng.normal(size=200), labels)          # logits unrelated to the labels
+    informative = (2 * labels - 1) * 2.0 + rng.normal(size=200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit_temperature(informative, labels)

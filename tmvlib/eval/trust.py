@@ -9,8 +9,8 @@ needs ``label`` (0/1) and ``prob`` (P(y=1)).
 - Quadrants: each image is *confident* when its uncertainty is at most a threshold and its
   explanation *stable* when its instability is at most another; crossed with correct/incorrect
   that gives 2x2x2 cells. Confident errors are the *danger zone*: nothing warns the reader. The
-  thresholds are inputs, chosen on validation data (e.g. the validation median with
-  :func:`threshold_at_quantile`) and applied unchanged to test data, so the test cells are not
+  thresholds are inputs, chosen on validation data (a validation quantile with
+  :func:`threshold_at_quantile`; chapter 07 uses the 75th percentile) and applied unchanged to test data, so the test cells are not
   tuned on the test set.
 - Error detection: how well a score ranks wrong predictions above right ones, as the AUROC of
   the score for the error indicator (the misclassification-detection AUROC of Hendrycks &

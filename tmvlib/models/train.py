@@ -1,4 +1,4 @@
-"""Fine-tuning loop: AdamW, cosine schedule, class weighting, early stopping on validation AUROC.
+"""Fine-tuning loop: AdamW, one-cycle schedule (15% warm-up, then cosine decay), class weighting, early stopping on validation AUROC.
 
 Inputs are uint8 image tensors ``(N, 1, H, W)`` (see :func:`tmvlib.data.tensors.load_image_tensor`)
 and 0/1 label arrays. With frozen stages and ``cache_features``, the frozen part runs once per

@@ -6,6 +6,8 @@ logit (accuracy at 0.5) are unchanged, only the confidence is rescaled.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import expit, log_expit
@@ -24,6 +26,10 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, bounds: tuple[float,
 
     Returns:
         the temperature (T > 1 softens over-confident predictions).
+
+    Warns:
+        RuntimeWarning when T ends at a bound: the logits carry (almost) no information about
+        the labels, or the bound is too tight; the probabilities are then near-constant.
     """
     logits, labels = np.asarray(logits, dtype=np.float64), np.asarray(labels, dtype=np.float64)
     if not np.isfinite(logits).all():
@@ -32,7 +38,12 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, bounds: tuple[float,
         raise ValueError("fit_temperature: the validation labels hold a single class")
     result = minimize_scalar(lambda log_t: _nll(logits, labels, float(np.exp(log_t))),
                              bounds=tuple(np.log(bounds)), method="bounded")
-    return float(np.exp(result.x))
+    temperature = float(np.exp(result.x))
+    if not bounds[0] * 1.01 < temperature < bounds[1] / 1.01:
+        warnings.warn(f"fit_temperature: T = {temperature:.3g} is at the search bound {bounds}; the "
+                      "validation logits barely predict the labels, so calibrated probabilities will be "
+                      "close to constant", RuntimeWarning, stacklevel=2)
+    return temperature
 
 
 def apply_temperature(logits: np.ndarray, temperature: float) -> np.ndarray:
