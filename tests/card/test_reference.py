@@ -43,9 +43,13 @@ def test_in_distribution_image_passes_and_far_inputs_fire():
                   spread=30.0)
     fired = {name for name, c in far.items() if c.fired}
     assert {"colour", "intensity mean", "intensity spread", "feature distance", "aspect ratio"} <= fired
-    assert far["feature distance"].severity == OOD and far["aspect ratio"].severity != OOD
-    small = _checks(ref, typical, inside, width=8, height=8)
-    assert small["size"].fired and "upsampled" in small["size"].message
+    assert far["feature distance"].severity == OOD and far["aspect ratio"].severity == OOD  # 2:1
+    mild = _checks(ref, typical, inside, width=1200, height=1000)
+    assert mild["aspect ratio"].fired and mild["aspect ratio"].severity != OOD
+    small = _checks(ref, typical, inside, width=12, height=12)
+    assert small["size"].fired and small["size"].severity != OOD and "upsampled" in small["size"].message
+    tiny = _checks(ref, typical, inside, width=7, height=7)
+    assert tiny["size"].fired and tiny["size"].severity == OOD
 
 
 def test_save_and_load_round_trip(tmp_path):

@@ -129,10 +129,20 @@ def fit_input_reference(train_grays, train_shapes, train_features, val_features,
         distance_threshold=float(np.quantile(val, quantile)), val_distances=val)
 
 
+def _graded(name: str, value: float, low: float, high: float, far: bool, message: str) -> InputCheck:
+    """A check that is a note just outside ``[low, high]`` and out of distribution when ``far``."""
+    return InputCheck(name, value, low, high, OOD if far else NOTE, far or not low <= value <= high, message)
+
+
 def input_checks(radiograph, gray_at_size, features, reference: InputReference,
-                 colour_spread: float = 8.0, aspect_tolerance: float = 1.1) -> list[InputCheck]:
+                 colour_spread: float = 8.0, aspect_tolerance: float = 1.1, far_aspect: float = 1.5,
+                 far_size: float = 2.0) -> list[InputCheck]:
     """Every check for one image (``radiograph`` a :class:`~tmvlib.card.inputs.Radiograph`,
-    ``gray_at_size`` uint8 (S, S), ``features`` (F,)). Returns all checks, fired or not."""
+    ``gray_at_size`` uint8 (S, S), ``features`` (F,)). Returns all checks, fired or not.
+
+    Shape and size are graded: an aspect ratio beyond ``aspect_tolerance`` times the training
+    range, or a shorter side below the model input, is a note; beyond ``far_aspect`` times the
+    range, or below the input size divided by ``far_size``, it is out of distribution."""
     mean, std = (float(v[0]) for v in intensity_stats(np.asarray(gray_at_size)[None]))
     aspect = radiograph.width / radiograph.height
     a_low, a_high = reference.aspect_range
@@ -156,12 +166,11 @@ def input_checks(radiograph, gray_at_size, features, reference: InputReference,
                    f"unlike the training images to the model: distance to the {reference.k}th nearest "
                    f"training image {distance:.3f} > {reference.distance_threshold:.3f} (exceeded by "
                    f"{1 - reference.quantile:.0%} of validation images)"),
-        InputCheck("aspect ratio", aspect, a_low / aspect_tolerance, a_high * aspect_tolerance, NOTE,
-                   not a_low / aspect_tolerance <= aspect <= a_high * aspect_tolerance,
-                   f"width/height {aspect:.2f}, training files {a_low:.2f}-{a_high:.2f}: the image is "
-                   "squeezed to a square, which distorts the anatomy"),
-        InputCheck("size", side, float(reference.image_size), float("inf"), NOTE,
-                   side < reference.image_size,
-                   f"shorter side {side} px is below the model input ({reference.image_size} px): "
-                   "upsampled, fine detail is missing"),
+        _graded("aspect ratio", aspect, a_low / aspect_tolerance, a_high * aspect_tolerance,
+                 far=not a_low / far_aspect <= aspect <= a_high * far_aspect,
+                 message=f"width/height {aspect:.2f}, training files {a_low:.2f}-{a_high:.2f}: the image is "
+                         "squeezed to a square, which distorts the anatomy"),
+        _graded("size", side, float(reference.image_size), float("inf"), far=side < reference.image_size / far_size,
+                message=f"shorter side {side} px is below the model input ({reference.image_size} px): "
+                        "upsampled, fine detail is missing"),
     ]

@@ -39,14 +39,16 @@ def summary_lines(record: dict) -> list[str]:
     """The numbers of the card as short lines (PNG text panel)."""
     pred, trust, stab = record["prediction"], record["trust"], record["stability"]
     mc, ens = pred["mc_dropout"], pred["ensemble"]
-    stability = "undefined (constant map)" if stab["stability"] is None else f"{stab['stability']:.2f}"
+    instability = ("undefined (constant map), counted as unstable" if trust["instability"] is None else
+                   f"{trust['instability']:.2f}, {'stable' if trust['stable'] else 'unstable'} against the "
+                   f"validation threshold {trust['instability_threshold']:.2f}")
     return [
         f"MC dropout ({mc['samples']} masks): p = {mc['probability']:.2f}, 90% of samples in "
         f"[{mc['sample_range'][0]:.2f}, {mc['sample_range'][1]:.2f}], mutual information {mc['mutual_information']:.4f}",
         f"Deep ensemble ({ens['members']} members): p = {ens['probability']:.2f}, members "
         f"[{ens['member_range'][0]:.2f}, {ens['member_range'][1]:.2f}], variance {ens['variance']:.4f}",
-        f"Explanation stability (1 - {stab['score']}): {stability}; TTA label flips "
-        f"{_flip(stab.get('flip rate (TTA)'))}",
+        f"Explanation {stab['score']} (1 - mean Spearman with the unperturbed Grad-CAM): {instability}; "
+        f"TTA label flips {_flip(stab.get('flip rate (TTA)'))}",
         f"Trust cell: {trust['cell']} -> {_pct(trust['cell_error_rate_test'])}",
     ]
 
