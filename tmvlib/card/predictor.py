@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-from scipy.special import expit, logit
+from scipy.special import expit
 
 from ..artifacts import decision_threshold, ensemble_checkpoints, need_artifact
 from ..config import chapter_params, run_dir
@@ -32,6 +32,7 @@ from ..models.classifier import gray_to_input
 from ..models.fit import load_trained_classifier
 from ..uncertainty.mc_dropout import mc_dropout_logits
 from ..uncertainty.scores import uncertainty_scores
+from ..uncertainty.temperature import apply_temperature, probability_logit
 from .inputs import Radiograph
 from .reference import OOD, InputReference, fit_input_reference, input_checks
 
@@ -122,7 +123,7 @@ class TrustCardPredictor:
 
     def calibrated(self, prob: float, method: str = "baseline") -> float:
         """P(positive) after the method's validation temperature (chapter 03)."""
-        return float(expit(logit(np.clip(prob, 1e-7, 1 - 1e-7)) / self.temperatures[method]))
+        return float(apply_temperature(probability_logit(np.array([prob])), self.temperatures[method])[0])
 
     def fit_reference(self, k: int = 10, quantile: float = 0.95) -> InputReference:
         """The input reference from this run's training and validation images (chapter 01's
