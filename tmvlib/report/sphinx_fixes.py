@@ -1,4 +1,10 @@
-"""Sphinx extension of the book (``sphinx.extra_extensions`` in ``_config.yml``): a clean console.
+"""Sphinx extension of the book (``sphinx.extra_extensions`` in ``_config.yml``): a clean console,
+and pasted numbers that follow their chapter.
+
+Pages that paste glued values from another document (``{glue:text}`02_baseline.ipynb::key:s```:
+the landing page, the reference pages, chapter 08) are re-read whenever any document changed.
+Sphinx's incremental build only re-reads changed sources, so after ``make chapter CH=02`` they
+kept the previous run's numbers.
 
 Sphinx 7.4 writes an extension's inline script twice when the extension adds it after the builder
 started: ``app.add_js_file(None, body=...)`` puts it in the builder's list, then
@@ -8,6 +14,25 @@ page threw ``SyntaxError: Identifier 'THEBE_JS_URL' has already been declared`` 
 browser test, tests/test_book_browser.py). This keeps the first of identical scripts.
 """
 from __future__ import annotations
+
+import re
+from pathlib import Path
+
+CROSS_DOCUMENT_GLUE = re.compile(r"\{glue(?::[a-z]+)?\}`[^`]*::")
+
+
+def pages_pasting_from_others(env) -> list[str]:
+    """Docnames whose source pastes a glued value from another document."""
+    found = []
+    for docname in sorted(env.found_docs):
+        source = Path(env.doc2path(docname))
+        if source.is_file() and CROSS_DOCUMENT_GLUE.search(source.read_text(errors="replace")):
+            found.append(docname)
+    return found
+
+
+def _repaste(app, env, added, changed, removed) -> list[str]:
+    return pages_pasting_from_others(env) if (added or changed or removed) else []
 
 
 def _script_key(script) -> tuple:
@@ -36,4 +61,5 @@ def _dedupe_page_scripts(app, pagename, templatename, context, doctree) -> None:
 def setup(app) -> dict:
     # After the handlers that add per-page scripts (myst-nb's run at the default priority 500).
     app.connect("html-page-context", _dedupe_page_scripts, priority=900)
+    app.connect("env-get-outdated", _repaste)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
