@@ -34,9 +34,9 @@ def training_curves(history: pd.DataFrame, best_epoch: int) -> alt.Chart:
     best = alt.Chart(pd.DataFrame({"epoch": [best_epoch]})).mark_rule(color="gray", strokeDash=[3, 3]).encode(x="epoch:Q")
     loss_chart = alt.Chart(losses).mark_line(point=True).encode(
         x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)), y=alt.Y("loss:Q", title="BCE loss"),
-        color=alt.Color("curve:N", title=None))
+        color=alt.Color("curve:N", title=None, legend=alt.Legend(orient="top")))  # side by side: keep it narrow
     auroc_chart = alt.Chart(history).mark_line(point=True, color="#2a7").encode(
         x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
         y=alt.Y("val_auroc:Q", title="validation AUROC", scale=alt.Scale(zero=False)))
-    return ((loss_chart + best).properties(width=260, height=200)
-            | (auroc_chart + best).properties(width=260, height=200))
+    return ((loss_chart + best).properties(width=250, height=200)
+            | (auroc_chart + best).properties(width=250, height=200))
