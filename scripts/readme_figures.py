@@ -4,7 +4,6 @@ radiologist-boxed test image (chapters 04-05) and a trust card (chapter 08), int
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 import matplotlib
@@ -21,6 +20,7 @@ from tmvlib.eval.calibration import reliability_table  # noqa: E402
 from tmvlib.eval.explanation_report import boxes_by_image  # noqa: E402
 from tmvlib.explain.overlay import overlay  # noqa: E402
 from tmvlib.explain.store import heatmap_dir, load_heatmaps  # noqa: E402
+from tmvlib.report.failure_figures import figure_png  # noqa: E402
 from tmvlib.report.figures import compress_image  # noqa: E402
 from tmvlib.report.uncertainty_charts import reliability_chart  # noqa: E402
 
@@ -41,15 +41,6 @@ def save(png: bytes, target: Path) -> Path:
     return target
 
 
-def figure_bytes(fig) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return buffer.getvalue()
-
-
 def architecture() -> bytes:
     fig, ax = plt.subplots(figsize=(13, 2.3))
     ax.set_xlim(0, len(STAGES) * 2.1)
@@ -66,7 +57,7 @@ def architecture() -> bytes:
                         arrowprops=dict(arrowstyle="->", lw=1.5, color="#34568b"))
     ax.text(0.05, 1.85, "params/<profile>/NN_*.yaml -> papermill -> notebooks/NN_*.ipynb (call tmvlib) -> "
             "artifacts/runs/<run_id>/ -> book/ -> HTML", fontsize=8.5, color="#555")
-    return figure_bytes(fig)
+    return figure_png(fig)
 
 
 def reliability(run_id: str, target: Path) -> Path:
@@ -102,7 +93,7 @@ def cam_pair(run_id: str, target: Path) -> Path:
         ax.set_title(title, fontsize=10)
         ax.axis("off")
     fig.suptitle(f"{row['image_id']} (NIH test, Pneumonia, p = {row['prob']:.2f})", fontsize=10)
-    return save(figure_bytes(fig), target)
+    return save(figure_png(fig), target)
 
 
 def trust_card(run_id: str, target: Path) -> Path:

@@ -142,14 +142,17 @@ class TrustCardPredictor:
 
     # -- the card -------------------------------------------------------------------------
     @torch.no_grad()
-    def _uncertainty(self, x: torch.Tensor, features: torch.Tensor) -> dict:
+    def _uncertainty(self, features: torch.Tensor, member_probs: np.ndarray) -> dict:
+        """MC dropout with chapter 03's masks on the pooled ``features`` (1, F), and the deep
+        ensemble from ``member_probs`` (M,) (the explained model first), each with its
+        temperature."""
         t = self.temperatures
         mc = mc_dropout_logits(self.model, features, n_samples=int(self.ch03["mc_samples"]),
                                seed=int(self.ch03["seed"])).numpy()              # (T, 1)
-        members = np.stack([self.model(x).numpy()] + [m(x).numpy() for m in self.others])  # (M, 1)
+        members = probability_logit(np.asarray(member_probs, dtype=np.float64))[:, None]  # (M, 1)
         mc_s = uncertainty_scores(mc, t["MC dropout"]).iloc[0]
         ens_s = uncertainty_scores(members, t["ensemble"]).iloc[0]
-        mc_p, member_p = expit(mc[:, 0]), expit(members[:, 0])
+        mc_p, member_p = expit(mc[:, 0]), np.asarray(member_probs, dtype=np.float64)
         return {
             "mc_dropout": {"probability": float(mc_s["prob"]), "mutual_information": float(mc_s["mutual_information"]),
                            "sample_probs": mc_p.tolist(),
@@ -208,7 +211,7 @@ class TrustCardPredictor:
                 "threshold": self.calibrated(self.threshold), "threshold_uncalibrated": self.threshold,
                 "threshold_rule": self.threshold_rule,
                 "label": self.positive if prob >= self.threshold else f"no {self.positive}",
-                **self._uncertainty(x, pooled)},
+                **self._uncertainty(pooled, np.r_[prob, stability.sources["ensemble"].probs[0]])},
             "explanation": {
                 "gradcam_peak_region": peak_region(gradcam_map),
                 **(self._agreement(gradcam_map, scorecam_map) if scorecam else

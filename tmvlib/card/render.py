@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import textwrap
 from pathlib import Path
@@ -16,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ..eval.failure_audit import json_safe  # noqa: E402
 from ..explain.overlay import overlay  # noqa: E402
+from ..report.failure_figures import figure_png  # noqa: E402
 
 
 def _pct(ci: dict | None) -> str:
@@ -115,12 +115,8 @@ def probability_strip(ax, record: dict) -> None:
 
 
 def card_png(result, dpi: int = 100) -> bytes:
-    """PNG bytes of the card, palette-free RGB at ``dpi`` (1200 px wide at 100)."""
-    fig = card_figure(result)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    return buffer.getvalue()
+    """PNG bytes of the card at ``dpi`` (about 1200 px wide at 100)."""
+    return figure_png(card_figure(result), dpi=dpi)
 
 
 def card_html(record: dict, png: bytes) -> str:

@@ -28,6 +28,7 @@ import pandas as pd
 from ..explain.localization import pointing_game
 from .bootstrap import patient_bootstrap, patient_bootstrap_mean
 from .curate import decision_margin
+from .frames import require_columns
 from .metrics import group_mean_difference
 
 REASONS = ("danger zone", "confident false negative", "confident false positive",
@@ -37,12 +38,6 @@ QUALITY_TEXT = {"squeezed": "resized to 224 px without keeping its aspect ratio 
                             "horizontally squeezed)",
                 "downsampled": "downsampled by a source repository before preparation",
                 "enhanced": "resized and contrast-enhanced by a source repository"}
-
-
-def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise KeyError(f"{what} needs column(s) {missing}; the frame has {list(frame.columns)}")
 
 
 def _top(frame: pd.DataFrame, column: str, n: int) -> pd.DataFrame:
@@ -80,9 +75,9 @@ def select_failure_cases(test: pd.DataFrame, external: pd.DataFrame, threshold: 
         the rules above that picked it, in the order of :data:`REASONS`), ``reason`` (the
         first) and ``margin``; ordered by first reason, then margin (largest first).
     """
-    _require(test, ["image_id", "label", "prob", "correct", "danger", instability_col],
+    require_columns(test, ["image_id", "label", "prob", "correct", "danger", instability_col],
              "select_failure_cases (test)")
-    _require(external, ["image_id", "label", "prob", "correct"], "select_failure_cases (external)")
+    require_columns(external, ["image_id", "label", "prob", "correct"], "select_failure_cases (external)")
     frames = {"test": test.assign(margin=decision_margin(test["prob"], threshold)),
               "external": external.assign(margin=decision_margin(external["prob"], threshold))}
     t, e = frames["test"], frames["external"]
@@ -368,7 +363,7 @@ def failure_mode_table(frame: pd.DataFrame, modes: Mapping[str, str], n_boot: in
         ("supported" / "not supported" / "too thin"), ``reason`` (a phrase for the prose) and
         ``examples`` (list of image ids).
     """
-    _require(frame, ["image_id", "patient_id", "correct", *modes.values()], "failure_mode_table")
+    require_columns(frame, ["image_id", "patient_id", "correct", *modes.values()], "failure_mode_table")
     errors_all = (~frame["correct"].astype(bool)).to_numpy().astype(float)
     prefer = set(prefer)
     rank = (frame[rank_by].to_numpy(dtype=float) if rank_by else np.zeros(len(frame)))

@@ -8,13 +8,8 @@ import numpy as np
 import pandas as pd
 
 from .bootstrap import patient_bootstrap, patient_bootstrap_mean
+from .frames import require_columns
 from .metrics import auroc, group_mean_difference
-
-
-def _require(frame: pd.DataFrame, columns, what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise KeyError(f"{what} needs column(s) {missing}; got {list(frame.columns)}")
 
 
 def flag_table(frame: pd.DataFrame, flag: str = "flagged", by: str = "set", n_boot: int = 1000,
@@ -25,7 +20,7 @@ def flag_table(frame: pd.DataFrame, flag: str = "flagged", by: str = "set", n_bo
 
     ``frame``: one row per image with ``patient_id``, bool ``flag`` and ``by``.
     """
-    _require(frame, ["patient_id", flag, by], "flag_table")
+    require_columns(frame, ["patient_id", flag, by], "flag_table")
     rows = []
     for group, part in frame.groupby(by, sort=False):
         flags = part[flag].astype(bool).to_numpy()
@@ -55,7 +50,7 @@ def separation_auroc(frame: pd.DataFrame, score: str, shifted, by: str = "set", 
                      seed: int = 0):
     """AUROC of ``score`` for telling rows whose ``by`` equals ``shifted`` from the others
     (0.5: the score cannot tell the populations apart), with a patient-bootstrap CI."""
-    _require(frame, ["patient_id", score, by], "separation_auroc")
+    require_columns(frame, ["patient_id", score, by], "separation_auroc")
     labels = (frame[by] == shifted).astype(int).to_numpy()
     if labels.min() == labels.max():
         raise ValueError(f"separation_auroc needs rows of both {shifted!r} and another {by}")

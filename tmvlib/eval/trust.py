@@ -38,6 +38,7 @@ from sklearn.preprocessing import StandardScaler
 
 from .bootstrap import patient_bootstrap, patient_bootstrap_mean
 from .calibration import brier, ece
+from .frames import require_columns
 from .metrics import auroc, group_mean_difference
 from .selective import aurc, risk_coverage_curve
 from .subgroups import subgroup_auroc
@@ -45,15 +46,9 @@ from .subgroups import subgroup_auroc
 ScoreSpec = str | np.ndarray | pd.Series
 
 
-def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise KeyError(f"{what} needs column(s) {missing}; the frame has {list(frame.columns)}")
-
-
 def _errors(frame: pd.DataFrame) -> np.ndarray:
     """(N,) int error indicator ``1 - correct``; raises on a missing or non-boolean column."""
-    _require(frame, ["correct"], "trust tables")
+    require_columns(frame, ["correct"], "trust tables")
     correct = frame["correct"]
     if correct.isna().any() or not correct.isin([True, False]).all():
         raise ValueError("column 'correct' must be boolean without missing values")
@@ -81,7 +76,7 @@ def _both_classes(errors: np.ndarray, what: str) -> None:
 
 def _errors_and_patients(frame: pd.DataFrame, what: str) -> tuple[np.ndarray, np.ndarray]:
     """(error indicator (N,), patient ids (N,)) after checking both outcomes are present."""
-    _require(frame, ["patient_id"], what)
+    require_columns(frame, ["patient_id"], what)
     errors = _errors(frame)
     _both_classes(errors, what)
     return errors, frame["patient_id"].to_numpy()
@@ -119,7 +114,7 @@ def assign_quadrants(frame: pd.DataFrame, uncertainty_col: str, instability_col:
             e.g. of a constant map, is a decision for the caller).
     """
     errors = _errors(frame)
-    _require(frame, [uncertainty_col, instability_col], "assign_quadrants")
+    require_columns(frame, [uncertainty_col, instability_col], "assign_quadrants")
     uncertainty = _score(frame, uncertainty_col, uncertainty_col)
     instability = _score(frame, instability_col, instability_col)
     out = frame.copy()
@@ -143,7 +138,7 @@ def quadrant_table(frame: pd.DataFrame) -> pd.DataFrame:
         images), ``share_of_stability`` (of the images with the same stable/unstable
         explanation) and ``danger`` (True for the two confident-error cells).
     """
-    _require(frame, ["correct", "confident", "stable"], "quadrant_table")
+    require_columns(frame, ["correct", "confident", "stable"], "quadrant_table")
     counts = frame.groupby(["correct", "confident", "stable"]).size()
     rows = []
     for correct in (True, False):
@@ -186,7 +181,7 @@ def danger_rate_by_stability(frame: pd.DataFrame, n_boot: int = 1000, seed: int 
         KeyError / ValueError: missing columns (``correct, confident, stable, patient_id``) or
             an unknown ``among``.
     """
-    _require(frame, ["confident", "stable", "patient_id"], "danger_rate_by_stability")
+    require_columns(frame, ["confident", "stable", "patient_id"], "danger_rate_by_stability")
     if among not in ("all", "confident"):
         raise ValueError(f"among must be 'all' or 'confident', got {among!r}")
     errors = _errors(frame)
@@ -273,7 +268,7 @@ class CombinedScore:
 
 
 def _feature_matrix(frame: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
-    _require(frame, list(features), "the combined score")
+    require_columns(frame, list(features), "the combined score")
     return np.column_stack([_score(frame, f, f) for f in features])
 
 
@@ -390,7 +385,7 @@ def subgroup_table(frame: pd.DataFrame,
         ``images, patients, positives, negatives, auroc, auroc_low, auroc_high, ece, ece_low,
         ece_high, brier, too_thin, reason``.
     """
-    _require(frame, ["label", "prob", "patient_id"], "subgroup_table")
+    require_columns(frame, ["label", "prob", "patient_id"], "subgroup_table")
     rows = []
     for grouping, spec in group_cols.items():
         values = frame[spec] if isinstance(spec, str) else spec(frame)
