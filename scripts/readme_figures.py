@@ -20,7 +20,7 @@ from tmvlib.eval.calibration import reliability_table  # noqa: E402
 from tmvlib.eval.explanation_report import boxes_by_image  # noqa: E402
 from tmvlib.explain.overlay import overlay  # noqa: E402
 from tmvlib.explain.store import heatmap_dir, load_heatmaps  # noqa: E402
-from tmvlib.report.failure_figures import figure_png  # noqa: E402
+from tmvlib.report.failure_figures import figure_png, png_to_jpeg  # noqa: E402
 from tmvlib.report.figures import compress_image  # noqa: E402
 from tmvlib.report.uncertainty_charts import reliability_chart  # noqa: E402
 
@@ -102,7 +102,11 @@ def trust_card(run_id: str, target: Path) -> Path:
     cards = [p for p in sorted((run_dir(run_id) / "cards").glob("*.png")) if p.stem in external]
     if not cards:
         raise SystemExit(f"no Kermany card in {run_dir(run_id) / 'cards'}: run chapter 08 first")
-    return save(cards[0].read_bytes(), target)
+    jpeg = png_to_jpeg(cards[0].read_bytes())  # always .jpg: the README links that name, as the book shows cards
+    target = target.with_suffix(".jpg")
+    target.write_bytes(jpeg)
+    print(f"wrote {target} ({len(jpeg) / 1024:.0f} kB)")
+    return target
 
 
 def main() -> None:
