@@ -80,3 +80,20 @@ def test_fit_or_load_reuses_a_matching_checkpoint(data, tmp_path):
                        predict_logits(again.model, again.weights, xv, channels_last=False, progress=False))
     changed = fit_or_load(tmp_path / "b.pt", train=TrainConfig(**{**FAST, "epochs": 1}), **args)
     assert not changed.reused
+
+
+def test_bank_outputs_runs_a_bf16_bank_in_bf16():
+    """A bank cached under bf16 autocast (AVX512-BF16 / AMX CPUs pick bf16 on "auto") feeds the
+    suffix without an explicit autocast: it used to fail with a bf16 input to an fp32 conv."""
+    from tmvlib.models.feature_cache import bank_outputs
+
+    model, _ = build_classifier("efficientnet_lite0", weights="none", frozen_stages=6)
+    model.eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        bank = frozen_prefix(model, x)
+        expected = model(x).float()
+    assert bank.dtype == torch.bfloat16
+    logits = bank_outputs(model, bank)
+    assert logits.dtype == torch.float32 and logits.shape == (2,)
+    torch.testing.assert_close(logits, expected.reshape(-1), atol=1e-2, rtol=1e-2)

@@ -43,6 +43,10 @@ def bank_outputs(model: XrayClassifier, bank: torch.Tensor, what: str = "logits"
                  batch_size: int = 256, autocast: Callable | None = None) -> torch.Tensor:
     """Run the trainable part of ``model`` (eval mode) over cached frozen-stage outputs.
 
+    A bfloat16 bank was cached under bf16 autocast (:func:`cache_frozen_features`); without an
+    explicit ``autocast`` its suffix runs under bf16 autocast too, the precision the bank and
+    the model's own predictions were made in (an fp32 conv cannot take a bf16 input).
+
     Returns:
         ``(N,)`` logits (``what="logits"``) or ``(N, F)`` pooled features (``what="features"``),
         float32 on the CPU.
@@ -50,6 +54,9 @@ def bank_outputs(model: XrayClassifier, bank: torch.Tensor, what: str = "logits"
     model.eval()
     device = next(model.parameters()).device
     step = trainable_suffix if what == "logits" else suffix_features
+    if autocast is None and bank.dtype == torch.bfloat16:
+        def autocast():
+            return torch.autocast(device.type, dtype=torch.bfloat16)
     out = []
     for start in range(0, len(bank), batch_size):
         h = bank[start:start + batch_size].to(device)

@@ -1,1 +1,0 @@
-"""Evaluation: discrimination metrics, patient-level bootstrap intervals."""
