@@ -16,19 +16,19 @@ import pandas as pd  # noqa: E402
 from tmvlib.artifacts import baseline_predictions, radiologist_boxes  # noqa: E402
 from tmvlib.config import project_root, run_dir  # noqa: E402
 from tmvlib.data.tensors import load_image_tensor  # noqa: E402
-from tmvlib.eval.calibration import reliability_table  # noqa: E402
-from tmvlib.eval.explanation_report import boxes_by_image  # noqa: E402
 from tmvlib.explain.overlay import overlay  # noqa: E402
 from tmvlib.explain.store import heatmap_dir, load_heatmaps  # noqa: E402
+from tmvlib.metrics.calibration import reliability_table  # noqa: E402
 from tmvlib.report.failure_figures import figure_png, png_to_jpeg  # noqa: E402
 from tmvlib.report.figures import compress_image  # noqa: E402
 from tmvlib.report.uncertainty_charts import reliability_chart  # noqa: E402
+from tmvlib.tables.explanation import boxes_by_image  # noqa: E402
 
 STAGES = [("data", "01", "tmvlib.data\npatient-level splits"),
           ("model", "02", "tmvlib.models\npretrained CNN"),
           ("uncertainty", "03", "tmvlib.uncertainty\nMC dropout, ensemble"),
           ("explanation", "04-05", "tmvlib.explain\nGrad-CAM, Score-CAM"),
-          ("stability", "06", "tmvlib.explain.perturbed\nperturbations"),
+          ("stability", "06", "tmvlib.explain.stability\nperturbations"),
           ("trust analysis", "07", "tmvlib.eval\nquadrants, failures"),
           ("report", "08", "Jupyter Book\n+ trust cards")]
 

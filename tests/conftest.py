@@ -37,3 +37,18 @@ def shared_data() -> Path:
     if not (root / "nih14" / "manifest.csv").is_file():
         pytest.skip(f"real data not found at {root}")
     return root
+
+
+def pytest_runtest_teardown(item, nextitem):
+    """nbval runs the ci reference notebooks cell by cell, as ``tmv chapter`` would run them but
+    without it: after a chapter's last cell, record its resolved params as ``tmv chapter`` does,
+    so that the next chapter finds what it declares it reads."""
+    path = Path(str(item.fspath))
+    if path.suffix != ".ipynb" or path.parent.name != "notebooks":
+        return
+    if nextitem is not None and Path(str(nextitem.fspath)) == path:
+        return
+    from tmvlib.config import load_params, record_run
+
+    params = load_params(path.stem, "ci")
+    record_run(params["run_id"], path.stem, params)

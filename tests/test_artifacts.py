@@ -26,3 +26,39 @@ def test_missing_outputs_name_the_chapter_to_run(artifacts):
 def test_threshold_is_read_with_its_rule(artifacts):
     (run_dir("r") / "metrics" / "baseline_threshold.txt").write_text("youden 0.459019\n")
     assert decision_threshold("r") == ("youden", 0.459019)
+
+
+def test_registry_names_every_file_and_its_chapter(artifacts):
+    from tmvlib.artifacts import ARTIFACTS, artifact_path
+    from tmvlib.config import CHAPTER_ORDER
+
+    assert all(a.chapter in CHAPTER_ORDER for a in ARTIFACTS.values())
+    assert len({a.path for a in ARTIFACTS.values()}) == len(ARTIFACTS)
+    assert artifact_path("r", "trust_scores") == run_dir("r") / "metrics" / "trust_scores.parquet"
+    with pytest.raises(KeyError, match="unknown artifact 'trust_score'"):
+        artifact_path("r", "trust_score")
+
+
+def test_tables_are_written_atomically_and_read_back(artifacts, monkeypatch):
+    import pandas as pd
+
+    from tmvlib.artifacts import artifact_path, read_table, write_table, write_text
+
+    frame = pd.DataFrame({"image_id": ["a", "b"], "prob": [0.1, 0.9]})
+    write_table("r", "trust_scores", frame)
+    pd.testing.assert_frame_equal(read_table("r", "trust_scores"), frame)
+    write_table("r", "baseline_metrics", frame.set_index("image_id"))  # CSV keeps its index
+    assert read_table("r", "baseline_metrics").columns.tolist() == ["image_id", "prob"]
+    write_text("r", "baseline_threshold", "youden 0.5\n")
+    assert decision_threshold("r") == ("youden", 0.5)
+
+    def broken(self, path, **kwargs):  # a writer that dies half-way leaves the old file
+        path.write_text("half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_table("r", "trust_scores", frame)
+    pd.testing.assert_frame_equal(read_table("r", "trust_scores"), frame)
+    assert [p.name for p in artifact_path("r", "trust_scores").parent.iterdir()
+            if p.name.startswith(".")] == []

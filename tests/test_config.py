@@ -21,9 +21,14 @@ def test_project_root_is_found_upwards(project):
 
 
 def test_params_and_overrides(project):
-    assert load_params("01_data", "ci") == {"run_id": "ci", "seed": 0, "views": ["PA"]}
+    from tmvlib.contracts import CONTRACTS, ParamsError
+
+    # the contract's defaults (there is no params/default here) <- params/ci <- overrides
+    assert load_params("01_data", "ci") == {**CONTRACTS["01_data"].defaults(),
+                                            "run_id": "ci", "seed": 0, "views": ["PA"]}
     assert load_params("01_data", "ci", {"seed": 3})["seed"] == 3
-    with pytest.raises(KeyError, match="unknown parameter 'sed'"):
+    with pytest.raises(ParamsError, match="override -p: unknown parameter 'sed' for 01_data; "
+                                          "did you mean 'seed'"):
         load_params("01_data", "ci", {"sed": 3})
     with pytest.raises(FileNotFoundError, match="profile 'nope'"):
         load_params("01_data", "nope")
@@ -61,3 +66,22 @@ def test_chapter_params_reads_what_a_chapter_recorded(project):
     assert chapter_params("r", "02_baseline") == {"max_images_per_split": 40}
     with pytest.raises(FileNotFoundError, match="make chapter CH=03"):
         chapter_params("r", "03_uncertainty")
+
+
+def test_record_run_keeps_the_data_the_notebook_recorded(project):
+    from tmvlib.config import chapter_params, forget_chapter, record_data
+
+    # the notebook records the manifests it read while it runs; tmv chapter the params after it
+    record_data("r", "01_data", {"nih14": "abc"})
+    record_run("r", "03_uncertainty", {"seed": 0})
+    assert record_run("r", "01_data", {"seed": 1}) == ["03_uncertainty"]
+    entry = yaml.safe_load((run_dir("r") / "config.yaml").read_text())["01_data"]
+    assert entry["params"] == {"seed": 1} and entry["data_manifests"] == {"nih14": "abc"}
+    assert entry["versions"] and "git_commit" in entry
+    # a rerun starts from no record: a chapter that fails leaves none
+    forget_chapter("r", "01_data")
+    with pytest.raises(FileNotFoundError):
+        chapter_params("r", "01_data")
+    record_run("r", "01_data", {"seed": 2})
+    assert yaml.safe_load((run_dir("r") / "config.yaml").read_text())["01_data"]["data_manifests"] == {}
+

@@ -1,10 +1,16 @@
-"""Readers of what earlier chapters wrote, shared by the later chapters.
+"""Every artifact a chapter writes, where it lives, who writes it, and how it is read and written.
 
-Every reader names the file it needs and the chapter that writes it when the file is missing,
-so rerunning a chapter out of order fails with an instruction rather than a KeyError.
+:data:`ARTIFACTS` is the one list of a run's files (``artifacts/runs/<run_id>/<path>``) with the
+chapter that writes each. Chapters write through :func:`write_table` / :func:`write_text`
+(atomic: a reader never sees half a file) and read through :func:`read_table` or the named
+readers below, which name the chapter to run when the file is missing, so rerunning a chapter out
+of order fails with an instruction rather than a KeyError.
 """
 from __future__ import annotations
 
+import os
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -14,24 +20,128 @@ from .data.nih import read_nih_boxes
 from .data.store import load_splits
 
 
+@dataclass(frozen=True)
+class Artifact:
+    """One file (or folder) of a run: its key, path under the run folder and writing chapter."""
+
+    name: str
+    path: str
+    chapter: str
+
+
+ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
+    Artifact("baseline_checkpoint", "checkpoints/baseline.pt", "02_baseline"),
+    Artifact("checkpoints", "checkpoints", "02_baseline"),
+    Artifact("baseline_predictions", "metrics/baseline_predictions.parquet", "02_baseline"),
+    Artifact("baseline_metrics", "metrics/baseline_metrics.csv", "02_baseline"),
+    Artifact("baseline_threshold", "metrics/baseline_threshold.txt", "02_baseline"),
+    Artifact("uncertainty", "metrics/uncertainty.parquet", "03_uncertainty"),
+    Artifact("uncertainty_methods", "metrics/uncertainty_methods.csv", "03_uncertainty"),
+    Artifact("temperatures", "metrics/temperatures.json", "03_uncertainty"),
+    Artifact("localization_gradcam", "metrics/localization_gradcam.parquet", "04_gradcam"),
+    Artifact("sanity_gradcam", "metrics/sanity_gradcam.parquet", "04_gradcam"),
+    Artifact("regions_gradcam", "metrics/regions_gradcam.parquet", "04_gradcam"),
+    Artifact("localization_scorecam", "metrics/localization_scorecam.parquet", "05_scorecam"),
+    Artifact("sanity_scorecam", "metrics/sanity_scorecam.parquet", "05_scorecam"),
+    Artifact("regions_scorecam", "metrics/regions_scorecam.parquet", "05_scorecam"),
+    Artifact("agreement_gradcam_scorecam", "metrics/agreement_gradcam_scorecam.parquet", "05_scorecam"),
+    Artifact("stability_perturbations", "metrics/stability_perturbations.parquet", "06_stability"),
+    Artifact("stability_summary", "metrics/stability_summary.parquet", "06_stability"),
+    Artifact("trust_scores", "metrics/trust_scores.parquet", "06_stability"),
+    Artifact("trust_quadrants", "metrics/trust_quadrants.parquet", "07_trust_failures"),
+    Artifact("quadrant_table", "metrics/quadrant_table.parquet", "07_trust_failures"),
+    Artifact("danger_by_stability", "metrics/danger_by_stability.parquet", "07_trust_failures"),
+    Artifact("failure_cases", "metrics/failure_cases.parquet", "07_trust_failures"),
+    Artifact("failure_case_files", "failure_cases", "07_trust_failures"),
+    Artifact("subgroups", "metrics/subgroups.parquet", "07_trust_failures"),
+    Artifact("failure_modes", "metrics/failure_modes.parquet", "07_trust_failures"),
+    Artifact("card_reference", "card", "08_trust_card"),
+    Artifact("cards", "cards", "08_trust_card"),
+    Artifact("ood_flags", "metrics/ood_flags.parquet", "08_trust_card"),
+)}
+
+
+def artifact(name: str) -> Artifact:
+    """The registry entry ``name``; KeyError listing the known names."""
+    try:
+        return ARTIFACTS[name]
+    except KeyError:
+        raise KeyError(f"unknown artifact {name!r}; known: {sorted(ARTIFACTS)}") from None
+
+
+def artifact_path(run_id: str, name: str) -> Path:
+    """``artifacts/runs/<run_id>/<path of name>`` (whether or not it exists yet)."""
+    return run_dir(run_id) / artifact(name).path
+
+
+def explanation_dir(run_id: str, method: str) -> Path:
+    """``artifacts/runs/<run_id>/explanations/<method>/``: heatmaps of one CAM method."""
+    if not method or "/" in method or method.startswith("."):
+        raise ValueError(f"method must be a plain folder name, got {method!r}")
+    return run_dir(run_id) / "explanations" / method
+
+
 def need_artifact(path: Path, chapter: str) -> Path:
     """``path`` if it exists, else FileNotFoundError naming the chapter that writes it."""
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path} is missing; run chapter {chapter} first "
                                 f"(make chapter CH={chapter[:2]})")
     return path
 
 
+def existing(run_id: str, name: str) -> Path:
+    """The path of artifact ``name``, which must exist (else the error names its chapter)."""
+    return need_artifact(artifact_path(run_id, name), artifact(name).chapter)
+
+
+def read_table(run_id: str, name: str) -> pd.DataFrame:
+    """A table artifact (``.parquet`` or ``.csv``) as written by its chapter."""
+    path = existing(run_id, name)
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+
+def _atomic(path: Path, write) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then move it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_table(run_id: str, name: str, frame: pd.DataFrame | pd.Series, **options) -> Path:
+    """Write a table artifact atomically: parquet (``index=False`` unless given), CSV
+    (pandas' defaults unless given) or, for ``.json``, a Series/DataFrame's ``to_json``."""
+    path = artifact_path(run_id, name)
+    if path.suffix == ".parquet":
+        options.setdefault("index", False)
+        return _atomic(path, lambda tmp: frame.to_parquet(tmp, **options))
+    if path.suffix == ".csv":
+        return _atomic(path, lambda tmp: frame.to_csv(tmp, **options))
+    if path.suffix == ".json":
+        return _atomic(path, lambda tmp: frame.to_json(tmp, **options))
+    raise ValueError(f"artifact {name!r} ({path.name}) is not a table")
+
+
+def write_text(run_id: str, name: str, text: str) -> Path:
+    """Write a text artifact atomically."""
+    return _atomic(artifact_path(run_id, name), lambda tmp: tmp.write_text(text))
+
+
 def baseline_checkpoint(run_id: str) -> Path:
     """Chapter 02's trained model."""
-    return need_artifact(run_dir(run_id) / "checkpoints" / "baseline.pt", "02_baseline")
+    return existing(run_id, "baseline_checkpoint")
 
 
 def baseline_predictions(run_id: str) -> pd.DataFrame:
     """Chapter 02's per-image predictions (``set`` val/test/external) joined with the image
     paths of chapter 01's split table. Row order is chapter 02's."""
-    preds = pd.read_parquet(need_artifact(run_dir(run_id) / "metrics" / "baseline_predictions.parquet",
-                                  "02_baseline"))
+    preds = read_table(run_id, "baseline_predictions")
     splits, external, _ = load_splits(run_id)
     paths = pd.concat([splits, external])[["image_id", "path"]].drop_duplicates("image_id")
     merged = preds.merge(paths, on="image_id", how="left", validate="many_to_one")
@@ -44,15 +154,14 @@ def baseline_predictions(run_id: str) -> pd.DataFrame:
 
 def decision_threshold(run_id: str) -> tuple[str, float]:
     """Chapter 02's operating threshold: (rule, value), chosen on validation."""
-    text = need_artifact(run_dir(run_id) / "metrics" / "baseline_threshold.txt", "02_baseline").read_text()
+    text = existing(run_id, "baseline_threshold").read_text()
     rule, value = text.split()
     return rule, float(value)
 
 
 def uncertainty_table(run_id: str) -> pd.DataFrame:
     """Chapter 03's per-image uncertainty table (one row per image x method x set)."""
-    return pd.read_parquet(need_artifact(run_dir(run_id) / "metrics" / "uncertainty.parquet",
-                                 "03_uncertainty"))
+    return read_table(run_id, "uncertainty")
 
 
 def radiologist_boxes(run_id: str, image_size: int) -> pd.DataFrame:
@@ -68,6 +177,19 @@ def ensemble_checkpoints(run_id: str) -> list[Path]:
     ``ensemble_1.pt`` ... (as many as chapter 03 recorded)."""
     members = int(chapter_params(run_id, "03_uncertainty")["ensemble_members"])
     paths = [baseline_checkpoint(run_id)]
-    paths += [need_artifact(run_dir(run_id) / "checkpoints" / f"ensemble_{m}.pt", "03_uncertainty")
-              for m in range(1, members)]
+    paths += [need_artifact(ensemble_checkpoint(run_id, m), "03_uncertainty") for m in range(1, members)]
     return paths
+
+
+def ensemble_checkpoint(run_id: str, member: int) -> Path:
+    """Path of chapter 03's ensemble member ``member`` (>= 1; member 0 is the baseline)."""
+    if member < 1:
+        raise ValueError(f"ensemble member {member}: member 0 is chapter 02's baseline checkpoint")
+    return artifact_path(run_id, "checkpoints") / f"ensemble_{member}.pt"
+
+
+def temperatures(run_id: str) -> dict[str, float]:
+    """Chapter 03's fitted temperature per method (``{"baseline": T, ...}``), fitted on validation."""
+    import json
+
+    return json.loads(existing(run_id, "temperatures").read_text())

@@ -40,25 +40,45 @@ def parse_overrides(pairs: list[str]) -> dict:
     return out
 
 
+def chapter_params_or_exit(name: str, profile: str, overrides: dict | None, root: Path) -> dict:
+    """The chapter's resolved params; a mistyped key or value (or no params file) exits with the
+    message, before anything runs."""
+    from .config import load_params
+    from .contracts import ParamsError
+
+    try:
+        return load_params(name, profile, overrides, root=root)
+    except (ParamsError, FileNotFoundError) as err:
+        raise SystemExit(f"[tmv] {err}") from None
+
+
 def run_chapter(key: str, profile: str = "default", overrides: dict | None = None,
                 output_dir: Path | None = None, root: Path | None = None) -> Path:
-    """Execute one chapter notebook with its profile's params; return the executed copy's path."""
-    import papermill as pm
+    """Execute one chapter notebook with its profile's params; return the executed copy's path.
 
-    from .config import load_params
+    The params are validated before papermill starts; the chapter's old record is dropped, and
+    after a successful run its full resolved params are recorded in the run's ``config.yaml``
+    (with the data manifests the notebook recorded, if any).
+    """
+    from .config import forget_chapter, record_run
 
     root = root or project_root()
     name = chapter_name(key, root)
-    params = load_params(name, profile, overrides, root=root)
+    params = chapter_params_or_exit(name, profile, overrides, root)
+    run_id = params.get("run_id", profile)
     output_dir = output_dir or root / "book"
     output_dir.mkdir(parents=True, exist_ok=True)
     output = output_dir / f"{name}.ipynb"
     print(f"[tmv] running {name} (profile {profile}) -> {output.relative_to(root)}", flush=True)
     # Progress bars help a person in a live notebook; in the rendered book they are noise.
     os.environ.setdefault("TMV_PROGRESS", "0")
+    import papermill as pm
+
+    forget_chapter(run_id, name, root)
     pm.execute_notebook(str(root / "notebooks" / f"{name}.ipynb"), str(output), parameters=params,
                         cwd=str(output_dir), kernel_name="python3", progress_bar=False,
                         log_output=False, request_save_on_cell_execute=False)
+    record_run(run_id, name, params, root=root)
     return output
 
 
@@ -151,7 +171,27 @@ def refresh_references(root: Path | None = None) -> None:
     """Execute every chapter with the ``ci`` profile into ``tests/notebooks/`` (nbval references)."""
     root = root or project_root()
     for name in chapters_in_toc(root):
-        run_chapter(name, "ci", output_dir=root / "tests" / "notebooks", root=root)
+        clean_reference(run_chapter(name, "ci", output_dir=root / "tests" / "notebooks", root=root), root)
+
+
+def clean_reference(path: Path, root: Path) -> None:
+    """Make an executed reference notebook machine-independent: papermill's input and output
+    paths relative to ``root``, the checkout's path in outputs (warnings name their file) as
+    ``.``, and no run times (they differ on every run and every machine)."""
+    import json
+
+    nb = json.loads(path.read_text())
+    meta = nb.get("metadata", {}).get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if meta.get(key):
+            meta[key] = Path(os.path.relpath(meta[key], root)).as_posix()
+    for key in ("duration", "start_time", "end_time"):
+        meta.pop(key, None)
+    for cell in nb.get("cells", []):
+        cell.get("metadata", {}).pop("papermill", None)
+        cell.get("metadata", {}).pop("execution", None)
+    text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    path.write_text(text.replace(str(root.resolve()) + "/", "./"))
 
 
 def predict(images: list[Path], run_id: str, out: Path | None = None,
@@ -187,6 +227,7 @@ def predict(images: list[Path], run_id: str, out: Path | None = None,
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The ``tmv`` command line (see the module docstring); ``argv`` defaults to ``sys.argv``."""
     parser = argparse.ArgumentParser(prog="tmv", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -217,11 +258,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     if args.command == "chapter":
-        from .config import later_chapters_recorded, load_params
+        from .config import later_chapters_recorded
 
         overrides = parse_overrides(args.param)
         output = run_chapter(args.chapter, args.profile, overrides)
-        run_id = load_params(output.stem, args.profile, overrides).get("run_id", args.profile)
+        run_id = chapter_params_or_exit(output.stem, args.profile, overrides, project_root()).get(
+            "run_id", args.profile)
         stale = later_chapters_recorded(run_id, output.stem)
         if stale:
             print(f"[tmv] {', '.join(stale)} of run {run_id!r} were computed from this chapter's "

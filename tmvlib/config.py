@@ -1,9 +1,11 @@
 """Parameters, project paths, run folders and fingerprints.
 
-A chapter's parameters live in ``params/<profile>/<NN_name>.yaml``; papermill injects them into
-the notebook. Each chapter records what it ran with (resolved params, package versions, git
-commit, data manifest hashes) in ``artifacts/runs/<run_id>/config.yaml``, so that a number in
-the book can be traced back to the exact inputs that produced it.
+A chapter's parameters are declared, typed and documented in ``tmvlib/contracts/`` and set in
+``params/default/<NN_name>.yaml`` (every parameter) and ``params/<profile>/<NN_name>.yaml`` (what
+a profile changes); papermill injects the resolved, validated params into the notebook. Each
+chapter records what it ran with (resolved params, package versions, git commit, data manifest
+hashes) in ``artifacts/runs/<run_id>/config.yaml``, so that a number in the book can be traced
+back to the exact inputs that produced it.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from .contracts import DeclaredParams, resolve_params
 from .fingerprint import git_commit, package_versions
 
 CHAPTER_ORDER = (
@@ -92,42 +95,64 @@ def resolve_data_root(data_root: str | Path | None = None, root: str | Path | No
 
 def load_params(chapter: str, profile: str = "default", overrides: dict | None = None,
                 root: str | Path | None = None) -> dict[str, Any]:
-    """Read ``params/<profile>/<chapter>.yaml`` and apply ``overrides`` (unknown keys refused)."""
-    path = project_root(root) / "params" / profile / f"{chapter}.yaml"
-    if not path.is_file():
-        raise FileNotFoundError(f"no params file {path} (profile {profile!r}, chapter {chapter!r})")
-    params = yaml.safe_load(path.read_text()) or {}
-    for key, value in (overrides or {}).items():
-        if key not in params:
-            raise KeyError(f"unknown parameter {key!r} for {chapter}; known: {sorted(params)}")
-        params[key] = value
-    return params
+    """The chapter's full params for ``profile``, validated against its contract, ``overrides`` last.
+
+    Delegates to :func:`tmvlib.contracts.resolve_params` (defaults <- ``params/default`` <-
+    ``params/<profile>`` <- overrides); an unknown key or a wrong type raises
+    ``tmvlib.contracts.ParamsError`` naming the key, the file and the closest valid key.
+    """
+    return resolve_params(chapter, profile, overrides, project_root(root))
 
 
 def record_run(run_id: str, chapter: str, params: dict, data_hashes: dict[str, str] | None = None,
                root: str | Path | None = None) -> list[str]:
     """Write this chapter's resolved params and fingerprints into the run's ``config.yaml``.
 
-    Returns the later chapters already recorded in this run: they were computed from the
-    previous artifacts of this chapter and are now stale until rerun.
+    ``tmv chapter`` calls this after the chapter ran, with the params papermill injected.
+    ``data_hashes`` (dataset -> manifest sha256) default to what the chapter recorded with
+    :func:`record_data` while it ran. Returns the later chapters already recorded in this run:
+    they were computed from the previous artifacts of this chapter and are now stale until rerun.
     """
     path = run_dir(run_id, root) / "config.yaml"
-    config = yaml.safe_load(path.read_text()) if path.is_file() else {}
-    config = config or {}
+    config = _read_config(path)
+    previous = config.get(chapter) or {}
     config[chapter] = {
         "params": params,
         "versions": package_versions(),
         "git_commit": git_commit(project_root(root)),
-        "data_manifests": data_hashes or {},
+        "data_manifests": previous.get("data_manifests", {}) if data_hashes is None else data_hashes,
     }
     path.write_text(yaml.safe_dump(config, sort_keys=True))
     return later_chapters_recorded(run_id, chapter, root)
 
 
+def record_data(run_id: str, chapter: str, data_hashes: dict[str, str],
+                root: str | Path | None = None) -> None:
+    """Record the data manifests a chapter read (dataset -> manifest sha256); its params are
+    recorded by ``tmv chapter`` when it has run (:func:`record_run`)."""
+    path = run_dir(run_id, root) / "config.yaml"
+    config = _read_config(path)
+    config.setdefault(chapter, {})["data_manifests"] = dict(data_hashes)
+    path.write_text(yaml.safe_dump(config, sort_keys=True))
+
+
+def forget_chapter(run_id: str, chapter: str, root: str | Path | None = None) -> None:
+    """Drop a chapter's record before it reruns: until it has finished, its artifacts are not
+    those of any recorded params."""
+    path = artifacts_dir(root) / "runs" / run_id / "config.yaml"
+    config = _read_config(path)
+    if config.pop(chapter, None) is not None:
+        path.write_text(yaml.safe_dump(config, sort_keys=True))
+
+
+def _read_config(path: Path) -> dict:
+    """A run's ``config.yaml`` as a dict (empty when absent)."""
+    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+
+
 def later_chapters_recorded(run_id: str, chapter: str, root: str | Path | None = None) -> list[str]:
     """Chapters after ``chapter`` that this run has already recorded (stale once it reruns)."""
-    path = artifacts_dir(root) / "runs" / run_id / "config.yaml"
-    config = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    config = _read_config(artifacts_dir(root) / "runs" / run_id / "config.yaml")
     position = CHAPTER_ORDER.index(chapter) if chapter in CHAPTER_ORDER else len(CHAPTER_ORDER)
     return [name for name in CHAPTER_ORDER[position + 1:] if name in config]
 
@@ -135,8 +160,18 @@ def later_chapters_recorded(run_id: str, chapter: str, root: str | Path | None =
 def chapter_params(run_id: str, chapter: str, root: str | Path | None = None) -> dict[str, Any]:
     """The params an earlier chapter recorded for this run (raises if it has not run)."""
     path = artifacts_dir(root) / "runs" / run_id / "config.yaml"
-    config = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    config = _read_config(path)
     if chapter not in config:
         raise FileNotFoundError(f"chapter {chapter} has not run for run {run_id!r} ({path}); "
                                 f"run it first (make chapter CH={chapter[:2]})")
     return config[chapter]["params"]
+
+
+def declared_params(run_id: str, reader: str, source: str, root: str | Path | None = None) -> dict[str, Any]:
+    """The params ``source`` recorded for this run, limited to what ``reader`` declares it reads.
+
+    ``reader``'s contract (``READS_PARAMS[source]`` in ``tmvlib/contracts/``) must name the keys;
+    reading any other key raises a KeyError that says where to declare it. Raises like
+    :func:`chapter_params` when ``source`` has not run.
+    """
+    return DeclaredParams(reader, source, chapter_params(run_id, source, root))

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from tmvlib.explain import dropout_masks, gradcam, mc_dropout_gradcam
+from tmvlib.explain import channel_keep_masks, gradcam, mc_dropout_gradcam
 from tmvlib.explain.base import capture_output, upsample
 
 
@@ -69,7 +69,7 @@ def test_mc_dropout_gradcam_equals_naive_per_sample_gradcam(lite0, xray_input):
     x = xray_input(64, seed=3)
     T, seed = 6, 11
     fast = mc_dropout_gradcam(model, x, T=T, seed=seed)
-    masks = dropout_masks(T, model.fc.in_features, model.dropout.p, seed)
+    masks = channel_keep_masks(T, model.fc.in_features, model.dropout.p, seed)
     assert fast.shape == (T, 64, 64) and fast.dtype == np.float32
     np.testing.assert_allclose(fast, naive_mc_gradcam(model, x, masks), atol=1e-5)
     assert not np.allclose(fast[0], fast[1])  # the masks really differ
@@ -88,6 +88,6 @@ def test_mc_dropout_is_seeded_and_reduces_to_gradcam_without_dropout(lite0, xray
 
 
 def test_dropout_masks_keep_rate():
-    masks = dropout_masks(200, 1280, 0.2, seed=0)
+    masks = channel_keep_masks(200, 1280, 0.2, seed=0)
     assert masks.shape == (200, 1280) and set(masks.unique().tolist()) <= {0.0, 1.0}
     assert masks.mean().item() == pytest.approx(0.8, abs=0.01)

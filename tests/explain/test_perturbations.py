@@ -11,13 +11,8 @@ import torch
 from scipy.ndimage import binary_erosion
 from torchvision.transforms.v2 import functional as TF
 
-from tmvlib.explain.perturb import (
-    Perturbation,
-    apply_perturbation,
-    invert_heatmap,
-    single_factor_perturbations,
-    tta_perturbations,
-)
+from tmvlib.explain.perturbations import (Perturbation, apply_perturbation, invert_heatmap,
+                                          single_factor_perturbations, tta_perturbations)
 
 
 def blob(height=32, width=48, row=13.0, col=20.0, sigma=5.0) -> np.ndarray:
@@ -172,3 +167,18 @@ def test_runs_on_cuda_like_on_cpu():
     torch.testing.assert_close(on_gpu.cpu(), apply_perturbation(image, p), atol=1e-5, rtol=0)
     back, valid = invert_heatmap(on_gpu[0], p)
     assert back.is_cuda and valid.is_cuda
+
+
+def test_perturbations_from_chapter_06_params():
+    from tmvlib.explain.perturbations import TTA_PARAMS, tta_perturbations_from_params
+
+    params = {"run_id": "x", "mc_samples": 3, "tta_count": 4, "tta_rotation": 3.0, "tta_translate": 0.02,
+              "tta_scale": 0.01, "tta_brightness": 0.0, "tta_contrast": 0.2, "tta_gamma": 0.05,
+              "tta_noise": 0.02, "seed": 7}
+    got = tta_perturbations_from_params(params)
+    assert got == tta_perturbations(4, rotation=3.0, translate=0.02, scale=0.01, brightness=0.0, contrast=0.2,
+                                    gamma=0.05, noise=0.02, seed=7)
+    assert got != tta_perturbations_from_params({**params, "seed": 8})
+    assert set(TTA_PARAMS) <= set(params)
+    with pytest.raises(KeyError, match="tta_gamma"):
+        tta_perturbations_from_params({k: v for k, v in params.items() if k != "tta_gamma"})

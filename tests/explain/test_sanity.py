@@ -60,3 +60,16 @@ def test_cascade_evaluates_only_the_named_steps(lite0, xray_input):
     import pytest
     with pytest.raises(ValueError, match="unknown randomisation steps"):
         cascading_randomization(model, x, explain, evaluate=["blocks.99"])
+
+
+def test_sanity_steps_come_from_the_backbone_unless_named():
+    from tmvlib.explain.sanity import randomization_steps, resolve_sanity_steps
+    from tmvlib.models import build_classifier
+
+    for backbone in ("efficientnet_lite0", "resnet50"):
+        model, _ = build_classifier(backbone, weights="none")
+        names = [name for name, _ in randomization_steps(model)]
+        chosen = resolve_sanity_steps(model)
+        assert chosen[0] == "fc" and chosen[-1] == names[-1] and set(chosen) <= set(names)
+        assert resolve_sanity_steps(model, "all") is None
+        assert resolve_sanity_steps(model, ["fc"]) == ["fc"]

@@ -7,20 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tmvlib.eval.stability import (
-    center_of_mass,
-    com_shift,
-    com_shift_percent,
-    pairwise_rows,
-    pool_to_grid,
-    rank_correlation,
-    stability_rows,
-    stability_summary,
-    topk_dice,
-    topk_iou,
-    topk_mask,
-)
 from tmvlib.explain.localization import binarize
+from tmvlib.explain.similarity import (center_of_mass, com_shift, com_shift_percent, pairwise_rows,
+                                       pool_to_grid, rank_correlation, stability_rows,
+                                       stability_summary, topk_dice, topk_iou, topk_mask)
 
 
 def square(shape=(20, 20), top=4, left=4, size=4) -> np.ndarray:

@@ -6,11 +6,10 @@ import numpy as np
 import torch
 
 from tmvlib.explain import gradcam, mc_dropout_gradcam
-from tmvlib.explain.perturb import Perturbation
-from tmvlib.explain.perturbed import (ensemble_maps, mc_dropout_maps, reduce_masks, reduce_maps,
+from tmvlib.explain.perturbations import Perturbation
+from tmvlib.explain.stability import (ensemble_maps, mc_dropout_maps, reduce_maps, reduce_masks,
                                       stability_against_reference, tta_maps)
 from tmvlib.models import gray_to_input
-
 
 
 def _images(n=2, size=64):
@@ -74,7 +73,7 @@ def test_reduce_helpers():
 
 
 def test_stability_by_source_runs_the_three_sources_against_one_reference(lite0):
-    from tmvlib.explain.perturbed import stability_by_source
+    from tmvlib.explain.stability import stability_by_source
 
     model, info = lite0
     images = _images(2)
@@ -89,3 +88,66 @@ def test_stability_by_source_runs_the_three_sources_against_one_reference(lite0)
     # the ensemble "member" is the model itself and the TTA copy the identity: perfectly stable
     same = got.rows[got.rows["source"].isin(["ensemble", "TTA"])]
     np.testing.assert_allclose(same["spearman"], 1.0, atol=1e-6)
+
+
+def test_perturbed_maps_by_name_and_spread():
+    from tmvlib.explain.geometry import tta_spread
+    from tmvlib.explain.stability import PerturbedMaps, tta_spread_maps
+
+    rng = np.random.default_rng(0)
+    maps = rng.random((2, 3, 8, 8)).astype(np.float32)
+    valid = np.ones((3, 8, 8), bool)
+    valid[0, 0, 0] = False
+    perturbed = PerturbedMaps(maps, valid, rng.random((2, 3)), ["p0", "p1", "p2"])
+    by_name = perturbed.by_name()
+    assert list(by_name) == ["p0", "p1", "p2"] and np.array_equal(by_name["p1"], maps[:, 1])
+    spread = tta_spread_maps(perturbed)
+    assert spread.shape == (2, 8, 8)
+    np.testing.assert_array_equal(spread[1], tta_spread(maps[1], valid))
+    empty = PerturbedMaps(np.zeros((0, 3, 8, 8), np.float32), valid, np.zeros((0, 3)), ["p0", "p1", "p2"])
+    assert tta_spread_maps(empty).shape == (0, 8, 8)
+
+
+def test_reduce_images_to_uint8_thumbnails():
+    from tmvlib.explain.stability import reduce_images
+
+    images = _images(2, size=64)
+    got = reduce_images(images, 16)
+    assert got.dtype == np.uint8 and got.shape == (2, 16, 16)
+    np.testing.assert_array_equal(got, reduce_maps(images[:, 0].float().numpy(), 16).round().astype(np.uint8))
+
+
+def test_stability_by_set_runs_each_set_and_keeps_the_small_parts(lite0):
+    import pandas as pd
+
+    from tmvlib.explain.stability import stability_by_set, stability_by_source
+
+    model, info = lite0
+    images = _images(3)
+    frames = {"val": pd.DataFrame({"image_id": ["a"], "prob": [0.2]}),
+              "test": pd.DataFrame({"image_id": ["b", "c"], "prob": [0.9, 0.1]})}
+    stacks = {"val": images[:1], "test": images[1:]}
+    protocol = dict(mc_samples=2, seed=0, perturbations=[Perturbation("r", rotation=5.0)], metric_size=32,
+                    top_k=0.15, grid=(8, 8), batch_size=2)
+    got = stability_by_set(model, [model], stacks, info, frames, 0.5, **protocol)
+    assert got.rows["set"].unique().tolist() == ["val", "test"] and got.rows.index.is_unique
+    ref = stability_by_source(model, [model], stacks["test"], info, np.array([0.9, 0.1]), 0.5, frames["test"]["image_id"],
+                              **protocol)
+    pd.testing.assert_frame_equal(got.rows[got.rows["set"] == "test"].drop(columns="set").reset_index(drop=True),
+                                  ref.rows)
+    np.testing.assert_array_equal(got.reference["test"], ref.reference)
+    assert set(got.probs["val"]) == {"MC dropout", "ensemble", "TTA"} and got.probs["val"]["MC dropout"].shape == (1, 2)
+
+
+def test_method_tta_stability_compares_scorecam_and_gradcam(lite0):
+    from tmvlib.explain.stability import method_tta_stability
+
+    model, info = lite0
+    images = _images(1)
+    reference = reduce_maps(gradcam(model, gray_to_input(images, info)), 32)
+    rows = method_tta_stability(model, images, info, reference, np.array([0.7]), 0.5, ["a"],
+                                [Perturbation("identity")], scorecam_top_k=4, metric_size=32, top_k=0.15,
+                                grid=(8, 8))
+    assert rows["method"].tolist() == ["Score-CAM (top-k)", "Grad-CAM"] and rows.index.tolist() == [0, 0]
+    # the identity perturbation reproduces both reference maps
+    np.testing.assert_allclose(rows["spearman"], 1.0, atol=1e-5)

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from tmvlib.eval.bootstrap import patient_bootstrap
-from tmvlib.eval.metrics import auroc
+from tmvlib.metrics.bootstrap import patient_bootstrap
+from tmvlib.metrics.discrimination import auroc
 
 
 def synthetic(n_patients=200, images_per_patient=1, seed=0):
@@ -42,7 +42,7 @@ def test_single_class_draws_are_skipped_and_counted():
 
 
 def test_weighted_draw_equals_copied_rows():
-    from tmvlib.eval.metrics import average_precision, thresholded_metrics
+    from tmvlib.metrics.discrimination import average_precision, thresholded_metrics
 
     labels, scores, _ = synthetic(50)
     weight = np.random.default_rng(3).integers(0, 4, 50)
@@ -54,7 +54,7 @@ def test_weighted_draw_equals_copied_rows():
 
 
 def test_bootstrap_mean_is_the_mean_with_a_patient_level_interval():
-    from tmvlib.eval.bootstrap import patient_bootstrap_mean
+    from tmvlib.metrics.bootstrap import patient_bootstrap_mean
 
     rng = np.random.default_rng(1)
     values = rng.random(60)
@@ -72,7 +72,7 @@ def test_bootstrap_mean_is_the_mean_with_a_patient_level_interval():
 
 
 def test_bootstrap_mean_leaves_nan_out_and_refuses_all_nan():
-    from tmvlib.eval.bootstrap import patient_bootstrap_mean
+    from tmvlib.metrics.bootstrap import patient_bootstrap_mean
 
     values = np.array([1.0, np.nan, 0.0, 1.0])
     interval = patient_bootstrap_mean(values, np.array(["a", "b", "c", "d"]), n_boot=200)

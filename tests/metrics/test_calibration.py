@@ -3,16 +3,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import brier_score_loss, log_loss
 
-from tmvlib.eval.bootstrap import patient_bootstrap
-from tmvlib.eval.calibration import (
-    bin_edges,
-    brier,
-    calibration_summary,
-    ece,
-    mce,
-    nll,
-    reliability_table,
-)
+from tmvlib.metrics.bootstrap import patient_bootstrap
+from tmvlib.metrics.calibration import (bin_edges, brier, calibration_summary, ece, mce, nll,
+                                        reliability_table)
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
-from tmvlib.eval.metrics import (auroc, choose_threshold, confusion, pr_frame, roc_frame,
-                                 thresholded_metrics)
+from tmvlib.metrics.discrimination import (auroc, choose_threshold, confusion, pr_frame, roc_frame,
+                                           thresholded_metrics)
 
 LABELS = np.array([0, 0, 0, 0, 1, 1, 1])
 PROBS = np.array([0.1, 0.3, 0.35, 0.8, 0.4, 0.7, 0.9])
@@ -48,7 +48,7 @@ def test_curves_span_the_unit_square():
 def test_fast_auroc_equals_sklearn_with_ties_and_weights():
     from sklearn.metrics import roc_auc_score
 
-    from tmvlib.eval.metrics import auroc
+    from tmvlib.metrics.discrimination import auroc
 
     rng = np.random.default_rng(0)
     for _ in range(20):

@@ -3,8 +3,8 @@ import itertools
 import numpy as np
 import pytest
 
-from tmvlib.eval.metrics import auroc
-from tmvlib.eval.selective import aurc, risk_coverage_curve, selective_metrics
+from tmvlib.metrics.discrimination import auroc
+from tmvlib.metrics.selective import aurc, risk_coverage_curve, selective_metrics
 
 # Errors at threshold 0.5: predictions [1, 0, 0, 1] against labels [1, 0, 1, 0] -> [0, 0, 1, 1].
 LABELS = np.array([1, 0, 1, 0])

@@ -4,8 +4,7 @@ import torch
 
 from tmvlib.models import build_classifier
 from tmvlib.models.feature_cache import frozen_prefix, trainable_suffix
-from tmvlib.models.fit import fit_or_load
-from tmvlib.models.train import TrainConfig, predict_logits, seed_everything, train_classifier
+from tmvlib.models.train import TrainConfig, seed_everything, train_classifier
 
 from tmv_testing import toy_data
 
@@ -66,20 +65,6 @@ def test_single_class_splits_are_refused(data):
         train_classifier(model, info, x, y, xv, np.zeros_like(yv), TrainConfig(**FAST), progress=False)
     with pytest.raises(ValueError, match="training split holds a single class"):
         train_classifier(model, info, x, np.ones_like(y), xv, yv, TrainConfig(**FAST), progress=False)
-
-
-def test_fit_or_load_reuses_a_matching_checkpoint(data, tmp_path):
-    (x, y), (xv, yv) = data
-    args = dict(backbone="efficientnet_lite0", weights="auto", image_size=32, dropout=0.2,
-                frozen_stages=6, split_hash="h", train_images=x, train_labels=y,
-                val_images=xv, val_labels=yv, progress=False)
-    first = fit_or_load(tmp_path / "b.pt", train=TrainConfig(**FAST), **args)
-    again = fit_or_load(tmp_path / "b.pt", train=TrainConfig(**FAST), **args)
-    assert not first.reused and again.reused and again.best_epoch == first.best_epoch
-    assert np.allclose(predict_logits(first.model, first.weights, xv, channels_last=False, progress=False),
-                       predict_logits(again.model, again.weights, xv, channels_last=False, progress=False))
-    changed = fit_or_load(tmp_path / "b.pt", train=TrainConfig(**{**FAST, "epochs": 1}), **args)
-    assert not changed.reused
 
 
 def test_bank_outputs_runs_a_bf16_bank_in_bf16():

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tmvlib.eval.curate import curated_samples, decision_margin, outcomes
+from tmvlib.tables.curate import curated_samples, decision_margin, outcomes
 
 
 def test_outcomes_at_a_threshold():

@@ -5,11 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tmvlib.eval.explanation_report import (agreement_rows, boxes_by_image, chance_localization,
-                                            excess_over_chance,
-                                            localization_rows, localization_table,
-                                            paired_difference, peak_region, region_rows,
-                                            region_table, sanity_verdict)
+from tmvlib.explain.regions import peak_region
+from tmvlib.tables.explanation import (agreement_rows, boxes_by_image, chance_localization,
+                                       excess_over_chance, localization_rows, localization_table,
+                                       paired_difference, region_rows, region_table,
+                                       sanity_verdict)
 
 
 def blob(center, size=40, sigma=3.0):

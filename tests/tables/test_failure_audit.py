@@ -1,25 +1,14 @@
-"""Failure audit: case selection, observation rules, TTA spread, the failure-mode table and the
-PNG + JSON of a case, on tiny hand-built frames (n_boot <= 200 to stay fast)."""
+"""Failure audit: case selection, observation rules and the failure-mode table, on tiny
+hand-built frames (n_boot <= 200 to stay fast)."""
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tmvlib.eval.failure_audit import (
-    REASONS,
-    case_observations,
-    clear_cases,
-    failure_mode_table,
-    json_safe,
-    peak_distance,
-    peak_in_boxes,
-    select_failure_cases,
-    tta_spread,
-    write_case,
-)
+from tmvlib.tables.failure_audit import (REASONS, case_observations, failure_mode_table,
+                                         select_failure_cases)
 
 THRESHOLD = 0.5
 N_BOOT = 200
@@ -137,36 +126,6 @@ def test_observation_rules_quiet_case():
     assert "50%" in observations[1]["text"] and "border band" in observations[0]["text"]
 
 
-def test_tta_spread_counts_only_valid_maps():
-    maps = np.zeros((3, 2, 2))
-    maps[:, 0, 0] = [0.0, 1.0, 0.5]   # all valid: population std of (0, 1, 0.5)
-    maps[:, 0, 1] = [0.2, 0.8, 100.0]  # third invalid there
-    valid = np.ones((3, 2, 2), bool)
-    valid[2, 0, 1] = False
-    valid[1:, 1, 1] = False            # only one valid map: undefined
-    spread = tta_spread(maps, valid)
-    assert spread.dtype == np.float32 and spread.shape == (2, 2)
-    assert spread[0, 0] == pytest.approx(np.std([0.0, 1.0, 0.5]))
-    assert spread[0, 1] == pytest.approx(0.3)
-    assert spread[1, 0] == 0.0
-    assert np.isnan(spread[1, 1])
-    assert tta_spread(maps[:2, :1, :1])[0, 0] == pytest.approx(0.5)  # valid=None: all count
-    with pytest.raises(ValueError, match="P, H, W"):
-        tta_spread(np.zeros((2, 2)))
-
-
-def test_peak_helpers():
-    heat = np.zeros((10, 10))
-    heat[2, 3] = 1.0
-    assert peak_in_boxes(heat, []) is None
-    assert peak_in_boxes(heat, [(3, 2, 1, 1)]) is True     # x=3, y=2: the maximum's pixel
-    assert peak_in_boxes(heat, [(6, 6, 2, 2)]) is False
-    other = np.zeros((10, 10))
-    other[2, 7] = 1.0
-    assert peak_distance(heat, other) == pytest.approx(0.4)
-    assert np.isnan(peak_distance(heat, np.zeros((10, 10))))
-
-
 def mode_frame() -> pd.DataFrame:
     """40 patients: the mode "edge" carries every error; "ap" is unrelated to errors; "thin" has
     two images; "ext" is undefined (None) on half the rows."""
@@ -212,61 +171,3 @@ def test_failure_mode_table_all_in_one_group():
     assert np.isnan(row["without_rate"]) and row["with_rate"] == pytest.approx(5 / 40)
     with pytest.raises(KeyError, match="nope"):
         failure_mode_table(frame, {"x": "nope"})
-
-
-def test_json_safe():
-    value = {"a": np.float32(0.5), "b": np.nan, "c": np.int64(3), "d": (1, np.bool_(True)),
-             "e": np.array([1.0, np.inf]), 4: pd.NA, "f": ["x"]}
-    out = json_safe(value)
-    assert out == {"a": 0.5, "b": None, "c": 3, "d": [1, True], "e": [1.0, None], "4": None,
-                   "f": ["x"]}
-    json.dumps(out, allow_nan=False)
-
-
-def test_write_case_and_clear(tmp_path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from tmvlib.report.failure_figures import (
-        case_text,
-        failure_case_grid,
-        figure_png,
-        png_to_jpeg,
-    )
-
-    gray = np.full((2, 16, 16), 128, np.uint8)
-    maps = np.random.default_rng(0).random((2, 16, 16)).astype(np.float32)
-    spread = maps * 0.1
-    spread[1, 0, 0] = np.nan
-    record = {"image_id": "00000001_000", "set": "test", "reasons": ["danger zone"], "label": 1,
-              "prob": np.float32(0.1), "threshold": 0.5, "one_minus_confidence": 0.1,
-              "mutual_information": np.nan, "ensemble_variance": 0.001, "instability": 0.4,
-              "flip_rate": 0.25, "tta_count": 8, "view": "AP", "sex": None, "age": np.nan,
-              "quality": "full"}
-    text = case_text(record, ["Confident error."])
-    assert "2/8" in text and "1-conf 0.10" in text and "sex n/a" in text and "age n/a" in text and "- Confident error." in text
-    fig = failure_case_grid(gray, maps, maps, spread, [text, "second"],
-                            boxes=[[(2, 2, 4, 4)], []], scorecam_notes=["chapter 05", "top-k"])
-    assert len(fig.axes) == 10
-    png, js = write_case(tmp_path / "cases", "00000001_000", fig,
-                         {**record, "observations": [{"rule": "r", "text": "t"}]})
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    saved = json.loads(js.read_text())
-    assert saved["prob"] == pytest.approx(0.1) and saved["mutual_information"] is None
-    assert saved["reasons"] == ["danger zone"] and saved["observations"][0]["rule"] == "r"
-    assert not plt.get_fignums()  # the figure was closed
-    # a case rendered once as PNG bytes (shown in the book and written as is)
-    png_bytes = figure_png(failure_case_grid(gray[:1], maps[:1], maps[:1], spread[:1], ["one"]))
-    assert png_bytes[:4] == b"\x89PNG" and not plt.get_fignums()
-    assert png_to_jpeg(png_bytes)[:3] == b"\xff\xd8\xff"
-    png2, _ = write_case(tmp_path / "cases", "00000002_000", png_bytes, {"x": np.nan})
-    assert png2.read_bytes() == png_bytes
-    assert json.loads((tmp_path / "cases" / "00000002_000.json").read_text()) == {"x": None}
-    (tmp_path / "cases" / "keep.txt").write_text("x")
-    assert clear_cases(tmp_path / "cases") == 4
-    assert [p.name for p in (tmp_path / "cases").iterdir()] == ["keep.txt"]
-    with pytest.raises(ValueError, match="plain file name"):
-        write_case(tmp_path, "../x", png_bytes, {})
-    with pytest.raises(ValueError, match="do not match"):
-        failure_case_grid(gray, maps[:1], maps, spread, ["a", "b"])

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tmvlib.eval.ood import flag_table, separation_auroc
+from tmvlib.tables.ood import flag_table, separation_auroc
 
 
 def _frame():

@@ -2,9 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tmvlib.eval.metrics import auroc, thresholded_metrics
-from tmvlib.eval.subgroups import subgroup_auroc
-from tmvlib.eval.summary import format_interval, metric_summary
+from tmvlib.metrics.discrimination import auroc, thresholded_metrics
+from tmvlib.metrics.subgroups import subgroup_auroc
+from tmvlib.report.wording import interval_column
+from tmvlib.tables.summary import metric_summary
 
 
 def predictions(n=120, seed=0):
@@ -23,7 +24,7 @@ def test_summary_values_match_the_metric_functions():
     assert table.loc["sensitivity", "value"] == pytest.approx(expected["sensitivity"])
     assert (table["low"] <= table["value"]).all() and (table["value"] <= table["high"]).all()
     assert table.attrs["patients"] == 60 and table.attrs["images"] == 120
-    assert format_interval(table.loc["AUROC"]).count("[") == 1
+    assert interval_column(table)["AUROC"].count("[") == 1
 
 
 def test_subgroups_report_small_groups_as_nan_not_dropped():

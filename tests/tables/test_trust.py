@@ -8,20 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tmvlib.eval.bootstrap import patient_bootstrap_mean
-from tmvlib.eval.selective import aurc
-from tmvlib.eval.trust import (
-    age_bands,
-    assign_quadrants,
-    danger_rate_by_stability,
-    error_detection_table,
-    fit_combined_score,
-    quadrant_table,
-    risk_coverage_rows,
-    selective_comparison,
-    subgroup_table,
-    threshold_at_quantile,
-)
+from tmvlib.metrics.bootstrap import patient_bootstrap_mean
+from tmvlib.metrics.selective import aurc
+from tmvlib.tables.trust import (age_bands, assign_quadrants, danger_rate_by_stability,
+                                 error_detection_table, fit_combined_score, quadrant_table,
+                                 risk_coverage_rows, selective_comparison, subgroup_table,
+                                 threshold_at_quantile)
 
 N_BOOT = 200
 
@@ -192,7 +184,7 @@ def test_selective_comparison_and_curves():
     assert table.loc["perfect", "value"] < table.loc["noise", "value"]
     assert table.loc["noise", "aurc_random"] == pytest.approx(error_rate)
     assert table.loc["noise", "low"] < error_rate < table.loc["noise", "high"]
-    # the same number as tmvlib.eval.selective.aurc with labels and probabilities
+    # the same number as tmvlib.metrics.selective.aurc with labels and probabilities
     labels = np.random.default_rng(0).integers(0, 2, len(frame))
     probs = np.where(frame["correct"], labels, 1 - labels).astype(float)
     assert table.loc["noise", "value"] == pytest.approx(aurc(labels, probs, frame["noise"]))
@@ -243,7 +235,7 @@ def test_subgroup_table_flags_thin_groups():
 
 
 def test_image_trust_scores_columns():
-    from tmvlib.eval.trust import image_trust_scores
+    from tmvlib.tables.trust import image_trust_scores
 
     frame = pd.DataFrame({"image_id": ["a", "b"], "prob": [0.9, 0.4], "label": [1, 1]})
     summary = pd.DataFrame({"image_id": ["a", "b", "a"], "source": ["TTA", "TTA", "ensemble"],
@@ -258,3 +250,80 @@ def test_image_trust_scores_columns():
     assert out.loc[0, "instability (TTA)"] == 0.1 and np.isnan(out.loc[1, "instability (TTA)"])
     assert np.isnan(out.loc[1, "instability (ensemble)"]) and np.isnan(out.loc[0, "instability (MC dropout)"])
     assert "correct" not in image_trust_scores(frame.drop(columns="label"), 0.5, mc, np.zeros((2, 1)), summary)
+
+
+def test_quadrant_labels_are_the_shared_trust_cells():
+    from tmvlib.tables.trust_cells import trust_cell
+
+    frame = every_cell()
+    q = assign_quadrants(frame, "entropy", "instability", 0.5, 0.5)
+    assert q["cell"].tolist() == [trust_cell(k, s, c) for c, k, s in zip(q["correct"], q["confident"], q["stable"])]
+    assert q["quadrant"].tolist() == [" · ".join(c.split(" · ")[:2]) for c in q["cell"]]
+    text = pd.Series(["text"]).dtype  # pandas' inferred text dtype, as the labels had before
+    assert q["cell"].dtype == text and q["quadrant"].dtype == text
+    table = quadrant_table(q)
+    assert table["cell"].tolist() == [trust_cell(r.confident, r.stable, r.correct) for r in table.itertuples()]
+
+
+def test_one_minus_confidence_is_measured_from_one_half():
+    from tmvlib.tables.trust import one_minus_confidence
+
+    np.testing.assert_allclose(one_minus_confidence([0.9, 0.5, 0.2, 0.0]), [0.1, 0.5, 0.2, 0.0])
+
+
+def test_subgroup_error_rate_resamples_every_patient_of_the_frame():
+    from tmvlib.tables.trust import subgroup_groupings
+
+    rng = np.random.default_rng(1)
+    n = 120
+    frame = pd.DataFrame({"label": rng.integers(0, 2, n), "prob": rng.random(n), "patient_id": np.arange(n) // 3,
+                          "sex": rng.choice(["F", "M", None], n), "view": rng.choice(["AP", "PA"], n),
+                          "age": rng.choice([20.0, 50.0, 80.0, np.nan], n)})
+    frame["correct"] = (frame["prob"] >= 0.5).astype(int) == frame["label"]
+    groupings = subgroup_groupings([0, 40, 60, 200])
+    assert list(groupings) == ["sex", "age band", "view"]
+    plain = subgroup_table(frame, groupings, n_boot=40, seed=2, min_positives=5, min_negatives=5)
+    table = subgroup_table(frame, groupings, n_boot=40, seed=2, min_positives=5, min_negatives=5,
+                           error_rate=True)
+    assert list(table.columns) == [*plain.columns, "error_rate", "error_low", "error_high"]
+    pd.testing.assert_frame_equal(table[plain.columns], plain)
+    # the rate of a group: a bootstrap over all images, those outside the group undefined
+    for row in table.itertuples():
+        spec = groupings[row.grouping]
+        values = pd.Series(np.asarray(frame[spec] if isinstance(spec, str) else spec(frame), dtype=object))
+        members = (values.where(values.notna(), "missing").astype(str) == row.group).to_numpy()
+        ref = patient_bootstrap_mean(np.where(members, (~frame["correct"]).astype(float), np.nan),
+                                     frame["patient_id"].to_numpy(), n_boot=40, seed=2)
+        assert (row.error_rate, row.error_low, row.error_high) == (ref.value, ref.low, ref.high)
+    assert set(table.loc[table["grouping"] == "sex", "group"]) == {"F", "M", "missing"}
+
+
+def test_trust_scores_by_set_and_tables_per_set():
+    from tmvlib.tables.trust import (image_trust_scores, per_set_table, trust_score_correlations,
+                                     trust_scores_by_set)
+
+    rng = np.random.default_rng(3)
+    frames, probs, summaries = {}, {}, []
+    for name, n in (("val", 6), ("test", 5)):
+        frames[name] = pd.DataFrame({"image_id": [f"{name}{i}" for i in range(n)], "patient_id": np.arange(n),
+                                     "label": rng.integers(0, 2, n), "prob": rng.random(n), "extra": 1})
+        probs[name] = {"MC dropout": rng.random((n, 4)), "ensemble": rng.random((n, 2))}
+        for source in ("MC dropout", "ensemble", "TTA"):
+            summaries.append(pd.DataFrame({"image_id": frames[name]["image_id"], "set": name, "source": source,
+                                           "instability": rng.random(n), "flip_rate": rng.random(n)}))
+    summary = pd.concat(summaries, ignore_index=True)
+    per_image = trust_scores_by_set(frames, 0.5, probs, summary)
+    assert per_image["set"].tolist() == ["val"] * 6 + ["test"] * 5 and "extra" not in per_image
+    ref = image_trust_scores(frames["test"][["image_id", "patient_id", "label", "prob"]].assign(set="test"), 0.5,
+                             probs["test"]["MC dropout"], probs["test"]["ensemble"], summary[summary["set"] == "test"])
+    pd.testing.assert_frame_equal(per_image.iloc[6:].reset_index(drop=True), ref)
+    corr = trust_score_correlations(per_image)
+    assert corr.index.tolist() == ["instability (MC dropout)", "instability (ensemble)", "instability (TTA)"]
+    assert corr.columns.tolist() == ["1 - confidence", "MC mutual information", "ensemble variance"]
+    assert corr.loc["instability (TTA)", "1 - confidence"] == round(
+        per_image["instability (TTA)"].corr(per_image["1 - confidence"], method="spearman"), 2)
+    both = per_set_table(lambda f, k: f.head(k)[["image_id"]], per_image, 2, sets=("test", "val"))
+    assert both.values.tolist() == [["test0", "test"], ["test1", "test"], ["val0", "val"], ["val1", "val"]]
+    kept = per_set_table(lambda f: f.head(2)[["image_id"]].reset_index(drop=True), per_image,
+                         sets=("val", "test"), ignore_index=False)
+    assert kept.index.tolist() == [0, 1, 0, 1]

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tmvlib.eval.uncertainty_report import method_table, selective_table, shift_detection
+from tmvlib.tables.uncertainty import method_table, selective_table, shift_detection
 from tmvlib.uncertainty.predictions import fit_temperatures, method_predictions
 
 

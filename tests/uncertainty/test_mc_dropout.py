@@ -2,7 +2,7 @@ import torch
 from torch import nn
 
 from tmvlib.models import build_classifier
-from tmvlib.uncertainty.mc_dropout import dropout_masks, mc_dropout_logits
+from tmvlib.uncertainty.mc_dropout import feature_keep_masks, mc_dropout_logits
 
 
 class FixedMaskDropout(nn.Module):
@@ -25,7 +25,7 @@ def test_head_only_sampling_equals_full_forward_passes_with_the_same_masks():
     with torch.no_grad():
         features = model.features(x)
     fast = mc_dropout_logits(model, features, n_samples=5, seed=7)
-    masks = dropout_masks(5, 3, features.shape[1], 0.3, seed=7)  # chunk 0 uses seed + 0
+    masks = feature_keep_masks(5, 3, features.shape[1], 0.3, seed=7)  # chunk 0 uses seed + 0
     original = model.dropout
     naive = []
     with torch.no_grad():

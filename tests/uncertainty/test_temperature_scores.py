@@ -4,7 +4,7 @@ from scipy.special import expit
 from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 
 from tmvlib.uncertainty.scores import binary_entropy, uncertainty_scores
-from tmvlib.uncertainty.temperature import apply_temperature, fit_temperature, probability_logit
+from tmvlib.uncertainty.temperature import fit_temperature, probability_logit, temperature_probs
 
 
 def overconfident(n=400, seed=0):
@@ -18,12 +18,12 @@ def test_temperature_softens_an_overconfident_model_and_lowers_nll():
     logits, labels = overconfident()
     temperature = fit_temperature(logits, labels)
     assert 2.5 < temperature < 6
-    assert log_loss(labels, apply_temperature(logits, temperature)) < log_loss(labels, expit(logits))
+    assert log_loss(labels, temperature_probs(logits, temperature)) < log_loss(labels, expit(logits))
 
 
 def test_temperature_leaves_auroc_and_accuracy_unchanged():
     logits, labels = overconfident()
-    calibrated = apply_temperature(logits, fit_temperature(logits, labels))
+    calibrated = temperature_probs(logits, fit_temperature(logits, labels))
     assert roc_auc_score(labels, calibrated) == roc_auc_score(labels, logits)
     assert accuracy_score(labels, calibrated >= 0.5) == accuracy_score(labels, expit(logits) >= 0.5)
 

@@ -4,13 +4,16 @@ A :class:`TrustCardPredictor` loads, once, what chapters 02-08 of a run wrote (t
 the ensemble members, the temperatures, the decision threshold, the trust-quadrant thresholds,
 the failure modes and the input reference) and applies the same protocol to a new image as the
 chapters applied to the test set: the quadrant scores come from
-:func:`tmvlib.explain.perturbed.stability_by_source` and
-:func:`tmvlib.eval.trust.image_trust_scores`, the functions chapter 06 uses, so a test image's
-card reproduces its row of ``trust_scores.parquet`` (chapter 08 checks this).
+:func:`tmvlib.explain.stability.stability_by_source` and
+:func:`tmvlib.tables.trust.image_trust_scores`, the functions chapter 06 uses, so a test image's
+card reproduces its row of ``trust_scores.parquet`` (chapter 08 checks this). The rules that
+place the image are chapter 07's own: the TTA perturbations
+(:func:`tmvlib.explain.perturbations.tta_perturbations_from_params`), the trust cell and the
+constant-map rule (:mod:`tmvlib.tables.trust_cells`) and the failure-mode flags
+(:func:`tmvlib.tables.failure_modes.failure_mode_flags`).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,24 +21,29 @@ import pandas as pd
 import torch
 from scipy.special import expit
 
-from ..artifacts import decision_threshold, ensemble_checkpoints, need_artifact
-from ..config import chapter_params, run_dir
-from ..eval.bootstrap import patient_bootstrap_mean
-from ..eval.explanation_report import peak_region
-from ..eval.failure_audit import EDGE_REGIONS, peak_distance
-from ..eval.stability import rank_correlation, stability_summary
-from ..eval.trust import image_trust_scores, threshold_at_quantile
-from ..explain.perturb import tta_perturbations
-from ..explain.perturbed import reduce_maps, stability_by_source
+from ..artifacts import (artifact_path, decision_threshold, ensemble_checkpoints, need_artifact,
+                         read_table, temperatures)
+from ..config import declared_params
+from ..explain.geometry import peak_distance
+from ..explain.perturbations import tta_perturbations_from_params
+from ..explain.regions import peak_region
 from ..explain.scorecam import ScoreCAM
+from ..explain.similarity import rank_correlation, stability_summary
+from ..explain.stability import reduce_maps, stability_by_source
 from ..models.classifier import gray_to_input
 from ..models.fit import load_trained_classifier
+from ..models.train import predict_logits
+from ..report.wording import interval_text
+from ..tables.failure_modes import failure_mode_flags
+from ..tables.trust import image_trust_scores, threshold_at_quantile
+from ..tables.trust_cells import cell_error_rates, is_confident, is_stable, trust_cell
 from ..uncertainty.mc_dropout import mc_dropout_logits
 from ..uncertainty.scores import uncertainty_scores
-from ..uncertainty.temperature import apply_temperature, probability_logit
+from ..uncertainty.temperature import probability_logit, temperature_probs
 from .inputs import Radiograph
 from .reference import OOD, InputReference, fit_input_reference, input_checks
 
+CARD = "08_trust_card"  # the chapter whose contract declares what the card reads
 DISCLAIMER = ("Research and education only. Not a medical device; no diagnostic claim. This card "
               "describes a research model's behaviour on one image and must not be used to make "
               "decisions about a patient.")
@@ -43,7 +51,7 @@ DISCLAIMER = ("Research and education only. Not a medical device; no diagnostic 
 
 def card_dir(run_id: str):
     """``artifacts/runs/<run_id>/card/``: chapter 08's input reference."""
-    return run_dir(run_id) / "card"
+    return artifact_path(run_id, "card_reference")
 
 
 @dataclass
@@ -72,13 +80,12 @@ class TrustCardPredictor:
         self.others = [m for m, _, _ in loaded[1:]]
         self.size = int(self.config["image_size"])
         self.threshold_rule, self.threshold = decision_threshold(run_id)
-        metrics = run_dir(run_id) / "metrics"
-        self.temperatures = json.loads(need_artifact(metrics / "temperatures.json", "03_uncertainty").read_text())
-        self.positive = chapter_params(run_id, "01_data")["positive"]
-        self.ch03 = chapter_params(run_id, "03_uncertainty")
-        self.ch06 = chapter_params(run_id, "06_stability")
-        self.ch07 = chapter_params(run_id, "07_trust_failures")
-        scores = pd.read_parquet(need_artifact(metrics / "trust_scores.parquet", "06_stability"))
+        self.temperatures = temperatures(run_id)
+        self.positive = declared_params(run_id, CARD, "01_data")["positive"]
+        self.ch03 = declared_params(run_id, CARD, "03_uncertainty")
+        self.ch06 = declared_params(run_id, CARD, "06_stability")
+        self.ch07 = declared_params(run_id, CARD, "07_trust_failures")
+        scores = read_table(run_id, "trust_scores")
         val = scores[scores["set"] == "val"]
         self.uncertainty_score = self.ch07["uncertainty_score"]
         self.instability_score = self.ch07["instability_score"]
@@ -86,15 +93,11 @@ class TrustCardPredictor:
                                                            self.ch07["uncertainty_quantile"])
         self.instability_threshold = threshold_at_quantile(val[self.instability_score],
                                                            self.ch07["instability_quantile"])
-        quadrants = pd.read_parquet(need_artifact(metrics / "trust_quadrants.parquet", "07_trust_failures"))
+        quadrants = read_table(run_id, "trust_quadrants")
         self.cell_errors = cell_error_rates(quadrants[quadrants["set"] == "test"],
                                             self.ch07["n_boot"], self.ch07["seed"])
-        self.failure_modes = pd.read_parquet(need_artifact(metrics / "failure_modes.parquet", "07_trust_failures"))
-        p = self.ch06
-        self.perturbations = tta_perturbations(
-            p["tta_count"], rotation=p["tta_rotation"], translate=p["tta_translate"], scale=p["tta_scale"],
-            brightness=p["tta_brightness"], contrast=p["tta_contrast"], gamma=p["tta_gamma"],
-            noise=p["tta_noise"], seed=p["seed"])
+        self.failure_modes = read_table(run_id, "failure_modes")
+        self.perturbations = tta_perturbations_from_params(self.ch06)
         self.reference = reference
         self.scorecam = ScoreCAM(self.model, top_k=scorecam_top_k, batch_size=8)
         self.scorecam_top_k = scorecam_top_k
@@ -123,7 +126,7 @@ class TrustCardPredictor:
 
     def calibrated(self, prob: float, method: str = "baseline") -> float:
         """P(positive) after the method's validation temperature (chapter 03)."""
-        return float(apply_temperature(probability_logit(np.array([prob])), self.temperatures[method])[0])
+        return float(temperature_probs(probability_logit(np.array([prob])), self.temperatures[method])[0])
 
     def fit_reference(self, k: int = 10, quantile: float = 0.95) -> InputReference:
         """The input reference from this run's training and validation images (chapter 01's
@@ -172,9 +175,12 @@ class TrustCardPredictor:
         image_id = image_id or radiograph.path
         images = self.to_model_size(radiograph)
         x = gray_to_input(images, self.weights)
+        # The probability as chapter 02 computed it (its precision: bf16 autocast where the CPU has
+        # native bf16), so that the card reproduces the chapters' numbers on every machine.
+        prob = float(expit(predict_logits(self.model, self.weights, images, progress=False)[0]))
+        self.model.to(memory_format=torch.contiguous_format)  # predict_logits made it channels_last
         with torch.no_grad():
             pooled = self.model.features(x)
-            prob = float(torch.sigmoid(self.model.head(pooled)).item())  # eval mode: dropout is off
         p = self.ch06
         stability = stability_by_source(
             self.model, self.others, images, self.weights, np.array([prob]), self.threshold, [image_id],
@@ -191,13 +197,11 @@ class TrustCardPredictor:
             if self.reference is not None else []
         uncertainty = float(scores[self.uncertainty_score])
         instability = float(scores[self.instability_score])
-        confident = uncertainty <= self.uncertainty_threshold
-        stable = bool(np.isfinite(instability) and instability <= self.instability_threshold)  # constant map: unstable
+        confident = is_confident(uncertainty, self.uncertainty_threshold)
+        stable = is_stable(instability, self.instability_threshold)  # a constant map (NaN) is unstable
         ood = [c for c in checks if c.fired and c.severity == OOD]
-        cell = f"{'confident' if confident else 'uncertain'} · {'stable' if stable else 'unstable'}"
-        flags = {"edge": peak_region(gradcam_map) in EDGE_REGIONS,
-                 "ap": None if radiograph.view is None else radiograph.view == "AP",
-                 "unstable": not stable, "low_confidence": not confident, "external": bool(ood)}
+        cell = trust_cell(confident, stable)
+        flags = failure_mode_flags(peak_region(gradcam_map), radiograph.view, stable, confident, external=bool(ood))
         calibrated = self.calibrated(prob)
         record = {
             "image_id": image_id, "run_id": self.run_id, "input": radiograph.describe(),
@@ -248,28 +252,20 @@ class TrustCardPredictor:
                 "methods_peak_distance": peak_distance(gradcam_map, scorecam_map)}
 
     def failure_mode_warnings(self, flags: dict) -> list[str]:
-        """A sentence for each failure mode that chapter 07 supported and that applies here."""
-        out = []
-        for r in self.failure_modes.itertuples():
-            if r.status == "supported" and flags.get(r.column):
-                out.append(f"Failure mode '{r.mode}' applies: in chapter 07 the error rate was "
-                           f"{r.with_rate:.0%} [{r.with_low:.0%}, {r.with_high:.0%}] with it vs "
-                           f"{r.without_rate:.0%} [{r.without_low:.0%}, {r.without_high:.0%}] without.")
-        return out
+        """A sentence for each failure mode that chapter 07 supported and that applies here
+        (``flags``: :func:`tmvlib.tables.failure_modes.failure_mode_flags`, keyed like the
+        ``column`` of ``failure_modes.parquet``)."""
+        return [failure_mode_warning(r) for r in self.failure_modes.itertuples()
+                if r.status == "supported" and flags.get(r.column)]
 
 
-def cell_error_rates(quadrants: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict[str, dict]:
-    """Error rate of each confident/uncertain x stable/unstable cell on a labelled set (rows of
-    ``trust_quadrants.parquet``), with a patient-bootstrap 95% CI: cell -> {rate, low, high,
-    images, errors}; cells without an image are absent."""
-    out = {}
-    for (confident, stable), part in quadrants.groupby(["confident", "stable"]):
-        errors = (~part["correct"].astype(bool)).astype(float).to_numpy()
-        ci = patient_bootstrap_mean(errors, part["patient_id"].to_numpy(), n_boot=n_boot, seed=seed)
-        cell = f"{'confident' if confident else 'uncertain'} · {'stable' if stable else 'unstable'}"
-        out[cell] = {"rate": ci.value, "low": ci.low, "high": ci.high, "images": len(part),
-                     "errors": int(errors.sum())}
-    return out
+def failure_mode_warning(mode) -> str:
+    """The card's warning for one supported failure mode (a ``failure_modes.parquet`` row with
+    ``mode, with_rate, with_low, with_high, without_rate, without_low, without_high``): the
+    error rates with and without it in chapter 07, as percentages with their intervals."""
+    with_it = interval_text(mode.with_rate, mode.with_low, mode.with_high, digits=0, percent=True)
+    without = interval_text(mode.without_rate, mode.without_low, mode.without_high, digits=0, percent=True)
+    return f"Failure mode '{mode.mode}' applies: in chapter 07 the error rate was {with_it} with it vs {without} without."
 
 
 def _float(value):

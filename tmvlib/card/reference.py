@@ -67,6 +67,8 @@ class InputReference:
         return knn_distance(features, self.bank, self.k)
 
     def save(self, directory: str | Path) -> Path:
+        """Write ``reference.npz`` (arrays) and ``reference.json`` (the rest) into ``directory``;
+        returns the JSON's path. :meth:`load` reads them back."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(directory / "reference.npz", bank=self.bank.astype(np.float32),
@@ -77,6 +79,7 @@ class InputReference:
 
     @classmethod
     def load(cls, directory: str | Path) -> InputReference:
+        """The reference :meth:`save` wrote into ``directory``."""
         directory = Path(directory)
         meta = json.loads((directory / "reference.json").read_text())
         arrays = np.load(directory / "reference.npz")
@@ -86,6 +89,7 @@ class InputReference:
 
 
 def normalize_rows(features) -> np.ndarray:
+    """(N, F) features scaled to unit L2 norm per row (float32), so a dot product is a cosine."""
     f = np.asarray(features, dtype=np.float32)
     return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
 

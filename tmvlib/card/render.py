@@ -13,16 +13,17 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ..eval.failure_audit import json_safe  # noqa: E402
 from ..explain.overlay import overlay  # noqa: E402
 from ..report.failure_figures import figure_png  # noqa: E402
+from ..report.records import json_safe  # noqa: E402
+from ..report.wording import interval_text  # noqa: E402
 
 
 def _pct(ci: dict | None) -> str:
     if not ci:
         return "no NIH test image fell in this cell"
-    return (f"{ci['rate']:.0%} [{ci['low']:.0%}, {ci['high']:.0%}] wrong "
-            f"({ci['errors']}/{ci['images']} NIH test images)")
+    rate = interval_text(ci["rate"], ci["low"], ci["high"], digits=0, percent=True)
+    return f"{rate} wrong ({ci['errors']}/{ci['images']} NIH test images)"
 
 
 def headline(record: dict) -> str:

@@ -23,4 +23,5 @@ class Exclusions:
         return frame[~mask]
 
     def to_frame(self) -> pd.DataFrame:
+        """One row per exclusion step: ``step, reason, images, patients, examples``."""
         return pd.DataFrame(self.rows, columns=["step", "reason", "images", "patients", "examples"])

@@ -10,7 +10,7 @@ from .base import (
     normalize_maps,
     upsample,
 )
-from .gradcam import dropout_masks, gradcam, mc_dropout_cams, mc_dropout_gradcam
+from .gradcam import channel_keep_masks, gradcam, mc_dropout_cams, mc_dropout_gradcam
 from .localization import (
     binarize,
     box_mask,
@@ -25,7 +25,7 @@ from .scorecam import ScoreCAM, score_cam
 
 __all__ = [
     "ScoreCAM", "SingleLogit", "binarize", "box_mask", "capture_output",
-    "cascading_randomization", "dropout_masks", "energy_by_region", "energy_inside", "gradcam",
+    "cascading_randomization", "channel_keep_masks", "energy_by_region", "energy_inside", "gradcam",
     "iou_thresholded", "layer_activations", "map_similarity", "mc_dropout_cams", "mc_dropout_gradcam",
     "normalize_maps", "overlay", "pointing_game", "randomization_steps", "region_masks",
     "score_cam", "upsample",

@@ -122,4 +122,5 @@ class SingleLogit(nn.Module):
         self.model = model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) -> (B, 1): the model's single logit as a one-class output."""
         return self.model(x).reshape(-1, 1)

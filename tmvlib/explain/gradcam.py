@@ -54,7 +54,7 @@ def gradcam(model: nn.Module, x: torch.Tensor, layer: nn.Module | str | None = N
     return maps.float().cpu().numpy()
 
 
-def dropout_masks(samples: int, channels: int, p: float, seed: int = 0) -> torch.Tensor:
+def channel_keep_masks(samples: int, channels: int, p: float, seed: int = 0) -> torch.Tensor:
     """Seeded MC-dropout keep-masks: float32 (samples, channels) of 0/1, each entry kept with
     probability 1 - p (the draw ``u >= p`` with u ~ U[0,1) from a private torch.Generator, so
     the global RNG is untouched)."""
@@ -78,13 +78,13 @@ def mc_dropout_cams(model: nn.Module, acts: torch.Tensor, T: int, seed: int = 0
     """Closed-form Grad-CAM and logits under T MC-dropout masks for target-layer activations
     ``acts`` (B,C,h,w) of the eval-mode model (the map the head pools).
 
-    Masks: ``dropout_masks(T, C, model.dropout.p, seed)``, the same for every image; sample t
+    Masks: ``channel_keep_masks(T, C, model.dropout.p, seed)``, the same for every image; sample t
     weights channel c by ``alpha_tc = w_c m_tc / (1-p)``. Returns (raw CAMs (B,T,h,w) =
     ``ReLU(sum_c alpha_tc A_c) / (h w)``, logits (B,T) = ``alpha_t . GAP(A) + b``)."""
     weight, p = _dropout_head(model)
     acts = acts.float()
     _, channels, h, w = acts.shape
-    masks = dropout_masks(T, channels, p, seed)
+    masks = channel_keep_masks(T, channels, p, seed)
     alpha = masks * weight / (1.0 - p) if p < 1 else torch.zeros_like(masks)  # p = 1: zero maps
     logits = acts.mean((2, 3)) @ alpha.T + model.fc.bias.detach().float()[0]
     cams = torch.relu(torch.einsum("tc,bchw->bthw", alpha / (h * w), acts))
@@ -95,7 +95,7 @@ def mc_dropout_gradcam(model: nn.Module, x: torch.Tensor, T: int = 30, seed: int
                        normalize: bool = True) -> np.ndarray:
     """Grad-CAM of one image under T MC-dropout masks (dropout on, BatchNorm in eval).
 
-    x: (3,H,W) or (1,3,H,W). Masks: ``dropout_masks(T, C, model.dropout.p, seed)``. One forward
+    x: (3,H,W) or (1,3,H,W). Masks: ``channel_keep_masks(T, C, model.dropout.p, seed)``. One forward
     gives A (C,h,w) at ``model.cam_target_layer`` (the map the head pools); sample t has channel
     weights ``alpha_tc = w_c m_tc / ((1-p) h w)`` (the spatial mean of dy/dA, exact for this
     head). Returns float32 (T,H,W): ``ReLU(sum_c alpha_tc A_c)`` upsampled bilinearly and, if

@@ -1,6 +1,6 @@
 """Test-time perturbations of an X-ray and the inverse transform that brings a heatmap computed on
 the perturbed image back onto the original pixel grid, so explanations of the two can be compared
-pixel by pixel (explanation stability, ``tmvlib.eval.stability``).
+pixel by pixel (explanation stability, ``tmvlib.explain.similarity``).
 
 A :class:`Perturbation` is a fixed function of one image: photometric changes first, then one
 affine map about the image centre. Its parameters follow the training augmentation
@@ -41,7 +41,9 @@ multi-label image classification", CVPR.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -136,6 +138,35 @@ def tta_perturbations(n: int, rotation: float = 5.0, translate: float = 0.04, sc
             contrast=float(1 + contrast * u[5]), gamma=float(math.exp(gamma * u[6])),
             noise=float(noise), seed=int(rng.integers(2**31 - 1))))
     return out
+
+
+# Chapter 06's params that define its TTA perturbations (the count, each magnitude, the seed).
+TTA_PARAMS = ("tta_count", "tta_rotation", "tta_translate", "tta_scale", "tta_brightness",
+              "tta_contrast", "tta_gamma", "tta_noise", "seed")
+
+
+def tta_perturbations_from_params(params: Mapping[str, Any]) -> list[Perturbation]:
+    """Chapter 06's test-time perturbations from its params: :func:`tta_perturbations` with
+    ``n = params["tta_count"]``, each magnitude ``params["tta_<factor>"]`` (rotation, translate,
+    scale, brightness, contrast, gamma, noise) and ``params["seed"]``.
+
+    Args:
+        params: chapter 06's params mapping (its notebook parameters, or what it recorded,
+            ``tmvlib.config.chapter_params(run_id, "06_stability")``); the keys of
+            :data:`TTA_PARAMS` are read, any other key is ignored.
+    Returns:
+        the same list chapter 06 used (chapters 07 and the trust card call this to repeat it).
+    Raises:
+        KeyError: a key of :data:`TTA_PARAMS` is missing.
+    """
+    missing = [k for k in TTA_PARAMS if k not in params]
+    if missing:
+        raise KeyError(f"chapter 06 params lack {missing}")
+    return tta_perturbations(params["tta_count"], rotation=params["tta_rotation"],
+                             translate=params["tta_translate"], scale=params["tta_scale"],
+                             brightness=params["tta_brightness"], contrast=params["tta_contrast"],
+                             gamma=params["tta_gamma"], noise=params["tta_noise"],
+                             seed=params["seed"])
 
 
 def single_factor_perturbations(rotation: float = 5.0, translate: float = 0.04,

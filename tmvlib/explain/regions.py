@@ -20,6 +20,10 @@ BORDER = 0.08
 CORNER = 0.12
 LUNG_X, LUNG_Y, MEDIASTINUM_X = (0.15, 0.85), (0.10, 0.90), (0.45, 0.55)
 
+REGIONS = ("lung_proxy", "mediastinum", "border", "corners")
+# Regions at the image edge: heat peaking there suggests a shortcut (markers, collimation, text).
+EDGE_REGIONS = ("border", "corners")
+
 
 def _px(frac: float, n: int) -> int:
     return round(frac * n)
@@ -66,3 +70,15 @@ def energy_by_region(heatmap) -> dict[str, float]:
            for name, m in masks.items()}
     out.update({f"area_{name}": float(m.mean()) for name, m in masks.items()})
     return out
+
+
+def peak_region(heat: np.ndarray) -> str:
+    """Where the map's maximum falls: ``corners`` before ``border`` (corners lie in the border
+    band), then ``lung_proxy``, ``mediastinum``, else ``other`` (the thorax outside both); the
+    first maximal pixel in row-major order."""
+    masks = region_masks(heat.shape)
+    r, c = np.unravel_index(int(np.argmax(heat)), heat.shape)
+    for name in ("corners", "border", "lung_proxy", "mediastinum"):
+        if masks[name][r, c]:
+            return name
+    return "other"

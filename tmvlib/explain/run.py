@@ -5,6 +5,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 import torch
 
 from ..models.classifier import gray_to_input
@@ -28,3 +29,19 @@ def explain_images(explain: Callable[[torch.Tensor], np.ndarray], images: torch.
     if bad.size:
         raise ValueError(f"explanation of image row(s) {bad[:5].tolist()} contains NaN or inf")
     return out, seconds
+
+
+def explain_with_stats(cam, images: torch.Tensor, norm, batch_size: int = 1, progress: bool = True,
+                       desc: str = "explaining") -> tuple[np.ndarray, float, pd.DataFrame]:
+    """:func:`explain_images` with a CAM object that keeps per-call ``stats.per_image`` (such as
+    :class:`tmvlib.explain.scorecam.ScoreCAM`): also returns the per-image statistics of every
+    call, one row per image, in image order."""
+    per_image: list[dict] = []
+
+    def explain(x):
+        maps = cam(x)
+        per_image.extend(cam.stats.per_image)
+        return maps
+
+    maps, seconds = explain_images(explain, images, norm, batch_size=batch_size, progress=progress, desc=desc)
+    return maps, seconds, pd.DataFrame(per_image)

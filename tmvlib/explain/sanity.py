@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,17 @@ def randomization_steps(model: nn.Module) -> list[tuple[str, list[nn.Module]]]:
     for stage in reversed(model.spec.stages):
         steps.append(("+".join(stage), [model.trunk.get_submodule(p) for p in stage]))
     return steps
+
+
+def resolve_sanity_steps(model: nn.Module, steps: Sequence[str] | str | None = None) -> list[str] | None:
+    """The randomisation steps to evaluate: ``steps`` as given, ``None`` for every step when
+    ``steps == "all"``, or the backbone's own choice (``model.spec.sanity_steps``) when ``steps``
+    is None, so a chapter's params name no backbone's layers."""
+    if steps == "all":
+        return None
+    if steps is None:
+        return list(model.spec.sanity_steps) or None
+    return list(steps)
 
 
 def map_similarity(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:

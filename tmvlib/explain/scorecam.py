@@ -50,13 +50,8 @@ before tracing (freezing then folds BatchNorm in bf16), masked inputs are rounde
 input buffer, and the logits come back as float32; activations, masks, weights and the map stay
 float32. bf16 is an approximation whose agreement with fp32 is measured, not guaranteed
 (``benchmarks/bench_cam.py --precision bf16`` prints it; the tests check a floor at 64 px).
-Measured on efficientnet_lite0 with a seeded head (CPU, emulated bf16): masked-input logits
-moved by ~0.03 rms against a spread of ~0.09 across masked inputs; default ("prob"/"cic") maps
-kept Pearson >= 0.999 vs fp32 at 64 px but fell to 0.92-0.95 on some 96 px inputs (CIC weights
-are small differences of probabilities), the "logit"/"softmax" maps stayed >= 0.9995. At
-224 px (synthetic radiograph) bf16 took 1.27 s vs 1.90 s for fp32 on 2 threads of an AMX Xeon
-(0.32 vs 0.53 s on 16, batch 32) and 0.026 vs 0.036 s on an H100 (batch 64), Pearson 0.9998
-vs fp32. On CPUs without native bf16 it is emulated: 5-10x slower than fp32 (AVX2, 1 thread).
+On CPUs without native bf16 it is emulated and slower than fp32. Measured agreement and timings
+per machine: ``benchmarks/README.md``.
 
 Device: everything runs on the model's device (``next(model.parameters()).device``): the
 scoring copy, the input buffer, the masks and the weights; ``x`` is moved there and the maps

@@ -1,7 +1,7 @@
 """Explanation stability: how much a heatmap changes when the input is perturbed slightly.
 
 Maps are (H, W) arrays of non-negative heat (``tmvlib.explain`` gives [0, 1]); a perturbed map is
-first brought back to the original pixel grid (``tmvlib.explain.perturb.invert_heatmap``) and
+first brought back to the original pixel grid (``tmvlib.explain.perturbations.invert_heatmap``) and
 compared only on its ``valid_mask``. Every metric takes an optional boolean ``mask`` (H, W) that
 restricts the comparison to its True pixels (None: all pixels); pixels inside it must be finite.
 

@@ -6,7 +6,7 @@ for comparison and the perturbed model's probability (to count decision flips):
 - ``mc_dropout``: T dropout masks on the head (``tmvlib.explain.mc_dropout_gradcam``; one
   forward per image, the T maps and logits in closed form);
 - ``ensemble``: the deep-ensemble members other than the explained model (member 0);
-- ``tta``: test-time augmentations (``tmvlib.explain.perturb``), each map inverted to the
+- ``tta``: test-time augmentations (``tmvlib.explain.perturbations``), each map inverted to the
   original frame so that a map that moves with the anatomy counts as stable.
 
 Maps are reduced to ``metric_size`` pixels (area averaging) before any comparison: CAMs here
@@ -16,8 +16,9 @@ its pixels are).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,8 +27,12 @@ from torch import nn
 
 from ..models.classifier import gray_to_input
 from .base import chunks, layer_activations, to_heatmaps
+from .geometry import tta_spread
 from .gradcam import gradcam, mc_dropout_cams
-from .perturb import Perturbation, apply_perturbation, invert_heatmap
+from .perturbations import Perturbation, apply_perturbation, invert_heatmap
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -41,6 +46,10 @@ class PerturbedMaps:
     probs: np.ndarray
     names: list[str]
 
+    def by_name(self) -> dict[str, np.ndarray]:
+        """perturbation name -> its (N,h,w) maps, in perturbation order."""
+        return {name: self.maps[:, k] for k, name in enumerate(self.names)}
+
 
 def reduce_maps(maps, size: int) -> np.ndarray:
     """(..., H, W) maps -> (..., size, size) by area averaging (float32)."""
@@ -50,6 +59,13 @@ def reduce_maps(maps, size: int) -> np.ndarray:
         return t.numpy()
     out = F.interpolate(t.reshape(-1, 1, *t.shape[-2:]), size=(size, size), mode="area")
     return out.reshape(*lead, size, size).numpy()
+
+
+def reduce_images(images, size: int) -> np.ndarray:
+    """uint8 (N,1,H,W) radiographs -> uint8 (N, size, size), area-averaged and rounded (to show
+    beside maps at the metric size)."""
+    gray = torch.as_tensor(images)[:, 0].float().numpy()
+    return reduce_maps(gray, size).round().astype(np.uint8)
 
 
 def reduce_masks(masks, size: int) -> np.ndarray:
@@ -113,13 +129,13 @@ def stability_against_reference(reference: np.ndarray, perturbed: PerturbedMaps,
                                 reference_probs: np.ndarray, threshold: float,
                                 image_ids: Sequence[str], k: float = 0.15,
                                 grid: tuple[int, int] | None = None) -> "pd.DataFrame":
-    """Per image and perturbation: ``tmvlib.eval.stability.stability_rows`` of each perturbed
+    """Per image and perturbation: ``tmvlib.explain.similarity.stability_rows`` of each perturbed
     map against the image's reference map (N,h,w) (same metric size), with ``label_flipped``
     = the perturbed prediction's label at ``threshold`` differs from the reference's. Returns
     the rows with an ``image_id`` column."""
     import pandas as pd
 
-    from ..eval.stability import stability_rows
+    from .similarity import stability_rows
 
     if reference.shape[0] != perturbed.maps.shape[0] or reference.shape[1:] != perturbed.maps.shape[2:]:
         raise ValueError(f"reference maps {reference.shape} do not match perturbed maps "
@@ -139,7 +155,7 @@ class SourceStability:
     """Chapter 06's protocol on N images: ``maps`` (N,H,W) Grad-CAM of the unperturbed images
     at input size, ``reference`` the same at the metric size, ``sources`` name -> PerturbedMaps
     (``MC dropout``, ``ensemble``, ``TTA``), ``rows`` the per-perturbation stability rows
-    (``tmvlib.eval.stability.stability_rows`` with ``image_id`` and ``source``)."""
+    (``tmvlib.explain.similarity.stability_rows`` with ``image_id`` and ``source``)."""
 
     maps: np.ndarray
     reference: np.ndarray
@@ -169,3 +185,88 @@ def stability_by_source(model: nn.Module, others: Sequence[nn.Module], images: t
                                                   k=top_k, grid=grid).assign(source=name)
                       for name, perturbed in sources.items()], ignore_index=True)
     return SourceStability(maps, reference, sources, rows)
+
+
+@dataclass
+class StabilityBySet:
+    """:func:`stability_by_source` of several image sets, keeping what chapter 06 reads on:
+    ``rows`` (every set's stability rows with a ``set`` column), ``reference`` set -> (N,h,w)
+    unperturbed Grad-CAM at the metric size, ``probs`` set -> source -> (N,P) probabilities of
+    the perturbed predictions. The perturbed maps themselves are dropped (they are large)."""
+
+    rows: "pd.DataFrame"
+    reference: dict[str, np.ndarray]
+    probs: dict[str, dict[str, np.ndarray]]
+
+
+def stability_by_set(model: nn.Module, others: Sequence[nn.Module], images: Mapping[str, torch.Tensor],
+                     norm, frames: Mapping[str, "pd.DataFrame"], threshold: float, *, mc_samples: int,
+                     seed: int, perturbations: Sequence[Perturbation], metric_size: int, top_k: float,
+                     grid: tuple[int, int], batch_size: int = 16) -> StabilityBySet:
+    """Chapter 06's protocol (:func:`stability_by_source`) on each set of images in turn.
+
+    Args:
+        images: set name -> uint8 (N,1,H,W) images. frames: set name -> its N rows in the same
+            order, with ``image_id`` and ``prob`` (the unperturbed probability, for label flips
+            at ``threshold``).
+        the rest: as :func:`stability_by_source`.
+    Returns:
+        :class:`StabilityBySet`, sets in the order of ``frames``.
+    """
+    import pandas as pd
+
+    rows, reference, probs = [], {}, {}
+    for name, frame in frames.items():
+        result = stability_by_source(model, others, images[name], norm, frame["prob"].to_numpy(), threshold,
+                                     frame["image_id"], mc_samples=mc_samples, seed=seed,
+                                     perturbations=perturbations, metric_size=metric_size, top_k=top_k,
+                                     grid=grid, batch_size=batch_size)
+        reference[name] = result.reference
+        rows.append(result.rows.assign(set=name))
+        probs[name] = {source: p.probs for source, p in result.sources.items()}
+    return StabilityBySet(pd.concat(rows, ignore_index=True), reference, probs)
+
+
+SCORECAM_TOPK = "Score-CAM (top-k)"
+
+
+def method_tta_stability(model: nn.Module, images: torch.Tensor, norm, gradcam_reference: np.ndarray,
+                         probs: np.ndarray, threshold: float, image_ids: Sequence[str],
+                         perturbations: Sequence[Perturbation], *, scorecam_top_k: int,
+                         metric_size: int, top_k: float, grid: tuple[int, int]) -> "pd.DataFrame":
+    """Score-CAM (the fast top-k path) and Grad-CAM under the same test-time perturbations, for
+    a few images (Score-CAM costs seconds per image).
+
+    Args:
+        images: uint8 (N,1,H,W). gradcam_reference: (N,h,w) unperturbed Grad-CAM at
+            ``metric_size`` (chapter 06 has it already: ``StabilityBySet.reference``).
+        probs: (N,) unperturbed probabilities (label flips at ``threshold``).
+        scorecam_top_k: channels scored by :class:`tmvlib.explain.scorecam.ScoreCAM` (the rest
+            get the mean weight); its reference map is computed here, one image at a time.
+    Returns:
+        :func:`stability_against_reference` rows of Score-CAM (``method = "Score-CAM
+        (top-k)"``) then of Grad-CAM (``method = "Grad-CAM"``), each keeping its own index.
+    """
+    import pandas as pd
+
+    from .run import explain_images
+    from .scorecam import ScoreCAM
+
+    cam = ScoreCAM(model, top_k=scorecam_top_k, batch_size=8)
+    scorecam_reference, _ = explain_images(cam, images, norm, batch_size=1)
+    scorecam_tta = tta_maps(model, images, norm, perturbations, metric_size, 1,
+                            explain=lambda _model, x: cam(x))
+    gradcam_tta = tta_maps(model, images, norm, perturbations, metric_size, 1)
+    return pd.concat([
+        stability_against_reference(reduce_maps(scorecam_reference, metric_size), scorecam_tta, probs,
+                                    threshold, image_ids, k=top_k, grid=grid).assign(method=SCORECAM_TOPK),
+        stability_against_reference(gradcam_reference, gradcam_tta, probs, threshold, image_ids,
+                                    k=top_k, grid=grid).assign(method="Grad-CAM")])
+
+
+def tta_spread_maps(perturbed: PerturbedMaps) -> np.ndarray:
+    """(N,h,w) float32 pixelwise spread of each image's maps over the perturbations
+    (:func:`tmvlib.explain.geometry.tta_spread` with the valid pixels); (0,h,w) for no image."""
+    if not len(perturbed.maps):
+        return np.zeros((0, *perturbed.maps.shape[-2:]))
+    return np.stack([tta_spread(perturbed.maps[k], perturbed.valid) for k in range(len(perturbed.maps))])

@@ -17,14 +17,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import digamma
 
-from .calibration._validate import (
-    check_finite,
-    check_labels,
-    check_probs,
-    check_weight,
-    same_length,
-)
-from .metrics import auroc
+from .calibration._validate import (check_finite, check_labels, check_probs, check_weight,
+                                    same_length)
+from .discrimination import auroc
 
 
 def _inputs(labels, probs, uncertainty, threshold, sample_weight=None):

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from .bootstrap import patient_bootstrap
-from .metrics import auroc
+from .discrimination import auroc
 
 
 def subgroup_auroc(predictions: pd.DataFrame, column: str, n_boot: int = 1000, seed: int = 0,

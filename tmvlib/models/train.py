@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from ..progress import progress_bar
 
-from ..eval.metrics import auroc
+from ..metrics.discrimination import auroc
+from ..progress import progress_bar
 from ..runtime import tune_cpu_allocator
 from .augment import augment_batch, xray_augmentation
 from .classifier import XrayClassifier, gray_to_input
@@ -47,11 +47,15 @@ class TrainConfig:
                                      # ensemble members share one set of views
 
     def to_dict(self) -> dict:
+        """The config as a plain dict (stored in checkpoints, hashed to match them)."""
         return asdict(self)
 
 
 @dataclass
 class TrainResult:
+    """What :func:`train_classifier` returns besides the trained model: the history, the best
+    epoch and its validation AUROC, the precision and device used, and the wall time."""
+
     history: pd.DataFrame            # one row per epoch
     best_epoch: int
     best_val_auroc: float

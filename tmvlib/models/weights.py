@@ -75,7 +75,7 @@ def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
     return fingerprint.sha256_file(path)  # size and mtime are in the key so edits invalidate it
 
 
-def sha256_file(path: str | Path) -> str:
+def weights_sha256(path: str | Path) -> str:
     """Hex sha256 of a weights file, cached on path, size and mtime (built models hash it often)."""
     st = os.stat(path)
     return _sha256_cached(str(path), st.st_size, st.st_mtime_ns)
@@ -83,7 +83,7 @@ def sha256_file(path: str | Path) -> str:
 
 def _info(spec: BackboneSpec, source: str, detail: str, path: Path | None, pretrained=True,
           mean=None, std=None, input_size=None) -> WeightsInfo:
-    return WeightsInfo(spec.name, source, detail, sha256_file(path) if path else None, pretrained,
+    return WeightsInfo(spec.name, source, detail, weights_sha256(path) if path else None, pretrained,
                        tuple(mean or spec.mean), tuple(std or spec.std),
                        int(input_size or spec.input_size), spec.timm_name,
                        str(path) if path else None)
@@ -159,7 +159,7 @@ def packaged_weights_file(spec: BackboneSpec) -> Path:
         raise WeightsError(f"{spec.name}: {spec.package} is installed but {path} is missing")
     # File names carry the first 8 hex digits of their sha256 (e.g. ...-57934424.pth).
     prefix = path.stem.rsplit("-", 1)[-1]
-    if not sha256_file(path).startswith(prefix):
+    if not weights_sha256(path).startswith(prefix):
         raise WeightsError(f"{path}: sha256 does not start with {prefix}; file is damaged")
     return path
 

@@ -59,6 +59,7 @@ def _dedupe_page_scripts(app, pagename, templatename, context, doctree) -> None:
 
 
 def setup(app) -> dict:
+    """Sphinx extension entry point: register the two fixes above."""
     # After the handlers that add per-page scripts (myst-nb's run at the default priority 500).
     app.connect("html-page-context", _dedupe_page_scripts, priority=900)
     app.connect("env-get-outdated", _repaste)

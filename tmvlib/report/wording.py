@@ -1,12 +1,77 @@
-"""Sentences whose wording depends on computed numbers, so the prose never claims more than the run shows."""
+"""Sentences whose wording depends on computed numbers, so the prose never claims more than the run shows.
+
+One formatter for an estimate with its interval (:func:`interval_text`) and one reading of an
+interval against a reference value (:func:`position`); chapter prose and tables use these two
+rather than formatting ``value [low, high]`` or "above / below chance" by hand.
+"""
 from __future__ import annotations
+
+import math
+from typing import Literal
+
+Position = Literal["above", "below", "includes"]
+
+
+def _missing(x) -> bool:
+    try:
+        return x is None or math.isnan(float(x))
+    except (TypeError, ValueError):
+        return True
+
+
+def interval_text(value: float, low: float, high: float, digits: int = 3, signed: bool = False,
+                  percent: bool = False, missing: str = "-") -> str:
+    """``value [low, high]``, e.g. ``0.812 [0.771, 0.850]``.
+
+    Args:
+        digits: decimals (of the percentage when ``percent``).
+        signed: a sign on every number (``+0.031 [-0.004, +0.066]``), for differences.
+        percent: numbers as percentages (``61% [53%, 70%]``).
+        missing: the text when the value is missing (NaN or None).
+    Returns:
+        the text; with a missing bound (a degenerate bootstrap) the value alone.
+    """
+    if _missing(value):
+        return missing
+    spec = f"{'+' if signed else ''}.{digits}{'%' if percent else 'f'}"
+    if _missing(low) or _missing(high):
+        return format(value, spec)
+    return f"{value:{spec}} [{low:{spec}}, {high:{spec}}]"
+
+
+def position(low: float, high: float, reference: float = 0.0) -> Position:
+    """Where an interval lies against ``reference``: ``"above"`` (low > reference), ``"below"``
+    (high < reference), else ``"includes"`` (no difference from the reference that this sample
+    can see; a reference on a bound counts as included)."""
+    if low > reference:
+        return "above"
+    if high < reference:
+        return "below"
+    return "includes"
+
+
+def interval_column(frame, digits: int = 3, signed: bool = False, percent: bool = False,
+                    missing: str = "-", columns: tuple[str, str, str] = ("value", "low", "high")):
+    """:func:`interval_text` of every row of a table with ``value, low, high`` columns (or the
+    three ``columns`` named): a Series of texts with the table's index."""
+    value, low, high = columns
+    return frame.apply(lambda r: interval_text(r[value], r[low], r[high], digits, signed, percent,
+                                               missing), axis=1)
+
+
+def versus_chance(low: float, high: float, chance: float = 0.5) -> str:
+    """``better than chance`` / ``worse than chance`` / ``no better than chance``: an AUROC
+    interval against ``chance`` (short form of :func:`auroc_verdict`)."""
+    return {"above": "better than chance", "below": "worse than chance",
+            "includes": "no better than chance"}[position(low, high, chance)]
 
 
 def auroc_verdict(low: float, high: float, chance: float = 0.5) -> str:
     """Describe an AUROC interval against chance: 'no better than chance' when it covers 0.5."""
-    if low <= chance <= high:
+    where = position(low, high, chance)
+    if where == "includes":
         return "no better than chance (its 95% interval includes 0.5)"
-    if high < chance:
+    if where == "below":
         return "worse than chance: the model ranks this population's cases backwards"
     return "better than chance"
 
@@ -17,7 +82,7 @@ def interval_overlap(a_low: float, a_high: float, b_low: float, b_high: float) -
 
 
 def subgroup_overlap_text(table, column: str, first: str, second: str) -> str:
-    """Compare two rows of a :func:`tmvlib.eval.subgroups.subgroup_auroc` table in words."""
+    """Compare two rows of a :func:`tmvlib.metrics.subgroups.subgroup_auroc` table in words."""
     rows = table.set_index(column)
     if first not in rows.index or second not in rows.index or rows.loc[[first, second], ["low", "high"]].isna().any(axis=None):
         return f"cannot be compared (too few cases of a class in {first} or {second})"
@@ -25,3 +90,11 @@ def subgroup_overlap_text(table, column: str, first: str, second: str) -> str:
                         rows.loc[second, "low"], rows.loc[second, "high"]):
         return f"overlap, so {column} alone does not explain the performance"
     return f"do not overlap: performance differs by {column}"
+
+
+def bounds_text(low: float, high: float, digits: int = 3, missing: str = "-") -> str:
+    """An interval without its estimate, ``[low, high]`` (e.g. ``[0.012, 0.094]``), for a table
+    that shows the estimate in a column of its own; ``missing`` when a bound is missing."""
+    if _missing(low) or _missing(high):
+        return missing
+    return f"[{low:.{digits}f}, {high:.{digits}f}]"

@@ -52,3 +52,19 @@ def curated_samples(frame: pd.DataFrame, threshold: float, per_level: int = 1) -
         low = group.drop(high.index).sort_values(["margin", "image_id"]).head(per_level)
         picks += [high.assign(confidence="high"), low.assign(confidence="low")]
     return pd.concat(picks, ignore_index=True)
+
+
+def explanation_subset(frame: pd.DataFrame, curated_ids, boxed_ids, max_images: int | None = None
+                       ) -> pd.DataFrame:
+    """The images an expensive method (exact Score-CAM) explains: every image with a box in
+    ``boxed_ids`` plus the curated ones, in ``frame``'s order.
+
+    With ``max_images`` (quick profiles) the curated images come first, then boxed ones in frame
+    order, up to ``max(max_images, number of curated images)``. Returns the rows with a fresh index.
+    """
+    curated = frame["image_id"].isin(list(curated_ids))
+    chosen = frame[frame["image_id"].isin(list(boxed_ids)) | curated]
+    if max_images is not None:
+        first = chosen["image_id"].isin(list(curated_ids))
+        chosen = pd.concat([chosen[first], chosen[~first]]).head(max(max_images, int(first.sum()))).sort_index()
+    return chosen.reset_index(drop=True)

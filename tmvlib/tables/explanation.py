@@ -15,9 +15,9 @@ import torch
 from scipy.stats import spearmanr
 
 from ..explain.localization import binarize, box_mask, energy_inside, iou_thresholded, pointing_game
-from ..explain.regions import energy_by_region, region_masks
+from ..explain.regions import REGIONS, energy_by_region, peak_region
 from ..explain.sanity import cascading_randomization
-from .bootstrap import patient_bootstrap_mean
+from ..metrics.bootstrap import patient_bootstrap_mean
 
 Box = tuple[float, float, float, float]
 
@@ -130,21 +130,6 @@ def paired_difference(rows: pd.DataFrame, method_a: str, method_b: str, columns:
     a, b = a.loc[shared], b.loc[shared]
     diffs = {c: a[c].to_numpy() - b[c].to_numpy() for c in columns}
     return pd.DataFrame(interval_rows(diffs, a["patient_id"].to_numpy(), n_boot, seed))
-
-
-REGIONS = ("lung_proxy", "mediastinum", "border", "corners")
-
-
-def peak_region(heat: np.ndarray) -> str:
-    """Where the map's maximum falls: ``corners`` before ``border`` (corners lie in the border
-    band), then ``lung_proxy``, ``mediastinum``, else ``other`` (the thorax outside both); the
-    first maximal pixel in row-major order."""
-    masks = region_masks(heat.shape)
-    r, c = np.unravel_index(int(np.argmax(heat)), heat.shape)
-    for name in ("corners", "border", "lung_proxy", "mediastinum"):
-        if masks[name][r, c]:
-            return name
-    return "other"
 
 
 def region_rows(maps: np.ndarray, image_ids: Sequence[str]) -> pd.DataFrame:

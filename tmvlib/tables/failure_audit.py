@@ -3,37 +3,37 @@ failure modes the run supports.
 
 Inputs are per-image DataFrames as chapter 06 writes them (``trust_scores.parquet``: ``image_id,
 patient_id, label, prob, correct, set`` and score columns), after
-:func:`tmvlib.eval.trust.assign_quadrants` where a ``danger`` column is needed. Everything here
+:func:`tmvlib.tables.trust.assign_quadrants` where a ``danger`` column is needed. Everything here
 is a function of those frames and of numbers passed in (the decision threshold of chapter 02,
 the validation thresholds of the trust quadrants), so the chapter's prose can be generated from
 the data and checked by tests.
 
 - :func:`select_failure_cases`: the curated cases of the audit, each with its reasons.
-- :func:`tta_spread`, :func:`peak_in_boxes`, :func:`peak_distance`: per-case map summaries.
 - :func:`case_observations`: short written observations from fixed rules (no free text).
-- :func:`write_case`: a case's PNG and JSON (all numbers, metadata, observations, reasons).
 - :func:`failure_mode_table`: error rate with vs without each candidate failure mode, with
   patient-bootstrap intervals, the verdict and example cases.
+
+The candidate modes themselves (their registry and the flag rule shared with the trust card) are
+in :mod:`tmvlib.tables.failure_modes`; a case's record is built by
+:func:`tmvlib.tables.cases.case_record`. Per-case map summaries are in
+:mod:`tmvlib.explain.geometry`; a case's PNG and JSON are written by
+:func:`tmvlib.report.records.write_case`.
 """
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from ..explain.localization import pointing_game
-from .bootstrap import patient_bootstrap, patient_bootstrap_mean
+from ..explain.regions import EDGE_REGIONS
+from ..metrics.bootstrap import patient_bootstrap, patient_bootstrap_mean
+from ..metrics.discrimination import group_mean_difference
+from ..metrics.frames import require_columns
 from .curate import decision_margin
-from .frames import require_columns
-from .metrics import group_mean_difference
 
 REASONS = ("danger zone", "confident false negative", "confident false positive",
            "least stable explanation", "shifted-set failure")
-EDGE_REGIONS = ("border", "corners")
 QUALITY_TEXT = {"squeezed": "resized to 224 px without keeping its aspect ratio (it looks "
                             "horizontally squeezed)",
                 "downsampled": "downsampled by a source repository before preparation",
@@ -52,7 +52,7 @@ def select_failure_cases(test: pd.DataFrame, external: pd.DataFrame, threshold: 
     """The cases of the failure audit, one row per image, each with every reason it was picked.
 
     Rules (``margin`` = distance of the logit from the threshold's logit,
-    ``tmvlib.eval.curate.decision_margin``):
+    ``tmvlib.tables.curate.decision_margin``):
 
     - ``danger zone``: every NIH test image with ``danger`` (incorrect and confident);
     - ``confident false negative`` / ``confident false positive``: the ``n_confident`` test
@@ -107,51 +107,6 @@ def select_failure_cases(test: pd.DataFrame, external: pd.DataFrame, threshold: 
         ["image_id", "set", "reasons", "reason", "margin"]]
 
 
-def tta_spread(maps, valid=None) -> np.ndarray:
-    """Pixelwise standard deviation over the maps of one image under P perturbations.
-
-    Args:
-        maps: (P, H, W) maps in the original frame (``tmvlib.explain.perturbed.tta_maps`` of
-            one image). valid: optional (P, H, W) bool, the pixels each map covers (pixels that
-            left the frame under a geometric perturbation have no value).
-
-    Returns:
-        float32 (H, W): the population standard deviation over the valid maps at each pixel;
-        NaN where fewer than two maps are valid.
-    """
-    maps = np.asarray(maps, dtype=np.float64)
-    if maps.ndim != 3:
-        raise ValueError(f"maps must be (P, H, W), got shape {maps.shape}")
-    mask = np.ones(maps.shape, bool) if valid is None else np.broadcast_to(
-        np.asarray(valid, bool), maps.shape)
-    count = mask.sum(0)
-    safe = np.maximum(count, 1)
-    mean = np.where(mask, maps, 0.0).sum(0) / safe
-    var = np.where(mask, (maps - mean) ** 2, 0.0).sum(0) / safe
-    return np.where(count >= 2, np.sqrt(var), np.nan).astype(np.float32)
-
-
-def peak_in_boxes(heat, boxes: Sequence[Sequence[float]]) -> bool | None:
-    """Whether the map's maximum lies inside a radiologist box (the pointing game,
-    ``tmvlib.explain.localization.pointing_game``); None when the image has no box."""
-    if not len(boxes):
-        return None
-    return bool(pointing_game(heat, boxes))
-
-
-def peak_distance(map_a, map_b) -> float:
-    """Distance between the maxima (first in row-major order) of two (H, W) maps, as a fraction
-    of the image width; NaN when either map is constant (no maximum to speak of)."""
-    a, b = np.asarray(map_a, float), np.asarray(map_b, float)
-    if a.shape != b.shape:
-        raise ValueError(f"maps differ in shape: {a.shape} vs {b.shape}")
-    if np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan")
-    pa = np.unravel_index(int(np.argmax(a)), a.shape)
-    pb = np.unravel_index(int(np.argmax(b)), b.shape)
-    return float(np.hypot(pa[0] - pb[0], pa[1] - pb[1]) / a.shape[1])
-
-
 def _present(value) -> bool:
     if value is None:
         return False
@@ -170,7 +125,7 @@ def case_observations(case: Mapping, threshold: float, uncertainty_threshold: fl
     ``uncertainty`` (the quadrant's uncertainty score; its name in ``uncertainty_score``),
     ``instability`` (the quadrant's instability score; its name in ``instability_score``),
     ``flip_rate`` and ``tta_count`` (label flips under TTA), ``view``,
-    ``set``, ``quality``, ``peak_region`` (of the Grad-CAM map, ``tmvlib.eval.explanation_report.
+    ``set``, ``quality``, ``peak_region`` (of the Grad-CAM map, ``tmvlib.tables.explanation.
     peak_region``), ``peak_in_box`` (True / False / None), ``box_findings`` and
     ``method_peak_distance`` (Grad-CAM vs Score-CAM maxima, fraction of the width).
 
@@ -261,70 +216,6 @@ def case_observations(case: Mapping, threshold: float, uncertainty_threshold: fl
         add("methods disagree", f"Grad-CAM and Score-CAM disagree on the location: their maxima "
             f"lie {get['method_peak_distance']:.0%} of the image width apart.")
     return out
-
-
-def json_safe(value):
-    """``value`` with numpy / pandas scalars as Python numbers, NaN / NA as None, tuples and
-    arrays as lists and mapping keys as strings, so that ``json.dumps(..., allow_nan=False)``
-    accepts it."""
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, np.ndarray, pd.Series)):
-        return [json_safe(v) for v in (sorted(value) if isinstance(value, set) else value)]
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        return None if not math.isfinite(float(value)) else float(value)
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    return value
-
-
-def write_case(directory: str | Path, image_id: str, png, record: Mapping,
-               dpi: int = 110) -> tuple[Path, Path]:
-    """Write one audited case as ``<directory>/<image_id>.png`` and ``<image_id>.json``.
-
-    Args:
-        png: the case's figure, as PNG bytes (e.g. ``tmvlib.report.failure_figures.
-            figure_png``, so a figure shown in the book is rendered once) or a matplotlib
-            Figure (saved at ``dpi``, then closed).
-        record: every number, the metadata, observations and reasons; written through
-            :func:`json_safe`, indented, NaN as null.
-
-    Returns:
-        (png path, json path).
-    Raises:
-        ValueError: an image id that is not a plain file name.
-    """
-    if not image_id or "/" in image_id or image_id.startswith("."):
-        raise ValueError(f"image id must be a plain file name, got {image_id!r}")
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    png_path, json_path = directory / f"{image_id}.png", directory / f"{image_id}.json"
-    if isinstance(png, (bytes, bytearray)):
-        png_path.write_bytes(bytes(png))
-    else:
-        import matplotlib.pyplot as plt
-
-        png.savefig(png_path, dpi=dpi, bbox_inches="tight")
-        plt.close(png)
-    json_path.write_text(json.dumps(json_safe(dict(record)), indent=2, allow_nan=False) + "\n")
-    return png_path, json_path
-
-
-def clear_cases(directory: str | Path) -> int:
-    """Remove the ``*.png`` and ``*.json`` of an earlier audit from ``directory`` (a rerun with
-    other params must not leave stale cases beside the new ones); returns how many files."""
-    directory = Path(directory)
-    removed = 0
-    for path in list(directory.glob("*.png")) + list(directory.glob("*.json")):
-        path.unlink()
-        removed += 1
-    return removed
 
 
 def _indicator(values: pd.Series) -> np.ndarray:

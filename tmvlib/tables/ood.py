@@ -1,15 +1,15 @@
 """How an out-of-distribution flag behaves on labelled sets: how often it fires, how well its
 score separates a shifted population from the in-distribution test set, and whether flagged
 predictions are wrong more often. Every number carries a patient-level bootstrap 95% CI
-(``tmvlib.eval.bootstrap``)."""
+(``tmvlib.metrics.bootstrap``)."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from .bootstrap import patient_bootstrap, patient_bootstrap_mean
-from .frames import require_columns
-from .metrics import auroc, group_mean_difference
+from ..metrics.bootstrap import patient_bootstrap, patient_bootstrap_mean
+from ..metrics.discrimination import auroc, group_mean_difference
+from ..metrics.frames import require_columns
 
 
 def flag_table(frame: pd.DataFrame, flag: str = "flagged", by: str = "set", n_boot: int = 1000,

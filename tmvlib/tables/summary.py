@@ -6,8 +6,8 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from .bootstrap import interval_table
-from .metrics import auroc, average_precision, thresholded_metrics
+from ..metrics.bootstrap import interval_table
+from ..metrics.discrimination import auroc, average_precision, thresholded_metrics
 
 
 def _thresholded(name: str, threshold: float, labels: np.ndarray, probs: np.ndarray,
@@ -36,8 +36,3 @@ def metric_summary(predictions: pd.DataFrame, threshold: float, n_boot: int = 10
     table = interval_table(metrics, labels, probs, patients, n_boot=n_boot, seed=seed)
     table.attrs["prevalence"] = float(labels.mean())
     return table
-
-
-def format_interval(row: pd.Series, digits: int = 3) -> str:
-    """``0.812 [0.771, 0.850]``."""
-    return f"{row['value']:.{digits}f} [{row['low']:.{digits}f}, {row['high']:.{digits}f}]"

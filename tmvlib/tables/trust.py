@@ -1,9 +1,9 @@
 """Trust: do uncertainty and explanation instability flag the predictions that are wrong?
 
 Inputs are per-image DataFrames with ``correct`` (bool: the prediction at the chosen threshold
-is right), ``patient_id`` (for patient-bootstrap intervals, ``tmvlib.eval.bootstrap``) and score
+is right), ``patient_id`` (for patient-bootstrap intervals, ``tmvlib.metrics.bootstrap``) and score
 columns where higher means "less trustworthy" (predictive entropy, 1 - max probability,
-``instability`` of ``tmvlib.eval.stability.stability_summary``, ...). ``subgroup_table`` also
+``instability`` of ``tmvlib.explain.similarity.stability_summary``, ...). ``subgroup_table`` also
 needs ``label`` (0/1) and ``prob`` (P(y=1)).
 
 - Quadrants: each image is *confident* when its uncertainty is at most a threshold and its
@@ -18,7 +18,10 @@ needs ``label`` (0/1) and ``prob`` (P(y=1)).
 - Combined score: a logistic regression on validation that predicts an error from several
   scores (e.g. uncertainty and instability), evaluated on test like any other score.
 - Selective prediction: AURC of each score used to defer cases (Geifman & El-Yaniv 2017;
-  ``tmvlib.eval.selective``), computed on the ``correct`` column.
+  ``tmvlib.metrics.selective``), computed on the ``correct`` column.
+- Per set: chapter 06 stacks :func:`image_trust_scores` of its image sets
+  (:func:`trust_scores_by_set`) and builds each table per set (:func:`per_set_table`). The
+  trust-cell labels and the constant-map rule are in :mod:`tmvlib.tables.trust_cells`.
 - Subgroups: discrimination and calibration per sex, age band, view; groups too small to
   estimate an AUROC are flagged, not reported (Seyyed-Kalantari et al. 2021, "Underdiagnosis
   bias of artificial intelligence algorithms applied to chest radiographs in under-served
@@ -36,12 +39,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .bootstrap import patient_bootstrap, patient_bootstrap_mean
-from .calibration import brier, ece
-from .frames import require_columns
-from .metrics import auroc, group_mean_difference
-from .selective import aurc, risk_coverage_curve
-from .subgroups import subgroup_auroc
+from ..metrics.bootstrap import Interval, patient_bootstrap, patient_bootstrap_mean
+from ..metrics.calibration import brier, ece
+from ..metrics.discrimination import auroc, group_mean_difference
+from ..metrics.frames import require_columns
+from ..metrics.selective import aurc, risk_coverage_curve
+from ..metrics.subgroups import subgroup_auroc
+from .trust_cells import (INSTABILITY_COLUMNS, STABILITY_SOURCES, confidence_word,
+                          correctness_word, trust_cell)
 
 ScoreSpec = str | np.ndarray | pd.Series
 
@@ -120,11 +125,10 @@ def assign_quadrants(frame: pd.DataFrame, uncertainty_col: str, instability_col:
     out = frame.copy()
     out["confident"] = uncertainty <= uncertainty_threshold
     out["stable"] = instability <= instability_threshold
-    correctness = np.where(errors == 1, "incorrect", "correct")
-    confidence = np.where(out["confident"], "confident", "uncertain")
-    stability = np.where(out["stable"], "stable", "unstable")
-    out["quadrant"] = pd.Series(correctness, index=out.index) + " · " + confidence
-    out["cell"] = out["quadrant"] + " · " + stability
+    sides = list(zip(errors == 0, out["confident"], out["stable"]))
+    out["quadrant"] = pd.Series([f"{correctness_word(c)} · {confidence_word(k)}" for c, k, _ in sides],
+                                index=out.index)
+    out["cell"] = pd.Series([trust_cell(k, s, c) for c, k, s in sides], index=out.index)
     out["danger"] = (errors == 1) & out["confident"].to_numpy()
     return out
 
@@ -147,10 +151,7 @@ def quadrant_table(frame: pd.DataFrame) -> pd.DataFrame:
                 rows.append({"correct": correct, "confident": confident, "stable": stable,
                              "images": int(counts.get((correct, confident, stable), 0))})
     table = pd.DataFrame(rows)
-    table.insert(3, "cell", [f"{'correct' if r.correct else 'incorrect'} · "
-                             f"{'confident' if r.confident else 'uncertain'} · "
-                             f"{'stable' if r.stable else 'unstable'}"
-                             for r in table.itertuples()])
+    table.insert(3, "cell", [trust_cell(r.confident, r.stable, r.correct) for r in table.itertuples()])
     total = table["images"].sum()
     table["share"] = table["images"] / total if total else np.nan
     per_stability = table.groupby("stable")["images"].transform("sum")
@@ -308,7 +309,7 @@ def selective_comparison(frame: pd.DataFrame, scores: Mapping[str, ScoreSpec],
     """AURC of each score used to defer the least trustworthy images, with patient-bootstrap
     intervals (lower is better).
 
-    Errors are ``~correct``; AURC as ``tmvlib.eval.selective.aurc`` (ties averaged). Two
+    Errors are ``~correct``; AURC as ``tmvlib.metrics.selective.aurc`` (ties averaged). Two
     reference levels are the same for every score: ``aurc_random`` (a ranking unrelated to the
     errors keeps the overall error rate at every coverage, so its expected AURC is the error
     rate) and ``aurc_oracle`` (every error deferred first).
@@ -335,7 +336,7 @@ def selective_comparison(frame: pd.DataFrame, scores: Mapping[str, ScoreSpec],
 
 def risk_coverage_rows(frame: pd.DataFrame, scores: Mapping[str, ScoreSpec]) -> pd.DataFrame:
     """Risk-coverage curves of each score for charts: long DataFrame ``score, coverage, risk,
-    n_kept`` (N rows per score, ``tmvlib.eval.selective.risk_coverage_curve`` on ``~correct``)."""
+    n_kept`` (N rows per score, ``tmvlib.metrics.selective.risk_coverage_curve`` on ``~correct``)."""
     errors = _errors(frame)
     curves = [risk_coverage_curve(errors, np.zeros(len(errors)), _score(frame, spec, name))
               .assign(score=name) for name, spec in scores.items()]
@@ -361,10 +362,37 @@ def age_bands(age, edges: Sequence[float] = (0, 40, 60, 200)) -> pd.Series:
     return pd.cut(values, bins=edges, right=False, labels=labels)
 
 
+def subgroup_groupings(age_edges: Sequence[float] = (0, 40, 60, 200)
+                       ) -> dict[str, str | Callable[[pd.DataFrame], pd.Series]]:
+    """Chapter 07's groupings for :func:`subgroup_table`: ``sex`` and ``view`` (columns) and
+    ``age band`` (:func:`age_bands` of the ``age`` column with ``age_edges``)."""
+    edges = list(age_edges)
+    return {"sex": "sex", "age band": lambda frame: age_bands(frame["age"], edges), "view": "view"}
+
+
+def _group_values(frame: pd.DataFrame, spec: str | Callable[[pd.DataFrame], Sequence]) -> np.ndarray:
+    """(N,) object array of one grouping's values (a column name or a function of the frame)."""
+    return np.asarray(frame[spec] if isinstance(spec, str) else spec(frame), dtype=object)
+
+
+def _group_error_rates(frame: pd.DataFrame, values: np.ndarray, n_boot: int,
+                       seed: int) -> dict[str, Interval]:
+    """group label -> patient-bootstrap error rate of its images. Every test patient is
+    resampled in each draw (images outside the group count as undefined), so the interval is
+    that of the group's share of a resampled test set."""
+    labels = pd.Series(values, index=frame.index)
+    labels = labels.where(labels.notna(), "missing").astype(str)
+    errors = (~frame["correct"]).astype(float)
+    patients = frame["patient_id"].to_numpy()
+    return {group: patient_bootstrap_mean(np.where((labels == group).to_numpy(), errors, np.nan),
+                                          patients, n_boot=n_boot, seed=seed)
+            for group in labels.unique()}
+
+
 def subgroup_table(frame: pd.DataFrame,
                    group_cols: Mapping[str, str | Callable[[pd.DataFrame], Sequence]],
                    n_boot: int = 1000, seed: int = 0, min_positives: int = 10,
-                   min_negatives: int = 10) -> pd.DataFrame:
+                   min_negatives: int = 10, error_rate: bool = False) -> pd.DataFrame:
     """AUROC, ECE and Brier per subgroup, with patient-bootstrap intervals.
 
     Args:
@@ -375,21 +403,28 @@ def subgroup_table(frame: pd.DataFrame,
         min_positives, min_negatives: a group with fewer positive or negative images is
             ``too_thin``: its metrics are NaN and ``reason`` says why, so a 3-positive AUROC
             never reaches a table.
+        error_rate: also the error rate at the decision threshold (needs a boolean
+            ``correct`` column), for every group, thin or not: ``error_rate, error_low,
+            error_high``, a patient-bootstrap mean (``patient_bootstrap_mean``) over every
+            image of ``frame`` with the images outside the group left undefined.
 
-    The AUROC comes from ``tmvlib.eval.subgroups.subgroup_auroc`` (same bootstrap); the ECE is
-    ``tmvlib.eval.calibration.ece`` with its defaults (15 equal-width bins, positive class),
+    The AUROC comes from ``tmvlib.metrics.subgroups.subgroup_auroc`` (same bootstrap); the ECE is
+    ``tmvlib.metrics.calibration.ece`` with its defaults (15 equal-width bins, positive class),
     which is biased upward in small groups: compare groups of similar size.
 
     Returns:
         long DataFrame, one row per grouping and value: ``grouping, group`` (as text),
         ``images, patients, positives, negatives, auroc, auroc_low, auroc_high, ece, ece_low,
-        ece_high, brier, too_thin, reason``.
+        ece_high, brier, too_thin, reason`` (+ ``error_rate, error_low, error_high``).
     """
     require_columns(frame, ["label", "prob", "patient_id"], "subgroup_table")
+    if error_rate:
+        _errors(frame)
     rows = []
     for grouping, spec in group_cols.items():
-        values = frame[spec] if isinstance(spec, str) else spec(frame)
-        grouped = frame.assign(_group=np.asarray(values, dtype=object))
+        values = _group_values(frame, spec)
+        grouped = frame.assign(_group=values)
+        errors = _group_error_rates(frame, values, n_boot, seed) if error_rate else {}
         aurocs = subgroup_auroc(grouped, "_group", n_boot=n_boot, seed=seed,
                                 min_per_class=min(min_positives, min_negatives))
         for (value, group), (_, auc) in zip(grouped.groupby("_group", dropna=False),
@@ -416,11 +451,24 @@ def subgroup_table(frame: pd.DataFrame,
                 row.update(auroc=auc["AUROC"], auroc_low=auc["low"], auroc_high=auc["high"],
                            ece=calibration.value, ece_low=calibration.low,
                            ece_high=calibration.high, brier=brier(labels, probs))
+            if error_rate:
+                interval = errors[row["group"]]
+                row.update(error_rate=interval.value, error_low=interval.low,
+                           error_high=interval.high)
             rows.append(row)
     return pd.DataFrame(rows)
 
 
-STABILITY_SOURCES = ("MC dropout", "ensemble", "TTA")
+UNCERTAINTY_COLUMNS = ("1 - confidence", "MC mutual information", "ensemble variance")
+
+
+def one_minus_confidence(prob) -> np.ndarray:
+    """``1 - max(p, 1 - p)`` of probabilities ``prob`` (N,): the distance of the predicted
+    class's probability from certainty, 0 (certain) to 0.5. It is measured from p = 0.5 and
+    does not depend on the decision threshold (that distance is
+    ``tmvlib.tables.curate.decision_margin``)."""
+    prob = np.asarray(prob, dtype=float)
+    return 1 - np.maximum(prob, 1 - prob)
 
 
 def image_trust_scores(frame: pd.DataFrame, threshold: float, mc_probs: np.ndarray,
@@ -433,7 +481,7 @@ def image_trust_scores(frame: pd.DataFrame, threshold: float, mc_probs: np.ndarr
             ``threshold`` equals the label).
         mc_probs: (N, T) probabilities under T MC-dropout masks.
         ensemble_probs: (N, M-1) probabilities of the other ensemble members.
-        summary: ``tmvlib.eval.stability.stability_summary`` rows by ``image_id`` and ``source``.
+        summary: ``tmvlib.explain.similarity.stability_summary`` rows by ``image_id`` and ``source``.
 
     Returns:
         ``frame`` plus ``1 - confidence`` (1 - max(p, 1-p)), ``MC mutual information`` (BALD
@@ -448,7 +496,7 @@ def image_trust_scores(frame: pd.DataFrame, threshold: float, mc_probs: np.ndarr
     prob = out["prob"].to_numpy(dtype=float)
     if "label" in out.columns:
         out["correct"] = (prob >= threshold).astype(int) == out["label"].to_numpy()
-    out["1 - confidence"] = 1 - np.maximum(prob, 1 - prob)
+    out["1 - confidence"] = one_minus_confidence(prob)
     out["MC mutual information"] = uncertainty_scores(
         probability_logit(np.asarray(mc_probs)).T)["mutual_information"].to_numpy()
     members = np.concatenate([prob[:, None], np.asarray(ensemble_probs, dtype=float)], axis=1)
@@ -458,3 +506,43 @@ def image_trust_scores(frame: pd.DataFrame, threshold: float, mc_probs: np.ndarr
         out[f"instability ({source})"] = out["image_id"].map(s["instability"]).to_numpy()
         out[f"flip rate ({source})"] = out["image_id"].map(s["flip_rate"]).to_numpy()
     return out
+
+
+def trust_scores_by_set(frames: Mapping[str, pd.DataFrame], threshold: float,
+                        probs: Mapping[str, Mapping[str, np.ndarray]],
+                        summary: pd.DataFrame) -> pd.DataFrame:
+    """:func:`image_trust_scores` of every set, stacked (chapter 06's ``trust_scores`` before
+    the constant-map rule, ``tmvlib.tables.trust_cells.fill_constant_maps``).
+
+    Args:
+        frames: set name -> its images (``image_id, patient_id, label, prob``).
+        probs: set name -> source -> (N, P) perturbed probabilities (``MC dropout`` and
+            ``ensemble`` are read; ``tmvlib.explain.stability.StabilityBySet.probs``).
+        summary: stability summary by ``image_id, set, source``.
+    Returns:
+        rows ``image_id, patient_id, label, prob, set`` plus the scores of
+        :func:`image_trust_scores`, set after set (new index).
+    """
+    return pd.concat([image_trust_scores(frame[["image_id", "patient_id", "label", "prob"]].assign(set=name),
+                                         threshold, probs[name]["MC dropout"], probs[name]["ensemble"],
+                                         summary[summary["set"] == name])
+                      for name, frame in frames.items()], ignore_index=True)
+
+
+def trust_score_correlations(frame: pd.DataFrame) -> pd.DataFrame:
+    """Spearman correlation of each instability (rows, :data:`INSTABILITY_COLUMNS`) with each
+    uncertainty score (columns, :data:`UNCERTAINTY_COLUMNS`) over the rows of ``frame``,
+    rounded to 2 decimals."""
+    uncertainty, instability = list(UNCERTAINTY_COLUMNS), list(INSTABILITY_COLUMNS)
+    return (frame[uncertainty + instability].corr(method="spearman")
+            .loc[instability, uncertainty].round(2))
+
+
+def per_set_table(build: Callable[..., pd.DataFrame], frame: pd.DataFrame, *args,
+                  sets: Sequence[str] = ("test", "external"), ignore_index: bool = True,
+                  **kwargs) -> pd.DataFrame:
+    """``build(rows of one set, *args, **kwargs)`` for each of ``sets`` (rows of ``frame`` whose
+    ``set`` column equals it), with a ``set`` column, stacked; ``ignore_index=False`` keeps each
+    table's own index (0.. per set), as a display of the stacked tables shows it."""
+    return pd.concat([build(frame[frame["set"] == name], *args, **kwargs).assign(set=name)
+                      for name in sets], ignore_index=ignore_index)

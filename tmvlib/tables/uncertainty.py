@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .bootstrap import patient_bootstrap
-from .calibration import calibration_summary
-from .metrics import auroc
-from .selective import aurc, selective_metrics
+from ..metrics.bootstrap import patient_bootstrap
+from ..metrics.calibration import calibration_summary, reliability_table
+from ..metrics.discrimination import auroc
+from ..metrics.selective import aurc, risk_coverage_curve, selective_metrics
 
 # Scores where a higher value means more uncertain; confidence is negated to match. For one
 # binary output the predictive entropy is a monotone function of the confidence, so it ranks
@@ -85,3 +85,34 @@ def shift_detection(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> p
                          "median (test)": float(np.median(values[is_external == 0])),
                          "median (external)": float(np.median(values[is_external == 1]))})
     return pd.DataFrame(rows)
+
+
+def reliability_rows(frame: pd.DataFrame, set_name: str, methods, n_bins: int = 15) -> pd.DataFrame:
+    """Reliability tables (:func:`tmvlib.metrics.calibration.reliability_table`) of each method
+    in ``methods`` on the images of ``set_name``, stacked with a ``method`` column."""
+    rows = []
+    for method in methods:
+        group = frame[(frame["set"] == set_name) & (frame["method"] == method)]
+        rows.append(reliability_table(group["label"].to_numpy(), group["prob"].to_numpy(),
+                                      n_bins=n_bins).assign(method=method))
+    return pd.concat(rows)
+
+
+def selective_curves(frame: pd.DataFrame, methods, scores=("1 - confidence", "mutual information"),
+                     max_points: int = 200) -> pd.DataFrame:
+    """Risk-coverage curves (:func:`tmvlib.metrics.selective.risk_coverage_curve`) per method,
+    set and uncertainty score, thinned to about ``max_points`` points each (the same line drawn).
+
+    A score that is constant within a group (the baseline has no mutual information) has no
+    ranking and is left out. Returns the curves stacked with ``method, set, score`` columns.
+    """
+    curves = []
+    for (method, name), group in frame[frame["method"].isin(methods)].groupby(["method", "set"]):
+        for score in scores:
+            values = score_values(group, score)
+            if np.allclose(values, values[0]):
+                continue
+            curve = risk_coverage_curve(group["label"].to_numpy(), group["prob"].to_numpy(), values)
+            step = max(1, len(curve) // max_points)
+            curves.append(curve.iloc[::step].assign(method=method, set=name, score=score))
+    return pd.concat(curves)

@@ -32,10 +32,32 @@ def fit_ensemble(n_members: int, checkpoint_dir: Path, backbone: str, weights: s
                  split_hash: str, train_images: torch.Tensor, train_labels: np.ndarray,
                  val_images: torch.Tensor, val_labels: np.ndarray,
                  member0_checkpoint: Path | None = None, progress: bool = True) -> list[FittedModel]:
-    """Train (or reuse) ``n_members`` members; returns them in member order.
+    """Train (or reuse) the ``n_members`` members of an ensemble that share one pretrained, partly
+    frozen trunk (the deep-ensemble recipe of Lakshminarayanan et al. 2017 applied to the trainable
+    layers only); returns them in member order.
+
+    Args:
+        n_members: members M, member 0 included.
+        checkpoint_dir: where member m >= 1 is saved as ``ensemble_<m>.pt`` (and reused when its
+            checkpoint matches the config).
+        backbone, weights, image_size, dropout, frozen_stages: the classifier, as in
+            :func:`tmvlib.models.classifier.build_classifier`; the same for every member.
+        train: the training config of member 0; member m trains with seed ``train.seed + m`` on
+            the augmented views of ``train.seed`` (:func:`member_config`).
+        split_hash: hash of the training/validation images, part of each checkpoint's key.
+        train_images, val_images: uint8 radiographs (N, 1, H, W); train_labels, val_labels: (N,)
+            in {0, 1}.
+        member0_checkpoint: chapter 02's baseline, used as member 0 when given (else
+            ``ensemble_0.pt``).
+        progress: show progress bars.
+
+    Returns:
+        list of M :class:`tmvlib.models.fit.FittedModel`.
 
     Frozen-stage outputs are computed once, and only when some member must be trained. Members
-    train one after another: on a 2-core CPU each already uses both cores.
+    train one after another: on a 2-core CPU each already uses both cores. Only the unfrozen part
+    differs between members, so this is a partial (last-layers) ensemble, not a deep ensemble of
+    independently trained networks.
     """
     trunk, info = build_classifier(backbone, weights, dropout=dropout, frozen_stages=frozen_stages)
     paths = [member0_checkpoint if m == 0 and member0_checkpoint else

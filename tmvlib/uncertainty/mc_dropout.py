@@ -14,7 +14,7 @@ import torch
 from ..models.classifier import XrayClassifier
 
 
-def dropout_masks(n_samples: int, n_images: int, n_features: int, p: float, seed: int) -> torch.Tensor:
+def feature_keep_masks(n_samples: int, n_images: int, n_features: int, p: float, seed: int) -> torch.Tensor:
     """Seeded Bernoulli(1 - p) keep-masks, one per sample and image: bool ``(T, N, F)``."""
     generator = torch.Generator().manual_seed(seed)
     return torch.rand((n_samples, n_images, n_features), generator=generator) >= p
@@ -41,7 +41,7 @@ def mc_dropout_logits(model: XrayClassifier, features: torch.Tensor, n_samples: 
     out = torch.empty((n_samples, len(features)))
     for index, start in enumerate(range(0, len(features), chunk)):
         block = features[start:start + chunk]               # (n, F)
-        masks = dropout_masks(n_samples, len(block), block.shape[1], p, seed + index)
+        masks = feature_keep_masks(n_samples, len(block), block.shape[1], p, seed + index)
         scale = 1.0 / (1.0 - p) if p < 1 else 0.0
         out[:, start:start + chunk] = (masks * (block * weight * scale)).sum(-1) + bias
     return out

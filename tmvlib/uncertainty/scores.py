@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from .temperature import apply_temperature, probability_logit
+from .temperature import probability_logit, temperature_probs
 
 
 def binary_entropy(p: np.ndarray) -> np.ndarray:
@@ -31,7 +31,7 @@ def uncertainty_scores(sample_logits: np.ndarray, temperature: float = 1.0) -> p
         raise ValueError(f"uncertainty_scores: {int((~np.isfinite(logits)).sum())} non-finite logits")
     member_probs = expit(logits)
     mean_prob = member_probs.mean(axis=0)
-    prob = apply_temperature(probability_logit(mean_prob), temperature) if temperature != 1.0 else mean_prob
+    prob = temperature_probs(probability_logit(mean_prob), temperature) if temperature != 1.0 else mean_prob
     entropy = binary_entropy(prob)
     expected_entropy = binary_entropy(member_probs).mean(axis=0)
     return pd.DataFrame({

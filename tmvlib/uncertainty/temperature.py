@@ -46,7 +46,7 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, bounds: tuple[float,
     return temperature
 
 
-def apply_temperature(logits: np.ndarray, temperature: float) -> np.ndarray:
+def temperature_probs(logits: np.ndarray, temperature: float) -> np.ndarray:
     """Calibrated probabilities ``sigmoid(logits / T)``."""
     return expit(np.asarray(logits, dtype=np.float64) / temperature)
 

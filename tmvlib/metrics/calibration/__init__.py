@@ -1,7 +1,7 @@
 """Calibration metrics for a binary classifier: NLL, Brier, ECE, MCE, reliability table.
 
 Every scalar metric has the signature ``metric(labels (N,), probs (N,), sample_weight=None)``
-(binned ones add keyword options), so :func:`tmvlib.eval.bootstrap.patient_bootstrap` gives it a
+(binned ones add keyword options), so :func:`tmvlib.metrics.bootstrap.patient_bootstrap` gives it a
 patient-level interval. Inputs are probabilities ``P(y=1)`` in [0, 1]; bad inputs raise
 ``ValueError``. The binned metrics share one binning (:mod:`.binning`) and two kinds:
 ``"positive"`` (bin ``P(y=1)``, compare with the frequency of ``y = 1``; what torchmetrics'

@@ -20,8 +20,8 @@ def calibration_summary(labels: np.ndarray, probs: np.ndarray, patients: np.ndar
 
     Rows: ``NLL``, ``Brier``, ``ECE (positive, equal-width)``, ``ECE (positive, equal-mass)``,
     ``ECE (top-label, equal-width)``, ``MCE (positive, equal-width)`` (definitions in
-    :mod:`tmvlib.eval.calibration`). Intervals come from
-    :func:`tmvlib.eval.bootstrap.patient_bootstrap`, which resamples patients and evaluates each
+    :mod:`tmvlib.metrics.calibration`). Intervals come from
+    :func:`tmvlib.metrics.bootstrap.patient_bootstrap`, which resamples patients and evaluates each
     draw as sample weights; it skips draws holding a single class (the calibration metrics would
     be defined there, but the skip keeps every metric table on the same draws).
 

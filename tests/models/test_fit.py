@@ -1,0 +1,73 @@
+"""fit_or_load (train or reuse a checkpoint) and load_trained_classifier (rebuild from it)."""
+import numpy as np
+import pytest
+
+from tmvlib.models.checkpoint import CheckpointMismatch, read_checkpoint_meta
+from tmvlib.models.fit import (TRAINING_CODE_VERSION, fit_or_load, load_trained_classifier,
+                               model_config)
+from tmvlib.models.train import TrainConfig, predict_logits
+
+from tmv_testing import toy_data
+
+FAST = dict(epochs=3, batch_size=16, lr=3e-3, patience=5, augment=False, precision="fp32",
+            channels_last=False)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return toy_data(), toy_data(32, seed=1)
+
+
+@pytest.fixture
+def args(data):
+    (x, y), (xv, yv) = data
+    return dict(backbone="efficientnet_lite0", weights="auto", image_size=32, dropout=0.2,
+                frozen_stages=6, split_hash="h", train_images=x, train_labels=y,
+                val_images=xv, val_labels=yv, progress=False)
+
+
+def test_fit_or_load_reuses_a_matching_checkpoint(data, tmp_path):
+    (x, y), (xv, yv) = data
+    args = dict(backbone="efficientnet_lite0", weights="auto", image_size=32, dropout=0.2,
+                frozen_stages=6, split_hash="h", train_images=x, train_labels=y,
+                val_images=xv, val_labels=yv, progress=False)
+    first = fit_or_load(tmp_path / "b.pt", train=TrainConfig(**FAST), **args)
+    again = fit_or_load(tmp_path / "b.pt", train=TrainConfig(**FAST), **args)
+    assert not first.reused and again.reused and again.best_epoch == first.best_epoch
+    assert np.allclose(predict_logits(first.model, first.weights, xv, channels_last=False, progress=False),
+                       predict_logits(again.model, again.weights, xv, channels_last=False, progress=False))
+    changed = fit_or_load(tmp_path / "b.pt", train=TrainConfig(**{**FAST, "epochs": 1}), **args)
+    assert not changed.reused
+
+
+def test_load_trained_classifier_rebuilds_the_same_model(data, args, tmp_path):
+    fitted = fit_or_load(tmp_path / "b.pt", train=TrainConfig(**FAST), **args)
+    model, info, config = load_trained_classifier(tmp_path / "b.pt")
+    xv = data[1][0]
+    assert config["backbone"] == "efficientnet_lite0" and config["code_version"] == TRAINING_CODE_VERSION
+    assert info.sha256 == fitted.weights.sha256 and not model.training
+    assert np.array_equal(predict_logits(model, info, xv, channels_last=False, progress=False),
+                       predict_logits(fitted.model, fitted.weights, xv, channels_last=False, progress=False))
+
+
+def test_load_trained_classifier_refuses_other_pretrained_weights(args, tmp_path, monkeypatch):
+    fit_or_load(tmp_path / "b.pt", train=TrainConfig(**FAST), **args)
+    meta = read_checkpoint_meta(tmp_path / "b.pt")
+
+    import tmvlib.models.checkpoint as checkpoint  # load_trained_classifier imports it when called
+
+    changed = {**meta, "config": {**meta["config"], "weights_sha256": "0" * 64}}
+    monkeypatch.setattr(checkpoint, "read_checkpoint_meta", lambda path: changed)
+    with pytest.raises(CheckpointMismatch, match="trained from pretrained weights 000000000000"):
+        load_trained_classifier(tmp_path / "b.pt")
+
+
+def test_model_config_keys_the_checkpoint_by_everything_that_changes_it(data):
+    from tmvlib.models import build_classifier
+
+    _, info = build_classifier("efficientnet_lite0", "auto", dropout=0.2, frozen_stages=6)
+    config = model_config("efficientnet_lite0", "auto", 32, 0.2, 6, TrainConfig(**FAST), "h", info)
+    assert config["weights_sha256"] == info.sha256 and config["split_hash"] == "h"
+    assert config["train"] == TrainConfig(**FAST).to_dict()
+    other = model_config("efficientnet_lite0", "auto", 32, 0.2, 6, TrainConfig(**FAST), "h2", info)
+    assert other != config

@@ -1,0 +1,28 @@
+"""Chapter 03, uncertainty: MC dropout, a deep ensemble and temperature scaling, calibrated and ranked."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import N_BOOT, RUN_ID, SEED, param
+
+CHAPTER = "03_uncertainty"
+
+
+@dataclass(frozen=True)
+class Params:
+    """Parameters of chapter 03 (``params/default/03_uncertainty.yaml`` lists the same defaults)."""
+
+    run_id: str = param("default", RUN_ID)
+    mc_samples: int = param(30, "T, MC-dropout passes")
+    ensemble_members: int = param(5, "M, including the chapter-02 model as member 0")
+    n_bins: int = param(15, "bins of ECE / MCE / reliability diagrams")
+    coverages: list[float] = param([0.8, 0.9], "selective prediction operating points")
+    n_boot: int = param(1000, N_BOOT)
+    seed: int = param(0, SEED)
+
+
+READS_PARAMS: dict[str, tuple[str, ...]] = {
+    "02_baseline": ("max_images_per_split",),  # the same image subsets as chapter 02
+}
+# 01: splits; 02: baseline.pt, baseline_predictions.parquet
+READS_CHAPTERS: tuple[str, ...] = ("01_data", "02_baseline")

@@ -1,0 +1,40 @@
+"""Chapter 05, Score-CAM: the same checks as chapter 04, and agreement with Grad-CAM."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .base import N_BOOT, RUN_ID, SEED, param
+
+CHAPTER = "05_scorecam"
+
+
+@dataclass(frozen=True)
+class Params:
+    """Parameters of chapter 05 (``params/default/05_scorecam.yaml`` lists the same defaults)."""
+
+    run_id: str = param("default", RUN_ID)
+    score: Literal["prob", "logit"] = param(
+        "prob", 'Score-CAM score: "prob" (the paper\'s increase of confidence) or "logit"')
+    weighting: Literal["cic", "softmax"] = param(
+        "cic", '"cic" (the paper\'s linear weights) or "softmax" (pytorch-grad-cam\'s)')
+    batch_size: int = param(8, "masked inputs per forward pass")
+    sanity_images: int = param(1, "Score-CAM costs a full explanation per randomised layer")
+    sanity_threshold: float = param(0.5, "pass: median |Spearman| with the trained map below this "
+                                         "after randomising")
+    n_boot: int = param(1000, N_BOOT)
+    seed: int = param(0, SEED)
+    sanity_steps: list[str] | Literal["all"] | None = param(
+        None, "randomisation steps after which to compute maps (names of "
+              "tmvlib.explain.sanity.randomization_steps); None: the backbone's own choice "
+              "(BackboneSpec.sanity_steps); \"all\": every step")
+    max_images: int | None = param(None, "cap on the images explained (None: every boxed image; "
+                                         "the curated set is always kept)")
+
+
+READS_PARAMS: dict[str, tuple[str, ...]] = {
+    "01_data": ("data_root",),  # tmvlib.artifacts.radiologist_boxes
+    "04_gradcam": ("top_k", "pointing_tolerance"),  # the same localisation metrics as chapter 04
+}
+# 01: splits, boxes; 02: baseline.pt, predictions, threshold; 04: Grad-CAM maps, sanity_gradcam.parquet
+READS_CHAPTERS: tuple[str, ...] = ("01_data", "02_baseline", "04_gradcam")

@@ -1,0 +1,41 @@
+"""Chapter 06, stability: explanations under MC dropout, ensemble members and test-time augmentation."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import N_BOOT, RUN_ID, param
+
+CHAPTER = "06_stability"
+
+
+@dataclass(frozen=True)
+class Params:
+    """Parameters of chapter 06 (``params/default/06_stability.yaml`` lists the same defaults)."""
+
+    run_id: str = param("default", RUN_ID)
+    mc_samples: int = param(20, "T, MC-dropout masks per image")
+    tta_count: int = param(6, "random TTA perturbations per image")
+    tta_rotation: float = param(5.0, "degrees, uniform in [-r, r]")
+    tta_translate: float = param(0.04, "fraction of the side, uniform in [-t, t] per axis")
+    tta_scale: float = param(0.05, "1 + uniform in [-s, s]")
+    tta_brightness: float = param(0.05, "additive, [0, 1] intensity units")
+    tta_contrast: float = param(0.10, "1 + uniform in [-c, c], about the image mean")
+    tta_gamma: float = param(0.10, "exp(uniform in [-g, g])")
+    tta_noise: float = param(0.01, "Gaussian sigma, [0, 1] intensity units")
+    top_k: float = param(0.15, "top-k fraction for IoU / Dice")
+    metric_size: int = param(112, "maps are compared at this size (CAMs come from a 7x7 grid)")
+    spearman_grid: int = param(28, "Spearman over a grid x grid average-pooled map")
+    scorecam_tta: int = param(2, "Score-CAM (fast top-k path) under this many TTA perturbations, "
+                                 "curated images")
+    scorecam_top_k: int = param(128, "channels of the fast top-k Score-CAM path")
+    batch_size: int = param(16, "images per forward pass")
+    n_boot: int = param(1000, N_BOOT)
+    seed: int = param(0, "seed of the MC-dropout masks and TTA perturbations")
+
+
+READS_PARAMS: dict[str, tuple[str, ...]] = {
+    "03_uncertainty": ("ensemble_members",),  # tmvlib.artifacts.ensemble_checkpoints
+    "04_gradcam": ("external_images",),  # the same external images as chapter 04
+}
+# 01: splits; 02: predictions, threshold; 03: ensemble checkpoints; 04: its params
+READS_CHAPTERS: tuple[str, ...] = ("01_data", "02_baseline", "03_uncertainty", "04_gradcam")

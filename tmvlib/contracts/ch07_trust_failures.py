@@ -1,0 +1,45 @@
+"""Chapter 07, trust and failures: trust quadrants, audited failure cases, subgroups, failure modes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import N_BOOT, RUN_ID, SEED, param
+
+CHAPTER = "07_trust_failures"
+
+TTA = ("tta_count", "tta_rotation", "tta_translate", "tta_scale", "tta_brightness", "tta_contrast",
+       "tta_gamma", "tta_noise")
+
+
+@dataclass(frozen=True)
+class Params:
+    """Parameters of chapter 07 (``params/default/07_trust_failures.yaml`` lists the same defaults)."""
+
+    run_id: str = param("default", RUN_ID)
+    uncertainty_score: str = param("1 - confidence", "trust_scores column, higher means less certain")
+    instability_score: str = param("instability (TTA)", "trust_scores column, higher means less stable")
+    uncertainty_quantile: float = param(0.75, 'validation quantile: above it an image is "uncertain" '
+                                              "(the top quarter)")
+    instability_quantile: float = param(0.75, 'validation quantile: above it an explanation is "unstable"')
+    n_confident: int = param(2, "most confident false negatives and false positives audited (each)")
+    n_unstable: int = param(3, "least stable explanations audited (by instability_score)")
+    n_shifted: int = param(3, "most confident wrong external predictions audited")
+    max_gallery: int = param(24, "danger-zone cases shown in the book (all are written to failure_cases/)")
+    scorecam_top_k: int = param(128, "Score-CAM fast path for cases chapter 05 did not explain")
+    disagreement: float = param(0.25, "Grad-CAM and Score-CAM maxima farther apart (fraction of the "
+                                      'width): "disagree"')
+    age_edges: list[float] = param([0, 40, 60, 200], "age bands [a, b)")
+    min_class: int = param(10, "subgroup: fewer positives or negatives -> too thin to report")
+    min_images: int = param(10, "failure mode: fewer images with or without it -> too thin")
+    batch_size: int = param(16, "images per forward pass")
+    n_boot: int = param(1000, N_BOOT)
+    seed: int = param(0, SEED)
+
+
+READS_PARAMS: dict[str, tuple[str, ...]] = {
+    "01_data": ("data_root",),  # tmvlib.artifacts.radiologist_boxes
+    "06_stability": (*TTA, "seed"),  # the same TTA perturbations as chapter 06
+}
+# 01: splits, boxes; 02: baseline.pt, predictions, threshold; 04: Grad-CAM maps, regions_gradcam.parquet;
+# 05: Score-CAM maps; 06: trust_scores.parquet
+READS_CHAPTERS: tuple[str, ...] = ("01_data", "02_baseline", "04_gradcam", "05_scorecam", "06_stability")

@@ -1,0 +1,105 @@
+"""Trust cells: how one image is placed by its uncertainty and its explanation's instability.
+
+An image is *confident* when its uncertainty score is at most a cut and its explanation *stable*
+when its instability is at most another cut (both cuts are validation quantiles, chapter 07).
+Crossed, that gives four cells, labelled ``"confident · stable"``, ``"confident · unstable"``,
+``"uncertain · stable"`` and ``"uncertain · unstable"``; on labelled data the correctness goes
+in front (``"incorrect · confident · stable"``). Chapter 07's quadrant tables and the trust card
+(:mod:`tmvlib.card.predictor`) both label cells with :func:`trust_cell`, so a card's cell can be
+looked up in chapter 07's tables.
+
+**The constant-map rule.** A heatmap that is constant (every pixel equal, e.g. a Grad-CAM whose
+gradients vanish) has no rank order, so its Spearman correlation with a perturbed map, and with
+it the image's instability (1 - mean Spearman, ``tmvlib.explain.similarity.stability_summary``),
+is undefined (NaN). Such a map says nothing about where the model looked, so it counts as the
+**least stable**:
+
+- in a table of many images (chapter 06's ``trust_scores.parquet``), a NaN instability is
+  replaced by the largest instability of its column (:func:`fill_constant_maps`), so it ranks
+  last and lands above any validation cut below the maximum;
+- for one image on its own (the trust card), where there is no column to rank against, a NaN
+  instability is unstable whatever the cut (:func:`is_stable`).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..metrics.bootstrap import patient_bootstrap_mean
+
+STABILITY_SOURCES = ("MC dropout", "ensemble", "TTA")
+INSTABILITY_COLUMNS = tuple(f"instability ({source})" for source in STABILITY_SOURCES)
+
+
+def confidence_word(confident: bool) -> str:
+    """``"confident"`` or ``"uncertain"``."""
+    return "confident" if confident else "uncertain"
+
+
+def stability_word(stable: bool) -> str:
+    """``"stable"`` or ``"unstable"``."""
+    return "stable" if stable else "unstable"
+
+
+def correctness_word(correct: bool) -> str:
+    """``"correct"`` or ``"incorrect"``."""
+    return "correct" if correct else "incorrect"
+
+
+def trust_cell(confident: bool, stable: bool, correct: bool | None = None) -> str:
+    """The label of a trust cell: ``"confident · stable"`` (``·`` is U+00B7 between spaces), or
+    with ``correct`` given ``"incorrect · confident · stable"`` (chapter 07's ``cell`` column)."""
+    cell = f"{confidence_word(confident)} · {stability_word(stable)}"
+    return cell if correct is None else f"{correctness_word(correct)} · {cell}"
+
+
+def is_confident(uncertainty: float, threshold: float) -> bool:
+    """Uncertainty at or below its cut (a tie counts as confident)."""
+    return uncertainty <= threshold
+
+
+def is_stable(instability: float, threshold: float) -> bool:
+    """Instability at or below its cut (a tie counts as stable); a NaN or infinite instability
+    (a constant map, see the module doc) is unstable. Returns a Python bool."""
+    return bool(np.isfinite(instability) and instability <= threshold)
+
+
+def fill_constant_maps(frame: pd.DataFrame,
+                       columns: Sequence[str] = INSTABILITY_COLUMNS) -> pd.DataFrame:
+    """A copy of ``frame`` whose NaN instabilities (constant maps) hold their column's largest
+    value, so a constant map ranks as the least stable image (see the module doc).
+
+    Args:
+        frame: per-image rows, e.g. of :func:`tmvlib.tables.trust.image_trust_scores` over all
+            sets (the maximum is taken over every row of ``frame``).
+        columns: the instability columns, by default ``instability (MC dropout)``,
+            ``instability (ensemble)`` and ``instability (TTA)``.
+    Returns:
+        the copy; other columns unchanged. A column that is NaN throughout stays NaN.
+    """
+    columns = list(columns)
+    out = frame.copy()
+    out[columns] = out[columns].fillna(out[columns].max())
+    return out
+
+
+def cell_error_rates(quadrants: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict[str, dict]:
+    """Error rate of each confident/uncertain x stable/unstable cell on a labelled set.
+
+    Args:
+        quadrants: rows of chapter 07's ``trust_quadrants.parquet`` (one set) with boolean
+            ``correct, confident, stable`` and ``patient_id``.
+    Returns:
+        cell label (:func:`trust_cell` without correctness) -> ``{"rate", "low", "high",
+        "images", "errors"}``: the error rate with a patient-bootstrap 95% interval
+        (``tmvlib.metrics.bootstrap.patient_bootstrap_mean``); cells without an image are absent.
+    """
+    out = {}
+    for (confident, stable), part in quadrants.groupby(["confident", "stable"]):
+        errors = (~part["correct"].astype(bool)).astype(float).to_numpy()
+        ci = patient_bootstrap_mean(errors, part["patient_id"].to_numpy(), n_boot=n_boot, seed=seed)
+        out[trust_cell(confident, stable)] = {"rate": ci.value, "low": ci.low, "high": ci.high,
+                                             "images": len(part), "errors": int(errors.sum())}
+    return out
