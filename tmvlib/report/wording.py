@@ -98,3 +98,34 @@ def bounds_text(low: float, high: float, digits: int = 3, missing: str = "-") ->
     if _missing(low) or _missing(high):
         return missing
     return f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def difference_verdict(value: float, low: float, high: float, a: str, b: str, quantity: str,
+                       lower_is_better: bool = True, mdd: float | None = None, digits: int = 3,
+                       p_adjusted: float | None = None, alpha: float = 0.05) -> str:
+    """The verdict of a **paired** interval of the difference ``a - b`` in ``quantity``.
+
+    The wording comes from where the interval lies against 0 (and, for a member of a corrected
+    family, from the adjusted p-value ``p_adjusted``): "a is lower/higher/no different...".
+    A "no difference" states the minimum detectable difference ``mdd`` when given, so it reads
+    "no difference larger than about mdd". Examples::
+
+        combined score has a lower AURC than confidence: -0.012 [-0.020, -0.003]
+        no measurable difference in AURC between combined score and confidence
+        (+0.004 [-0.010, +0.018]; this sample detects differences of about 0.021 or more)
+    """
+    diff = interval_text(value, low, high, digits, signed=True)
+    where = position(low, high, 0.0)
+    if where != "includes" and p_adjusted is not None and not p_adjusted < alpha:
+        where = "includes"
+        note = f"; Holm-adjusted p = {p_adjusted:.2f}"
+    else:
+        note = f"; Holm-adjusted p = {p_adjusted:.3f}" if p_adjusted is not None else ""
+    if where == "includes":
+        power = (f"; this sample detects differences of about {mdd:.{digits}f} or more"
+                 if mdd is not None and not _missing(mdd) else "")
+        return f"no measurable difference in {quantity} between {a} and {b} ({diff}{power}{note})"
+    higher = where == "above"
+    better = higher != lower_is_better
+    return (f"{a} has a {'higher' if higher else 'lower'} {quantity} than {b} "
+            f"({'better' if better else 'worse'}): {a} - {b} = {diff}{note}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..uncertainty.temperature import probability_logit
+from ..metrics.confidence import decision_margin
 
 OUTCOMES = ("TP", "FP", "FN", "TN")
 
@@ -24,11 +24,6 @@ def outcomes(labels: np.ndarray, probs: np.ndarray, threshold: float) -> np.ndar
     predicted = np.asarray(probs) >= threshold
     table = np.array([["TN", "FP"], ["FN", "TP"]])
     return table[labels.astype(int), predicted.astype(int)]
-
-
-def decision_margin(probs: np.ndarray, threshold: float) -> np.ndarray:
-    """|logit(p) - logit(threshold)| (N,): distance from the decision boundary in logit units."""
-    return np.abs(probability_logit(probs) - probability_logit(np.array([threshold]))[0])
 
 
 def curated_samples(frame: pd.DataFrame, threshold: float, per_level: int = 1) -> pd.DataFrame:

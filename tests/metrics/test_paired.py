@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from tmvlib.metrics.paired import holm, paired_bootstrap, patient_weights
+
+
+def _mean(values):
+    return lambda rows, w: float(np.average(values[rows], weights=w))
+
+
+def test_patient_weights_keep_a_patients_images_together():
+    patients = np.array(["a", "a", "b", "c", "c", "c"])
+    w = patient_weights(patients, 50, seed=1)
+    assert w.shape == (50, 6)
+    assert (w[:, 0] == w[:, 1]).all() and (w[:, 3] == w[:, 5]).all()
+    # each draw takes as many patients as there are
+    assert np.allclose(w[:, [0, 2, 3]].sum(1), 3)
+
+
+def test_paired_interval_sees_a_shift_that_overlapping_marginals_hide():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=300)
+    a, b = base + 0.05 + rng.normal(scale=0.02, size=300), base  # correlated, small shift
+    d = paired_bootstrap(_mean(a), _mean(b), np.arange(300), n_boot=300)
+    assert d.value == pytest.approx(0.05, abs=0.01)
+    assert d.low > 0 and d.p_value < 0.05
+    assert d.low <= d.value <= d.high
+
+
+def test_no_difference_has_a_minimum_detectable_difference():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=200), rng.normal(size=200)
+    d = paired_bootstrap(_mean(a), _mean(b), np.arange(200), n_boot=400, seed=3)
+    assert d.low < 0 < d.high and d.p_value > 0.05
+    # sd of a difference of means of two N(0,1) samples of 200: sqrt(2/200) = 0.1; mdd ~ 2.8 se
+    assert d.minimum_detectable() == pytest.approx(2.8 * 0.1, rel=0.2)
+    row = d.row(comparison="x")
+    assert set(row) >= {"comparison", "value", "low", "high", "p_value", "mdd"}
+
+
+def test_degenerate_draws_are_skipped_and_counted():
+    values = np.array([0.0, 1.0, 2.0])
+
+    def picky(rows, w):
+        if len(rows) < 3:
+            raise ValueError("needs every image")
+        return float(np.average(values[rows], weights=w))
+
+    d = paired_bootstrap(picky, _mean(values), np.arange(3), n_boot=100)
+    assert d.skipped > 0 and d.skipped < 100
+
+
+def test_holm_matches_the_step_down_rule_and_ignores_nan():
+    adjusted = holm([0.01, 0.04, np.nan, 0.03])
+    assert np.isnan(adjusted[2])
+    assert adjusted[0] == pytest.approx(0.03)       # 3 x 0.01
+    assert adjusted[3] == pytest.approx(0.06)       # 2 x 0.03
+    assert adjusted[1] == pytest.approx(0.06)       # max(1 x 0.04, previous)

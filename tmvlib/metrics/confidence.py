@@ -1,0 +1,59 @@
+"""One decision-aligned confidence, and one definition of an error, for every chapter and the card.
+
+An image is **wrong** when its predicted label at the run's decision threshold ``t`` (chapter 02,
+fitted on validation) differs from its label: ``(p >= t) != y``. Its **confidence** is how far
+the prediction is from that decision, on the logit scale: the *decision margin*
+``|logit(p) - logit(t)|`` (0 on the threshold). ``1 - max(p, 1 - p)`` measures the distance to
+0.5 instead; with ``t != 0.5`` it calls an image "certain" that sits on the decision boundary,
+so it is kept only as a labelled secondary score.
+
+For ranking (AUROC of error detection, AURC, quantile cuts) the project uses the **decision
+uncertainty** ``exp(-|logit(p) - logit(t)|)``: the odds of ``p`` relative to the threshold's odds,
+folded below 1 (1 on the threshold, towards 0 far from it). It is a decreasing function of the
+margin, so it ranks images exactly as the margin does, and it is bounded like a probability.
+
+When ``p`` is calibrated (e.g. by a temperature ``T``), the threshold is mapped through the same
+calibration (``t_T = sigmoid(logit(t) / T)``) so that the decision, and the margin's zero, do not
+move: :func:`calibrated_threshold`.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+
+_EPS = 1e-7
+
+
+def _logit(p) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def errors_at(labels, probs, threshold: float) -> np.ndarray:
+    """(N,) bool: the prediction ``probs >= threshold`` differs from ``labels`` (in {0, 1})."""
+    return (np.asarray(probs) >= threshold).astype(int) != np.asarray(labels).astype(int)
+
+
+def decision_margin(probs, threshold: float) -> np.ndarray:
+    """(N,) ``|logit(p) - logit(t)|``: distance from the decision boundary in logit units
+    (probabilities clipped to [1e-7, 1 - 1e-7])."""
+    return np.abs(_logit(probs) - _logit(threshold))
+
+
+def decision_uncertainty(probs, threshold: float) -> np.ndarray:
+    """(N,) ``exp(-|logit(p) - logit(t)|)`` in (0, 1]: 1 on the threshold, higher = less
+    certain; ranks images exactly as :func:`decision_margin` (reversed)."""
+    return np.exp(-decision_margin(probs, threshold))
+
+
+def calibrated_threshold(threshold: float, temperature: float) -> float:
+    """The decision threshold on the scale of temperature-scaled probabilities:
+    ``sigmoid(logit(t) / T)``, so that ``sigmoid(z / T) >= t_T`` exactly when ``sigmoid(z) >= t``."""
+    return float(expit(_logit(threshold) / temperature))
+
+
+def distance_to_half(probs) -> np.ndarray:
+    """(N,) ``1 - max(p, 1 - p)`` in [0, 0.5]: the secondary, threshold-free score (distance of
+    the predicted class's probability from certainty, measured from p = 0.5)."""
+    p = np.asarray(probs, dtype=np.float64)
+    return 1 - np.maximum(p, 1 - p)
