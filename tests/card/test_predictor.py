@@ -16,7 +16,6 @@ from tmvlib.card.inputs import Radiograph
 from tmvlib.card.predictor import TrustCardPredictor, failure_mode_warning
 from tmvlib.explain.perturbations import tta_perturbations, tta_perturbations_from_params
 from tmvlib.explain.regions import EDGE_REGIONS, REGIONS
-from tmvlib.tables import trust_cells
 from tmvlib.tables.failure_modes import FAILURE_MODES, failure_mode_flags
 from tmvlib.tables.trust_cells import is_confident, is_stable, trust_cell
 
@@ -49,7 +48,11 @@ def test_shared_rules_give_what_the_card_wrote(uncertainty, instability, view, o
 
 
 def test_the_card_uses_the_shared_helpers():
-    assert card.cell_error_rates is trust_cells.cell_error_rates
+    from tmvlib.tables import fitted
+
+    # the card's cuts and cell rates are the validation fits every chapter uses
+    assert card.validation_cuts is fitted.validation_cuts
+    assert card.validation_cell_error_rates is fitted.validation_cell_error_rates
     assert tta_perturbations_from_params(CH06) == tta_perturbations(
         CH06["tta_count"], rotation=CH06["tta_rotation"], translate=CH06["tta_translate"], scale=CH06["tta_scale"],
         brightness=CH06["tta_brightness"], contrast=CH06["tta_contrast"], gamma=CH06["tta_gamma"],
@@ -70,14 +73,14 @@ def test_warnings_for_supported_modes_that_apply():
     flags = failure_mode_flags("corners", "AP", stable=False, confident=True, external=True)
     warnings = predictor.failure_mode_warnings(flags)
     assert warnings == [
-        "Failure mode 'heat peak on border/corners' applies: in chapter 07 the error rate was 30% [20%, 41%] with "
+        "Failure mode 'heat peak on border/corners' applies: on NIH validation (chapter 07) the error rate was 30% [20%, 41%] with "
         "it vs 10% [5%, 15%] without.",
-        "Failure mode 'AP view' applies: in chapter 07 the error rate was 30% [20%, 41%] with it vs 10% [5%, 15%] "
+        "Failure mode 'AP view' applies: on NIH validation (chapter 07) the error rate was 30% [20%, 41%] with it vs 10% [5%, 15%] "
         "without."]
     assert predictor.failure_mode_warnings(failure_mode_flags("lung_proxy", None, True, True, False)) == []
     row = next(predictor.failure_modes.itertuples())
     assert failure_mode_warning(row) == (
-        f"Failure mode '{row.mode}' applies: in chapter 07 the error rate was {row.with_rate:.0%} "
+        f"Failure mode '{row.mode}' applies: on NIH validation (chapter 07) the error rate was {row.with_rate:.0%} "
         f"[{row.with_low:.0%}, {row.with_high:.0%}] with it vs {row.without_rate:.0%} [{row.without_low:.0%}, "
         f"{row.without_high:.0%}] without.")
 
@@ -97,7 +100,8 @@ def small_predictor():
         run_id="r", model=model, weights=weights, config={"backbone": "efficientnet_lite0", "image_size": 64},
         others=[model], size=64, threshold_rule="youden", threshold=0.5, positive="Pneumonia",
         temperatures={"baseline": 1.0, "MC dropout": 1.0, "ensemble": 1.0}, ch03={"mc_samples": 2, "seed": 0},
-        ch06=CH06, uncertainty_score="1 - confidence", instability_score="instability (TTA)",
+        ch07={"max_flip_rate": 0.5},
+        ch06=CH06, uncertainty_score="decision uncertainty", instability_score="instability (TTA)",
         uncertainty_threshold=0.3, instability_threshold=0.2, cell_errors={"confident · stable": {"rate": 0.1}},
         failure_modes=failure_modes(), perturbations=tta_perturbations_from_params(CH06), reference=None,
         scorecam=None, scorecam_top_k=None, batch_size=2)
@@ -109,11 +113,11 @@ def test_predict_places_the_image_with_the_shared_rules(small_predictor):
     gray = (rng.random((80, 80)) * 255).astype(np.uint8)
     record = small_predictor.predict(Radiograph("x.png", gray, "PNG", "L", 8, 1, view="AP"), scorecam=False).record
     trust = record["trust"]
-    confident = is_confident(trust["uncertainty"], 0.3)
+    confident = is_confident(trust["uncertainty"], 0.3, trust["scores"]["flip rate (TTA)"], 0.5)
     stable = is_stable(np.nan if trust["instability"] is None else trust["instability"], 0.2)
     assert (trust["confident"], trust["stable"]) == (confident, stable)
     assert trust["cell"] == trust_cell(confident, stable)
-    assert trust["cell_error_rate_test"] == small_predictor.cell_errors.get(trust["cell"])
+    assert trust["cell_error_rate_val"] == small_predictor.cell_errors.get(trust["cell"])
     flags = failure_mode_flags(record["explanation"]["gradcam_peak_region"], "AP", stable, confident, False)
     assert record["failure_mode_flags"] == flags
     assert record["stability"]["perturbations"]["TTA"] == CH06["tta_count"]

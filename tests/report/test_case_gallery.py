@@ -11,11 +11,11 @@ from tmvlib.report.case_gallery import case_overview, case_pngs, show_cases, spr
 from tmvlib.tables.cases import CaseMaps
 
 RECORDS = [{"image_id": "a", "set": "test", "reasons": ["danger zone"], "label": 1, "prob": 0.12345,
-            "threshold": 0.4, "one_minus_confidence": 0.12, "mutual_information": 0.01, "ensemble_variance": 0.0,
+            "threshold": 0.4, "decision_uncertainty": 0.12, "mutual_information": 0.01, "ensemble_variance": 0.0,
             "instability": 0.2, "uncertainty": 0.12345, "flip_rate": 0.0, "tta_count": 2, "view": "AP", "sex": "F",
             "age": 60.0, "quality": "full", "observations": [{"rule": "edge peak", "text": "Edge."}]},
            {"image_id": "b", "set": "external", "reasons": ["shifted-set failure", "danger zone"], "label": 0,
-            "prob": 0.9, "threshold": 0.4, "one_minus_confidence": 0.1, "mutual_information": 0.02,
+            "prob": 0.9, "threshold": 0.4, "decision_uncertainty": 0.1, "mutual_information": 0.02,
             "ensemble_variance": 0.01, "instability": 0.6, "uncertainty": 0.1, "flip_rate": 0.5, "tta_count": 2,
             "view": None, "sex": None, "age": np.nan, "quality": None, "observations": []}]
 

@@ -37,15 +37,19 @@ def subgroup(grouping, group, low, high, thin=False, reason=""):
             "reason": reason}
 
 
-def test_subgroup_lines():
+def test_subgroup_lines_read_the_interval_of_the_difference():
     table = pd.DataFrame([subgroup("sex", "F", 0.6, 0.7), subgroup("sex", "M", 0.75, 0.9),
                           subgroup("view", "AP", 0.6, 0.8), subgroup("view", "PA", 0.7, 0.9),
                           subgroup("view", "missing", np.nan, np.nan, True, "2 positives < 10"),
                           subgroup("age band", "60+", 0.5, 0.9), subgroup("age band", "0-39", np.nan, np.nan, True, "x"),
                           subgroup("other", "a", np.nan, np.nan, True, "y")])
-    assert subgroup_lines(table).split("\n") == [
-        "- **sex**: AUROC intervals do not overlap for F vs M: a difference this sample can see.",
-        "- **view**: the AUROC intervals of AP, PA overlap: no difference this sample can see; too thin to conclude: "
+    differences = pd.DataFrame({"grouping": ["sex", "view"], "a": ["F", "AP"], "b": ["M", "PA"],
+                                "value": [-0.17, -0.1], "low": [-0.3, -0.25], "high": [-0.05, 0.05],
+                                "mdd": [0.12, 0.2], "p_holm": [0.01, 0.4]})
+    assert subgroup_lines(table, differences).split("\n") == [
+        "- **sex**: F has a lower AUROC than M (worse): F - M = -0.170 [-0.300, -0.050]; Holm-adjusted p = 0.010.",
+        "- **view**: no measurable difference in AUROC between AP and PA (-0.100 [-0.250, +0.050]; this sample "
+        "detects differences of about 0.200 or more; Holm-adjusted p = 0.400); too thin to conclude: "
         "missing (2 positives < 10).",
         "- **age band**: only 60+ has enough images to report, so nothing can be compared; too thin to conclude: "
         "0-39 (x).",

@@ -30,12 +30,12 @@ def test_write_case_and_clear(tmp_path):
     spread = maps * 0.1
     spread[1, 0, 0] = np.nan
     record = {"image_id": "00000001_000", "set": "test", "reasons": ["danger zone"], "label": 1,
-              "prob": np.float32(0.1), "threshold": 0.5, "one_minus_confidence": 0.1,
+              "prob": np.float32(0.1), "threshold": 0.5, "decision_uncertainty": 0.1,
               "mutual_information": np.nan, "ensemble_variance": 0.001, "instability": 0.4,
               "flip_rate": 0.25, "tta_count": 8, "view": "AP", "sex": None, "age": np.nan,
               "quality": "full"}
     text = case_text(record, ["Confident error."])
-    assert "2/8" in text and "1-conf 0.10" in text and "sex n/a" in text and "age n/a" in text and "- Confident error." in text
+    assert "2/8" in text and "dec. unc. 0.10" in text and "sex n/a" in text and "age n/a" in text and "- Confident error." in text
     fig = failure_case_grid(gray, maps, maps, spread, [text, "second"],
                             boxes=[[(2, 2, 4, 4)], []], scorecam_notes=["chapter 05", "top-k"])
     assert len(fig.axes) == 10

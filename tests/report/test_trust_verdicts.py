@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tmvlib.report.trust_verdicts import (best_score_text, coefficients_text, count_share_text, detection_verdict,
+from tmvlib.report.trust_verdicts import (coefficients_text, count_share_text, detection_verdict, endpoint_verdict,
                                           instability_captions, interval_at, method_comparison_text,
-                                          quadrant_counts, selective_verdict, sentence, stability_verdict,
+                                          quadrant_counts, sentence, stability_verdict,
                                           threshold_caveat)
 from tmvlib.tables.quadrants import AMONG
 
@@ -22,9 +22,8 @@ def test_interval_at_reads_one_row():
 
 def test_small_texts():
     assert sentence("yes: it is") == "Yes: it is" and sentence("") == ""
-    assert coefficients_text(pd.Series({"1 - confidence": 0.853, "intercept": -2.1})) == "1 - confidence +0.85, intercept -2.10"
-    detection = pd.DataFrame({"score": ["a", "b", "c"], "value": [0.61, 0.74, 0.5]})
-    assert best_score_text(detection) == "b (0.74)"
+    assert coefficients_text(pd.Series({"decision uncertainty": 0.853, "intercept": -2.1})) == (
+        "decision uncertainty +0.85, intercept -2.10")
     assert method_comparison_text({"Score-CAM (top-k)": 0.812, "Grad-CAM": 0.9}, 4) == (
         "Score-CAM 0.81 vs Grad-CAM 0.90 (mean Spearman over 4 images; too few images for an interval)")
     picks = pd.DataFrame({"image_id": ["x"], "instability": [0.123], "prob": [0.876], "row": [0]})
@@ -42,13 +41,24 @@ def test_detection_verdict(low, high, expect):
     assert detection_verdict(low, high) == expect
 
 
-def test_selective_verdict():
-    conf = {"value": 0.10, "low": 0.08, "high": 0.12}
-    assert selective_verdict({"value": 0.11, "low": 0.09, "high": 0.13}, conf).startswith("the intervals overlap")
-    assert selective_verdict({"value": 0.05, "low": 0.04, "high": 0.06}, conf) == (
-        "the combined score defers errors measurably better")
-    assert selective_verdict({"value": 0.2, "low": 0.15, "high": 0.25}, conf) == (
-        "the combined score is measurably worse than confidence alone")
+def _endpoint(value, low, high, role="primary", p_holm=np.nan, quantity="AURC"):
+    return pd.Series({"value": value, "low": low, "high": high, "a": "combined", "b": "decision uncertainty",
+                      "quantity": quantity, "lower_is_better": quantity == "AURC", "mdd": 0.021, "role": role,
+                      "p_holm": p_holm})
+
+
+def test_endpoint_verdict_reads_the_paired_interval():
+    assert endpoint_verdict(_endpoint(-0.02, -0.03, -0.01)).startswith(
+        "the combined score has a lower AURC than the decision uncertainty (better)")
+    assert endpoint_verdict(_endpoint(0.02, 0.01, 0.03)).startswith("the combined score has a higher AURC")
+    none = endpoint_verdict(_endpoint(0.001, -0.01, 0.012))
+    assert none.startswith("no measurable difference in AURC") and "about 0.021 or more" in none
+    # a secondary comparison whose interval excludes 0 but whose Holm-adjusted p does not pass
+    held = endpoint_verdict(_endpoint(-0.02, -0.03, -0.001, role="secondary", p_holm=0.09))
+    assert held.startswith("no measurable difference") and "Holm-adjusted p = 0.090" in held
+    auroc = endpoint_verdict(_endpoint(0.05, 0.01, 0.09, role="secondary", p_holm=0.01,
+                                       quantity="error-detection AUROC"))
+    assert "higher error-detection AUROC" in auroc and "(better)" in auroc
 
 
 def test_counts_of_one_set():
@@ -64,8 +74,9 @@ def test_counts_of_one_set():
 
 def test_threshold_caveat():
     test = pd.DataFrame({"prob": [0.45, 0.3, 0.6, 0.42], "danger": [True, True, True, False]})
-    text = threshold_caveat(test, 0.4, "1 - confidence")
+    text = threshold_caveat(test, 0.4, "1 - max(p, 1-p)")
     assert "decision threshold is 0.400" in text and text.endswith(": 1 of 3)")
+    assert "far from changing its label" in threshold_caveat(test, 0.4, "decision uncertainty")
     assert threshold_caveat(test, 0.4, "MC mutual information") == (
         "the uncertainty score (MC mutual information) does not depend on the decision threshold (0.400), so a "
         "prediction just across the threshold can still count as confident")
@@ -98,3 +109,12 @@ def test_stability_verdict_branches():
         "there is nothing to compare: no confident prediction is wrong")
     assert stability_verdict(rates((np.nan,) * 3, stable=(np.nan, 0), unstable=(np.nan, 0)), "test", "all", 10) == (
         "there is nothing to compare: no image in this set")
+
+
+def test_nuisance_factors_text_lists_measurable_flips_only():
+    from tmvlib.report.trust_verdicts import nuisance_factors_text
+
+    rows = pd.DataFrame({"set": "test", "quantity": "label flip", "factor": ["rotation+", "noise", "gamma-"],
+                         "value": [0.12, 0.01, 0.3], "low": [0.05, 0.0, 0.2], "high": [0.2, 0.03, 0.4]})
+    assert nuisance_factors_text(rows, "test") == "gamma- 30% [20%, 40%], rotation+ 12% [5%, 20%]"
+    assert nuisance_factors_text(rows.assign(low=0.0), "test").startswith("no single factor")

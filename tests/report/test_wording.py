@@ -1,4 +1,4 @@
-from tmvlib.report.wording import auroc_verdict, interval_overlap
+from tmvlib.report.wording import auroc_verdict
 
 
 def test_verdicts_follow_the_interval():
@@ -7,21 +7,15 @@ def test_verdicts_follow_the_interval():
     assert auroc_verdict(0.80, 0.90) == "better than chance"
 
 
-def test_overlap():
-    assert interval_overlap(0.1, 0.5, 0.4, 0.9) and not interval_overlap(0.1, 0.3, 0.4, 0.9)
+def test_paired_text_of_a_difference_or_none():
+    from tmvlib.metrics.paired import PairedDifference
+    from tmvlib.report.wording import paired_text
 
-
-def test_subgroup_overlap_text():
-    import pandas as pd
-
-    from tmvlib.report.wording import subgroup_overlap_text
-
-    table = pd.DataFrame({"view": ["AP", "PA"], "low": [0.7, 0.75], "high": [0.9, 0.95]})
-    assert subgroup_overlap_text(table, "view", "PA", "AP").startswith("overlap")
-    table.loc[1, ["low", "high"]] = [0.95, 0.99]
-    assert subgroup_overlap_text(table, "view", "PA", "AP").startswith("do not overlap")
-    table.loc[1, "low"] = float("nan")
-    assert subgroup_overlap_text(table, "view", "PA", "AP").startswith("cannot be compared")
+    d = PairedDifference(0.1, 0.02, 0.18, 0.8, 0.7, 0.04, 0.01, 100, 0)
+    assert paired_text(d, "PA", "AP", "AUROC", lower_is_better=False).startswith("PA has a higher AUROC than AP (better)")
+    flat = PairedDifference(0.01, -0.07, 0.09, 0.8, 0.79, 0.04, 0.8, 100, 0)
+    assert f"about {flat.minimum_detectable():.3f} or more" in paired_text(flat, "PA", "AP", "AUROC")
+    assert paired_text(None, "PA", "AP", "AUROC") == "cannot be compared (a group lacks a class)"
 
 
 def test_difference_verdict_on_each_side_of_zero():
@@ -38,4 +32,4 @@ def test_difference_verdict_on_each_side_of_zero():
     assert "0.021 or more" in none
     # an interval off zero that does not survive the family's correction reads as no difference
     held = difference_verdict(-0.012, -0.020, -0.001, "A", "B", "AURC", p_adjusted=0.12)
-    assert held.startswith("no measurable difference") and "Holm-adjusted p = 0.12" in held
+    assert held.startswith("no measurable difference") and "Holm-adjusted p = 0.120" in held

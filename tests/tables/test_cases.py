@@ -19,13 +19,13 @@ from tmvlib.tables.cases import (NOT_SCORES, REASON_KEYS, AuditRules, CaseMaps, 
 from tmvlib.tables.failure_audit import REASONS, case_observations
 
 S = 16
-RULES = AuditRules(threshold=0.4, threshold_rule="youden", uncertainty_score="1 - confidence",
+RULES = AuditRules(threshold=0.4, threshold_rule="youden", uncertainty_score="decision uncertainty",
                    uncertainty_threshold=0.3, instability_score="instability (TTA)", instability_threshold=0.5,
                    disagreement=0.25, scorecam_top_k=32)
 KEYS = ["image_id", "patient_id", "set", "reasons", "label", "prob", "threshold", "threshold_rule", "predicted",
         "correct", "margin", "cell", "danger", "confident", "stable", "uncertainty_score", "uncertainty",
         "uncertainty_threshold", "instability_score", "instability", "instability_threshold",
-        "one_minus_confidence", "mutual_information", "ensemble_variance", "flip_rate", "tta_count", "tta_probs",
+        "decision_uncertainty", "mutual_information", "ensemble_variance", "flip_rate", "tta_count", "tta_probs",
         "scores", "view", "sex", "age", "quality", "source", "peak_region", "peak_region_scorecam", "image_size",
         "boxes", "box_findings", "peak_in_box", "method_peak_distance", "gradcam_source", "scorecam_source",
         "tta_spread_mean", "tta_spread_max", "observations"]
@@ -35,7 +35,7 @@ def quadrant_rows():
     base = {"label": [1, 0], "prob": [0.1, 0.9], "correct": [False, False],
             "cell": ["incorrect · confident · stable", "incorrect · uncertain · unstable"],
             "danger": [True, False], "confident": [True, False], "stable": [True, False],
-            "1 - confidence": [0.1, 0.35], "MC mutual information": [0.01, 0.02], "ensemble variance": [0.001, 0.002],
+            "decision uncertainty": [0.1, 0.35], "MC mutual information": [0.01, 0.02], "ensemble variance": [0.001, 0.002],
             "instability (TTA)": [0.2, 0.7], "flip rate (TTA)": [0.0, 0.5], "instability (MC dropout)": [0.1, 0.2],
             "view": ["AP", "PA"], "sex": ["F", "M"], "age": [70.0, np.nan], "quality": ["full", "squeezed"],
             "source": ["nih", "nih"], "box_findings": [None, None], "path": ["a.png", "b.png"],
@@ -65,8 +65,8 @@ def maps_and_tta(n=2):
 
 
 def test_small_helpers():
-    scores = pd.DataFrame(columns=[*NOT_SCORES, "1 - confidence", "instability (TTA)"])
-    assert score_columns(scores) == ["1 - confidence", "instability (TTA)"]
+    scores = pd.DataFrame(columns=[*NOT_SCORES, "decision uncertainty", "instability (TTA)"])
+    assert score_columns(scores) == ["decision uncertainty", "instability (TTA)"]
     cases = cases_frame()
     assert reason_count(cases, "danger zone") == 1 and reason_count(cases, "shifted-set failure") == 0
     assert set(REASON_KEYS.values()) == set(REASONS)
@@ -80,7 +80,7 @@ def test_case_record_keys_order_and_values():
     quadrants, cases = quadrant_rows(), cases_frame()
     info = case_rows(quadrants, cases)
     maps, tta, spread = maps_and_tta()
-    scores = ["1 - confidence", "instability (TTA)"]
+    scores = ["decision uncertainty", "instability (TTA)"]
     boxes = [(0.0, 0.0, 4.0, 4.0)]
     record = case_record(next(cases.iloc[[1]].itertuples()), info.iloc[1], 1, maps, tta, spread, RULES, scores,
                          boxes, "Mass")
@@ -88,7 +88,7 @@ def test_case_record_keys_order_and_values():
     assert record["image_id"] == "a" and record["reasons"] == ["danger zone", "confident false negative"]
     assert record["predicted"] == 0 and record["correct"] is False and record["margin"] == 1.8
     assert record["uncertainty"] == 0.1 and record["instability"] == 0.2 and record["tta_count"] == 3
-    assert record["tta_probs"] == [0.9, 0.8, 0.3] and record["scores"] == {"1 - confidence": 0.1,
+    assert record["tta_probs"] == [0.9, 0.8, 0.3] and record["scores"] == {"decision uncertainty": 0.1,
                                                                            "instability (TTA)": 0.2}
     assert record["peak_region"] == "corners" and record["peak_region_scorecam"] != "corners"
     assert record["image_size"] == S and record["boxes"] == [[0.0, 0.0, 4.0, 4.0]]
@@ -110,7 +110,7 @@ def test_case_records_in_case_order_with_boxes_and_findings():
     info = case_rows(quadrants, cases)
     maps, tta, spread = maps_and_tta()
     all_boxes = pd.DataFrame({"image_id": ["a"], "finding": ["Mass"]})
-    records = case_records(cases, info, maps, tta, spread, RULES, ["1 - confidence"], all_boxes,
+    records = case_records(cases, info, maps, tta, spread, RULES, ["decision uncertainty"], all_boxes,
                            {"a": [(0.0, 0.0, 4.0, 4.0)]})
     assert [r["image_id"] for r in records] == ["b", "a"]
     assert records[0]["boxes"] == [] and records[0]["box_findings"] is None and records[0]["peak_in_box"] is None

@@ -162,6 +162,12 @@ def test_failure_mode_table():
     assert np.isnan(ext["diff_low"]) or ext["status"] != "supported"
     for column in ("with_low", "with_high", "without_low", "without_high"):
         assert (table[column].dropna() >= 0).all() and (table[column].dropna() <= 1).all()
+    # the modes that are not too thin form one Holm family; a thin mode is not in it
+    assert np.isnan(table.loc["thin", "p_holm"])
+    judged = table["p_holm"].notna()
+    assert (table.loc[judged, "p_holm"] >= table.loc[judged, "p_value"]).all()
+    assert edge["p_holm"] < 0.05 and "Holm-adjusted" in edge["reason"]
+
 
 
 def test_failure_mode_table_all_in_one_group():

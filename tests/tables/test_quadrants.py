@@ -63,8 +63,12 @@ def test_quadrants_tables_and_rates_per_set():
         ["external", AMONG["confident"]]]
     ref = danger_rate_by_stability(quadrants["external"], n_boot=50, seed=2, among="confident")
     got = rates[(rates["set"] == "external") & (rates["among"] == AMONG["confident"])]
-    pd.testing.assert_frame_equal(got.drop(columns=["set", "among"]).reset_index(drop=True), ref)
-    assert list(rates.columns)[-2:] == ["set", "among"]
+    pd.testing.assert_frame_equal(got.drop(columns=["set", "among", "p_holm"]).reset_index(drop=True), ref)
+    assert list(rates.columns)[-3:] == ["set", "among", "p_holm"]
+    # Holm over the four "unstable - stable" rows only
+    family = rates["explanation"] == "unstable - stable"
+    assert rates.loc[~family, "p_holm"].isna().all()
+    assert (rates.loc[family, "p_holm"].dropna() >= rates.loc[family, "p_value"].dropna()).all()
 
 
 def test_quadrant_rows_drop_the_path():

@@ -101,3 +101,17 @@ def test_method_tables():
     table = method_stability_table(summary)
     assert table.loc["A", ("spearman", "mean")] == 0.6 and table.loc["B", ("com_shift_pct", "min")] == 2.0
     assert mean_spearman_by_method(summary).round(6).to_dict() == {"A": 0.6, "B": 0.3}
+
+
+def test_factor_table_counts_flips_and_shifts():
+    from tmvlib.tables.stability import factor_table
+
+    frame = pd.DataFrame({"prob": [0.6, 0.4, 0.9], "patient_id": ["a", "b", "c"]})
+    probs = np.array([[0.4, 0.6], [0.45, 0.4], [0.95, 0.9]])
+    table = factor_table(frame, probs, ["rotation+", "noise"], threshold=0.5, n_boot=50).set_index(["factor", "quantity"])
+    assert table.loc[("rotation+", "label flip"), "value"] == pytest.approx(1 / 3)
+    assert table.loc[("noise", "label flip"), "value"] == pytest.approx(0.0)
+    assert table.loc[("rotation+", "probability shift"), "value"] == pytest.approx((-0.2 + 0.05 + 0.05) / 3)
+    assert table.loc[("rotation+", "absolute shift"), "value"] == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="probs must be"):
+        factor_table(frame, probs[:, :1], ["rotation+", "noise"], threshold=0.5)

@@ -33,3 +33,21 @@ def test_subgroups_report_small_groups_as_nan_not_dropped():
     table = subgroup_auroc(frame, "view", n_boot=100).set_index("view")
     assert np.isnan(table.loc["AP", "AUROC"]) and table.loc["AP", "images"] == 40
     assert table.loc["PA", "low"] < table.loc["PA", "AUROC"] < table.loc["PA", "high"]
+
+
+def test_within_largest_source():
+    import numpy as np
+    import pandas as pd
+
+    from tmvlib.tables.summary import within_largest_source
+
+    rng = np.random.default_rng(0)
+    n = 60
+    frame = pd.DataFrame({"source": ["a"] * 40 + ["b"] * 20, "label": rng.integers(0, 2, n),
+                          "patient_id": np.arange(n)})
+    frame["prob"] = 0.4 * frame["label"] + 0.6 * rng.random(n)
+    got = within_largest_source(frame, n_boot=50)
+    assert got["source"] == "a" and got["images"] == 40 and got["share"] == 40 / 60
+    assert got["low"] <= got["value"] <= got["high"]
+    one_class = frame.assign(label=np.where(frame["source"] == "a", 1, frame["label"]))
+    assert np.isnan(within_largest_source(one_class, n_boot=10)["value"])

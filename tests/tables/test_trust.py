@@ -243,7 +243,9 @@ def test_image_trust_scores_columns():
     mc = np.array([[0.9, 0.9, 0.9], [0.1, 0.5, 0.9]])
     out = image_trust_scores(frame, 0.5, mc, np.array([[0.7], [0.4]]), summary)
     assert out["correct"].tolist() == [True, False]
-    np.testing.assert_allclose(out["1 - confidence"], [0.1, 0.4])
+    np.testing.assert_allclose(out["1 - max(p, 1-p)"], [0.1, 0.4])
+    # the decision-aligned score: exp(-|logit p - logit t|); at t = 0.5, p = 0.9 -> 1/9, p = 0.4 -> 2/3
+    np.testing.assert_allclose(out["decision uncertainty"], [1 / 9, 2 / 3])
     assert out.loc[0, "MC mutual information"] == pytest.approx(0, abs=1e-9)  # identical samples
     assert out.loc[1, "MC mutual information"] > 0.05                         # samples disagree
     np.testing.assert_allclose(out["ensemble variance"], [np.var([0.9, 0.7]), 0.0])
@@ -265,10 +267,10 @@ def test_quadrant_labels_are_the_shared_trust_cells():
     assert table["cell"].tolist() == [trust_cell(r.confident, r.stable, r.correct) for r in table.itertuples()]
 
 
-def test_one_minus_confidence_is_measured_from_one_half():
-    from tmvlib.tables.trust import one_minus_confidence
+def test_secondary_confidence_is_measured_from_one_half():
+    from tmvlib.metrics.confidence import distance_to_half
 
-    np.testing.assert_allclose(one_minus_confidence([0.9, 0.5, 0.2, 0.0]), [0.1, 0.5, 0.2, 0.0])
+    np.testing.assert_allclose(distance_to_half([0.9, 0.5, 0.2, 0.0]), [0.1, 0.5, 0.2, 0.0])
 
 
 def test_subgroup_error_rate_resamples_every_patient_of_the_frame():
@@ -319,9 +321,10 @@ def test_trust_scores_by_set_and_tables_per_set():
     pd.testing.assert_frame_equal(per_image.iloc[6:].reset_index(drop=True), ref)
     corr = trust_score_correlations(per_image)
     assert corr.index.tolist() == ["instability (MC dropout)", "instability (ensemble)", "instability (TTA)"]
-    assert corr.columns.tolist() == ["1 - confidence", "MC mutual information", "ensemble variance"]
-    assert corr.loc["instability (TTA)", "1 - confidence"] == round(
-        per_image["instability (TTA)"].corr(per_image["1 - confidence"], method="spearman"), 2)
+    assert corr.columns.tolist() == ["decision uncertainty", "1 - max(p, 1-p)", "MC mutual information",
+                                     "ensemble variance"]
+    assert corr.loc["instability (TTA)", "decision uncertainty"] == round(
+        per_image["instability (TTA)"].corr(per_image["decision uncertainty"], method="spearman"), 2)
     both = per_set_table(lambda f, k: f.head(k)[["image_id"]], per_image, 2, sets=("test", "val"))
     assert both.values.tolist() == [["test0", "test"], ["test1", "test"], ["val0", "val"], ["val1", "val"]]
     kept = per_set_table(lambda f: f.head(2)[["image_id"]].reset_index(drop=True), per_image,

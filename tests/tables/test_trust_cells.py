@@ -30,7 +30,7 @@ def test_constant_map_is_unstable_whatever_the_cut(undefined):
 
 
 def test_fill_constant_maps_ranks_them_last_and_copies():
-    frame = pd.DataFrame({"image_id": list("abcd"),
+    frame = pd.DataFrame({"image_id": list("abcd"), "set": "val",
                           "instability (MC dropout)": [0.1, np.nan, 0.3, 0.2],
                           "instability (ensemble)": [0.5, 0.4, np.nan, np.nan],
                           "instability (TTA)": [0.2, 0.2, 0.2, 0.2],
@@ -45,9 +45,18 @@ def test_fill_constant_maps_ranks_them_last_and_copies():
 
 
 def test_fill_constant_maps_of_chosen_columns_only():
-    frame = pd.DataFrame({"a": [np.nan, 1.0], "b": [np.nan, 2.0]})
+    frame = pd.DataFrame({"set": "val", "a": [np.nan, 1.0], "b": [np.nan, 2.0]})
     out = fill_constant_maps(frame, ["a"])
     assert out["a"].tolist() == [1.0, 1.0] and np.isnan(out.loc[0, "b"])
+
+
+def test_fill_constant_maps_reads_validation_only():
+    frame = pd.DataFrame({"set": ["val", "val", "test", "external"], "a": [0.2, np.nan, 0.9, np.nan]})
+    out = fill_constant_maps(frame, ["a"])
+    # the test value 0.9 never reaches a validation row; every NaN gets the validation maximum
+    assert out["a"].tolist() == [0.2, 0.2, 0.9, 0.2]
+    with pytest.raises(ValueError, match="no 'val' row"):
+        fill_constant_maps(frame[frame["set"] != "val"], ["a"])
 
 
 def test_cell_error_rates_per_cell_with_the_shared_labels():
@@ -62,3 +71,22 @@ def test_cell_error_rates_per_cell_with_the_shared_labels():
     assert (cs["rate"], cs["low"], cs["high"]) == (ref.value, ref.low, ref.high)
     assert cs["images"] == 2 and cs["errors"] == 1
     assert got["confident · unstable"]["rate"] == 1.0 and got["uncertain · stable"]["errors"] == 0
+
+
+def test_a_prediction_that_flips_under_most_perturbations_is_not_confident():
+    assert is_confident(0.1, 0.3) and is_confident(0.1, 0.3, flip_rate=0.5, max_flip_rate=0.5)
+    assert not is_confident(0.1, 0.3, flip_rate=5 / 6, max_flip_rate=0.5)
+    assert is_confident(0.1, 0.3, flip_rate=5 / 6)               # rule off
+    assert is_confident(0.1, 0.3, flip_rate=float("nan"), max_flip_rate=0.5)  # unknown: not held against it
+    assert not is_confident(0.4, 0.3, flip_rate=0.0, max_flip_rate=0.5)
+
+
+def test_assign_quadrants_applies_the_flip_rule():
+    from tmvlib.tables.trust import assign_quadrants
+
+    frame = pd.DataFrame({"correct": [True, False], "u": [0.1, 0.1], "i": [0.1, 0.1],
+                          "flip rate (TTA)": [0.0, 5 / 6]})
+    plain = assign_quadrants(frame, "u", "i", 0.3, 0.3)
+    ruled = assign_quadrants(frame, "u", "i", 0.3, 0.3, max_flip_rate=0.5)
+    assert plain["confident"].tolist() == [True, True] and plain["danger"].tolist() == [False, True]
+    assert ruled["confident"].tolist() == [True, False] and not ruled["danger"].any()

@@ -35,8 +35,9 @@ from ..models.fit import load_trained_classifier
 from ..models.train import predict_logits
 from ..report.wording import interval_text
 from ..tables.failure_modes import failure_mode_flags
-from ..tables.trust import image_trust_scores, threshold_at_quantile
-from ..tables.trust_cells import cell_error_rates, is_confident, is_stable, trust_cell
+from ..tables.fitted import validation_cell_error_rates, validation_cuts
+from ..tables.trust import image_trust_scores
+from ..tables.trust_cells import is_confident, is_stable, trust_cell
 from ..uncertainty.mc_dropout import mc_dropout_logits
 from ..uncertainty.scores import uncertainty_scores
 from ..uncertainty.temperature import probability_logit, temperature_probs
@@ -85,18 +86,16 @@ class TrustCardPredictor:
         self.ch03 = declared_params(run_id, CARD, "03_uncertainty")
         self.ch06 = declared_params(run_id, CARD, "06_stability")
         self.ch07 = declared_params(run_id, CARD, "07_trust_failures")
-        scores = read_table(run_id, "trust_scores")
-        val = scores[scores["set"] == "val"]
+        # Everything the card shows is fitted on validation (tmvlib.tables.fitted); NIH test is
+        # only evaluated.
         self.uncertainty_score = self.ch07["uncertainty_score"]
         self.instability_score = self.ch07["instability_score"]
-        self.uncertainty_threshold = threshold_at_quantile(val[self.uncertainty_score],
-                                                           self.ch07["uncertainty_quantile"])
-        self.instability_threshold = threshold_at_quantile(val[self.instability_score],
-                                                           self.ch07["instability_quantile"])
-        quadrants = read_table(run_id, "trust_quadrants")
-        self.cell_errors = cell_error_rates(quadrants[quadrants["set"] == "test"],
-                                            self.ch07["n_boot"], self.ch07["seed"])
-        self.failure_modes = read_table(run_id, "failure_modes")
+        self.uncertainty_threshold, self.instability_threshold = validation_cuts(
+            read_table(run_id, "trust_scores"), self.uncertainty_score, self.instability_score,
+            self.ch07["uncertainty_quantile"], self.ch07["instability_quantile"])
+        self.cell_errors = validation_cell_error_rates(read_table(run_id, "trust_quadrants"),
+                                                       self.ch07["n_boot"], self.ch07["seed"])
+        self.failure_modes = read_table(run_id, "failure_modes_val")
         self.perturbations = tta_perturbations_from_params(self.ch06)
         self.reference = reference
         self.scorecam = ScoreCAM(self.model, top_k=scorecam_top_k, batch_size=8)
@@ -197,11 +196,14 @@ class TrustCardPredictor:
             if self.reference is not None else []
         uncertainty = float(scores[self.uncertainty_score])
         instability = float(scores[self.instability_score])
-        confident = is_confident(uncertainty, self.uncertainty_threshold)
+        confident = is_confident(uncertainty, self.uncertainty_threshold, float(scores["flip rate (TTA)"]),
+                                 self.ch07["max_flip_rate"])
         stable = is_stable(instability, self.instability_threshold)  # a constant map (NaN) is unstable
         ood = [c for c in checks if c.fired and c.severity == OOD]
         cell = trust_cell(confident, stable)
-        flags = failure_mode_flags(peak_region(gradcam_map), radiograph.view, stable, confident, external=bool(ood))
+        # the peak at chapter 06's metric size, the rule chapter 07 tested the mode with
+        gradcam_peak = peak_region(reduce_maps(gradcam_map, int(p["metric_size"])))
+        flags = failure_mode_flags(gradcam_peak, radiograph.view, stable, confident, external=bool(ood))
         calibrated = self.calibrated(prob)
         record = {
             "image_id": image_id, "run_id": self.run_id, "input": radiograph.describe(),
@@ -217,7 +219,7 @@ class TrustCardPredictor:
                 "label": self.positive if prob >= self.threshold else f"no {self.positive}",
                 **self._uncertainty(pooled, np.r_[prob, stability.sources["ensemble"].probs[0]])},
             "explanation": {
-                "gradcam_peak_region": peak_region(gradcam_map),
+                "gradcam_peak_region": gradcam_peak,
                 **(self._agreement(gradcam_map, scorecam_map) if scorecam else
                    dict.fromkeys(("scorecam_peak_region", "scorecam", "methods_spearman", "methods_peak_distance")))},
             "stability": {
@@ -232,7 +234,7 @@ class TrustCardPredictor:
                 "uncertainty_threshold": self.uncertainty_threshold, "confident": bool(confident),
                 "instability_score": self.instability_score, "instability": _float(instability),
                 "instability_threshold": self.instability_threshold, "stable": stable, "cell": cell,
-                "cell_error_rate_test": self.cell_errors.get(cell),
+                "cell_error_rate_val": self.cell_errors.get(cell),
                 "scores": {k: _float(scores[k]) for k in scores.index if k != "image_id"}},
             "checks": [vars(c) | {"value": _float(c.value), "high": _float(c.high)} for c in checks],
             "warnings": [f"Out of distribution: {c.message}." for c in ood]
@@ -252,7 +254,7 @@ class TrustCardPredictor:
                 "methods_peak_distance": peak_distance(gradcam_map, scorecam_map)}
 
     def failure_mode_warnings(self, flags: dict) -> list[str]:
-        """A sentence for each failure mode that chapter 07 supported and that applies here
+        """A sentence for each failure mode that chapter 07 supported on validation and that applies here
         (``flags``: :func:`tmvlib.tables.failure_modes.failure_mode_flags`, keyed like the
         ``column`` of ``failure_modes.parquet``)."""
         return [failure_mode_warning(r) for r in self.failure_modes.itertuples()
@@ -265,7 +267,8 @@ def failure_mode_warning(mode) -> str:
     error rates with and without it in chapter 07, as percentages with their intervals."""
     with_it = interval_text(mode.with_rate, mode.with_low, mode.with_high, digits=0, percent=True)
     without = interval_text(mode.without_rate, mode.without_low, mode.without_high, digits=0, percent=True)
-    return f"Failure mode '{mode.mode}' applies: in chapter 07 the error rate was {with_it} with it vs {without} without."
+    return (f"Failure mode '{mode.mode}' applies: on NIH validation (chapter 07) the error rate was {with_it} with "
+            f"it vs {without} without.")
 
 
 def _float(value):
@@ -273,7 +276,7 @@ def _float(value):
     return value if np.isfinite(value) else None
 
 
-TRUST_SCORE_COLUMNS = ("prob", "1 - confidence", "MC mutual information", "ensemble variance",
+TRUST_SCORE_COLUMNS = ("prob", "decision uncertainty", "1 - max(p, 1-p)", "MC mutual information", "ensemble variance",
                        "instability (MC dropout)", "instability (ensemble)", "instability (TTA)")
 
 

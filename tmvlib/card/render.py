@@ -21,9 +21,9 @@ from ..report.wording import interval_text  # noqa: E402
 
 def _pct(ci: dict | None) -> str:
     if not ci:
-        return "no NIH test image fell in this cell"
+        return "no NIH validation image fell in this cell"
     rate = interval_text(ci["rate"], ci["low"], ci["high"], digits=0, percent=True)
-    return f"{rate} wrong ({ci['errors']}/{ci['images']} NIH test images)"
+    return f"{rate} wrong ({ci['errors']}/{ci['images']} NIH validation images)"
 
 
 def headline(record: dict) -> str:
@@ -50,7 +50,7 @@ def summary_lines(record: dict) -> list[str]:
         f"[{ens['member_range'][0]:.2f}, {ens['member_range'][1]:.2f}], variance {ens['variance']:.4f}",
         f"Explanation {stab['score']} (1 - mean Spearman with the unperturbed Grad-CAM): {instability}; "
         f"TTA label flips {_flip(stab.get('flip rate (TTA)'))}",
-        f"Trust cell: {trust['cell']} -> {_pct(trust['cell_error_rate_test'])}",
+        f"Trust cell: {trust['cell']} -> {_pct(trust['cell_error_rate_val'])}",
     ]
 
 

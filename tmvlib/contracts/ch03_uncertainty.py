@@ -1,4 +1,5 @@
-"""Chapter 03, uncertainty: MC dropout, a deep ensemble and temperature scaling, calibrated and ranked."""
+"""Chapter 03, uncertainty: MC dropout, a deep ensemble and four calibrations (none, temperature,
+Platt, isotonic), calibrated, ranked and moved to a clinical prevalence."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,7 +16,12 @@ class Params:
     run_id: str = param("default", RUN_ID)
     mc_samples: int = param(30, "T, MC-dropout passes")
     ensemble_members: int = param(5, "M, including the chapter-02 model as member 0")
-    n_bins: int = param(15, "bins of ECE / MCE / reliability diagrams")
+    ece_bins: int = param(10, "equal-mass bins of the secondary binned ECE (about 24 images a bin "
+                              "at 240 images; the headline smooth ECE has no bins)")
+    clinical_prevalence: float = param(
+        0.05, "illustrative pneumonia prevalence among radiographs read in practice, for the "
+              "prior-shift correction (Saerens et al. 2002); NIH ChestX-ray14 labels Pneumonia on "
+              "1.3% of its images (1,431 of 112,120; Wang et al. 2017)")
     coverages: list[float] = param([0.8, 0.9], "selective prediction operating points")
     n_boot: int = param(1000, N_BOOT)
     seed: int = param(0, SEED)
@@ -24,5 +30,6 @@ class Params:
 READS_PARAMS: dict[str, tuple[str, ...]] = {
     "02_baseline": ("max_images_per_split",),  # the same image subsets as chapter 02
 }
-# 01: splits; 02: baseline.pt, baseline_predictions.parquet
+# 01: splits; 02: baseline.pt, baseline_predictions.parquet, baseline_threshold.txt (the decision
+# threshold, tmvlib.artifacts.decision_threshold)
 READS_CHAPTERS: tuple[str, ...] = ("01_data", "02_baseline")

@@ -16,11 +16,14 @@ class Params:
     """Parameters of chapter 07 (``params/default/07_trust_failures.yaml`` lists the same defaults)."""
 
     run_id: str = param("default", RUN_ID)
-    uncertainty_score: str = param("1 - confidence", "trust_scores column, higher means less certain")
+    uncertainty_score: str = param("decision uncertainty", "trust_scores column, higher means less certain "
+                                   "(decision uncertainty: exp(-|logit p - logit t|), measured from the threshold)")
     instability_score: str = param("instability (TTA)", "trust_scores column, higher means less stable")
     uncertainty_quantile: float = param(0.75, 'validation quantile: above it an image is "uncertain" '
                                               "(the top quarter)")
     instability_quantile: float = param(0.75, 'validation quantile: above it an explanation is "unstable"')
+    max_flip_rate: float | None = param(0.5, "a prediction whose label flips under more than this share of chapter "
+                                             '06\'s TTA perturbations is not "confident" (None: no such rule)')
     n_confident: int = param(2, "most confident false negatives and false positives audited (each)")
     n_unstable: int = param(3, "least stable explanations audited (by instability_score)")
     n_shifted: int = param(3, "most confident wrong external predictions audited")
@@ -40,6 +43,6 @@ READS_PARAMS: dict[str, tuple[str, ...]] = {
     "01_data": ("data_root",),  # tmvlib.artifacts.radiologist_boxes
     "06_stability": (*TTA, "seed"),  # the same TTA perturbations as chapter 06
 }
-# 01: splits, boxes; 02: baseline.pt, predictions, threshold; 04: Grad-CAM maps, regions_gradcam.parquet;
-# 05: Score-CAM maps; 06: trust_scores.parquet
+# 01: splits, boxes; 02: baseline.pt, predictions, threshold; 04: Grad-CAM maps;
+# 05: Score-CAM maps; 06: trust_scores.parquet (scores, peak regions)
 READS_CHAPTERS: tuple[str, ...] = ("01_data", "02_baseline", "04_gradcam", "05_scorecam", "06_stability")

@@ -30,9 +30,9 @@ READS_PARAMS: dict[str, tuple[str, ...]] = {
     "03_uncertainty": ("ensemble_members", "mc_samples", "seed"),  # ensemble_checkpoints; MC dropout
     "06_stability": (*TTA, "mc_samples", "metric_size", "top_k", "spearman_grid", "seed"),
     "07_trust_failures": ("uncertainty_score", "instability_score", "uncertainty_quantile",
-                          "instability_quantile", "n_boot", "seed"),
+                          "instability_quantile", "max_flip_rate", "n_boot", "seed"),
 }
 # 01: splits, positive; 02: baseline.pt, predictions, threshold; 03: ensemble, temperatures.json;
-# 06: trust_scores.parquet; 07: trust_quadrants.parquet, failure_modes.parquet
+# 06: trust_scores.parquet; 07: trust_quadrants.parquet, failure_modes_val.parquet
 READS_CHAPTERS: tuple[str, ...] = ("01_data", "02_baseline", "03_uncertainty", "06_stability",
                                    "07_trust_failures")

@@ -105,6 +105,27 @@ def ensemble_maps(members: Sequence[nn.Module], images: torch.Tensor, norm, metr
     return PerturbedMaps(maps, None, probs, [f"member{m + 1}" for m in range(len(members))])
 
 
+def perturbed_input(images: torch.Tensor, perturbation: Perturbation, norm) -> torch.Tensor:
+    """The model input of uint8 images (B,1,H,W) under ``perturbation``: applied on [0, 1]
+    intensities, re-quantised to 8 bits, then normalised as every input is (``gray_to_input``)."""
+    moved = apply_perturbation(images, perturbation)  # float [0, 1]
+    return gray_to_input((moved * 255.0).round().clamp(0, 255).to(torch.uint8), norm)
+
+
+@torch.inference_mode()
+def perturbed_probabilities(model: nn.Module, images: torch.Tensor, norm, perturbations: Sequence[Perturbation],
+                            batch_size: int = 16) -> np.ndarray:
+    """(N, P) float32 P(positive) of each image under each perturbation, forward passes only (no
+    map): the prediction's own sensitivity, e.g. to one factor at a time
+    (``tmvlib.explain.perturbations.single_factor_perturbations``). ``images`` uint8 (N,1,H,W)."""
+    model = model.eval()
+    probs = np.empty((len(images), len(perturbations)), np.float32)
+    for k, pert in enumerate(perturbations):
+        for sl in chunks(len(images), batch_size):
+            probs[sl, k] = torch.sigmoid(model(perturbed_input(images[sl], pert, norm))).float().numpy()
+    return probs
+
+
 def tta_maps(model: nn.Module, images: torch.Tensor, norm, perturbations: Sequence[Perturbation],
              metric_size: int, batch_size: int = 16, explain: Callable = gradcam) -> PerturbedMaps:
     """Grad-CAM of each perturbed image, inverted to the original frame. ``images`` uint8
@@ -114,8 +135,7 @@ def tta_maps(model: nn.Module, images: torch.Tensor, norm, perturbations: Sequen
     valid = np.ones((len(perturbations), metric_size, metric_size), bool)
     for k, pert in enumerate(perturbations):
         for sl in chunks(len(images), batch_size):
-            moved = apply_perturbation(images[sl], pert)  # float [0, 1]
-            x = gray_to_input((moved * 255.0).round().clamp(0, 255).to(torch.uint8), norm)
+            x = perturbed_input(images[sl], pert, norm)
             raw = explain(model, x)
             back, mask = invert_heatmap(raw, pert)
             maps[sl, k] = reduce_maps(back, metric_size)

@@ -11,7 +11,8 @@ Besides the percentile interval, :class:`PairedDifference` carries
 
 - a two-sided bootstrap p-value, ``2 min(P*(d <= 0), P*(d >= 0))``, consistent with the interval
   (it is below ``1 - level`` exactly when the percentile interval excludes 0, up to ties), for a
-  multiplicity correction of a family of comparisons (:func:`holm`);
+  multiplicity correction of a family of comparisons (:func:`holm`); where no draw crosses 0 it
+  is the normal approximation capped at ``2 / B`` (:func:`bootstrap_p_value`);
 - the bootstrap standard error and the **minimum detectable difference** at a chosen power,
   ``(z_{1 - alpha/2} + z_{power}) * se`` (the normal-approximation power formula, e.g. Chow, Shao
   & Wang 2008, ch. 3): the smallest true difference this sample would detect with that
@@ -65,6 +66,24 @@ class PairedDifference:
                 "mdd": self.minimum_detectable()}
 
 
+def bootstrap_p_value(draws: np.ndarray, value: float, se: float) -> float:
+    """Two-sided bootstrap p-value of a difference from its draws ``d*`` (B,):
+    ``2 min(P*(d* <= 0), P*(d* >= 0))``, consistent with the percentile interval.
+
+    A value of 0 only says that no draw crossed 0 (``p < 2 / B``), too coarse for a multiplicity
+    correction over several comparisons; in that case the normal approximation
+    ``2 Phi(-|value| / se)`` with the bootstrap standard error (a Wald test) is used, capped at
+    the bootstrap's own bound ``2 / B``.
+    """
+    draws = np.asarray(draws, dtype=float)
+    p = min(1.0, 2 * min(np.mean(draws <= 0), np.mean(draws >= 0)))
+    bound = 2 / len(draws)
+    if p < bound:
+        wald = 2 * norm.sf(abs(value) / se) if se > 0 else 0.0
+        p = min(wald, bound)
+    return float(p)
+
+
 def patient_weights(patients: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     """(n_boot, N) integer weights: how often each image's patient is drawn in each of
     ``n_boot`` patient resamples (with replacement, as many patients as there are)."""
@@ -115,9 +134,21 @@ def paired_bootstrap(statistic_a: Statistic, statistic_b: Statistic, patients: n
     diffs = np.asarray(diffs)
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(diffs, [tail, 100 - tail])
-    p = min(1.0, 2 * min(np.mean(diffs <= 0), np.mean(diffs >= 0)))
-    return PairedDifference(a - b, float(low), float(high), a, b, float(diffs.std(ddof=1)),
-                            float(p), n_boot, skipped, level)
+    se = float(diffs.std(ddof=1)) if len(diffs) > 1 else 0.0
+    return PairedDifference(a - b, float(low), float(high), a, b, se,
+                            bootstrap_p_value(diffs, a - b, se), n_boot, skipped, level)
+
+
+def group_mean(values: np.ndarray, member: np.ndarray) -> Statistic:
+    """A statistic for :func:`paired_bootstrap`: the weighted mean of ``values`` (N,) over the
+    drawn images with ``member`` (N,) True; NaN (a skipped draw) when the draw holds none."""
+    values, member = np.asarray(values, dtype=float), np.asarray(member, dtype=bool)
+
+    def statistic(rows: np.ndarray, weight: np.ndarray) -> float:
+        keep = member[rows]
+        total = weight[keep].sum()
+        return float(weight[keep] @ values[rows][keep] / total) if total > 0 else float("nan")
+    return statistic
 
 
 def holm(p_values: Sequence[float], alpha: float = 0.05) -> np.ndarray:

@@ -113,7 +113,7 @@ def png_to_jpeg(png: bytes, quality: int = 85) -> bytes:
 def case_text(record: dict, observations: Sequence[str]) -> str:
     """The text panel of one case: id, reasons, probability with its uncertainty, explanation
     stability, metadata, then the observations as bullets. ``record`` keys: ``image_id, set,
-    reasons, label, prob, threshold, one_minus_confidence, mutual_information,
+    reasons, label, prob, threshold, decision_uncertainty, mutual_information,
     ensemble_variance, instability, flip_rate, tta_count, view, sex, age, quality``."""
     def missing(value) -> bool:
         if isinstance(value, (float, np.floating)):
@@ -132,7 +132,7 @@ def case_text(record: dict, observations: Sequence[str]) -> str:
                  f"{round(flips * count)}/{count}" if not missing(count) else f"{flips:.0%}")
     lines = [f"{record['image_id']} ({record['set']}): {', '.join(record['reasons'])}",
              f"label {record['label']} · p = {num('prob')} (threshold {num('threshold')})",
-             (f"1-conf {num('one_minus_confidence')} · MC MI {num('mutual_information', '.3f')} · "
+             (f"dec. unc. {num('decision_uncertainty')} · MC MI {num('mutual_information', '.3f')} · "
               f"ens. var {num('ensemble_variance', '.3f')}"),
              f"TTA instability {num('instability')} · label flips {flip_text}",
              f"{view} · {sex} · {age} · file {record.get('quality') or 'n/a'}"]

@@ -2,8 +2,8 @@
 what the subgroup table supports and which candidate failure modes the data support.
 
 Intervals are written by :func:`tmvlib.report.wording.interval_text` (through
-:mod:`tmvlib.report.trust_tables`); two intervals that overlap
-(:func:`tmvlib.report.wording.interval_overlap`) show no difference this sample can see.
+:mod:`tmvlib.report.trust_tables`); subgroups are compared by the interval of their difference
+(:func:`tmvlib.report.wording.difference_verdict`), never by whether two intervals overlap.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..tables.cases import boxed_hits, rule_share
 from .trust_tables import mode_rate_text
-from .wording import interval_overlap
+from .wording import difference_verdict
 
 
 def records_for(records: Sequence[Mapping], reason: str) -> list[Mapping]:
@@ -47,28 +47,28 @@ def boxed_text(records: Sequence[Mapping]) -> str:
     return "{} of {}".format(*boxed_hits(records))
 
 
-def subgroup_lines(subgroups: pd.DataFrame) -> str:
+def subgroup_lines(subgroups: pd.DataFrame, differences: pd.DataFrame) -> str:
     """What the subgroup table supports, one Markdown bullet per grouping.
 
     Args:
-        subgroups: ``tmvlib.tables.trust.subgroup_table`` rows (``grouping, group, auroc_low,
-            auroc_high, too_thin, reason``).
+        subgroups: ``tmvlib.tables.trust.subgroup_table`` rows (``grouping, group, too_thin,
+            reason``).
+        differences: ``tmvlib.tables.subgroup_differences.subgroup_differences`` rows (AUROC
+            ``a - b`` per pair of reportable groups, with ``p_holm``).
     Returns:
-        lines ``- **<grouping>**: ...``: the pairs of usable groups whose AUROC intervals do not
-        overlap (a difference the sample can see), or that all overlap; a single usable group
-        or none cannot be compared; thin groups are listed with their reason.
+        lines ``- **<grouping>**: ...``: each pair's verdict from its interval of the difference
+        and its Holm-adjusted p-value (with the minimum detectable difference when there is no
+        difference); a single usable group or none cannot be compared; thin groups are listed
+        with their reason.
     """
     lines = []
     for grouping, part in subgroups.groupby("grouping", sort=False):
         thin = part[part["too_thin"]]
         usable = part[~part["too_thin"]]
+        pairs = differences[differences["grouping"] == grouping]
         if len(usable) >= 2:
-            groups = list(usable.itertuples())
-            separated = [f"{a.group} vs {b.group}" for i, a in enumerate(groups) for b in groups[i + 1:]
-                         if not interval_overlap(a.auroc_low, a.auroc_high, b.auroc_low, b.auroc_high)]
-            text = (f"AUROC intervals do not overlap for {', '.join(separated)}: a difference this sample can see"
-                    if separated else f"the AUROC intervals of {', '.join(usable['group'])} overlap: no difference "
-                    "this sample can see")
+            text = "; ".join(difference_verdict(d.value, d.low, d.high, d.a, d.b, "AUROC", lower_is_better=False,
+                                                mdd=d.mdd, p_adjusted=d.p_holm) for d in pairs.itertuples())
         elif len(usable) == 1:
             text = f"only {usable['group'].iloc[0]} has enough images to report, so nothing can be compared"
         else:

@@ -4,34 +4,121 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .wording import interval_overlap, interval_text, position
+from .wording import difference_verdict, interval_text, position
 
 
-def calibration_change(raw: Mapping, scaled: Mapping) -> str:
-    """``0.123 → 0.045, lower: yes``: an ECE before and after temperature scaling (rows with
-    ``value, low, high``); "intervals overlap: inconclusive" when their intervals overlap."""
-    if interval_overlap(raw["low"], raw["high"], scaled["low"], scaled["high"]):
-        verdict = "intervals overlap: inconclusive at this sample size"
-    else:
-        verdict = "lower: yes" if scaled["value"] < raw["value"] else "higher: no"
-    return f"{raw['value']:.3f} → {scaled['value']:.3f}, {verdict}"
+def _adjusted(row: Mapping) -> float | None:
+    """The row's Holm-adjusted p-value, or None outside a corrected family (missing or NaN)."""
+    p = row.get("p_holm")
+    return None if p is None or p != p else float(p)
 
 
-def calibration_comparison(ensemble: Mapping, mc: Mapping) -> str:
-    """The ECE of the ensemble against MC dropout (rows with ``value, low, high``) in words."""
-    if interval_overlap(ensemble["low"], ensemble["high"], mc["low"], mc["high"]):
-        verdict = "intervals overlap: inconclusive"
-    elif ensemble["value"] < mc["value"]:
-        verdict = "the ensemble is better calibrated"
-    else:
-        verdict = "MC dropout is better calibrated"
-    return f"ensemble {ensemble['value']:.3f} vs MC dropout {mc['value']:.3f}; {verdict}"
+def paired_verdict(row: Mapping, a: str, b: str, quantity: str, lower_is_better: bool = True) -> str:
+    """:func:`tmvlib.report.wording.difference_verdict` of a paired-difference row ``a - b``
+    (``value, low, high``, ``mdd`` and, in a corrected family, ``p_holm``)."""
+    return difference_verdict(row["value"], row["low"], row["high"], a, b, quantity,
+                              lower_is_better=lower_is_better, mdd=row.get("mdd"),
+                              p_adjusted=_adjusted(row))
+
+
+def calibration_change(change: Mapping, before: Mapping, after: Mapping, a: str, b: str,
+                       quantity: str = "smooth ECE") -> str:
+    """A calibration error before and after a calibration, with the verdict of their paired
+    difference: ``0.081 [0.050, 0.110] → 0.043 [0.010, 0.070]; <verdict>``.
+
+    Args:
+        change: a paired-difference row ``a - b`` (``value, low, high``, ``mdd`` and, for a member
+            of a corrected family, ``p_holm``), from
+            :func:`tmvlib.tables.uncertainty.calibration_changes`.
+        before, after: the two levels (rows with ``value, low, high``), uncalibrated then
+            calibrated. a, b: names of the calibrated and the uncalibrated predictor.
+        quantity: the metric's name in the sentence.
+
+    Returns:
+        The sentence fragment; the verdict is
+        :func:`tmvlib.report.wording.difference_verdict` of the paired interval, never a
+        comparison of the two marginal intervals.
+    """
+    levels = (f"{interval_text(before['value'], before['low'], before['high'])} → "
+              f"{interval_text(after['value'], after['low'], after['high'])}")
+    return f"{levels}; {paired_verdict(change, a, b, quantity)}"
+
+
+def calibration_comparison(change: Mapping, first: Mapping, second: Mapping, a: str = "the ensemble",
+                           b: str = "MC dropout", quantity: str = "smooth ECE") -> str:
+    """Two methods' calibration errors on the same images and their paired verdict:
+    ``the ensemble 0.062 [..] vs MC dropout 0.090 [..]; <verdict>``.
+
+    Args:
+        change: paired-difference row of ``a - b`` (as :func:`calibration_change`).
+        first, second: the levels of ``a`` and ``b`` (rows with ``value, low, high``).
+    """
+    verdict = paired_verdict(change, a, b, quantity)
+    return (f"{a} {interval_text(first['value'], first['low'], first['high'])} vs {b} "
+            f"{interval_text(second['value'], second['low'], second['high'])}; {verdict}")
+
+
+def temperature_reading(temperatures: Mapping[str, float], p_values: Mapping[str, float],
+                        alpha: float = 0.05) -> str:
+    """What each fitted temperature says about the raw probabilities on validation, in words.
+
+    ``T > 1`` shrinks the logits: the raw probabilities were over-confident; ``T < 1`` stretches
+    them: under-confident. Each is claimed only when the likelihood-ratio test of ``T = 1``
+    (``p_values``, :func:`tmvlib.uncertainty.calibrators.temperature_test`) rejects it at
+    ``alpha``; otherwise the temperature is "not distinguishable from 1".
+
+    Returns:
+        e.g. ``baseline T = 1.31 (above 1: over-confident on validation, likelihood-ratio p =
+        0.004); MC dropout T = 0.97 (not distinguishable from 1, p = 0.71)``.
+    """
+    parts = []
+    for method, t in temperatures.items():
+        p = p_values[method]
+        shown = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+        if p < alpha and t > 1:
+            reading = f"above 1: over-confident on validation, likelihood-ratio {shown}"
+        elif p < alpha and t < 1:
+            reading = f"below 1: under-confident on validation, likelihood-ratio {shown}"
+        else:
+            reading = f"not distinguishable from 1: neither over- nor under-confident, {shown}"
+        parts.append(f"{method} T = {t:.2f} ({reading})")
+    return "; ".join(parts)
 
 
 def shift_verdict(low: float, high: float) -> str:
     """An AUROC interval of "external vs test" for an uncertainty score against chance (0.5)."""
     return {"above": "rises on the external set", "below": "falls on the external set",
             "includes": "does not separate the sets"}[position(low, high, 0.5)]
+
+
+def shift_summary(table) -> str:
+    """Every row of a shift-detection table (``method, score, low, high``;
+    :func:`tmvlib.tables.uncertainty.shift_detection`) grouped by its :func:`shift_verdict`, with
+    no selection of a best score: ``rises on the external set: mutual information (MC dropout,
+    ensemble); does not separate the sets: decision uncertainty (baseline)``."""
+    groups: dict[str, dict[str, list[str]]] = {}
+    for row in table.itertuples(index=False):
+        groups.setdefault(shift_verdict(row.low, row.high), {}).setdefault(row.score, []).append(row.method)
+    return "; ".join(f"{verdict}: " + ", ".join(f"{score} ({', '.join(methods)})" for score, methods in scores.items())
+                     for verdict, scores in groups.items())
+
+
+def prior_shift_verdict(change: Mapping, raw: Mapping, corrected: Mapping, target: float,
+                        method: str = "the Platt-scaled baseline") -> str:
+    """The prior-shift correction at a clinical prevalence in words, from the paired difference
+    (corrected - as calibrated) of the smooth ECE on test images reweighted to ``target``.
+
+    Args:
+        change: paired-difference row (:func:`tmvlib.tables.uncertainty.prior_shift_tables`).
+        raw, corrected: level rows with ``value, low, high`` and ``mean p`` (weighted mean
+            probability) of the probabilities as calibrated and after the correction.
+        target: the clinical prevalence.
+    """
+    verdict = paired_verdict(change, "corrected", "uncorrected", "smooth ECE")
+    return (f"at a prevalence of {target:.0%}, {method}'s probabilities as calibrated on validation "
+            f"average {raw['mean p']:.2f} (smooth ECE {interval_text(raw['value'], raw['low'], raw['high'])}); "
+            f"after the correction they average {corrected['mean p']:.2f} (smooth ECE "
+            f"{interval_text(corrected['value'], corrected['low'], corrected['high'])}): {verdict}")
 
 
 def chance_verdict(low: float, high: float) -> str:

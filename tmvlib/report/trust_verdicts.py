@@ -13,7 +13,8 @@ from collections.abc import Hashable, Mapping
 import pandas as pd
 
 from ..tables.quadrants import AMONG
-from .wording import interval_overlap, interval_text, position
+from ..tables.trust import CONFIDENCE_SCORE, SECONDARY_CONFIDENCE
+from .wording import difference_verdict, interval_text, position
 
 
 def interval_at(table: pd.DataFrame, key: Hashable, digits: int = 3, signed: bool = False,
@@ -30,16 +31,22 @@ def sentence(text: str) -> str:
 
 
 def coefficients_text(coefficients: Mapping[str, float]) -> str:
-    """``"1 - confidence +0.85, instability (TTA) +0.12, intercept -2.10"``: each coefficient
+    """``"decision uncertainty +0.85, instability (TTA) +0.12, intercept -2.10"``: each coefficient
     signed, 2 decimals, in order."""
     return ", ".join(f"{k} {v:+.2f}" for k, v in coefficients.items())
 
 
-def best_score_text(detection: pd.DataFrame) -> str:
-    """The score with the highest error-detection AUROC in ``detection`` (rows ``score,
-    value``; the first row among ties in a descending sort) as ``"<score> (0.71)"``."""
-    best = detection.sort_values("value", ascending=False).iloc[0]
-    return f"{best['score']} ({best['value']:.2f})"
+def nuisance_factors_text(factors: pd.DataFrame, set_name: str) -> str:
+    """Which single perturbation factors flip the predicted label of a measurable share of the
+    ``set_name`` images (``tmvlib.tables.stability.factor_table`` rows with ``set``): those whose
+    95% interval of the flip rate lies above 0, most flips first, each as ``"rotation+ 12% [5%,
+    20%]"``; or a sentence saying none does."""
+    flips = factors[(factors["set"] == set_name) & (factors["quantity"] == "label flip")]
+    moving = flips[flips["low"] > 0].sort_values(["value", "factor"], ascending=[False, True])
+    if moving.empty:
+        return "no single factor flips the label of a measurable share of the images"
+    return ", ".join(f"{r.factor} {interval_text(r.value, r.low, r.high, digits=0, percent=True)}"
+                     for r in moving.itertuples())
 
 
 def detection_verdict(low: float, high: float) -> str:
@@ -50,16 +57,27 @@ def detection_verdict(low: float, high: float) -> str:
             "includes": "does not detect errors better than chance at this sample size"}[position(low, high, 0.5)]
 
 
-def selective_verdict(combined: Mapping[str, float], confidence: Mapping[str, float]) -> str:
-    """Compare the AURC (``value, low, high``; lower is better) of the combined score with that
-    of confidence alone: overlapping intervals add nothing measurable; otherwise the lower one
-    is measurably better."""
-    if interval_overlap(combined["low"], combined["high"], confidence["low"], confidence["high"]):
-        return ("the intervals overlap: at this sample size the explanation's stability adds nothing measurable "
-                "to the model's own confidence")
-    if combined["value"] < confidence["value"]:
-        return "the combined score defers errors measurably better"
-    return "the combined score is measurably worse than confidence alone"
+SCORE_LABELS = {"combined": "the combined score", CONFIDENCE_SCORE: "the decision uncertainty",
+                "instability (TTA)": "TTA explanation instability", "flip rate (TTA)": "the TTA flip rate"}
+
+
+def score_label(score: str) -> str:
+    """How the prose names a score column (``"combined"`` -> ``"the combined score"``); other
+    names as they are."""
+    return SCORE_LABELS.get(score, score)
+
+
+def endpoint_verdict(row: Mapping) -> str:
+    """The verdict of one declared comparison (a row of
+    ``tmvlib.tables.endpoints.endpoint_table``), from its paired interval of ``a - b``: the
+    primary endpoint by its 95% interval, with the minimum detectable difference when the
+    interval includes 0; a secondary one also by its Holm-adjusted p-value
+    (``tmvlib.report.wording.difference_verdict``)."""
+    secondary = row["role"] == "secondary"
+    return difference_verdict(row["value"], row["low"], row["high"], score_label(row["a"]), score_label(row["b"]),
+                              row["quantity"],
+                              lower_is_better=bool(row["lower_is_better"]), mdd=row["mdd"],
+                              p_adjusted=row["p_holm"] if secondary else None)
 
 
 def method_comparison_text(means: Mapping[str, float], n_images: int) -> str:
@@ -94,15 +112,21 @@ def quadrant_counts(quadrants: pd.DataFrame) -> dict[str, int | str]:
 
 
 def threshold_caveat(test: pd.DataFrame, threshold: float, uncertainty_score: str) -> str:
-    """Why "confident" is not "far from the threshold": 1 - confidence is measured from p = 0.5,
-    so with a decision threshold elsewhere a prediction just across it can be confident; counts
+    """What "confident" means for the chosen uncertainty score, relative to the decision threshold.
+
+    The decision-aligned ``decision uncertainty`` is measured from the threshold, so a confident
+    prediction is far from changing its label. ``1 - max(p, 1-p)`` is measured from p = 0.5, so
+    with a threshold elsewhere a prediction just across it can be confident: the sentence counts
     the danger-zone images of ``test`` (quadrant rows with ``prob, danger``) whose probability
-    lies between 0.5 and ``threshold``. Another uncertainty score gets a general sentence."""
-    if uncertainty_score != "1 - confidence":
+    lies between 0.5 and ``threshold``. Another score gets a general sentence."""
+    if uncertainty_score == CONFIDENCE_SCORE:
+        return (f"the uncertainty score ({uncertainty_score}) is measured from the decision threshold "
+                f"({threshold:.3f}) on the logit scale, so a confident prediction is one far from changing its label")
+    if uncertainty_score != SECONDARY_CONFIDENCE:
         return (f"the uncertainty score ({uncertainty_score}) does not depend on the decision threshold "
                 f"({threshold:.3f}), so a prediction just across the threshold can still count as confident")
     between = test["danger"] & ((test["prob"] - 0.5) * (test["prob"] - threshold) < 0)
-    return (f"1 - confidence is measured from p = 0.5 (it is 1 - max(p, 1 - p)) while the decision threshold is "
+    return (f"1 - max(p, 1-p) is measured from p = 0.5 while the decision threshold is "
             f"{threshold:.3f}, so a prediction just across the threshold can still count as confident (danger-zone "
             f"test images with a probability between 0.5 and the threshold: {int(between.sum())} of "
             f"{int(test['danger'].sum())})")
@@ -120,7 +144,9 @@ def stability_verdict(rates: pd.DataFrame, set_name: str, among: str, min_images
     Returns:
         "there is nothing to compare: ..." (no image / no event), "too few images to compare:
         ...", or, from the 95% interval of the difference (unstable - stable) against 0: "yes:
-        ..." (above), "no, the opposite: ..." (below), "inconclusive: ..." (includes 0).
+        ..." (above), "no, the opposite: ..." (below), "inconclusive: ..." (includes 0, with
+        the minimum detectable difference ``mdd`` when the table has it, or an interval off 0
+        whose Holm-adjusted ``p_holm`` is not below 0.05).
     """
     r = rates[(rates["set"] == set_name) & (rates["among"] == AMONG[among])].set_index("explanation")
     d = r.loc["unstable - stable"]
@@ -138,8 +164,15 @@ def stability_verdict(rates: pd.DataFrame, set_name: str, among: str, min_images
     rate = (f"{r.loc['stable', 'value']:.3f} with a stable vs {r.loc['unstable', 'value']:.3f} with an unstable "
             f"explanation; difference {interval_text(d['value'], d['low'], d['high'], digits=3, signed=True)}")
     where = position(d["low"], d["high"], 0.0)
+    p_holm = d.get("p_holm", float("nan"))
+    holm_note = "" if pd.isna(p_holm) else f"; Holm-adjusted p = {p_holm:.3f}"
+    if where != "includes" and not pd.isna(p_holm) and p_holm >= 0.05:
+        return (f"inconclusive: {rate}, an interval that excludes 0 but does not survive the Holm correction "
+                f"of chapter 07's family{holm_note}")
     if where == "above":
-        return f"yes: the {what} is lower with a stable explanation ({rate})"
+        return f"yes: the {what} is lower with a stable explanation ({rate}{holm_note})"
     if where == "below":
-        return f"no, the opposite: the {what} is *higher* with a stable explanation ({rate})"
-    return f"inconclusive: {rate}, an interval that includes 0, so this sample cannot tell"
+        return f"no, the opposite: the {what} is *higher* with a stable explanation ({rate}{holm_note})"
+    mdd = d.get("mdd", float("nan"))
+    power = "" if pd.isna(mdd) else f"; it could detect a difference of about {mdd:.3f} or more"
+    return f"inconclusive: {rate}, an interval that includes 0, so this sample cannot tell{power}"

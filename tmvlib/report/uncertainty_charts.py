@@ -1,4 +1,5 @@
-"""Altair charts of chapter 03: reliability diagrams, risk-coverage curves, score distributions."""
+"""Altair charts of chapter 03: reliability diagrams (binned and smooth), risk-coverage curves,
+score distributions."""
 from __future__ import annotations
 
 import altair as alt
@@ -23,6 +24,27 @@ def reliability_chart(table: pd.DataFrame, title: str) -> alt.Chart:
         tooltip=["method", alt.Tooltip("lower:Q", format=".2f"), alt.Tooltip("upper:Q", format=".2f"),
                  alt.Tooltip("confidence:Q", format=".3f"), alt.Tooltip("observed:Q", format=".3f"), "count"])
     return (diagonal + lines + points).properties(width=260, height=260, title=title)
+
+
+def smooth_reliability_chart(curves: pd.DataFrame, title: str, color: str = "method") -> alt.Chart:
+    """Smooth reliability diagram (Błasiok & Nakkiran 2024): one curve per ``color`` value.
+
+    ``curves``: rows of :func:`tmvlib.tables.uncertainty.smooth_reliability_rows` (``predicted,
+    observed, density`` and the ``color`` column). Each curve is a trail whose width follows the
+    density of the predictions, so stretches with few images (where the curve extrapolates) are
+    drawn thin; the dashed diagonal is perfect calibration.
+    """
+    diagonal = alt.Chart(pd.DataFrame({"x": [0, 1], "y": [0, 1]})).mark_line(
+        strokeDash=[4, 4], color="gray").encode(x="x:Q", y="y:Q")
+    trails = alt.Chart(curves).mark_trail(opacity=0.8).encode(
+        x=alt.X("predicted:Q", title="predicted P(positive)", scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("observed:Q", title="smoothed frequency of positives", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color(f"{color}:N"),
+        size=alt.Size("density:Q", title="density of predictions", scale=alt.Scale(range=[0.5, 6])),
+        detail=f"{color}:N",
+        tooltip=[color, alt.Tooltip("predicted:Q", format=".2f"), alt.Tooltip("observed:Q", format=".3f"),
+                 alt.Tooltip("density:Q", format=".2f")])
+    return (diagonal + trails).properties(width=260, height=260, title=title)
 
 
 def risk_coverage_chart(curves: pd.DataFrame, title: str) -> alt.Chart:

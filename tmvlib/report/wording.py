@@ -76,20 +76,15 @@ def auroc_verdict(low: float, high: float, chance: float = 0.5) -> str:
     return "better than chance"
 
 
-def interval_overlap(a_low: float, a_high: float, b_low: float, b_high: float) -> bool:
-    """True when two intervals overlap."""
-    return a_low <= b_high and b_low <= a_high
-
-
-def subgroup_overlap_text(table, column: str, first: str, second: str) -> str:
-    """Compare two rows of a :func:`tmvlib.metrics.subgroups.subgroup_auroc` table in words."""
-    rows = table.set_index(column)
-    if first not in rows.index or second not in rows.index or rows.loc[[first, second], ["low", "high"]].isna().any(axis=None):
-        return f"cannot be compared (too few cases of a class in {first} or {second})"
-    if interval_overlap(rows.loc[first, "low"], rows.loc[first, "high"],
-                        rows.loc[second, "low"], rows.loc[second, "high"]):
-        return f"overlap, so {column} alone does not explain the performance"
-    return f"do not overlap: performance differs by {column}"
+def paired_text(difference, a: str, b: str, quantity: str, lower_is_better: bool = True,
+                missing: str = "cannot be compared (a group lacks a class)", digits: int = 3) -> str:
+    """:func:`difference_verdict` of a ``tmvlib.metrics.paired.PairedDifference`` (``a - b``),
+    with its minimum detectable difference; ``missing`` when ``difference`` is None."""
+    if difference is None:
+        return missing
+    return difference_verdict(difference.value, difference.low, difference.high, a, b, quantity,
+                              lower_is_better=lower_is_better, mdd=difference.minimum_detectable(),
+                              digits=digits)
 
 
 def bounds_text(low: float, high: float, digits: int = 3, missing: str = "-") -> str:
@@ -98,6 +93,11 @@ def bounds_text(low: float, high: float, digits: int = 3, missing: str = "-") ->
     if _missing(low) or _missing(high):
         return missing
     return f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def p_text(p: float) -> str:
+    """A p-value as text: ``0.012``, or ``< 0.001``."""
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def difference_verdict(value: float, low: float, high: float, a: str, b: str, quantity: str,
@@ -116,11 +116,9 @@ def difference_verdict(value: float, low: float, high: float, a: str, b: str, qu
     """
     diff = interval_text(value, low, high, digits, signed=True)
     where = position(low, high, 0.0)
+    note = f"; Holm-adjusted p = {p_text(p_adjusted)}" if p_adjusted is not None else ""
     if where != "includes" and p_adjusted is not None and not p_adjusted < alpha:
         where = "includes"
-        note = f"; Holm-adjusted p = {p_adjusted:.2f}"
-    else:
-        note = f"; Holm-adjusted p = {p_adjusted:.3f}" if p_adjusted is not None else ""
     if where == "includes":
         power = (f"; this sample detects differences of about {mdd:.{digits}f} or more"
                  if mdd is not None and not _missing(mdd) else "")

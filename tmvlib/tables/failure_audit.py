@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from ..explain.regions import EDGE_REGIONS
-from ..metrics.bootstrap import patient_bootstrap, patient_bootstrap_mean
-from ..metrics.discrimination import group_mean_difference
+from ..metrics.bootstrap import patient_bootstrap_mean
+from ..metrics.paired import group_mean, holm, paired_bootstrap
 from ..metrics.frames import require_columns
 from .curate import decision_margin
 
@@ -243,16 +243,20 @@ def failure_mode_table(frame: pd.DataFrame, modes: Mapping[str, str], n_boot: in
             decision margin), then by image id.
 
     A mode is ``supported`` when the patient-bootstrap 95% interval of the difference (error
-    rate with - without; patients resampled once per draw for both groups, draws lacking one
-    group skipped) lies above 0. Otherwise it is ``not supported`` (the interval includes 0, or
-    errors are rarer with it) or ``too thin``.
+    rate with - without; patients resampled once per draw for both groups,
+    ``tmvlib.metrics.paired.paired_bootstrap``, draws lacking one group skipped) lies above 0
+    **and** its Holm-adjusted p-value over the candidate modes that are not too thin is below
+    0.05 (the modes form one family). Otherwise it is ``not supported`` (the interval includes
+    0, errors are rarer with it, or the difference does not survive the correction) or ``too
+    thin``.
 
     Returns:
         DataFrame, one row per mode: ``mode, column, images`` (where it applies), ``with_images,
         with_errors, with_rate, with_low, with_high, without_images, without_errors,
-        without_rate, without_low, without_high, difference, diff_low, diff_high, status``
-        ("supported" / "not supported" / "too thin"), ``reason`` (a phrase for the prose) and
-        ``examples`` (list of image ids).
+        without_rate, without_low, without_high, difference, diff_low, diff_high, p_value, mdd``
+        (minimum detectable difference, 80% power), ``p_holm``, ``status`` ("supported" / "not
+        supported" / "too thin"), ``reason`` (a phrase for the prose) and ``examples`` (list of
+        image ids).
     """
     require_columns(frame, ["image_id", "patient_id", "correct", *modes.values()], "failure_mode_table")
     errors_all = (~frame["correct"].astype(bool)).to_numpy().astype(float)
@@ -275,26 +279,42 @@ def failure_mode_table(frame: pd.DataFrame, modes: Mapping[str, str], n_boot: in
                                                   n_boot=n_boot, seed=seed)
                 row.update({f"{key}_rate": interval.value, f"{key}_low": interval.low,
                             f"{key}_high": interval.high})
-        row.update(difference=np.nan, diff_low=np.nan, diff_high=np.nan)
+        row.update(difference=np.nan, diff_low=np.nan, diff_high=np.nan, p_value=np.nan, mdd=np.nan)
         if inside.any() and (~inside).any():
-            interval = patient_bootstrap(group_mean_difference, inside.astype(int), errors, patients,
-                                         n_boot=n_boot, seed=seed)
-            row.update(difference=interval.value, diff_low=interval.low, diff_high=interval.high)
-        if row["with_images"] < min_images or row["without_images"] < min_images:
-            row["status"] = "too thin"
-            row["reason"] = (f"{row['with_images']} image(s) with it and "
-                             f"{row['without_images']} without (fewer than {min_images})")
-        elif row["diff_low"] > 0:
-            row["status"] = "supported"
-            row["reason"] = "errors are more frequent with it (the interval excludes 0)"
-        else:
-            row["status"] = "not supported"
-            row["reason"] = ("errors are rarer with it" if row["diff_high"] < 0 else
-                             "the interval of the difference includes 0")
+            d = paired_bootstrap(group_mean(errors, inside), group_mean(errors, ~inside), patients,
+                                 n_boot=n_boot, seed=seed)
+            row.update(difference=d.value, diff_low=d.low, diff_high=d.high, p_value=d.p_value,
+                       mdd=d.minimum_detectable())
+        row["thin"] = row["with_images"] < min_images or row["without_images"] < min_images
         shown = frame.loc[applies].assign(_rank=rank[applies])[
             (indicator[applies] == 1) & (errors == 1)]
         shown = shown.assign(_preferred=~shown["image_id"].isin(prefer)).sort_values(
             ["_preferred", "_rank", "image_id"], ascending=[True, False, True])
         row["examples"] = shown["image_id"].head(n_examples).tolist()
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    judged = ~table["thin"] & table["p_value"].notna()
+    table["p_holm"] = np.nan
+    table.loc[judged, "p_holm"] = holm(table.loc[judged, "p_value"])
+    status, reason = [], []
+    for row in table.itertuples():
+        if row.thin:
+            status.append("too thin")
+            reason.append(f"{row.with_images} image(s) with it and {row.without_images} without "
+                          f"(fewer than {min_images})")
+        elif row.diff_low > 0 and row.p_holm < 0.05:
+            status.append("supported")
+            reason.append(f"errors are more frequent with it (the interval excludes 0; Holm-adjusted "
+                          f"p = {row.p_holm:.3f})")
+        elif row.diff_low > 0:
+            status.append("not supported")
+            reason.append(f"the interval excludes 0 but the difference does not survive the Holm "
+                          f"correction over the candidate modes (adjusted p = {row.p_holm:.3f})")
+        else:
+            status.append("not supported")
+            reason.append("errors are rarer with it" if row.diff_high < 0 else
+                          f"the interval of the difference includes 0 (this sample detects "
+                          f"differences of about {row.mdd:.2f} or more)")
+    table["status"], table["reason"] = status, reason
+    examples = table.pop("examples")
+    return table.drop(columns="thin").assign(examples=examples)

@@ -106,21 +106,21 @@ def failure_mode_frame(test: pd.DataFrame, external: pd.DataFrame, peaks: pd.Ser
     return pooled
 
 
-def mode_scope(column: str) -> str:
-    """Which images a mode is compared on: ``"NIH test + external"`` for ``external``, else
-    ``"NIH test"``."""
-    return SCOPE_POOLED if column == "external" else SCOPE_TEST
+def mode_scope(column: str, within: str = SCOPE_TEST) -> str:
+    """Which images a mode is compared on: ``"<within> + external"`` for ``external``, else
+    ``within`` (``"NIH test"``, or ``"NIH validation"`` for the table the trust card reads)."""
+    return f"{within} + external" if column == "external" else within
 
 
 def candidate_failure_modes(pooled: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
                             min_images: int = 10, prefer: Iterable[str] = (),
-                            n_examples: int = 3) -> pd.DataFrame:
+                            n_examples: int = 3, within: str = SCOPE_TEST) -> pd.DataFrame:
     """Chapter 07's failure-mode table: :func:`tmvlib.tables.failure_audit.failure_mode_table`
     of every mode of :data:`FAILURE_MODES` on ``pooled`` (:func:`failure_mode_frame`; examples
     ranked by the decision margin, the audited cases ``prefer`` first), plus ``scope``
-    (:func:`mode_scope`)."""
+    (:func:`mode_scope` with ``within``, the NIH set the rows come from)."""
     table = failure_mode_table(pooled, FAILURE_MODES, n_boot=n_boot, seed=seed,
                                min_images=min_images, n_examples=n_examples, prefer=prefer,
                                rank_by="decision_margin")
-    table["scope"] = [mode_scope(c) for c in table["column"]]
+    table["scope"] = [mode_scope(c, within) for c in table["column"]]
     return table

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..metrics.frames import require_columns
+from ..metrics.paired import holm
 from .trust import assign_quadrants, danger_rate_by_stability, quadrant_table
 
 METADATA_COLUMNS = ("view", "sex", "age", "quality", "source", "box_findings", "path")
@@ -61,11 +62,14 @@ def set_counts(scores: pd.DataFrame) -> pd.DataFrame:
 
 def quadrants_by_set(scores: pd.DataFrame, uncertainty_score: str, instability_score: str,
                      uncertainty_threshold: float, instability_threshold: float,
-                     sets: Sequence[str] = QUADRANT_SETS) -> dict[str, pd.DataFrame]:
+                     sets: Sequence[str] = QUADRANT_SETS, max_flip_rate: float | None = None
+                     ) -> dict[str, pd.DataFrame]:
     """set -> :func:`tmvlib.tables.trust.assign_quadrants` of its rows of ``scores`` (fresh
-    0..N-1 index), for each of ``sets``, under the same cuts."""
+    0..N-1 index), for each of ``sets``, under the same cuts (and the same ``max_flip_rate`` on
+    the TTA flip rate)."""
     return {name: assign_quadrants(scores[scores["set"] == name].reset_index(drop=True), uncertainty_score,
-                                   instability_score, uncertainty_threshold, instability_threshold)
+                                   instability_score, uncertainty_threshold, instability_threshold,
+                                   max_flip_rate=max_flip_rate)
             for name in sets}
 
 
@@ -77,10 +81,16 @@ def quadrant_tables(quadrants: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 def danger_rates(quadrants: Mapping[str, pd.DataFrame], n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """:func:`tmvlib.tables.trust.danger_rate_by_stability` of each set, among all images and
     among confident ones, stacked with ``set`` and ``among`` (the reading, :data:`AMONG`:
-    "danger share, all images" / "error rate, confident images")."""
+    "danger share, all images" / "error rate, confident images").
+
+    The ``unstable - stable`` rows of all sets and readings form chapter 07's declared family:
+    their Holm-adjusted p-values are in ``p_holm`` (NaN on the other rows)."""
     rates = pd.concat([danger_rate_by_stability(q, n_boot=n_boot, seed=seed, among=among).assign(set=name, among=among)
                        for name, q in quadrants.items() for among in AMONG], ignore_index=True)
     rates["among"] = rates["among"].map(AMONG)
+    family = rates["explanation"] == "unstable - stable"
+    rates["p_holm"] = float("nan")
+    rates.loc[family, "p_holm"] = holm(rates.loc[family, "p_value"])
     return rates
 
 

@@ -12,10 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
+import torch
+from torch import nn
 
 from ..data.splits import subsample_patients
 from ..explain.perturbations import Perturbation
+from ..explain.regions import peak_region
+from ..explain.stability import perturbed_probabilities
 from ..metrics.frames import require_columns
 from .explanation import interval_rows
 
@@ -126,3 +131,60 @@ def method_stability_table(method_summary: pd.DataFrame) -> pd.DataFrame:
 def mean_spearman_by_method(method_summary: pd.DataFrame) -> pd.Series:
     """method -> mean over images of its per-image mean Spearman."""
     return method_summary.groupby("method")["spearman"].mean()
+
+
+def reference_peak_regions(frames: Mapping[str, pd.DataFrame],
+                           reference: Mapping[str, np.ndarray]) -> pd.Series:
+    """Image id -> region of the unperturbed Grad-CAM maximum (``tmvlib.explain.regions.
+    peak_region``) of every set, from chapter 06's reference maps at the metric size (``reference``:
+    set -> (N, S, S), rows in the order of ``frames[set]``). One definition of the "heat on the
+    border" failure mode for validation, test and the trust card (which reduces its map to the
+    same size)."""
+    regions = {}
+    for name, frame in frames.items():
+        maps = reference[name]
+        if len(maps) != len(frame):
+            raise ValueError(f"set {name!r}: {len(maps)} reference maps for {len(frame)} images")
+        regions.update(zip(frame["image_id"], (peak_region(m) for m in maps)))
+    return pd.Series(regions, name="peak_region")
+
+
+def factor_table(frame: pd.DataFrame, probs: np.ndarray, names: Sequence[str], threshold: float,
+                 n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """What each perturbation factor, alone, does to the prediction (``probs`` from
+    ``tmvlib.explain.stability.perturbed_probabilities`` under
+    ``tmvlib.explain.perturbations.single_factor_perturbations``).
+
+    Args:
+        frame: the N images (``prob``: unperturbed P(positive), ``patient_id``).
+        probs: (N, P) perturbed probabilities; names: the P perturbation names.
+    Returns:
+        rows ``factor, quantity, value, low, high, images`` with patient-bootstrap means of the
+        per-image ``label flip`` (the label at ``threshold`` changes), ``probability shift``
+        (p' - p, signed) and ``absolute shift`` (|p' - p|), per factor, in ``names`` order.
+    """
+    require_columns(frame, ["prob", "patient_id"], "factor_table")
+    base = frame["prob"].to_numpy(dtype=float)
+    probs = np.asarray(probs, dtype=float)
+    if probs.shape != (len(frame), len(names)):
+        raise ValueError(f"probs must be ({len(frame)}, {len(names)}), got {probs.shape}")
+    patients = frame["patient_id"].to_numpy()
+    rows = []
+    for k, name in enumerate(names):
+        shift = probs[:, k] - base
+        flips = ((probs[:, k] >= threshold) != (base >= threshold)).astype(float)
+        rows += interval_rows({"label flip": flips, "probability shift": shift, "absolute shift": np.abs(shift)},
+                              patients, n_boot, seed, factor=name)
+    return pd.DataFrame(rows)
+
+
+def factor_effects(model: nn.Module, images: Mapping[str, torch.Tensor], norm, frames: Mapping[str, pd.DataFrame],
+                   perturbations: Sequence[Perturbation], threshold: float, sets: Sequence[str] = ("val", "test"),
+                   n_boot: int = 1000, seed: int = 0, batch_size: int = 16) -> pd.DataFrame:
+    """:func:`factor_table` of each of ``sets`` (the model's probabilities under each single-factor
+    perturbation, ``tmvlib.explain.stability.perturbed_probabilities``), stacked with ``set``."""
+    names = [p.name for p in perturbations]
+    return pd.concat([factor_table(frames[name], perturbed_probabilities(model, images[name], norm, perturbations,
+                                                                          batch_size), names, threshold,
+                                   n_boot=n_boot, seed=seed).assign(set=name)
+                      for name in sets], ignore_index=True)

@@ -36,3 +36,25 @@ def metric_summary(predictions: pd.DataFrame, threshold: float, n_boot: int = 10
     table = interval_table(metrics, labels, probs, patients, n_boot=n_boot, seed=seed)
     table.attrs["prevalence"] = float(labels.mean())
     return table
+
+
+def within_largest_source(predictions: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict:
+    """AUROC within the source repository that holds the most of ``predictions``' images: a
+    shortcut control (a model that told sources apart would lose its AUROC within one source).
+
+    Args:
+        predictions: one set's rows with ``source, label, prob, patient_id``.
+    Returns:
+        ``{"source", "images", "share", "positives", "value", "low", "high"}``; value and bounds
+        are NaN when the source's images hold a single class.
+    """
+    counts = predictions["source"].value_counts()
+    source = str(counts.index[0])
+    rows = predictions[predictions["source"] == source]
+    out = {"source": source, "images": len(rows), "share": len(rows) / len(predictions),
+           "positives": int(rows["label"].sum()), "value": np.nan, "low": np.nan, "high": np.nan}
+    if rows["label"].nunique() == 2:
+        table = interval_table({"AUROC": auroc}, rows["label"].to_numpy(), rows["prob"].to_numpy(),
+                               rows["patient_id"].to_numpy(), n_boot=n_boot, seed=seed)
+        out.update(table.loc["AUROC", ["value", "low", "high"]].astype(float).to_dict())
+    return out

@@ -41,12 +41,14 @@ from sklearn.preprocessing import StandardScaler
 
 from ..metrics.bootstrap import Interval, patient_bootstrap, patient_bootstrap_mean
 from ..metrics.calibration import brier, ece
-from ..metrics.discrimination import auroc, group_mean_difference
+from ..metrics.confidence import decision_uncertainty, distance_to_half, errors_at
+from ..metrics.discrimination import auroc
 from ..metrics.frames import require_columns
+from ..metrics.paired import group_mean, paired_bootstrap
 from ..metrics.selective import aurc, risk_coverage_curve
 from ..metrics.subgroups import subgroup_auroc
 from .trust_cells import (INSTABILITY_COLUMNS, STABILITY_SOURCES, confidence_word,
-                          correctness_word, trust_cell)
+                          correctness_word, is_confident, trust_cell)
 
 ScoreSpec = str | np.ndarray | pd.Series
 
@@ -60,7 +62,7 @@ def _errors(frame: pd.DataFrame) -> np.ndarray:
     return (~correct.astype(bool)).to_numpy().astype(int)
 
 
-def _score(frame: pd.DataFrame, spec: ScoreSpec, name: str) -> np.ndarray:
+def score_array(frame: pd.DataFrame, spec: ScoreSpec, name: str) -> np.ndarray:
     """A score column (by name) or (N,) array as finite float64."""
     values = frame[spec] if isinstance(spec, str) else spec
     values = np.asarray(values, dtype=np.float64)
@@ -79,7 +81,7 @@ def _both_classes(errors: np.ndarray, what: str) -> None:
                          f"error(s) among {len(errors)} images")
 
 
-def _errors_and_patients(frame: pd.DataFrame, what: str) -> tuple[np.ndarray, np.ndarray]:
+def errors_and_patients(frame: pd.DataFrame, what: str) -> tuple[np.ndarray, np.ndarray]:
     """(error indicator (N,), patient ids (N,)) after checking both outcomes are present."""
     require_columns(frame, ["patient_id"], what)
     errors = _errors(frame)
@@ -104,10 +106,13 @@ def threshold_at_quantile(values, q: float = 0.5) -> float:
 
 
 def assign_quadrants(frame: pd.DataFrame, uncertainty_col: str, instability_col: str,
-                     uncertainty_threshold: float, instability_threshold: float) -> pd.DataFrame:
+                     uncertainty_threshold: float, instability_threshold: float,
+                     flip_col: str = "flip rate (TTA)", max_flip_rate: float | None = None) -> pd.DataFrame:
     """A copy of ``frame`` with the trust cells of every image.
 
-    Added columns: ``confident`` (uncertainty <= its threshold), ``stable`` (instability <= its
+    Added columns: ``confident`` (uncertainty <= its threshold and, with ``max_flip_rate``, a
+    ``flip_col`` flip rate of at most ``max_flip_rate``: ``tmvlib.tables.trust_cells.
+    is_confident``), ``stable`` (instability <= its
     threshold), ``quadrant`` ("correct · confident", "correct · uncertain", "incorrect ·
     confident", "incorrect · uncertain"), ``cell`` (the quadrant plus " · stable" / " ·
     unstable") and ``danger`` (incorrect and confident). Ties at a threshold count as
@@ -120,10 +125,12 @@ def assign_quadrants(frame: pd.DataFrame, uncertainty_col: str, instability_col:
     """
     errors = _errors(frame)
     require_columns(frame, [uncertainty_col, instability_col], "assign_quadrants")
-    uncertainty = _score(frame, uncertainty_col, uncertainty_col)
-    instability = _score(frame, instability_col, instability_col)
+    uncertainty = score_array(frame, uncertainty_col, uncertainty_col)
+    instability = score_array(frame, instability_col, instability_col)
     out = frame.copy()
-    out["confident"] = uncertainty <= uncertainty_threshold
+    flips = frame[flip_col].to_numpy(dtype=float) if max_flip_rate is not None else np.full(len(frame), np.nan)
+    out["confident"] = [is_confident(u, uncertainty_threshold, f, max_flip_rate) for u, f in zip(uncertainty, flips)]
+    out["confident"] = out["confident"].astype(bool)
     out["stable"] = instability <= instability_threshold
     sides = list(zip(errors == 0, out["confident"], out["stable"]))
     out["quadrant"] = pd.Series([f"{correctness_word(c)} · {confidence_word(k)}" for c, k, _ in sides],
@@ -170,14 +177,16 @@ def danger_rate_by_stability(frame: pd.DataFrame, n_boot: int = 1000, seed: int 
 
     Each rate is a patient-bootstrap mean of the 0/1 indicator (``patient_bootstrap_mean``);
     the difference (unstable - stable) resamples patients once per draw for both groups
-    (``patient_bootstrap``; draws lacking one group are skipped and counted), so a patient with
-    images in both groups is handled jointly. An interval excluding 0 is a difference the
-    sample can see.
+    (``tmvlib.metrics.paired.paired_bootstrap``; draws lacking one group are skipped and
+    counted), so a patient with images in both groups is handled jointly. An interval excluding
+    0 is a difference the sample can see.
 
     Returns:
         DataFrame with rows ``stable``, ``unstable``, ``unstable - stable`` and columns
-        ``explanation, value, low, high, images, events, skipped`` (events: danger images, or
-        errors for ``among="confident"``). A group with no image gives NaN.
+        ``explanation, value, low, high, images, events, skipped, p_value, mdd`` (events: danger
+        images, or errors for ``among="confident"``; ``p_value`` and ``mdd``, the minimum
+        detectable difference at 80% power, on the difference row only). A group with no image
+        gives NaN.
     Raises:
         KeyError / ValueError: missing columns (``correct, confident, stable, patient_id``) or
             an unknown ``among``.
@@ -207,14 +216,16 @@ def danger_rate_by_stability(frame: pd.DataFrame, n_boot: int = 1000, seed: int 
                        skipped=interval.skipped)
         rows.append(row)
     row = {"explanation": "unstable - stable", "value": np.nan, "low": np.nan, "high": np.nan,
-           "images": len(stable), "events": int(indicator.sum()), "skipped": 0}
+           "images": len(stable), "events": int(indicator.sum()), "skipped": 0, "p_value": np.nan,
+           "mdd": np.nan}
     if stable.any() and (~stable).any():
-        interval = patient_bootstrap(group_mean_difference, (~stable).astype(int), indicator,
-                                     patients, n_boot=n_boot, seed=seed)
-        row.update(value=interval.value, low=interval.low, high=interval.high,
-                   skipped=interval.skipped)
+        d = paired_bootstrap(group_mean(indicator, ~stable), group_mean(indicator, stable), patients,
+                             n_boot=n_boot, seed=seed)
+        row.update(value=d.value, low=d.low, high=d.high, skipped=d.skipped, p_value=d.p_value,
+                   mdd=d.minimum_detectable())
     rows.append(row)
     return pd.DataFrame(rows)
+
 
 
 def error_detection_table(frame: pd.DataFrame, scores: Mapping[str, ScoreSpec],
@@ -232,10 +243,10 @@ def error_detection_table(frame: pd.DataFrame, scores: Mapping[str, ScoreSpec],
     Raises:
         ValueError: no error or no correct prediction, non-finite scores.
     """
-    errors, patients = _errors_and_patients(frame, "error detection")
+    errors, patients = errors_and_patients(frame, "error detection")
     rows = []
     for name, spec in scores.items():
-        interval = patient_bootstrap(auroc, errors, _score(frame, spec, name), patients,
+        interval = patient_bootstrap(auroc, errors, score_array(frame, spec, name), patients,
                                      n_boot=n_boot, seed=seed)
         rows.append({"score": name, "value": interval.value, "low": interval.low,
                      "high": interval.high, "images": len(frame),
@@ -270,7 +281,7 @@ class CombinedScore:
 
 def _feature_matrix(frame: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
     require_columns(frame, list(features), "the combined score")
-    return np.column_stack([_score(frame, f, f) for f in features])
+    return np.column_stack([score_array(frame, f, f) for f in features])
 
 
 def fit_combined_score(val_frame: pd.DataFrame, features: Sequence[str],
@@ -321,11 +332,11 @@ def selective_comparison(frame: pd.DataFrame, scores: Mapping[str, ScoreSpec],
     Raises:
         ValueError: no error or no correct prediction, non-finite scores.
     """
-    errors, patients = _errors_and_patients(frame, "selective_comparison")
+    errors, patients = errors_and_patients(frame, "selective_comparison")
     oracle = _error_aurc(errors, errors.astype(float))
     rows = []
     for name, spec in scores.items():
-        interval = patient_bootstrap(_error_aurc, errors, _score(frame, spec, name), patients,
+        interval = patient_bootstrap(_error_aurc, errors, score_array(frame, spec, name), patients,
                                      n_boot=n_boot, seed=seed)
         rows.append({"score": name, "value": interval.value, "low": interval.low,
                      "high": interval.high, "images": len(frame), "errors": int(errors.sum()),
@@ -338,7 +349,7 @@ def risk_coverage_rows(frame: pd.DataFrame, scores: Mapping[str, ScoreSpec]) -> 
     """Risk-coverage curves of each score for charts: long DataFrame ``score, coverage, risk,
     n_kept`` (N rows per score, ``tmvlib.metrics.selective.risk_coverage_curve`` on ``~correct``)."""
     errors = _errors(frame)
-    curves = [risk_coverage_curve(errors, np.zeros(len(errors)), _score(frame, spec, name))
+    curves = [risk_coverage_curve(errors, np.zeros(len(errors)), score_array(frame, spec, name))
               .assign(score=name) for name, spec in scores.items()]
     return pd.concat(curves, ignore_index=True)[["score", "coverage", "risk", "n_kept"]]
 
@@ -459,16 +470,11 @@ def subgroup_table(frame: pd.DataFrame,
     return pd.DataFrame(rows)
 
 
-UNCERTAINTY_COLUMNS = ("1 - confidence", "MC mutual information", "ensemble variance")
-
-
-def one_minus_confidence(prob) -> np.ndarray:
-    """``1 - max(p, 1 - p)`` of probabilities ``prob`` (N,): the distance of the predicted
-    class's probability from certainty, 0 (certain) to 0.5. It is measured from p = 0.5 and
-    does not depend on the decision threshold (that distance is
-    ``tmvlib.tables.curate.decision_margin``)."""
-    prob = np.asarray(prob, dtype=float)
-    return 1 - np.maximum(prob, 1 - prob)
+# The decision-aligned confidence first (``tmvlib.metrics.confidence``); 1 - max(p, 1-p), the
+# distance to 0.5, only as a labelled secondary.
+CONFIDENCE_SCORE = "decision uncertainty"
+SECONDARY_CONFIDENCE = "1 - max(p, 1-p)"
+UNCERTAINTY_COLUMNS = (CONFIDENCE_SCORE, SECONDARY_CONFIDENCE, "MC mutual information", "ensemble variance")
 
 
 def image_trust_scores(frame: pd.DataFrame, threshold: float, mc_probs: np.ndarray,
@@ -484,7 +490,9 @@ def image_trust_scores(frame: pd.DataFrame, threshold: float, mc_probs: np.ndarr
         summary: ``tmvlib.explain.similarity.stability_summary`` rows by ``image_id`` and ``source``.
 
     Returns:
-        ``frame`` plus ``1 - confidence`` (1 - max(p, 1-p)), ``MC mutual information`` (BALD
+        ``frame`` plus ``decision uncertainty`` (exp(-|logit p - logit threshold|),
+        ``tmvlib.metrics.confidence.decision_uncertainty``: the project's confidence score),
+        ``1 - max(p, 1-p)`` (the threshold-free secondary), ``MC mutual information`` (BALD
         over the T dropout samples), ``ensemble variance`` (of the explained model's and the
         other members' probabilities) and, per source, ``instability (<source>)`` (1 - mean
         Spearman; NaN for a constant map) and ``flip rate (<source>)``.
@@ -495,8 +503,9 @@ def image_trust_scores(frame: pd.DataFrame, threshold: float, mc_probs: np.ndarr
     out = frame.copy()
     prob = out["prob"].to_numpy(dtype=float)
     if "label" in out.columns:
-        out["correct"] = (prob >= threshold).astype(int) == out["label"].to_numpy()
-    out["1 - confidence"] = one_minus_confidence(prob)
+        out["correct"] = ~errors_at(out["label"].to_numpy(), prob, threshold)
+    out[CONFIDENCE_SCORE] = decision_uncertainty(prob, threshold)
+    out[SECONDARY_CONFIDENCE] = distance_to_half(prob)
     out["MC mutual information"] = uncertainty_scores(
         probability_logit(np.asarray(mc_probs)).T)["mutual_information"].to_numpy()
     members = np.concatenate([prob[:, None], np.asarray(ensemble_probs, dtype=float)], axis=1)

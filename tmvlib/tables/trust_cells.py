@@ -1,7 +1,9 @@
 """Trust cells: how one image is placed by its uncertainty and its explanation's instability.
 
-An image is *confident* when its uncertainty score is at most a cut and its explanation *stable*
-when its instability is at most another cut (both cuts are validation quantiles, chapter 07).
+An image is *confident* when its uncertainty score is at most a cut and its predicted label does
+not flip under most test-time perturbations (chapter 07's ``max_flip_rate``), and its explanation
+*stable* when its instability is at most another cut (both cuts are validation quantiles,
+chapter 07).
 Crossed, that gives four cells, labelled ``"confident · stable"``, ``"confident · unstable"``,
 ``"uncertain · stable"`` and ``"uncertain · unstable"``; on labelled data the correctness goes
 in front (``"incorrect · confident · stable"``). Chapter 07's quadrant tables and the trust card
@@ -15,8 +17,9 @@ is undefined (NaN). Such a map says nothing about where the model looked, so it 
 **least stable**:
 
 - in a table of many images (chapter 06's ``trust_scores.parquet``), a NaN instability is
-  replaced by the largest instability of its column (:func:`fill_constant_maps`), so it ranks
-  last and lands above any validation cut below the maximum;
+  replaced by the largest instability of its column **among the validation images**
+  (:func:`fill_constant_maps`), so it lands above any validation cut below that maximum; test
+  and external values never reach the validation features that fit the combined score;
 - for one image on its own (the trust card), where there is no column to rank against, a NaN
   instability is unstable whatever the cut (:func:`is_stable`).
 """
@@ -55,9 +58,15 @@ def trust_cell(confident: bool, stable: bool, correct: bool | None = None) -> st
     return cell if correct is None else f"{correctness_word(correct)} · {cell}"
 
 
-def is_confident(uncertainty: float, threshold: float) -> bool:
-    """Uncertainty at or below its cut (a tie counts as confident)."""
-    return uncertainty <= threshold
+def is_confident(uncertainty: float, threshold: float, flip_rate: float | None = None,
+                 max_flip_rate: float | None = None) -> bool:
+    """Uncertainty at or below its cut (a tie counts as confident) and, with ``max_flip_rate``,
+    a prediction that keeps its label under test-time perturbation: an image whose label flips
+    under more than ``max_flip_rate`` of the perturbations (``flip_rate``) is not confident,
+    whatever its probability. A missing flip rate does not count against it."""
+    robust = (max_flip_rate is None or flip_rate is None or not np.isfinite(flip_rate)
+              or flip_rate <= max_flip_rate)
+    return bool(uncertainty <= threshold and robust)
 
 
 def is_stable(instability: float, threshold: float) -> bool:
@@ -66,22 +75,30 @@ def is_stable(instability: float, threshold: float) -> bool:
     return bool(np.isfinite(instability) and instability <= threshold)
 
 
-def fill_constant_maps(frame: pd.DataFrame,
-                       columns: Sequence[str] = INSTABILITY_COLUMNS) -> pd.DataFrame:
+def fill_constant_maps(frame: pd.DataFrame, columns: Sequence[str] = INSTABILITY_COLUMNS,
+                       reference_set: str = "val") -> pd.DataFrame:
     """A copy of ``frame`` whose NaN instabilities (constant maps) hold their column's largest
-    value, so a constant map ranks as the least stable image (see the module doc).
+    value over the ``reference_set`` rows (validation), so a constant map ranks with the least
+    stable validation images (see the module doc).
 
     Args:
-        frame: per-image rows, e.g. of :func:`tmvlib.tables.trust.image_trust_scores` over all
-            sets (the maximum is taken over every row of ``frame``).
+        frame: per-image rows with a ``set`` column, e.g. of
+            :func:`tmvlib.tables.trust.trust_scores_by_set` over all sets.
         columns: the instability columns, by default ``instability (MC dropout)``,
             ``instability (ensemble)`` and ``instability (TTA)``.
+        reference_set: the rows whose maximum fills the NaNs; only they are read, so test and
+            external values cannot leak into what is fitted on validation.
     Returns:
-        the copy; other columns unchanged. A column that is NaN throughout stays NaN.
+        the copy; other columns unchanged. A column without a finite validation value stays NaN.
+    Raises:
+        ValueError: ``frame`` has no ``reference_set`` row.
     """
     columns = list(columns)
+    reference = frame["set"] == reference_set
+    if not reference.any():
+        raise ValueError(f"fill_constant_maps: no {reference_set!r} row to take the maxima from")
     out = frame.copy()
-    out[columns] = out[columns].fillna(out[columns].max())
+    out[columns] = out[columns].fillna(out.loc[reference, columns].max())
     return out
 
 

@@ -1,59 +1,236 @@
-"""Tables that compare uncertainty methods: calibration, selective prediction, shift detection.
+"""Tables that compare uncertainty methods and calibrations: calibration, selective prediction,
+shift detection, prior shift.
 
-Input everywhere: a long table with one row per image and method, columns ``method``, ``set``
-(``test`` | ``external``), ``label``, ``prob``, ``patient_id`` and the uncertainty scores of
-:func:`tmvlib.uncertainty.scores.uncertainty_scores`.
+Input everywhere: the long table of :func:`tmvlib.uncertainty.predictions.method_predictions`,
+one row per image, set, method and calibration, with columns ``method`` (e.g. ``"ensemble +
+Platt"``), ``base_method``, ``calibration``, ``set`` (``test`` | ``external``), ``label``,
+``prob``, ``patient_id``, ``threshold`` (the decision threshold on the row's scale), ``error``
+and the uncertainty scores. Within a set every method lists the same images in the same order,
+so any two of them can be compared on the same bootstrap draws (paired).
+
+Intervals: calibration *errors* (smooth ECE, binned ECE) are biased upward, and more so in a
+resample, so they get the bias-corrected estimate and basic bootstrap interval of
+:mod:`tmvlib.metrics.calibration.interval` (which contains the estimate; the plain estimate is kept
+in ``estimate``); the proper scores NLL and Brier and the AUROC, whose resampling bias is
+negligible, get percentile intervals (:func:`tmvlib.metrics.bootstrap.patient_bootstrap`, and
+:func:`tmvlib.metrics.paired.paired_bootstrap` for paired differences). All paired differences
+of one set use the same patient resamples (same patients, ``n_boot`` and ``seed``).
 """
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from ..metrics.bootstrap import patient_bootstrap
-from ..metrics.calibration import calibration_summary, reliability_table
+from ..metrics.calibration import (bias_corrected, bias_corrected_difference, brier, ece, nll,
+                                   smooth_ece, smooth_reliability, statistic_draws)
+from ..metrics.confidence import distance_to_half
 from ..metrics.discrimination import auroc
+from ..metrics.frames import require_columns
+from ..metrics.paired import holm, paired_bootstrap
 from ..metrics.selective import aurc, risk_coverage_curve, selective_metrics
+from ..uncertainty.prior_shift import prevalence_weights, prior_shift
 
-# Scores where a higher value means more uncertain; confidence is negated to match. For one
-# binary output the predictive entropy is a monotone function of the confidence, so it ranks
-# images identically and is left out of the ranking tables (it stays in the per-image table).
-UNCERTAINTY_SCORES = {"1 - confidence": "confidence", "mutual information": "mutual_information",
-                      "variance": "variance"}
+# Scores where a higher value means less certain. "decision uncertainty" is the project's
+# confidence score, exp(-|logit(p) - logit(t)|) at the row's decision threshold t; the distance
+# to 0.5 is a labelled secondary. For one binary output the predictive entropy ranks images as
+# the distance to 0.5 does, so it is left out of the ranking tables.
+PRIMARY_SCORE = "decision uncertainty"
+SECONDARY_SCORE = "1 - max(p, 1-p) [secondary]"
+UNCERTAINTY_SCORES = {PRIMARY_SCORE: "decision_uncertainty", SECONDARY_SCORE: "prob",
+                      "mutual information": "mutual_information", "variance": "variance"}
+HEADLINE = "smooth ECE"
+PROPER_SCORES = ("NLL", "Brier")
 
 
 def score_values(frame: pd.DataFrame, score: str) -> np.ndarray:
-    """Uncertainty values (higher = less certain) for a name of :data:`UNCERTAINTY_SCORES`."""
+    """(N,) uncertainty values (higher = less certain) for a name of :data:`UNCERTAINTY_SCORES`."""
     column = UNCERTAINTY_SCORES[score]
-    return -frame[column].to_numpy() if column == "confidence" else frame[column].to_numpy()
+    values = frame[column].to_numpy()
+    return distance_to_half(values) if score == SECONDARY_SCORE else values
 
 
-def method_table(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0, n_bins: int = 15) -> pd.DataFrame:
-    """Per method and set: AUROC and the calibration metrics, each ``value, low, high``.
+def binned_ece_name(bins: int) -> str:
+    """The binned ECE's row name, e.g. ``"ECE (10 equal-mass bins)"``."""
+    return f"ECE ({bins} equal-mass bins)"
 
-    Returns a long DataFrame: ``method, set, metric, value, low, high``.
+
+def calibration_errors(bins: int) -> dict[str, Callable]:
+    """The calibration errors of the chapter: smooth ECE (headline) and the positive-class ECE
+    with ``bins`` equal-mass bins (secondary), as ``metric(labels, probs, sample_weight)``."""
+    return {HEADLINE: smooth_ece, binned_ece_name(bins): partial(ece, n_bins=bins, binning="equal_mass")}
+
+
+def _statistic(metric: Callable, labels: np.ndarray, probs: np.ndarray,
+               weight: np.ndarray | None = None) -> Callable[[np.ndarray, np.ndarray], float]:
+    """``(rows, multiplicity) -> metric`` on those rows, times fixed importance ``weight``."""
+    base = np.ones(len(labels)) if weight is None else weight
+    return lambda rows, w: metric(labels[rows], probs[rows], sample_weight=w * base[rows])
+
+
+def _groups(frame: pd.DataFrame):
+    require_columns(frame, ["set", "method", "label", "prob", "patient_id"], "calibration tables")
+    return frame.groupby(["set", "method"], sort=False)
+
+
+def _labels(group: pd.DataFrame) -> dict:
+    first = group.iloc[0]
+    return {"set": first["set"], "method": first["method"],
+            "base_method": first.get("base_method", first["method"]),
+            "calibration": first.get("calibration", "none")}
+
+
+def calibrator_table(calibrators: Mapping[str, Mapping], threshold: float,
+                     temperature_p: Mapping[str, float]) -> pd.DataFrame:
+    """The fitted calibration maps, one row per method: ``T`` and the likelihood-ratio p-value of
+    ``T = 1`` (``temperature_p``), Platt's ``a, b``, the isotonic step count, and the decision
+    threshold on each calibrated scale (``threshold`` mapped by each map).
+
+    Args:
+        calibrators: method -> calibration name -> fitted map
+            (:func:`tmvlib.uncertainty.predictions.fit_method_calibrators`).
+        threshold: the run's decision threshold on the raw scale.
+        temperature_p: method -> p-value (:func:`tmvlib.uncertainty.calibrators.temperature_test`).
     """
     rows = []
-    for (method, name), group in frame.groupby(["method", "set"], sort=False):
+    for method, maps in calibrators.items():
+        row = {"method": method, "T": maps["temperature"].params["T"], "p (T = 1)": temperature_p[method],
+               "Platt a": maps["Platt"].params["a"], "Platt b": maps["Platt"].params["b"],
+               "isotonic steps": maps["isotonic"].params["steps"]}
+        row.update({f"threshold, {name}": c.threshold(threshold) for name, c in maps.items()})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("method")
+
+
+def calibration_draws(frame: pd.DataFrame, bins: int = 10, n_boot: int = 1000,
+                      seed: int = 0) -> dict[tuple[str, str, str], tuple[float, np.ndarray]]:
+    """Every calibration error of every (set, method) on the same patient resamples per set.
+
+    Returns:
+        ``(set, method, metric) -> (estimate, draws (n_boot,))`` for the metrics of
+        :func:`calibration_errors` (:func:`tmvlib.metrics.calibration.statistic_draws`).
+    """
+    out = {}
+    for (name, method), group in _groups(frame):
         labels, probs = group["label"].to_numpy(), group["prob"].to_numpy()
         patients = group["patient_id"].to_numpy()
-        interval = patient_bootstrap(auroc, labels, probs, patients, n_boot=n_boot, seed=seed)
-        rows.append({"method": method, "set": name, "metric": "AUROC", "value": interval.value,
-                     "low": interval.low, "high": interval.high})
-        calibration = calibration_summary(labels, probs, patients, n_boot=n_boot, seed=seed, n_bins=n_bins)
-        for metric, row in calibration.iterrows():
-            rows.append({"method": method, "set": name, "metric": metric, **row.to_dict()})
+        for metric, function in calibration_errors(bins).items():
+            out[(name, method, metric)] = statistic_draws(_statistic(function, labels, probs),
+                                                          patients, n_boot, seed)
+    return out
+
+
+def calibration_levels(frame: pd.DataFrame, draws: Mapping, bins: int = 10, n_boot: int = 1000,
+                       seed: int = 0) -> pd.DataFrame:
+    """Per set and method: smooth ECE, binned ECE, NLL, Brier and AUROC with 95% intervals.
+
+    Args:
+        frame: the long prediction table. draws: :func:`calibration_draws` of it.
+
+    Returns:
+        Long DataFrame ``set, method, base_method, calibration, metric, value, low, high,
+        estimate, interval``: for the calibration errors ``value`` is the bias-corrected estimate
+        with the basic interval and ``estimate`` the plain one; for NLL, Brier and AUROC
+        ``value = estimate`` with the percentile interval.
+    """
+    rows = []
+    for _, group in _groups(frame):
+        labels, probs = group["label"].to_numpy(), group["prob"].to_numpy()
+        patients = group["patient_id"].to_numpy()
+        info = _labels(group)
+        for metric in calibration_errors(bins):
+            result = bias_corrected(*draws[(info["set"], info["method"], metric)])
+            rows.append({**info, "metric": metric, "value": result.value, "low": result.low,
+                         "high": result.high, "estimate": result.estimate,
+                         "interval": "basic, bias-corrected"})
+        for metric, function in {"NLL": nll, "Brier": brier, "AUROC": auroc}.items():
+            result = patient_bootstrap(function, labels, probs, patients, n_boot=n_boot, seed=seed)
+            rows.append({**info, "metric": metric, "value": result.value, "low": result.low,
+                         "high": result.high, "estimate": result.value, "interval": "percentile"})
     return pd.DataFrame(rows)
 
 
-def selective_table(frame: pd.DataFrame, coverages=(0.8, 0.9), threshold: float = 0.5) -> pd.DataFrame:
-    """Per method, set and uncertainty score: AURC, and AUROC / error rate at each coverage."""
+def paired_calibration(frame: pd.DataFrame, draws: Mapping, set_name: str, method_a: str,
+                       method_b: str, metric: str, n_boot: int = 1000, seed: int = 0) -> dict:
+    """Paired difference ``metric(a) - metric(b)`` on the images of one set, as a table row.
+
+    Calibration errors (keys of ``draws``): :func:`tmvlib.metrics.calibration.
+    bias_corrected_difference` of their draws; ``"NLL"``, ``"Brier"``:
+    :func:`tmvlib.metrics.paired.paired_bootstrap` (percentile). Both resample the same patients.
+
+    Returns:
+        ``PairedDifference.row`` (``value, low, high``, the two estimates ``a, b``, ``se,
+        p_value, mdd``) with ``set, compared`` (method a), ``against`` (method b), ``metric,
+        interval``.
+    """
+    pick = frame["set"] == set_name
+    a, b = frame[pick & (frame["method"] == method_a)], frame[pick & (frame["method"] == method_b)]
+    if a.empty or b.empty or not np.array_equal(a["image_id"].to_numpy(), b["image_id"].to_numpy()):
+        raise ValueError(f"{method_a!r} and {method_b!r} do not list the same {set_name} images")
+    labels, patients = a["label"].to_numpy(), a["patient_id"].to_numpy()
+    if (set_name, method_a, metric) in draws:
+        (value_a, draws_a), (value_b, draws_b) = draws[(set_name, method_a, metric)], draws[(set_name, method_b, metric)]
+        difference, interval = bias_corrected_difference(value_a, value_b, draws_a, draws_b), "basic, bias-corrected"
+    else:
+        function = {"NLL": nll, "Brier": brier}[metric]
+        difference = paired_bootstrap(_statistic(function, labels, a["prob"].to_numpy()),
+                                      _statistic(function, labels, b["prob"].to_numpy()),
+                                      patients, n_boot=n_boot, seed=seed)
+        interval = "percentile"
+    return difference.row(set=set_name, compared=method_a, against=method_b, metric=metric,
+                          interval=interval)
+
+
+def calibration_changes(frame: pd.DataFrame, draws: Mapping, bins: int = 10, n_boot: int = 1000,
+                        seed: int = 0) -> pd.DataFrame:
+    """Each calibrated row against its uncalibrated method, paired, for every metric.
+
+    Returns:
+        Long DataFrame of :func:`paired_calibration` rows (``compared`` the calibrated method,
+        ``against`` the same method uncalibrated; ``value < 0``: the calibration lowered the metric) with
+        ``base_method`` and ``calibration`` columns.
+    """
+    rows = []
+    keys = frame[["set", "method", "base_method", "calibration"]].drop_duplicates()
+    for name, method, base, calibration in keys.itertuples(index=False):
+        if calibration == "none":
+            continue
+        for metric in [*calibration_errors(bins), *PROPER_SCORES]:
+            rows.append({**paired_calibration(frame, draws, name, method, base, metric, n_boot, seed),
+                         "base_method": base, "calibration": calibration})
+    return pd.DataFrame(rows)
+
+
+def with_holm(rows: pd.DataFrame, family: pd.Series | None = None) -> pd.DataFrame:
+    """Adds ``p_holm``: the Holm-adjusted p-values (:func:`tmvlib.metrics.paired.holm`) of
+    ``p_value`` (:func:`tmvlib.metrics.paired.bootstrap_p_value`) over the rows where ``family``
+    is True (all rows when None); NaN outside the family."""
+    family = pd.Series(True, index=rows.index) if family is None else family.astype(bool)
+    out = rows.copy()
+    out["p_holm"] = np.nan
+    out.loc[family, "p_holm"] = holm(out.loc[family, "p_value"].to_numpy(dtype=float))
+    return out
+
+
+def selective_table(frame: pd.DataFrame, coverages=(0.8, 0.9)) -> pd.DataFrame:
+    """Per method, set and uncertainty score: AURC, and AUROC / error rate at each coverage.
+
+    Errors are counted at each row's decision threshold (column ``threshold``, the run's
+    threshold on that method's scale). Scores constant within a group (the baseline has no
+    mutual information) rank nothing and are skipped.
+    """
+    require_columns(frame, ["method", "set", "label", "prob", "threshold"], "selective_table")
     rows = []
     for (method, name), group in frame.groupby(["method", "set"], sort=False):
         labels, probs = group["label"].to_numpy(), group["prob"].to_numpy()
+        threshold = float(group["threshold"].iloc[0])
         for score in UNCERTAINTY_SCORES:
             values = score_values(group, score)
             if np.allclose(values, values[0]):
-                continue  # a deterministic model has no mutual information or variance to rank by
+                continue
             row = {"method": method, "set": name, "score": score,
                    "AURC": aurc(labels, probs, values, threshold)}
             for coverage in coverages:
@@ -62,6 +239,35 @@ def selective_table(frame: pd.DataFrame, coverages=(0.8, 0.9), threshold: float 
                 row[f"error @{coverage:.0%}"] = kept["error_rate"]
             row["error @100%"] = float(((probs >= threshold) != labels).mean())
             rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def aurc_comparisons(frame: pd.DataFrame, pairs: Sequence[tuple[str, str]],
+                     score: str = PRIMARY_SCORE, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Paired AURC differences ``AURC(a) - AURC(b)`` per set, each method ranked by ``score``.
+
+    Each method's errors are counted at its own decision threshold; the two methods are compared
+    on the same images and the same patient resamples
+    (:func:`tmvlib.metrics.paired.paired_bootstrap`).
+
+    Returns:
+        Long DataFrame of ``PairedDifference.row`` with ``set, compared`` (a), ``against`` (b),
+        ``metric`` ("AURC") and ``score``.
+    """
+    rows = []
+    for name in frame["set"].unique():
+        groups = {m: frame[(frame["set"] == name) & (frame["method"] == m)] for pair in pairs for m in pair}
+
+        def statistic(method: str):
+            group = groups[method]
+            labels, probs = group["label"].to_numpy(), group["prob"].to_numpy()
+            values, threshold = score_values(group, score), float(group["threshold"].iloc[0])
+            return lambda rows_, w: aurc(labels[rows_], probs[rows_], values[rows_], threshold, w)
+
+        for a, b in pairs:
+            patients = groups[a]["patient_id"].to_numpy()
+            difference = paired_bootstrap(statistic(a), statistic(b), patients, n_boot, seed)
+            rows.append(difference.row(set=name, compared=a, against=b, metric="AURC", score=score))
     return pd.DataFrame(rows)
 
 
@@ -87,21 +293,65 @@ def shift_detection(frame: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> p
     return pd.DataFrame(rows)
 
 
-def reliability_rows(frame: pd.DataFrame, set_name: str, methods, n_bins: int = 15) -> pd.DataFrame:
-    """Reliability tables (:func:`tmvlib.metrics.calibration.reliability_table`) of each method
-    in ``methods`` on the images of ``set_name``, stacked with a ``method`` column."""
+def prior_shift_tables(frame: pd.DataFrame, prior: float, target: float,
+                       calibration: str = "Platt", set_name: str = "test", n_boot: int = 1000,
+                       seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Calibration at a clinical prevalence ``target``, without and with the prior-shift correction.
+
+    For each method calibrated by ``calibration`` (fitted on validation, so calibrated to the
+    validation prevalence ``prior``), the images of ``set_name`` are reweighted to prevalence
+    ``target`` (:func:`tmvlib.uncertainty.prior_shift.prevalence_weights`), and two sets of
+    probabilities are scored there: as calibrated, and moved to ``target``
+    (:func:`tmvlib.uncertainty.prior_shift.prior_shift`).
+
+    Returns:
+        ``(levels, changes)``. ``levels``: ``method, probabilities, smooth ECE`` (bias-corrected
+        ``value, low, high`` and plain ``estimate``) and ``mean p`` (the weighted mean
+        probability, to compare with ``target``). ``changes``: the paired difference corrected -
+        as calibrated of the smooth ECE at ``target`` (``PairedDifference.row``, ``method``).
+    """
+    levels, changes = [], []
+    rows = frame[(frame["set"] == set_name) & (frame["calibration"] == calibration)]
+    for method, group in rows.groupby("method", sort=False):
+        labels, patients = group["label"].to_numpy(), group["patient_id"].to_numpy()
+        weight = prevalence_weights(labels, target)
+        variants = {"as calibrated": group["prob"].to_numpy(),
+                    "prior-shift corrected": prior_shift(group["prob"].to_numpy(), prior, target)}
+        drawn = {}
+        for variant, probs in variants.items():
+            drawn[variant] = statistic_draws(_statistic(smooth_ece, labels, probs, weight),
+                                             patients, n_boot, seed)
+            result = bias_corrected(*drawn[variant])
+            levels.append({"method": method, "probabilities": variant, "value": result.value,
+                           "low": result.low, "high": result.high, "estimate": result.estimate,
+                           "mean p": float(np.average(probs, weights=weight))})
+        (corrected, corrected_draws), (raw, raw_draws) = drawn["prior-shift corrected"], drawn["as calibrated"]
+        difference = bias_corrected_difference(corrected, raw, corrected_draws, raw_draws)
+        changes.append(difference.row(method=method, compared=f"{method}, prior-shift corrected",
+                                      against=f"{method}, as calibrated", metric=HEADLINE,
+                                      set=set_name, prevalence=target))
+    return pd.DataFrame(levels), pd.DataFrame(changes)
+
+
+def smooth_reliability_rows(frame: pd.DataFrame, set_name: str, methods: Sequence[str],
+                            points: int = 101) -> pd.DataFrame:
+    """Smooth reliability curves (:func:`tmvlib.metrics.calibration.smooth_reliability`, the
+    diagram of the smooth ECE) of each method in ``methods`` on ``set_name``, stacked with
+    ``method`` and ``set`` columns; only the points where the curve is supported by the data
+    (``supported``: about one image or more within a bandwidth) are kept."""
     rows = []
     for method in methods:
         group = frame[(frame["set"] == set_name) & (frame["method"] == method)]
-        rows.append(reliability_table(group["label"].to_numpy(), group["prob"].to_numpy(),
-                                      n_bins=n_bins).assign(method=method))
-    return pd.concat(rows)
+        curve = smooth_reliability(group["label"].to_numpy(), group["prob"].to_numpy(), points=points)
+        rows.append(curve[curve["supported"]].assign(method=method, set=set_name))
+    return pd.concat(rows, ignore_index=True)
 
 
-def selective_curves(frame: pd.DataFrame, methods, scores=("1 - confidence", "mutual information"),
+def selective_curves(frame: pd.DataFrame, methods, scores=(PRIMARY_SCORE, "mutual information"),
                      max_points: int = 200) -> pd.DataFrame:
     """Risk-coverage curves (:func:`tmvlib.metrics.selective.risk_coverage_curve`) per method,
-    set and uncertainty score, thinned to about ``max_points`` points each (the same line drawn).
+    set and uncertainty score, errors at each method's decision threshold, thinned to about
+    ``max_points`` points each (the same line drawn).
 
     A score that is constant within a group (the baseline has no mutual information) has no
     ranking and is left out. Returns the curves stacked with ``method, set, score`` columns.
@@ -112,7 +362,8 @@ def selective_curves(frame: pd.DataFrame, methods, scores=("1 - confidence", "mu
             values = score_values(group, score)
             if np.allclose(values, values[0]):
                 continue
-            curve = risk_coverage_curve(group["label"].to_numpy(), group["prob"].to_numpy(), values)
+            curve = risk_coverage_curve(group["label"].to_numpy(), group["prob"].to_numpy(), values,
+                                        float(group["threshold"].iloc[0]))
             step = max(1, len(curve) // max_points)
             curves.append(curve.iloc[::step].assign(method=method, set=name, score=score))
     return pd.concat(curves)

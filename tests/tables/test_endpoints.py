@@ -1,0 +1,43 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from tmvlib.tables.endpoints import (PRIMARY, SECONDARY, endpoint_row, endpoint_table,
+                                     paired_score_difference)
+
+
+def per_image(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name in ("val", "test", "external"):
+        wrong = rng.random(n) < 0.25
+        confidence = np.where(wrong, rng.random(n) * 0.8 + 0.2, rng.random(n) * 0.8)
+        rows.append(pd.DataFrame({
+            "set": name, "image_id": [f"{name}{i}" for i in range(n)], "patient_id": np.arange(n) // 2,
+            "correct": ~wrong, "decision uncertainty": confidence, "1 - max(p, 1-p)": rng.random(n) / 2,
+            "instability (TTA)": rng.random(n), "flip rate (TTA)": rng.integers(0, 7, n) / 6,
+            # a combined score that knows the errors a little better than the confidence
+            "combined": confidence + 0.3 * wrong}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_a_better_score_has_a_lower_aurc_and_higher_auroc():
+    frame = per_image()
+    test = frame[frame["set"] == "test"]
+    aurc = paired_score_difference(test, "combined", "decision uncertainty", "AURC", n_boot=200)
+    assert aurc.high < 0 and aurc.low <= aurc.value <= aurc.high
+    auc = paired_score_difference(test, "combined", "decision uncertainty", "error-detection AUROC", n_boot=200)
+    assert auc.low > 0
+    with pytest.raises(ValueError, match="unknown quantity"):
+        paired_score_difference(test, "combined", "decision uncertainty", "accuracy")
+
+
+def test_endpoint_table_declares_one_primary_and_a_holm_family():
+    table = endpoint_table(per_image(), n_boot=100)
+    assert table["comparison"].tolist() == ["primary", *[c.name for c in SECONDARY]]
+    primary = endpoint_row(table, "primary")
+    assert primary["set"] == PRIMARY.set == "test" and primary["quantity"] == "AURC"
+    assert np.isnan(primary["p_holm"]) and primary["mdd"] > 0
+    secondary = table[table["role"] == "secondary"]
+    assert (secondary["p_holm"] >= secondary["p_value"]).all()
+    assert (table["low"] <= table["value"]).all() and (table["value"] <= table["high"]).all()

@@ -1,0 +1,31 @@
+import numpy as np
+import pandas as pd
+
+from tmvlib.tables.subgroup_differences import subgroup_differences
+from tmvlib.tables.trust import subgroup_table
+
+
+def test_pairs_of_reportable_groups_with_holm():
+    rng = np.random.default_rng(0)
+    n = 400
+    sex = np.where(np.arange(n) % 2 == 0, "F", "M")
+    label = rng.integers(0, 2, n)
+    # F: informative probabilities; M: noise -> F's AUROC is higher
+    prob = np.where(sex == "F", 0.3 * label + 0.7 * rng.random(n), rng.random(n))
+    view = np.where(np.arange(n) % 3 == 0, "AP", "PA")
+    frame = pd.DataFrame({"label": label, "prob": prob, "patient_id": np.arange(n), "sex": sex, "view": view})
+    groups = {"sex": "sex", "view": "view"}
+    subgroups = subgroup_table(frame, groups, n_boot=50)
+    d = subgroup_differences(frame, subgroups, groups, n_boot=200)
+    assert d[["grouping", "a", "b"]].values.tolist() == [["sex", "F", "M"], ["view", "AP", "PA"]]
+    sex_row = d.iloc[0]
+    assert sex_row["low"] > 0 and sex_row["low"] <= sex_row["value"] <= sex_row["high"]
+    assert (d["p_holm"] >= d["p_value"]).all()
+
+
+def test_no_pair_gives_an_empty_table():
+    frame = pd.DataFrame({"label": [0, 1] * 5, "prob": np.linspace(0, 1, 10), "patient_id": range(10),
+                          "sex": ["F"] * 10})
+    subgroups = subgroup_table(frame, {"sex": "sex"}, n_boot=10, min_positives=1, min_negatives=1)
+    d = subgroup_differences(frame, subgroups, {"sex": "sex"}, n_boot=10)
+    assert d.empty and "p_holm" in d.columns

@@ -1,0 +1,77 @@
+"""The test set is used once: shuffling the NIH test labels moves no fitted quantity of a run.
+
+Every quantity a run fits (the decision threshold, the quadrant cuts, the combined trust score's
+weights, the trust cells' error rates a card shows, the temperatures, the failure modes a card
+warns about) is fitted by a function that receives the rows of every set and reads validation
+only (``tmvlib.tables.fitted``). Shuffling the *validation* labels, as a control, must move them:
+otherwise this test could not fail.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tmvlib.metrics.confidence import decision_uncertainty, errors_at
+from tmvlib.tables.fitted import (fit_trust_score, validation_cell_error_rates, validation_cuts,
+                                  validation_rows, validation_threshold)
+from tmvlib.tables.trust import CONFIDENCE_SCORE, assign_quadrants
+from tmvlib.uncertainty.predictions import fit_temperatures
+
+SETS = {"val": 160, "test": 160, "external": 80}
+
+
+def run_frames(seed: int = 0) -> pd.DataFrame:
+    """Per-image rows of every set as chapters 02 and 06 write them."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for name, n in SETS.items():
+        label = rng.integers(0, 2, n)
+        logit = 1.5 * (label - 0.5) + rng.normal(size=n)
+        parts.append(pd.DataFrame({"set": name, "image_id": [f"{name}{i}" for i in range(n)],
+                                   "patient_id": [f"{name}{i // 2}" for i in range(n)], "label": label,
+                                   "logit": logit, "prob": 1 / (1 + np.exp(-logit)),
+                                   "instability (TTA)": rng.random(n)}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def fitted_quantities(frame: pd.DataFrame) -> dict:
+    """Every fitted quantity, computed as the chapters and the card compute it."""
+    threshold = validation_threshold(frame, "youden")
+    scores = frame.copy()
+    scores["correct"] = ~errors_at(scores["label"], scores["prob"], threshold)
+    scores[CONFIDENCE_SCORE] = decision_uncertainty(scores["prob"], threshold)  # as image_trust_scores
+    cuts = validation_cuts(scores, CONFIDENCE_SCORE, "instability (TTA)", 0.75, 0.75)
+    combined = fit_trust_score(scores, [CONFIDENCE_SCORE, "instability (TTA)"])
+    quadrants = assign_quadrants(scores, CONFIDENCE_SCORE, "instability (TTA)", *cuts)
+    val = validation_rows(frame, "temperatures")
+    temperatures = fit_temperatures({"baseline": val["logit"].to_numpy()[None]}, val["label"].to_numpy())
+    return {"threshold": threshold, "cuts": cuts, "combined": combined.coefficients.round(12).to_dict(),
+            "cells": validation_cell_error_rates(quadrants, n_boot=50, seed=0), "temperatures": temperatures}
+
+
+def shuffled(frame: pd.DataFrame, set_name: str, seed: int = 1) -> pd.DataFrame:
+    out = frame.copy()
+    rows = out["set"] == set_name
+    out.loc[rows, "label"] = np.random.default_rng(seed).permutation(out.loc[rows, "label"].to_numpy())
+    return out
+
+
+def test_shuffling_test_labels_moves_no_fitted_quantity():
+    frame = run_frames()
+    assert fitted_quantities(shuffled(frame, "test")) == fitted_quantities(frame)
+
+
+@pytest.mark.filterwarnings("ignore:fit_temperature")
+def test_shuffling_validation_labels_does_move_them():
+    frame = run_frames()
+    before, after = fitted_quantities(frame), fitted_quantities(shuffled(frame, "val"))
+    assert after["threshold"] != before["threshold"]
+    assert after["combined"] != before["combined"] and after["cells"] != before["cells"]
+    assert after["temperatures"] != before["temperatures"]
+
+
+def test_fitting_without_validation_rows_is_refused():
+    frame = run_frames()
+    with pytest.raises(ValueError, match="no validation row"):
+        validation_threshold(frame[frame["set"] != "val"], "youden")

@@ -1,0 +1,128 @@
+"""The pre-specified comparisons of chapters 06 and 07: one primary endpoint and a declared
+secondary family, each a **paired** patient-bootstrap interval of a difference.
+
+Declared in ``book/methodology.md`` before the chapters report them:
+
+- **Primary endpoint** (:data:`PRIMARY`): on NIH test, the paired difference in AURC
+  (``tmvlib.metrics.selective.aurc``) between the combined trust score (decision-aligned
+  confidence + explanation instability, fitted on validation) and the decision-aligned
+  confidence alone (``tmvlib.metrics.confidence.decision_uncertainty``). AURC rather than E-AURC:
+  on the same images the two differ by the oracle AURC, which depends only on the errors, so the
+  *difference* is the same under either; AURC is the one with a direct reading (mean error rate
+  over coverages). Reported with the minimum detectable difference at 80% power.
+- **Secondary family** (:data:`SECONDARY`), Holm-corrected together (``metrics.paired.holm``):
+  the same AURC difference on the external set; error-detection AUROC differences on NIH test
+  (combined, TTA explanation instability and the prediction's own TTA flip rate, each against
+  the decision-aligned confidence); and the AURC of the decision-aligned confidence against the
+  threshold-free ``1 - max(p, 1-p)``.
+
+An error is ``~correct`` (the prediction at the run's decision threshold differs from the label).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..metrics.discrimination import auroc
+from ..metrics.paired import PairedDifference, holm, paired_bootstrap
+from ..metrics.selective import aurc
+from .trust import CONFIDENCE_SCORE, SECONDARY_CONFIDENCE, errors_and_patients, score_array
+
+COMBINED = "combined"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One declared comparison: ``a - b`` in ``quantity`` (``"AURC"``, lower is better, or
+    ``"error-detection AUROC"``, higher is better) on the images of ``set``."""
+
+    name: str
+    quantity: str
+    a: str
+    b: str
+    set: str
+
+    @property
+    def lower_is_better(self) -> bool:
+        """AURC: lower is better; an error-detection AUROC: higher is better."""
+        return self.quantity == "AURC"
+
+
+PRIMARY = Comparison("primary", "AURC", COMBINED, CONFIDENCE_SCORE, "test")
+SECONDARY = (
+    Comparison("S1", "AURC", COMBINED, CONFIDENCE_SCORE, "external"),
+    Comparison("S2", "error-detection AUROC", COMBINED, CONFIDENCE_SCORE, "test"),
+    Comparison("S3", "error-detection AUROC", "instability (TTA)", CONFIDENCE_SCORE, "test"),
+    Comparison("S4", "error-detection AUROC", "flip rate (TTA)", CONFIDENCE_SCORE, "test"),
+    Comparison("S5", "AURC", CONFIDENCE_SCORE, SECONDARY_CONFIDENCE, "test"),
+)
+
+
+def _error_aurc(errors: np.ndarray, uncertainty: np.ndarray, weight: np.ndarray) -> float:
+    """AURC of deferring by ``uncertainty`` with the error indicator as the loss."""
+    return aurc(errors, np.zeros(len(errors)), uncertainty, 0.5, weight)
+
+
+def paired_score_difference(frame: pd.DataFrame, a: str, b: str, quantity: str,
+                            n_boot: int = 1000, seed: int = 0) -> PairedDifference:
+    """Paired patient-bootstrap interval of ``quantity(a) - quantity(b)`` on the rows of ``frame``.
+
+    Args:
+        frame: per-image rows with ``correct``, ``patient_id`` and the score columns ``a``, ``b``
+            (higher = less trustworthy).
+        quantity: ``"AURC"`` (of deferring by the score) or ``"error-detection AUROC"``.
+    Returns:
+        ``tmvlib.metrics.paired.PairedDifference``.
+    Raises:
+        ValueError: no error or no correct prediction, a non-finite score, an unknown quantity.
+    """
+    errors, patients = errors_and_patients(frame, f"{quantity} of {a!r} vs {b!r}")
+    if quantity == "AURC":
+        def stat(values):
+            return lambda rows, w: _error_aurc(errors[rows], values[rows], w)
+    elif quantity == "error-detection AUROC":
+        def stat(values):
+            return lambda rows, w: auroc(errors[rows], values[rows], sample_weight=w)
+    else:
+        raise ValueError(f"unknown quantity {quantity!r}; use 'AURC' or 'error-detection AUROC'")
+    return paired_bootstrap(stat(score_array(frame, a, a)), stat(score_array(frame, b, b)), patients,
+                            n_boot=n_boot, seed=seed)
+
+
+def endpoint_table(per_image: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
+                   primary: Comparison = PRIMARY,
+                   secondary: tuple[Comparison, ...] = SECONDARY) -> pd.DataFrame:
+    """The primary endpoint and the secondary family, one row each.
+
+    Args:
+        per_image: chapter 06's per-image trust scores of every set (``set`` column) with the
+            combined score as column ``combined``.
+    Returns:
+        rows ``comparison, role`` (``primary`` | ``secondary``), ``quantity, set, a, b, value,
+        low, high`` (of ``a - b``), ``a_value, b_value, se, p_value, mdd`` (minimum detectable
+        difference, 80% power), ``p_holm`` (Holm-adjusted within the secondary family; NaN for
+        the primary), ``lower_is_better``.
+    """
+    rows = []
+    for role, comparisons in (("primary", (primary,)), ("secondary", secondary)):
+        for c in comparisons:
+            d = paired_score_difference(per_image[per_image["set"] == c.set], c.a, c.b, c.quantity,
+                                        n_boot=n_boot, seed=seed)
+            row = d.row(comparison=c.name, role=role, quantity=c.quantity, set=c.set, a=c.a, b=c.b)
+            row["a_value"], row["b_value"] = row.pop("a"), row.pop("b")
+            row.update(a=c.a, b=c.b, lower_is_better=c.lower_is_better)
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    secondary_rows = table["role"] == "secondary"
+    table["p_holm"] = np.nan
+    table.loc[secondary_rows, "p_holm"] = holm(table.loc[secondary_rows, "p_value"])
+    return table[["comparison", "role", "quantity", "set", "a", "b", "value", "low", "high", "a_value",
+                  "b_value", "se", "p_value", "p_holm", "mdd", "lower_is_better"]]
+
+
+def endpoint_row(table: pd.DataFrame, comparison: str) -> Mapping:
+    """The row of :func:`endpoint_table` named ``comparison`` (e.g. ``"primary"``, ``"S3"``)."""
+    return table.set_index("comparison").loc[comparison]

@@ -1,0 +1,75 @@
+"""Everything a run fits, fitted on the validation images only: the test set is used once.
+
+Each function here takes the rows of **every** set (a ``set`` column: ``val``, ``test``,
+``external``) and reads only the validation rows, so a chapter or the trust card cannot reach the
+test labels by passing the wrong frame. ``tests/test_test_set_used_once.py`` shuffles the test
+labels and checks that none of these quantities moves:
+
+- the decision threshold (chapter 02): :func:`validation_threshold`;
+- the quadrant cuts (chapter 07 and the card): :func:`validation_cuts`;
+- the combined trust score's weights (chapter 06): :func:`fit_trust_score`;
+- the error rate of each trust cell shown on a card: :func:`validation_cell_error_rates`.
+
+The temperatures (chapter 03) are fitted on validation logits by
+``tmvlib.uncertainty.predictions.fit_temperatures``, and the out-of-distribution quantile
+(chapter 08) on validation features by ``tmvlib.card.reference.fit_input_reference``.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from ..metrics.discrimination import choose_threshold
+from ..metrics.frames import require_columns
+from .trust import CombinedScore, fit_combined_score, threshold_at_quantile
+from .trust_cells import cell_error_rates
+
+FIT_SET = "val"
+
+
+def validation_rows(frame: pd.DataFrame, what: str) -> pd.DataFrame:
+    """The rows of ``frame`` whose ``set`` is ``"val"``.
+
+    Raises:
+        KeyError: no ``set`` column. ValueError: no validation row (``what`` names the caller).
+    """
+    require_columns(frame, ["set"], what)
+    rows = frame[frame["set"] == FIT_SET]
+    if rows.empty:
+        raise ValueError(f"{what}: no validation row (set == {FIT_SET!r}) to fit on; sets present: "
+                         f"{sorted(frame['set'].unique())}")
+    return rows
+
+
+def validation_threshold(predictions: pd.DataFrame, rule: str) -> float:
+    """Chapter 02's decision threshold: ``tmvlib.metrics.discrimination.choose_threshold`` of the
+    validation rows' ``label`` and ``prob`` under ``rule`` (``youden`` | ``sensitivity90`` |
+    ``half``)."""
+    val = validation_rows(predictions, "the decision threshold")
+    return choose_threshold(val["label"].to_numpy(), val["prob"].to_numpy(), rule)
+
+
+def validation_cuts(scores: pd.DataFrame, uncertainty_score: str, instability_score: str,
+                    uncertainty_quantile: float, instability_quantile: float) -> tuple[float, float]:
+    """The quadrant cuts: the ``uncertainty_quantile`` of the validation images' uncertainty and
+    the ``instability_quantile`` of their instability (``threshold_at_quantile``).
+
+    Returns:
+        ``(uncertainty_threshold, instability_threshold)``.
+    """
+    val = validation_rows(scores, "the quadrant cuts")
+    return (threshold_at_quantile(val[uncertainty_score], uncertainty_quantile),
+            threshold_at_quantile(val[instability_score], instability_quantile))
+
+
+def fit_trust_score(per_image: pd.DataFrame, features: Sequence[str]) -> CombinedScore:
+    """The combined trust score (``tmvlib.tables.trust.fit_combined_score``) fitted on the
+    validation rows of ``per_image``."""
+    return fit_combined_score(validation_rows(per_image, "the combined trust score"), features)
+
+
+def validation_cell_error_rates(quadrants: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict[str, dict]:
+    """The error rate of each trust cell on the validation images (``cell_error_rates`` of the
+    validation rows of chapter 07's ``trust_quadrants.parquet``): what a trust card shows."""
+    return cell_error_rates(validation_rows(quadrants, "the trust cells' error rates"), n_boot, seed)
