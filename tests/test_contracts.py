@@ -150,7 +150,7 @@ def test_wrong_type_names_the_key_the_file_and_the_expected_type(project):
            ("01_data", {"negatives": "some"}, "expects one of 'no_finding', 'all', got 'some'"),
            ("01_data", {"views": ["PA", 3]}, "expects list of str, got ['PA', 3] (list)"),
            ("01_data", {"views": "PA"}, "expects list of str"),
-           ("01_data", {"boxed_to_test": 1}, "expects bool, got 1 (int)"),
+           ("01_data", {"localisation_set": 1}, "expects bool, got 1 (int)"),
            ("01_data", {"split_fractions": {"train": "most"}}, "expects mapping of str to float"),
            ("01_data", {"data_root": 3}, "expects str or null, got 3 (int)")]
     for chapter, override, message in bad:
@@ -203,3 +203,24 @@ def test_declared_params_refuse_undeclared_keys(project, monkeypatch):
     record_run("r", "04_gradcam", {"run_id": "r"})  # an old record without the declared key
     with pytest.raises(KeyError, match="04_gradcam did not record 'external_images'"):
         declared_params("r", "06_stability", "04_gradcam")["external_images"]
+
+
+def test_methodology_parameter_tables_list_every_contract_key():
+    """book/methodology.md's tables are written by hand for the reader; this keeps their keys and
+    the contracts' in step (a key added to a contract, or renamed, must be documented)."""
+    import re
+
+    from tmvlib.contracts import CONTRACTS
+
+    text = (ROOT / "book" / "methodology.md").read_text()
+    section = text[text.index("## Parameters per chapter"):text.index("## References")]
+    tables = {}
+    for block in re.split(r"^### ", section, flags=re.M)[1:]:
+        number = block.split()[0]
+        tables[number] = set(re.findall(r"^\| `([a-z_0-9]+)` \|", block, flags=re.M))
+    for name, chapter in CONTRACTS.items():
+        documented = tables.get(name[:2], set())
+        keys = set(chapter.defaults()) - {"run_id"}
+        assert keys - documented == set(), f"{name}: not in methodology.md: {sorted(keys - documented)}"
+        assert documented - keys - {"run_id"} == set(), f"{name}: methodology.md lists unknown keys " \
+                                                         f"{sorted(documented - keys - {'run_id'})}"

@@ -56,17 +56,20 @@ def test_leakage_is_detected_and_named():
         check_no_leakage(frame)
 
 
-def test_patients_with_boxes_go_to_test_with_all_their_images():
+def test_patients_with_boxes_form_the_localisation_set_with_all_their_images():
     task = synthetic_task(300)
     boxed = task["patient_id"].isin(["1", "2", "3"]) & task["image_id"].str.endswith("_000")
     task.loc[boxed, "box_findings"] = "Pneumonia"
-    splits = assign_splits(task, boxed_to_test=True)
-    assert set(splits.loc[splits["patient_id"].isin(["1", "2", "3"]), "split"]) == {"test"}
+    splits = assign_splits(task, localisation_set=True)
+    assert set(splits.loc[splits["patient_id"].isin(["1", "2", "3"]), "split"]) == {"localisation"}
     assert splits["patient_has_box"].sum() == (splits["patient_id"].isin(["1", "2", "3"])).sum()
-    # without the rule, boxed patients fall where their hash puts them, like everyone else
-    unboxed = assign_splits(task, boxed_to_test=False)
+    # the others keep the split their hash gives them: train/val/test is a plain random split
+    unboxed = assign_splits(task, localisation_set=False)
     others = ~unboxed["patient_id"].isin(["1", "2", "3"])
     assert unboxed.loc[others, "split"].equals(splits.loc[others, "split"])
+    assert "localisation" not in set(unboxed["split"])
+    summary = split_summary(splits)
+    assert summary.index.tolist()[-1] == "localisation" and summary.loc["localisation", "patients"] == 3
 
 
 def test_a_split_with_one_class_is_refused_by_name():

@@ -151,3 +151,16 @@ def test_method_tta_stability_compares_scorecam_and_gradcam(lite0):
     assert rows["method"].tolist() == ["Score-CAM (top-k)", "Grad-CAM"] and rows.index.tolist() == [0, 0]
     # the identity perturbation reproduces both reference maps
     np.testing.assert_allclose(rows["spearman"], 1.0, atol=1e-5)
+
+
+def test_perturbed_probabilities_are_the_tta_forward_without_maps(lite0):
+    from tmvlib.explain.perturbations import single_factor_perturbations
+    from tmvlib.explain.stability import perturbed_probabilities
+
+    model, info = lite0
+    images = _images(3)
+    factors = single_factor_perturbations(both_signs=False)[:2]
+    probs = perturbed_probabilities(model, images, info, factors, batch_size=2)
+    assert probs.shape == (3, 2) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs, tta_maps(model, images, info, factors, metric_size=16).probs, atol=1e-6)
+

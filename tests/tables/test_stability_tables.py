@@ -115,3 +115,16 @@ def test_factor_table_counts_flips_and_shifts():
     assert table.loc[("rotation+", "absolute shift"), "value"] == pytest.approx(0.1)
     with pytest.raises(ValueError, match="probs must be"):
         factor_table(frame, probs[:, :1], ["rotation+", "noise"], threshold=0.5)
+
+
+def test_reference_peak_regions_per_set():
+    from tmvlib.tables.stability import reference_peak_regions
+
+    corner = np.zeros((2, 20, 20), np.float32)
+    corner[0, 0, 0] = 1.0      # top-left corner
+    corner[1, 10, 5] = 1.0     # left lung field
+    frames = {"val": pd.DataFrame({"image_id": ["a", "b"]})}
+    regions = reference_peak_regions(frames, {"val": corner})
+    assert regions["a"] == "corners" and regions["b"] != "corners"
+    with pytest.raises(ValueError, match="2 reference maps for 1 images"):
+        reference_peak_regions({"val": frames["val"].head(1)}, {"val": corner})

@@ -24,7 +24,8 @@ class Params:
     split_fractions: dict[str, float] = param({"train": 0.7, "val": 0.15, "test": 0.15},
                                               "patient fractions of the train / val / test splits")
     split_salt: str = param("tmv-v1", "another salt draws another split")
-    boxed_to_test: bool = param(True, "patients with a radiologist box go to test (explanation chapters)")
+    localisation_set: bool = param(True, "patients with a radiologist box form a separate localisation set "
+                                         "(chapters 04-05), outside train, validation and test")
     on_bad_image: Literal["raise", "exclude"] = param(
         "raise", '"raise" or "exclude" (excluded files are counted in the chapter)')
     n_examples: int = param(4, "example images shown per class")

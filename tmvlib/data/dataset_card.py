@@ -70,7 +70,7 @@ def demographics_by_split(splits: pd.DataFrame) -> pd.DataFrame:
             "AP view % (positives)": 100 * (frame.loc[frame["label"] == 1, "view"] == "AP").mean(),
             "AP view % (negatives)": 100 * (frame.loc[frame["label"] == 0, "view"] == "AP").mean(),
         })
-    order = [s for s in ("train", "val", "test") if s in set(splits["split"])]
+    order = [s for s in ("train", "val", "test", "localisation") if s in set(splits["split"])]
     table = splits.groupby("split").apply(summarise, include_groups=False).reindex(order)
     table.loc["all"] = summarise(splits)
     return table.round(1).astype({"images": int})

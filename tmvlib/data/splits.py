@@ -15,6 +15,9 @@ import pandas as pd
 from .errors import DataError
 
 SPLITS = ("train", "val", "test")
+# Patients with a radiologist box: the explanation chapters' localisation set, outside the three
+# splits (boxes are chosen by a label-dependent rule, so they would bias the test set).
+LOCALISATION = "localisation"
 
 
 def patient_unit_interval(patient_id: str, salt: str) -> float:
@@ -29,15 +32,19 @@ def _split_for(u: float, edges: pd.Series) -> str:
 
 
 def assign_splits(task: pd.DataFrame, fractions: dict[str, float] | None = None,
-                  salt: str = "tmv-v1", boxed_to_test: bool = True) -> pd.DataFrame:
-    """Add a ``split`` column (train/val/test) decided per patient.
+                  salt: str = "tmv-v1", localisation_set: bool = True) -> pd.DataFrame:
+    """Add a ``split`` column (train/val/test, and ``localisation``) decided per patient.
 
     Args:
         task: one row per image with ``patient_id`` and ``box_findings``.
-        fractions: share of patients per split, summing to 1 (default 0.7/0.15/0.15).
+        fractions: share of the (non-localisation) patients per split, summing to 1 (default
+            0.7/0.15/0.15).
         salt: changes the draw; the same salt always gives the same split.
-        boxed_to_test: send every patient with a radiologist box on any image to ``test``,
-            because boxes are evaluation data for the explanation chapters.
+        localisation_set: every patient with a radiologist box on any image goes to a separate
+            ``localisation`` set used only by the explanation chapters (boxes were drawn on a
+            label-dependent selection of images, so they stay out of train, validation and the
+            discrimination/calibration test set, which remain a plain random patient-level
+            split). False: boxed patients are split like any other.
 
     Returns:
         a copy of ``task`` with ``split`` and ``patient_has_box`` columns; leakage is checked.
@@ -52,8 +59,8 @@ def assign_splits(task: pd.DataFrame, fractions: dict[str, float] | None = None,
     boxed = set(out.loc[out["box_findings"] != "", "patient_id"])
     out["patient_has_box"] = out["patient_id"].isin(boxed)
     out["split"] = out["patient_id"].map(split_of)
-    if boxed_to_test:
-        out.loc[out["patient_has_box"], "split"] = "test"
+    if localisation_set:
+        out.loc[out["patient_has_box"], "split"] = LOCALISATION
     check_no_leakage(out)
     return out
 
@@ -84,14 +91,15 @@ def split_hash(frame: pd.DataFrame) -> str:
 
 
 def split_summary(frame: pd.DataFrame, label: str = "label") -> pd.DataFrame:
-    """Patients, images, positives and prevalence per split (rows in train/val/test order)."""
+    """Patients, images, positives and prevalence per split (rows in train/val/test/localisation
+    order, the splits present)."""
     grouped = frame.groupby("split")
     table = pd.DataFrame({
         "patients": grouped["patient_id"].nunique(),
         "images": grouped.size(),
         "positive images": grouped[label].sum(),
         "positive patients": frame[frame[label] == 1].groupby("split")["patient_id"].nunique(),
-    }).reindex([s for s in SPLITS if s in set(frame["split"])]).fillna(0).astype(int)
+    }).reindex([s for s in (*SPLITS, LOCALISATION) if s in set(frame["split"])]).fillna(0).astype(int)
     table["prevalence"] = (table["positive images"] / table["images"]).round(3)
     return table
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..tables.quadrants import AMONG
 from ..tables.trust import CONFIDENCE_SCORE, SECONDARY_CONFIDENCE
-from .wording import difference_verdict, interval_text, position
+from .wording import difference_verdict, holm_text, interval_text, position
 
 
 def interval_at(table: pd.DataFrame, key: Hashable, digits: int = 3, signed: bool = False,
@@ -165,7 +165,7 @@ def stability_verdict(rates: pd.DataFrame, set_name: str, among: str, min_images
             f"explanation; difference {interval_text(d['value'], d['low'], d['high'], digits=3, signed=True)}")
     where = position(d["low"], d["high"], 0.0)
     p_holm = d.get("p_holm", float("nan"))
-    holm_note = "" if pd.isna(p_holm) else f"; Holm-adjusted p = {p_holm:.3f}"
+    holm_note = "" if pd.isna(p_holm) else f"; {holm_text(p_holm)}"
     if where != "includes" and not pd.isna(p_holm) and p_holm >= 0.05:
         return (f"inconclusive: {rate}, an interval that excludes 0 but does not survive the Holm correction "
                 f"of chapter 07's family{holm_note}")

@@ -100,6 +100,11 @@ def p_text(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def holm_text(p_adjusted: float) -> str:
+    """``"Holm-adjusted p = 0.012"``, or ``"Holm-adjusted p < 0.001"``."""
+    return "Holm-adjusted p < 0.001" if p_adjusted < 0.001 else f"Holm-adjusted p = {p_adjusted:.3f}"
+
+
 def difference_verdict(value: float, low: float, high: float, a: str, b: str, quantity: str,
                        lower_is_better: bool = True, mdd: float | None = None, digits: int = 3,
                        p_adjusted: float | None = None, alpha: float = 0.05) -> str:
@@ -116,7 +121,7 @@ def difference_verdict(value: float, low: float, high: float, a: str, b: str, qu
     """
     diff = interval_text(value, low, high, digits, signed=True)
     where = position(low, high, 0.0)
-    note = f"; Holm-adjusted p = {p_text(p_adjusted)}" if p_adjusted is not None else ""
+    note = "" if p_adjusted is None else f"; {holm_text(p_adjusted)}"
     if where != "includes" and p_adjusted is not None and not p_adjusted < alpha:
         where = "includes"
     if where == "includes":
