@@ -39,7 +39,7 @@ def test_subgroup_display():
                               "error_high": [0.5, 0.25], "too_thin": [True, False], "reason": ["2 positives < 10", ""]})
     shown = subgroup_display(subgroups)
     assert list(shown.columns) == SUBGROUP_COLUMNS
-    assert shown["AUROC"].tolist() == ["-", "0.81 [0.70, 0.90]"] and shown["ECE"].tolist()[0] == "-"
+    assert shown["AUROC"].tolist() == ["-", "0.81 [0.70, 0.90]"] and shown["smooth ECE"].tolist()[0] == "-"
     assert shown["error"].tolist() == ["0.30 [0.10, 0.50]", "0.20 [0.15, 0.25]"] and shown.loc[1, "brier"] == 0.123
 
 
@@ -57,3 +57,16 @@ def test_failure_mode_text_columns():
     assert shown["without it"].tolist() == ["0.10 [0.05, 0.15] (4/40)", "0.15 [0.10, 0.20] (9/60)"]
     assert shown["difference (95% CI)"].tolist() == ["+0.20 [+0.05, +0.35]", "-"]
     assert "with it" not in modes and set(FAILURE_MODE_COLUMNS) <= set(shown.columns)
+
+
+def test_endpoint_display_writes_p_values_as_text():
+    from tmvlib.report.trust_tables import endpoint_display
+
+    endpoints = pd.DataFrame({"comparison": ["primary", "S1"], "quantity": ["AURC", "AURC"], "set": ["test", "external"],
+                              "a": ["combined"] * 2, "b": ["decision uncertainty"] * 2, "value": [0.023, -0.015],
+                              "low": [0.01, -0.05], "high": [0.04, 0.014], "p_value": [6e-5, 0.296],
+                              "p_holm": [float("nan"), 0.476], "mdd": [0.022, 0.044]})
+    shown = endpoint_display(endpoints)
+    assert shown.index.tolist() == ["primary", "S1"]
+    assert shown.loc["primary", "p"] == "< 0.001" and shown.loc["primary", "Holm p"] == "-"
+    assert shown.loc["S1", "a - b (95% CI)"] == "-0.015 [-0.050, +0.014]" and shown.loc["S1", "Holm p"] == "0.476"

@@ -330,3 +330,13 @@ def test_trust_scores_by_set_and_tables_per_set():
     kept = per_set_table(lambda f: f.head(2)[["image_id"]].reset_index(drop=True), per_image,
                          sets=("val", "test"), ignore_index=False)
     assert kept.index.tolist() == [0, 1, 0, 1]
+
+
+def test_subgroup_calibration_interval_contains_its_estimate():
+    rng = np.random.default_rng(5)
+    n = 200
+    prob = rng.random(n)
+    frame = pd.DataFrame({"label": (rng.random(n) < prob).astype(int), "prob": prob, "patient_id": np.arange(n),
+                          "sex": rng.choice(["F", "M"], n)})
+    table = subgroup_table(frame, {"sex": "sex"}, n_boot=100, min_positives=5, min_negatives=5)
+    assert ((table["ece_low"] <= table["ece"]) & (table["ece"] <= table["ece_high"])).all()

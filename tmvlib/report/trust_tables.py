@@ -11,12 +11,12 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from .wording import bounds_text, interval_text
+from .wording import bounds_text, interval_text, p_text
 
 DANGER_STYLE = "background-color: #f8d0cc; font-weight: bold"
 QUADRANT_CAPTION = ("Images per trust cell; danger zone (incorrect and confident) highlighted. 'share' is of the set, "
                     "'share of stability' of the images with the same stable/unstable explanation.")
-SUBGROUP_COLUMNS = ["grouping", "group", "images", "patients", "positives", "negatives", "AUROC", "ECE", "brier",
+SUBGROUP_COLUMNS = ["grouping", "group", "images", "patients", "positives", "negatives", "AUROC", "smooth ECE", "brier",
                     "error", "too_thin", "reason"]
 FAILURE_MODE_COLUMNS = ["mode", "scope", "with it", "without it", "difference (95% CI)", "status", "examples"]
 
@@ -53,10 +53,10 @@ def _interval_column(frame: pd.DataFrame, value: str, low: str, high: str, digit
 
 def subgroup_display(subgroups: pd.DataFrame) -> pd.DataFrame:
     """The subgroup table as shown: ``tmvlib.tables.trust.subgroup_table`` rows (with the error
-    rate) with ``AUROC``, ``ECE`` and ``error`` as ``value [low, high]`` text (2 decimals; "-"
+    rate) with ``AUROC``, ``smooth ECE`` and ``error`` as ``value [low, high]`` text (2 decimals; "-"
     for a thin group), in :data:`SUBGROUP_COLUMNS` order, numbers rounded to 3 decimals."""
     shown = subgroups.assign(AUROC=_interval_column(subgroups, "auroc", "auroc_low", "auroc_high"),
-                             ECE=_interval_column(subgroups, "ece", "ece_low", "ece_high"),
+                             **{"smooth ECE": _interval_column(subgroups, "ece", "ece_low", "ece_high")},
                              error=_interval_column(subgroups, "error_rate", "error_low", "error_high"))
     return shown[SUBGROUP_COLUMNS].round(3)
 
@@ -80,3 +80,19 @@ def failure_mode_display(failure_modes: pd.DataFrame) -> pd.DataFrame:
     out["difference (95% CI)"] = pd.Series(_interval_column(out, "difference", "diff_low", "diff_high", signed=True),
                                            index=out.index)
     return out
+
+
+def endpoint_display(endpoints: pd.DataFrame) -> pd.DataFrame:
+    """Chapter 06's primary endpoint and secondary family for the book
+    (``tmvlib.tables.endpoints.endpoint_table`` rows): what is compared, the paired difference
+    ``a - b`` with its interval, the bootstrap and Holm-adjusted p-values as text (``< 0.001``)
+    and the minimum detectable difference, indexed by comparison."""
+    def p_or_dash(p: float) -> str:
+        return "-" if pd.isna(p) else p_text(p)
+
+    return pd.DataFrame({
+        "quantity": endpoints["quantity"], "set": endpoints["set"], "a": endpoints["a"], "b": endpoints["b"],
+        "a - b (95% CI)": [interval_text(r.value, r.low, r.high, digits=3, signed=True) for r in endpoints.itertuples()],
+        "p": endpoints["p_value"].map(p_or_dash), "Holm p": endpoints["p_holm"].map(p_or_dash),
+        "detectable (80% power)": endpoints["mdd"].map(lambda m: f"{m:.3f}"),
+    }).set_axis(endpoints["comparison"].tolist())

@@ -40,7 +40,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ..metrics.bootstrap import Interval, patient_bootstrap, patient_bootstrap_mean
-from ..metrics.calibration import brier, ece
+from ..metrics.calibration import bias_corrected, brier, smooth_ece, statistic_draws
 from ..metrics.confidence import decision_uncertainty, distance_to_half, errors_at
 from ..metrics.discrimination import auroc
 from ..metrics.frames import require_columns
@@ -419,9 +419,11 @@ def subgroup_table(frame: pd.DataFrame,
             error_high``, a patient-bootstrap mean (``patient_bootstrap_mean``) over every
             image of ``frame`` with the images outside the group left undefined.
 
-    The AUROC comes from ``tmvlib.metrics.subgroups.subgroup_auroc`` (same bootstrap); the ECE is
-    ``tmvlib.metrics.calibration.ece`` with its defaults (15 equal-width bins, positive class),
-    which is biased upward in small groups: compare groups of similar size.
+    The AUROC comes from ``tmvlib.metrics.subgroups.subgroup_auroc`` (same bootstrap); the
+    calibration error ``ece`` is the smooth ECE (``tmvlib.metrics.calibration.smooth_ece``) as
+    chapter 03 reports it: the bootstrap bias-corrected estimate with the basic interval
+    (``tmvlib.metrics.calibration.interval.bias_corrected``), which contains the estimate. It is
+    still biased upward in small groups: compare groups of similar size.
 
     Returns:
         long DataFrame, one row per grouping and value: ``grouping, group`` (as text),
@@ -457,8 +459,8 @@ def subgroup_table(frame: pd.DataFrame,
                    "ece_high": np.nan, "brier": np.nan, "too_thin": bool(reasons),
                    "reason": "; ".join(reasons)}
             if not reasons:
-                calibration = patient_bootstrap(ece, labels, probs, patients, n_boot=n_boot,
-                                                seed=seed)
+                calibration = bias_corrected(*statistic_draws(
+                    lambda rows, w, y=labels, p=probs: smooth_ece(y[rows], p[rows], w), patients, n_boot, seed))
                 row.update(auroc=auc["AUROC"], auroc_low=auc["low"], auroc_high=auc["high"],
                            ece=calibration.value, ece_low=calibration.low,
                            ece_high=calibration.high, brier=brier(labels, probs))
