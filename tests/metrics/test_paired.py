@@ -56,3 +56,9 @@ def test_holm_matches_the_step_down_rule_and_ignores_nan():
     assert adjusted[0] == pytest.approx(0.03)       # 3 x 0.01
     assert adjusted[3] == pytest.approx(0.06)       # 2 x 0.03
     assert adjusted[1] == pytest.approx(0.06)       # max(1 x 0.04, previous)
+
+
+def test_holm_within_a_declared_family_only():
+    adjusted = holm([0.01, 0.04, 0.5, 0.03], family=[True, True, False, True])
+    assert np.isnan(adjusted[2])
+    assert adjusted.tolist()[:2] == pytest.approx([0.03, 0.06]) and adjusted[3] == pytest.approx(0.06)

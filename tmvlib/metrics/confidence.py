@@ -21,11 +21,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-_EPS = 1e-7
 
 
-def _logit(p) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
+def probability_logit(probs, eps: float = 1e-7) -> np.ndarray:
+    """``log(p / (1 - p))`` with p clipped to [eps, 1 - eps]: the logit of a probability (for an
+    averaged prediction, the predictive logit)."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), eps, 1 - eps)
     return np.log(p) - np.log1p(-p)
 
 
@@ -37,7 +38,7 @@ def errors_at(labels, probs, threshold: float) -> np.ndarray:
 def decision_margin(probs, threshold: float) -> np.ndarray:
     """(N,) ``|logit(p) - logit(t)|``: distance from the decision boundary in logit units
     (probabilities clipped to [1e-7, 1 - 1e-7])."""
-    return np.abs(_logit(probs) - _logit(threshold))
+    return np.abs(probability_logit(probs) - probability_logit(threshold))
 
 
 def decision_uncertainty(probs, threshold: float) -> np.ndarray:
@@ -49,7 +50,7 @@ def decision_uncertainty(probs, threshold: float) -> np.ndarray:
 def calibrated_threshold(threshold: float, temperature: float) -> float:
     """The decision threshold on the scale of temperature-scaled probabilities:
     ``sigmoid(logit(t) / T)``, so that ``sigmoid(z / T) >= t_T`` exactly when ``sigmoid(z) >= t``."""
-    return float(expit(_logit(threshold) / temperature))
+    return float(expit(probability_logit(threshold) / temperature))
 
 
 def distance_to_half(probs) -> np.ndarray:

@@ -59,10 +59,10 @@ class PairedDifference:
         return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * self.se)
 
     def row(self, **labels) -> dict:
-        """A long-form table row: ``labels``, ``value, low, high, a, b, se, p_value, mdd``
-        (``mdd`` at 80% power)."""
-        return {**labels, "value": self.value, "low": self.low, "high": self.high, "a": self.a,
-                "b": self.b, "se": self.se, "p_value": self.p_value,
+        """A long-form table row: ``labels``, ``value, low, high``, the two statistics as
+        ``a_value, b_value``, ``se, p_value, mdd`` (``mdd`` at 80% power)."""
+        return {**labels, "value": self.value, "low": self.low, "high": self.high, "a_value": self.a,
+                "b_value": self.b, "se": self.se, "p_value": self.p_value,
                 "mdd": self.minimum_detectable()}
 
 
@@ -151,16 +151,19 @@ def group_mean(values: np.ndarray, member: np.ndarray) -> Statistic:
     return statistic
 
 
-def holm(p_values: Sequence[float], alpha: float = 0.05) -> np.ndarray:
+def holm(p_values: Sequence[float], family: Sequence[bool] | None = None,
+         alpha: float = 0.05) -> np.ndarray:
     """Holm-adjusted p-values (Holm 1979) of a family of comparisons, via
-    ``statsmodels.stats.multitest.multipletests``; NaN entries stay NaN and are not counted
-    in the family. A comparison is significant at family-wise level ``alpha`` when its
-    adjusted p-value is below ``alpha``."""
+    ``statsmodels.stats.multitest.multipletests``.
+
+    ``family`` (same length, optional) marks the entries that belong to the family; the others,
+    and NaN entries, get NaN and are not counted. A comparison is significant at family-wise
+    level ``alpha`` when its adjusted p-value is below ``alpha``."""
     from statsmodels.stats.multitest import multipletests
 
     p = np.asarray(p_values, dtype=float)
     out = np.full(p.shape, np.nan)
-    defined = np.isfinite(p)
+    defined = np.isfinite(p) if family is None else np.isfinite(p) & np.asarray(family, dtype=bool)
     if defined.any():
         out[defined] = multipletests(p[defined], alpha=alpha, method="holm")[1]
     return out

@@ -23,13 +23,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from ..metrics.discrimination import auroc
 from ..metrics.paired import PairedDifference, holm, paired_bootstrap
-from ..metrics.selective import aurc
-from .trust import CONFIDENCE_SCORE, SECONDARY_CONFIDENCE, errors_and_patients, score_array
+from .trust import CONFIDENCE_SCORE, SECONDARY_CONFIDENCE, error_aurc, errors_and_patients, score_array
 
 COMBINED = "combined"
 
@@ -61,11 +59,6 @@ SECONDARY = (
 )
 
 
-def _error_aurc(errors: np.ndarray, uncertainty: np.ndarray, weight: np.ndarray) -> float:
-    """AURC of deferring by ``uncertainty`` with the error indicator as the loss."""
-    return aurc(errors, np.zeros(len(errors)), uncertainty, 0.5, weight)
-
-
 def paired_score_difference(frame: pd.DataFrame, a: str, b: str, quantity: str,
                             n_boot: int = 1000, seed: int = 0) -> PairedDifference:
     """Paired patient-bootstrap interval of ``quantity(a) - quantity(b)`` on the rows of ``frame``.
@@ -82,7 +75,7 @@ def paired_score_difference(frame: pd.DataFrame, a: str, b: str, quantity: str,
     errors, patients = errors_and_patients(frame, f"{quantity} of {a!r} vs {b!r}")
     if quantity == "AURC":
         def stat(values):
-            return lambda rows, w: _error_aurc(errors[rows], values[rows], w)
+            return lambda rows, w: error_aurc(errors[rows], values[rows], w)
     elif quantity == "error-detection AUROC":
         def stat(values):
             return lambda rows, w: auroc(errors[rows], values[rows], sample_weight=w)
@@ -111,14 +104,10 @@ def endpoint_table(per_image: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
         for c in comparisons:
             d = paired_score_difference(per_image[per_image["set"] == c.set], c.a, c.b, c.quantity,
                                         n_boot=n_boot, seed=seed)
-            row = d.row(comparison=c.name, role=role, quantity=c.quantity, set=c.set, a=c.a, b=c.b)
-            row["a_value"], row["b_value"] = row.pop("a"), row.pop("b")
-            row.update(a=c.a, b=c.b, lower_is_better=c.lower_is_better)
-            rows.append(row)
+            rows.append(d.row(comparison=c.name, role=role, quantity=c.quantity, set=c.set, a=c.a, b=c.b,
+                              lower_is_better=c.lower_is_better))
     table = pd.DataFrame(rows)
-    secondary_rows = table["role"] == "secondary"
-    table["p_holm"] = np.nan
-    table.loc[secondary_rows, "p_holm"] = holm(table.loc[secondary_rows, "p_value"])
+    table["p_holm"] = holm(table["p_value"], family=table["role"] == "secondary")
     return table[["comparison", "role", "quantity", "set", "a", "b", "value", "low", "high", "a_value",
                   "b_value", "se", "p_value", "p_holm", "mdd", "lower_is_better"]]
 

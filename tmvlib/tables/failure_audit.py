@@ -294,8 +294,7 @@ def failure_mode_table(frame: pd.DataFrame, modes: Mapping[str, str], n_boot: in
         rows.append(row)
     table = pd.DataFrame(rows)
     judged = ~table["thin"] & table["p_value"].notna()
-    table["p_holm"] = np.nan
-    table.loc[judged, "p_holm"] = holm(table.loc[judged, "p_value"])
+    table["p_holm"] = holm(table["p_value"], family=judged)
     status, reason = [], []
     for row in table.itertuples():
         if row.thin:

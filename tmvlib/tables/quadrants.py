@@ -89,8 +89,7 @@ def danger_rates(quadrants: Mapping[str, pd.DataFrame], n_boot: int = 1000, seed
                        for name, q in quadrants.items() for among in AMONG], ignore_index=True)
     rates["among"] = rates["among"].map(AMONG)
     family = rates["explanation"] == "unstable - stable"
-    rates["p_holm"] = float("nan")
-    rates.loc[family, "p_holm"] = holm(rates.loc[family, "p_value"])
+    rates["p_holm"] = holm(rates["p_value"], family=family)
     return rates
 
 

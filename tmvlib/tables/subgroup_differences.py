@@ -71,9 +71,7 @@ def subgroup_differences(frame: pd.DataFrame, subgroups: pd.DataFrame,
                 d = paired_bootstrap(_group_auroc(labels, probs, values == a),
                                      _group_auroc(labels, probs, values == b), patients,
                                      n_boot=n_boot, seed=seed)
-                row = d.row(grouping=grouping)
-                row["a_value"], row["b_value"] = row.pop("a"), row.pop("b")
-                rows.append({**row, "a": a, "b": b})
+                rows.append(d.row(grouping=grouping, a=a, b=b))
     table = pd.DataFrame(rows, columns=columns[:-1])
     table["p_holm"] = holm(table["p_value"]) if len(table) else []
     return table[columns]

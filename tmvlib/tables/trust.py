@@ -308,10 +308,11 @@ def fit_combined_score(val_frame: pd.DataFrame, features: Sequence[str],
     return CombinedScore(tuple(features), model, len(val_frame), int(errors.sum()))
 
 
-def _error_aurc(errors: np.ndarray, uncertainty: np.ndarray,
+def error_aurc(errors: np.ndarray, uncertainty: np.ndarray,
                 sample_weight: np.ndarray | None = None) -> float:
-    """``selective.aurc`` of an error indicator: with probabilities 0 every prediction is
-    "negative", so its error is exactly the label we pass (the ``correct`` column decides)."""
+    """AURC of deferring by ``uncertainty`` (N,) with the error indicator ``errors`` (N,) as the
+    loss: ``selective.aurc`` with probabilities 0, so every prediction is "negative" and its
+    error is exactly the label passed (the ``correct`` column decides)."""
     return aurc(errors, np.zeros(len(errors)), uncertainty, 0.5, sample_weight)
 
 
@@ -333,10 +334,10 @@ def selective_comparison(frame: pd.DataFrame, scores: Mapping[str, ScoreSpec],
         ValueError: no error or no correct prediction, non-finite scores.
     """
     errors, patients = errors_and_patients(frame, "selective_comparison")
-    oracle = _error_aurc(errors, errors.astype(float))
+    oracle = error_aurc(errors, errors.astype(float))
     rows = []
     for name, spec in scores.items():
-        interval = patient_bootstrap(_error_aurc, errors, score_array(frame, spec, name), patients,
+        interval = patient_bootstrap(error_aurc, errors, score_array(frame, spec, name), patients,
                                      n_boot=n_boot, seed=seed)
         rows.append({"score": name, "value": interval.value, "low": interval.low,
                      "high": interval.high, "images": len(frame), "errors": int(errors.sum()),

@@ -208,11 +208,7 @@ def with_holm(rows: pd.DataFrame, family: pd.Series | None = None) -> pd.DataFra
     """Adds ``p_holm``: the Holm-adjusted p-values (:func:`tmvlib.metrics.paired.holm`) of
     ``p_value`` (:func:`tmvlib.metrics.paired.bootstrap_p_value`) over the rows where ``family``
     is True (all rows when None); NaN outside the family."""
-    family = pd.Series(True, index=rows.index) if family is None else family.astype(bool)
-    out = rows.copy()
-    out["p_holm"] = np.nan
-    out.loc[family, "p_holm"] = holm(out.loc[family, "p_value"].to_numpy(dtype=float))
-    return out
+    return rows.assign(p_holm=holm(rows["p_value"], family=family))
 
 
 def selective_table(frame: pd.DataFrame, coverages=(0.8, 0.9)) -> pd.DataFrame:

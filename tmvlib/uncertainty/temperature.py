@@ -12,6 +12,8 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import expit, log_expit
 
+from ..metrics.confidence import probability_logit  # noqa: F401  (re-exported: one definition)
+
 
 def _nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
     z = logits / temperature
@@ -49,9 +51,3 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, bounds: tuple[float,
 def temperature_probs(logits: np.ndarray, temperature: float) -> np.ndarray:
     """Calibrated probabilities ``sigmoid(logits / T)``."""
     return expit(np.asarray(logits, dtype=np.float64) / temperature)
-
-
-def probability_logit(probs: np.ndarray, eps: float = 1e-7) -> np.ndarray:
-    """``log(p / (1 - p))`` with p clipped to [eps, 1 - eps]: the predictive logit of an average."""
-    p = np.clip(np.asarray(probs, dtype=np.float64), eps, 1 - eps)
-    return np.log(p) - np.log1p(-p)
