@@ -62,3 +62,21 @@ def toy_data(n=48, size=32, seed=0):
     disc = (yy - size / 2) ** 2 + (xx - size / 2) ** 2 < (size / 4) ** 2
     images[labels == 1] = np.where(disc, 250, images[labels == 1])
     return torch.from_numpy(images), labels
+
+
+def shortcut_evaluation(n_per_kind: int = 60, seed: int = 0) -> pd.DataFrame:
+    """Positives, No Finding and other-finding images (2 per patient): ``abnormality`` scores
+    other findings like positives, ``specific`` scores them like No Finding."""
+    rng = np.random.default_rng(seed)
+    kinds = np.repeat(["positive", "No Finding", "other finding"], n_per_kind)
+    n = len(kinds)
+    noise = rng.normal(0, 0.15, n)
+    abnormal = np.where(kinds == "No Finding", 0.3, 0.7) + noise
+    specific = np.where(kinds == "positive", 0.7, 0.3) + noise
+    return pd.DataFrame({"patient_id": [f"p{i // 2}" for i in range(n)], "negative": kinds,
+                         "label": (kinds == "positive").astype(int),
+                         "prob (no_finding)": abnormal.clip(0, 1), "prob (all)": specific.clip(0, 1)})
+
+
+SHORTCUT_PROBS = {"no_finding": "prob (no_finding)", "all": "prob (all)"}
+SHORTCUT_THRESHOLDS = {"no_finding": 0.5, "all": 0.5}

@@ -1,8 +1,10 @@
 """Reading and writing the data chapter's artifacts under ``artifacts/splits/<run_id>/``.
 
 Files: ``splits.parquet`` (one row per task image with its split), ``external.parquet`` (the
-shifted test set), ``exclusions.csv`` and ``split.json`` (task params, split hash, counts).
-Later chapters read them through :func:`load_splits` only.
+shifted test set), ``exclusions.csv``, ``split.json`` (task params, split hashes, counts) and,
+``contrast.parquet`` (the shortcut control's contrast task: the other negative rule,
+:mod:`tmvlib.data.contrast`). Later chapters read them through :func:`load_splits` and
+:func:`load_contrast_task` only.
 """
 from __future__ import annotations
 
@@ -12,13 +14,18 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import splits_dir
+from .contrast import ContrastTask, contrast_rule, contrast_task
 from .errors import DataError
 from .splits import check_no_leakage, split_hash
 
 
+CONTRAST_FILE = "contrast.parquet"
+
+
 def save_splits(run_id: str, splits: pd.DataFrame, external: pd.DataFrame,
-                exclusions: pd.DataFrame, task_params: dict) -> Path:
-    """Write the split artifacts; returns the folder."""
+                exclusions: pd.DataFrame, task_params: dict, contrast: pd.DataFrame) -> Path:
+    """Write the split artifacts (``contrast``: the task under the other negative rule,
+    :func:`tmvlib.data.contrast.contrast_rule`); returns the folder."""
     folder = splits_dir(run_id)
     splits.to_parquet(folder / "splits.parquet", index=False)
     external.to_parquet(folder / "external.parquet", index=False)
@@ -26,6 +33,9 @@ def save_splits(run_id: str, splits: pd.DataFrame, external: pd.DataFrame,
     meta = {"split_hash": split_hash(splits), "task": task_params,
             "images": int(len(splits)), "patients": int(splits["patient_id"].nunique()),
             "external_images": int(len(external))}
+    contrast.to_parquet(folder / CONTRAST_FILE, index=False)
+    meta["contrast"] = {"negatives": contrast_rule(task_params["negatives"]),
+                        "split_hash": split_hash(contrast), "images": int(len(contrast))}
     (folder / "split.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
     return folder
 
@@ -43,3 +53,19 @@ def load_splits(run_id: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
                         "the file was changed after chapter 01 wrote it; rerun chapter 01")
     check_no_leakage(splits)
     return splits, pd.read_parquet(folder / "external.parquet"), meta
+
+
+def load_contrast_task(run_id: str) -> ContrastTask:
+    """The shortcut control's contrast task written by chapter 01 (hash, leakage and the
+    separation of the evaluation patients from every training patient checked)."""
+    splits, _, meta = load_splits(run_id)
+    path = splits_dir(run_id) / CONTRAST_FILE
+    if "contrast" not in meta or not path.is_file():
+        raise FileNotFoundError(f"no contrast task for run {run_id!r} in {path.parent}: rerun chapter 01 "
+                                "(make chapter CH=01)")
+    contrast = pd.read_parquet(path)
+    if split_hash(contrast) != meta["contrast"]["split_hash"]:
+        raise DataError(f"{path} does not match the hash in split.json: the file was changed "
+                        "after chapter 01 wrote it; rerun chapter 01")
+    check_no_leakage(contrast)
+    return contrast_task(splits, contrast, meta["contrast"]["negatives"])

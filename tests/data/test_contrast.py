@@ -1,0 +1,43 @@
+import pandas as pd
+import pytest
+
+from tmvlib.data import DataError
+from tmvlib.data.contrast import contrast_rule, contrast_task, negative_kind
+
+
+def frame(rows):
+    return pd.DataFrame(rows, columns=["image_id", "patient_id", "split", "label", "findings"])
+
+
+MAIN = frame([("a", "p1", "train", 1, "Pneumonia"), ("b", "p2", "test", 0, "No Finding"),
+              ("c", "p3", "test", 1, "Pneumonia|Effusion"), ("d", "p4", "val", 0, "No Finding")])
+# the "all" task adds other-finding images; shared patients keep their split
+ALL = pd.concat([MAIN, frame([("e", "p2", "test", 0, "Effusion"), ("f", "p5", "test", 0, "Mass"),
+                              ("g", "p6", "train", 0, "Atelectasis")])], ignore_index=True)
+
+
+def test_the_contrast_is_the_other_rule():
+    assert contrast_rule("no_finding") == "all" and contrast_rule("all") == "no_finding"
+    with pytest.raises(ValueError, match="negatives must be one of"):
+        contrast_rule("most")
+
+
+def test_negative_kinds():
+    assert negative_kind(ALL).tolist() == ["positive", "No Finding", "positive", "No Finding",
+                                           "other finding", "other finding", "other finding"]
+
+
+@pytest.mark.parametrize("main, contrast, rule", [(MAIN, ALL, "all"), (ALL, MAIN, "no_finding")])
+def test_evaluation_is_the_test_split_of_the_all_task_whichever_is_main(main, contrast, rule):
+    task = contrast_task(main, contrast, rule)
+    assert task.negatives == rule
+    assert sorted(task.evaluation["image_id"]) == ["b", "c", "e", "f"]
+    assert task.evaluation.set_index("image_id")["negative"].to_dict() == {
+        "b": "No Finding", "c": "positive", "e": "other finding", "f": "other finding"}
+
+
+def test_an_evaluation_patient_who_trained_a_model_stops_with_its_id():
+    leaky = ALL.copy()
+    leaky.loc[leaky["image_id"] == "f", "patient_id"] = "p6"  # p6 trains the contrast model
+    with pytest.raises(DataError, match=r"p6"):
+        contrast_task(MAIN, leaky, "all")

@@ -1,0 +1,132 @@
+"""The shortcut control of chapter 02: does the model detect the finding, or any abnormality?
+
+Two models, one trained against No Finding images only (``no_finding``) and one against every
+other image (``all``), are scored on the same held-out images, the test patients of the ``all``
+task (:class:`tmvlib.data.contrast.ContrastTask`), which hold positives, No Finding images and
+images with other findings. A model that had learned "abnormal" rather than the finding would
+separate the positives from No Finding well and from other findings poorly, and would call many
+other-finding images positive.
+
+Every comparison is a paired patient-bootstrap difference (:mod:`tmvlib.metrics.paired`), and
+the comparisons form one Holm family (declared in ``book/protocol.md``).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..metrics.bootstrap import patient_bootstrap
+from ..metrics.discrimination import auroc
+from ..metrics.paired import group_mean, holm, paired_bootstrap
+
+MODEL_NAMES = {"no_finding": "trained vs No Finding", "all": "trained vs every other image"}
+# negative kinds (tmvlib.data.contrast.negative_kind) each contrast keeps beside the positives
+CONTRASTS = {"vs No Finding": ("No Finding",), "vs other findings": ("other finding",),
+             "vs every other image": ("No Finding", "other finding")}
+COMPARISON_COLUMNS = ["comparison", "a", "b", "value", "low", "high", "a_value", "b_value", "se",
+                      "p_value", "mdd", "p_holm"]
+
+
+def contrast_member(evaluation: pd.DataFrame, contrast: str) -> np.ndarray:
+    """(N,) bool: the positives and the negatives of kind ``CONTRASTS[contrast]``."""
+    kinds = evaluation["negative"]
+    return ((kinds == "positive") | kinds.isin(CONTRASTS[contrast])).to_numpy()
+
+
+def _auroc_of(labels: np.ndarray, probs: np.ndarray, member: np.ndarray):
+    def statistic(rows: np.ndarray, weight: np.ndarray) -> float:
+        keep = member[rows]
+        return auroc(labels[rows][keep], probs[rows][keep], sample_weight=weight[keep])
+    return statistic
+
+
+def contrast_auroc_table(evaluation: pd.DataFrame, probs: Mapping[str, str], n_boot: int = 1000,
+                         seed: int = 0) -> pd.DataFrame:
+    """AUROC of each model on each contrast with its patient-bootstrap interval.
+
+    Args:
+        evaluation: ``label, negative, patient_id`` and one probability column per model.
+        probs: negative rule the model was trained with (``no_finding``/``all``) -> its column.
+    Returns:
+        rows ``contrast, model, images, positives, negatives, auroc, low, high`` (NaN where a
+        contrast lacks a class).
+    """
+    rows = []
+    for contrast in CONTRASTS:
+        part = evaluation[contrast_member(evaluation, contrast)]
+        labels, patients = part["label"].to_numpy(), part["patient_id"].to_numpy()
+        for rule, column in probs.items():
+            row = {"contrast": contrast, "model": MODEL_NAMES[rule], "images": len(part),
+                   "positives": int(labels.sum()), "negatives": int((labels == 0).sum())}
+            try:
+                interval = patient_bootstrap(auroc, labels, part[column].to_numpy(), patients,
+                                             n_boot=n_boot, seed=seed)
+                row.update(auroc=interval.value, low=interval.low, high=interval.high)
+            except ValueError:
+                row.update(auroc=np.nan, low=np.nan, high=np.nan)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _paired_row(statistic_a, statistic_b, patients, n_boot, seed, **labels) -> dict:
+    try:
+        return paired_bootstrap(statistic_a, statistic_b, patients, n_boot=n_boot, seed=seed).row(**labels)
+    except ValueError:  # a statistic undefined on the data (a contrast without a class)
+        return {**labels, **{k: np.nan for k in COMPARISON_COLUMNS[3:-1]}}
+
+
+def shortcut_comparisons(evaluation: pd.DataFrame, probs: Mapping[str, str],
+                         thresholds: Mapping[str, float], n_boot: int = 1000,
+                         seed: int = 0) -> pd.DataFrame:
+    """The paired comparisons of the shortcut control, Holm-corrected as one family.
+
+    Rows (``a - b`` each):
+
+    - ``AUROC difference`` per contrast: model ``all`` minus model ``no_finding`` on the same
+      images;
+    - ``AUROC gap`` per model: its AUROC vs No Finding minus vs other findings (one shared
+      patient resampling; the positives are common to both);
+    - ``called positive`` per model: the share of other-finding negatives minus the share of No
+      Finding negatives at or above the model's threshold (fitted on its own validation split).
+
+    Args:
+        evaluation: ``label, negative, patient_id`` and one probability column per model.
+        probs: negative rule -> probability column; thresholds: negative rule -> threshold.
+    Returns:
+        rows with :data:`COMPARISON_COLUMNS` (NaN where a statistic is undefined).
+    """
+    labels, patients = evaluation["label"].to_numpy(), evaluation["patient_id"].to_numpy()
+    kinds = evaluation["negative"].to_numpy()
+    value = {rule: evaluation[column].to_numpy(dtype=float) for rule, column in probs.items()}
+    rows = []
+    if {"all", "no_finding"} <= set(probs):
+        for contrast in CONTRASTS:
+            member = contrast_member(evaluation, contrast)
+            rows.append(_paired_row(_auroc_of(labels, value["all"], member),
+                                    _auroc_of(labels, value["no_finding"], member), patients, n_boot, seed,
+                                    comparison=f"AUROC difference {contrast}", a=MODEL_NAMES["all"],
+                                    b=MODEL_NAMES["no_finding"]))
+    for rule in probs:
+        rows.append(_paired_row(_auroc_of(labels, value[rule], contrast_member(evaluation, "vs No Finding")),
+                                _auroc_of(labels, value[rule], contrast_member(evaluation, "vs other findings")),
+                                patients, n_boot, seed, comparison=f"AUROC gap, {MODEL_NAMES[rule]}",
+                                a="vs No Finding", b="vs other findings"))
+    for rule in probs:
+        called = (value[rule] >= thresholds[rule]).astype(float)
+        rows.append(_paired_row(group_mean(called, kinds == "other finding"),
+                                group_mean(called, kinds == "No Finding"), patients, n_boot, seed,
+                                comparison=f"called positive, {MODEL_NAMES[rule]}",
+                                a="other-finding negatives", b="No Finding negatives"))
+    table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS[:-1])
+    table["p_holm"] = holm(table["p_value"]) if len(table) else []
+    return table[COMPARISON_COLUMNS]
+
+
+def comparison(table: pd.DataFrame, name: str) -> pd.Series:
+    """The row of ``table`` whose ``comparison`` is ``name`` (KeyError listing the names)."""
+    match = table[table["comparison"] == name]
+    if match.empty:
+        raise KeyError(f"no comparison {name!r}; have {table['comparison'].tolist()}")
+    return match.iloc[0]
