@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -39,16 +40,51 @@ def shared_data() -> Path:
     return root
 
 
+_failed_notebooks: set[Path] = set()
+_nbval_lock: ExitStack | None = None  # the ci run's lock, held while nbval rewrites the run
+
+
+def _is_reference_notebook(item) -> bool:
+    path = Path(str(item.fspath))
+    return path.suffix == ".ipynb" and path.parent.name == "notebooks"
+
+
+def pytest_runtest_setup(item):
+    """The first reference notebook takes the ``ci`` run's lock, as ``tmv chapter`` would: a
+    ``make refs`` or ``make book PROFILE=ci`` started meanwhile stops instead of mixing runs."""
+    global _nbval_lock
+    if _is_reference_notebook(item) and _nbval_lock is None:
+        from tmvlib.runs import run_lock
+
+        _nbval_lock = ExitStack()
+        _nbval_lock.enter_context(run_lock("ci", command="pytest (nbval, tests/notebooks)"))
+
+
+def pytest_runtest_logreport(report):
+    """Remember the reference notebooks with a failing cell: they get no completion record."""
+    path = Path(report.fspath)
+    if report.failed and path.suffix == ".ipynb":
+        _failed_notebooks.add(path)
+
+
 def pytest_runtest_teardown(item, nextitem):
     """nbval runs the ci reference notebooks cell by cell, as ``tmv chapter`` would run them but
-    without it: after a chapter's last cell, record its resolved params as ``tmv chapter`` does,
-    so that the next chapter finds what it declares it reads."""
+    without it: after a chapter's last cell, record its resolved params and write its completion
+    record as ``tmv chapter`` does (unless a cell failed), so that the next chapter finds what it
+    declares it reads."""
+    global _nbval_lock
     path = Path(str(item.fspath))
-    if path.suffix != ".ipynb" or path.parent.name != "notebooks":
+    if not _is_reference_notebook(item):
         return
     if nextitem is not None and Path(str(nextitem.fspath)) == path:
         return
-    from tmvlib.config import load_params, record_run
+    if path not in _failed_notebooks:
+        from tmvlib.config import load_params, record_run
+        from tmvlib.runs import write_record
 
-    params = load_params(path.stem, "ci")
-    record_run(params["run_id"], path.stem, params)
+        params = load_params(path.stem, "ci")
+        record_run(params["run_id"], path.stem, params)
+        write_record(params["run_id"], path.stem, params, command=f"nbval {path.name}")
+    if (nextitem is None or not _is_reference_notebook(nextitem)) and _nbval_lock is not None:
+        _nbval_lock.close()  # the last notebook: later tests (tmv predict) may read the run
+        _nbval_lock = None

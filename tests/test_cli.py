@@ -35,15 +35,17 @@ def test_remote_scripts_are_found(tmp_path):
     assert remote_scripts(tmp_path) == ["b.html: https://cdn.jsdelivr.net/npm/vega@5"]
 
 
-def test_a_mistyped_param_stops_before_papermill(monkeypatch):
+def test_a_mistyped_param_stops_before_papermill(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "papermill", None)  # importing it would raise ImportError
     monkeypatch.delenv("TMV_ROOT", raising=False)
     with pytest.raises(SystemExit, match="override -p: unknown parameter 'tta_cont' for 06_stability; "
                                          "did you mean 'tta_count' or 'tta_contrast'"):
         run_chapter("06", "ci", {"tta_cont": 0.1}, root=ROOT)
     monkeypatch.chdir(ROOT)
-    with pytest.raises(SystemExit, match="expects float, got 'abc'"):
+    with pytest.raises(SystemExit) as stopped:
         main(["chapter", "06", "--profile", "ci", "-p", "tta_contrast=abc"])
+    assert stopped.value.code == 64  # EX_USAGE, the README's exit status for a bad parameter
+    assert "expects float, got 'abc'" in capsys.readouterr().err
 
 
 def test_run_chapter_injects_and_records_the_full_params(tmp_path, monkeypatch):

@@ -1,3 +1,5 @@
+import pytest
+
 from tmvlib.cli import predict
 
 
@@ -8,3 +10,64 @@ def test_unreadable_files_are_named_and_counted_before_any_model_loads(tmp_path,
     assert predict([bad, tmp_path / "missing.jpg"], run_id="no-such-run") == 2
     err = capsys.readouterr().err
     assert str(bad) in err and "not a readable image" in err and "missing.jpg: file not found" in err
+
+
+def test_a_decompression_bomb_gets_a_line_and_the_next_file_is_still_read(tmp_path, capsys):
+    from tmv_testing import png_declaring
+
+    bomb = png_declaring(tmp_path / "bomb.png", 20_000, 20_000)
+    assert predict([bomb, tmp_path / "missing.jpg"], run_id="no-such-run") == 2
+    err = capsys.readouterr().err
+    assert "bomb.png" in err and "pixels" in err and "missing.jpg: file not found" in err
+
+
+def test_a_batch_with_bad_files_mixed_in_cards_every_good_file_with_flat_memory(tmp_path, shared_data, capsys):
+    """``tmv predict`` over 200 files, a fifth of them good: every good file gets a card, every bad
+    one a line naming it, the exit status says how many failed (capped at 63), and the peak
+    memory after the last card is close to the peak after the first (reported). Needs the ``ci``
+    run, which ``make test`` builds in ``tests/notebooks/`` before this file runs."""
+    import re
+    import subprocess
+    import sys
+
+    from tmv_testing import png_declaring
+
+    from tmvlib.runs import RunStateError, require_complete
+
+    try:
+        require_complete("ci", ["08_trust_card"], "this test")
+    except RunStateError as err:
+        pytest.skip(f"needs a complete ci run ({err})")
+    good = sorted((shared_data / "nih14" / "images").glob("*.jpg"))[:40]
+    bad = []
+    for k in range(160):
+        path = tmp_path / "in" / f"bad_{k:03d}{['.png', '.jpg', '.png', '.dcm', '.png'][k % 5]}"
+        path.parent.mkdir(exist_ok=True)
+        kind = k % 5
+        if kind == 0:
+            path.write_bytes(b"")                                   # empty
+        elif kind == 1:
+            path.write_bytes(good[k % len(good)].read_bytes()[:500])  # truncated JPEG
+        elif kind == 2:
+            png_declaring(path, 20_000, 20_000)                     # decompression bomb
+        elif kind == 3:
+            path.write_bytes(b"not a dicom")                        # broken DICOM
+        else:
+            path = tmp_path / "in" / f"missing_{k}.png"            # missing
+        bad.append(path)
+    files = [str(p) for k, path in enumerate(bad) for p in ([good[k // 4]] if k % 4 == 0 else []) + [path]]
+    out = tmp_path / "cards"
+    done = subprocess.run([sys.executable, "-m", "tmvlib.cli", "predict", *files, "--run", "ci", "--out", str(out),
+                           "--scorecam-top-k", "8"], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 63, done.stderr[-2000:]  # 160 failed, capped
+    assert sorted(p.stem for p in out.glob("*.json")) == sorted(p.stem for p in good)
+    assert all((out / f"{p.stem}.html").is_file() and (out / f"{p.stem}.png").is_file() for p in good)
+    for path in bad:
+        assert re.search(rf"no card: .*{re.escape(str(path))}", done.stderr), path
+    summary = re.search(r"(\d+) card\(s\) written, (\d+) file\(s\) without a card; peak memory (\d+) MB "
+                        r"\((\d+) MB after the first card\)", done.stderr)
+    assert summary and summary.group(1, 2) == ("40", "160"), done.stderr[-500:]
+    peak, first = int(summary.group(3)), int(summary.group(4))
+    with capsys.disabled():
+        print(f"\n[tmv predict, 40 cards + 160 bad files] peak RSS {peak} MB, {first} MB after the first card")
+    assert peak - first < 200, (peak, first)

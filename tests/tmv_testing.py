@@ -80,3 +80,19 @@ def shortcut_evaluation(n_per_kind: int = 60, seed: int = 0) -> pd.DataFrame:
 
 SHORTCUT_PROBS = {"no_finding": "prob (no_finding)", "all": "prob (all)"}
 SHORTCUT_THRESHOLDS = {"no_finding": 0.5, "all": 0.5}
+
+
+def png_declaring(path: Path, width: int, height: int) -> Path:
+    """A tiny PNG whose header declares ``width x height`` 8-bit gray pixels (a decompression
+    bomb's signature: a few hundred bytes that would decode to ``width * height`` bytes); its
+    pixel data is a few rows (at most 4096 bytes wide), so decoding it fully would fail too."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    rows = zlib.compress(b"\x00" * min(width + 1, 4096) * 4)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+    return path

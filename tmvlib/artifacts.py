@@ -8,13 +8,12 @@ of order fails with an instruction rather than a KeyError.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from .atomic import atomic_write, atomic_write_text
 from .config import chapter_params, resolve_data_root, run_dir
 from .data.nih import read_nih_boxes
 from .data.store import load_splits
@@ -22,16 +21,20 @@ from .data.store import load_splits
 
 @dataclass(frozen=True)
 class Artifact:
-    """One file (or folder) of a run: its key, path under the run folder and writing chapter."""
+    """One file, folder or glob pattern of a run: its key, path under the run folder and
+    writing chapter. ``recorded``: part of the chapter's completion record
+    (:mod:`tmvlib.runs.records`); False for a folder other writers share (``checkpoints``, and
+    ``cards``, where ``tmv predict`` writes too)."""
 
     name: str
     path: str
     chapter: str
+    recorded: bool = True
 
 
 ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
     Artifact("baseline_checkpoint", "checkpoints/baseline.pt", "02_baseline"),
-    Artifact("checkpoints", "checkpoints", "02_baseline"),
+    Artifact("checkpoints", "checkpoints", "02_baseline", recorded=False),
     Artifact("baseline_predictions", "metrics/baseline_predictions.parquet", "02_baseline"),
     Artifact("baseline_metrics", "metrics/baseline_metrics.csv", "02_baseline"),
     Artifact("baseline_threshold", "metrics/baseline_threshold.txt", "02_baseline"),
@@ -41,12 +44,15 @@ ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
     Artifact("uncertainty", "metrics/uncertainty.parquet", "03_uncertainty"),
     Artifact("uncertainty_methods", "metrics/uncertainty_methods.csv", "03_uncertainty"),
     Artifact("temperatures", "metrics/temperatures.json", "03_uncertainty"),
+    Artifact("ensemble_checkpoints", "checkpoints/ensemble_*", "03_uncertainty"),
+    Artifact("explanations_gradcam", "explanations/gradcam", "04_gradcam"),
     Artifact("localization_gradcam", "metrics/localization_gradcam.parquet", "04_gradcam"),
     Artifact("sanity_gradcam", "metrics/sanity_gradcam.parquet", "04_gradcam"),
     Artifact("regions_gradcam", "metrics/regions_gradcam.parquet", "04_gradcam"),
     Artifact("localization_scorecam", "metrics/localization_scorecam.parquet", "05_scorecam"),
     Artifact("sanity_scorecam", "metrics/sanity_scorecam.parquet", "05_scorecam"),
     Artifact("regions_scorecam", "metrics/regions_scorecam.parquet", "05_scorecam"),
+    Artifact("explanations_scorecam", "explanations/scorecam", "05_scorecam"),
     Artifact("agreement_gradcam_scorecam", "metrics/agreement_gradcam_scorecam.parquet", "05_scorecam"),
     Artifact("stability_perturbations", "metrics/stability_perturbations.parquet", "06_stability"),
     Artifact("stability_summary", "metrics/stability_summary.parquet", "06_stability"),
@@ -63,7 +69,7 @@ ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
     Artifact("failure_modes_val", "metrics/failure_modes_val.parquet", "07_trust_failures"),
     Artifact("subgroup_differences", "metrics/subgroup_differences.parquet", "07_trust_failures"),
     Artifact("card_reference", "card", "08_trust_card"),
-    Artifact("cards", "cards", "08_trust_card"),
+    Artifact("cards", "cards", "08_trust_card", recorded=False),
     Artifact("ood_flags", "metrics/ood_flags.parquet", "08_trust_card"),
 )}
 
@@ -107,37 +113,23 @@ def read_table(run_id: str, name: str) -> pd.DataFrame:
     return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
 
 
-def _atomic(path: Path, write) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then move it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_table(run_id: str, name: str, frame: pd.DataFrame | pd.Series, **options) -> Path:
     """Write a table artifact atomically: parquet (``index=False`` unless given), CSV
     (pandas' defaults unless given) or, for ``.json``, a Series/DataFrame's ``to_json``."""
     path = artifact_path(run_id, name)
     if path.suffix == ".parquet":
         options.setdefault("index", False)
-        return _atomic(path, lambda tmp: frame.to_parquet(tmp, **options))
+        return atomic_write(path, lambda tmp: frame.to_parquet(tmp, **options))
     if path.suffix == ".csv":
-        return _atomic(path, lambda tmp: frame.to_csv(tmp, **options))
+        return atomic_write(path, lambda tmp: frame.to_csv(tmp, **options))
     if path.suffix == ".json":
-        return _atomic(path, lambda tmp: frame.to_json(tmp, **options))
+        return atomic_write(path, lambda tmp: frame.to_json(tmp, **options))
     raise ValueError(f"artifact {name!r} ({path.name}) is not a table")
 
 
 def write_text(run_id: str, name: str, text: str) -> Path:
     """Write a text artifact atomically."""
-    return _atomic(artifact_path(run_id, name), lambda tmp: tmp.write_text(text))
+    return atomic_write_text(artifact_path(run_id, name), text)
 
 
 def baseline_checkpoint(run_id: str) -> Path:

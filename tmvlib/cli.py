@@ -14,18 +14,44 @@ import re
 import subprocess
 import sys
 import time
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import yaml
 
 from .config import CHAPTER_ORDER, project_root
 
+# Exit statuses (sysexits.h where one fits); the README lists them.
+EXIT_CHAPTER_FAILED = 1   # a chapter's notebook raised (tmv chapter / book / refs)
+EXIT_USAGE = 64           # a bad command line or parameter (EX_USAGE)
+EXIT_NOT_READY = 66       # an upstream chapter is missing, interrupted, changed or stale (EX_NOINPUT)
+EXIT_LOCKED = 75          # another process holds the run folder; retry later (EX_TEMPFAIL)
+MAX_FAILED_STATUS = 63    # tmv predict: files without a card, capped below EXIT_USAGE
+
+
+class TmvExit(SystemExit):
+    """Stop the command with ``status`` after printing ``message`` to stderr (``str()`` of the
+    exception is the message, so tests can match it)."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(status)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        raise TmvExit(f"{self.prog}: error: {message}", EXIT_USAGE)
+
 
 def chapter_name(key: str, root: Path) -> str:
     """``"01"`` or ``"01_data"`` -> ``"01_data"`` (the notebook must exist)."""
     matches = sorted(p.stem for p in (root / "notebooks").glob(f"{key}*.ipynb"))
     if len(matches) != 1:
-        raise SystemExit(f"chapter {key!r}: expected one notebook notebooks/{key}*.ipynb, found {matches}")
+        raise TmvExit(f"chapter {key!r}: expected one notebook notebooks/{key}*.ipynb, found {matches}", EXIT_USAGE)
     return matches[0]
 
 
@@ -34,7 +60,7 @@ def parse_overrides(pairs: list[str]) -> dict:
     out = {}
     for pair in pairs:
         if "=" not in pair:
-            raise SystemExit(f"parameter override {pair!r} is not key=value")
+            raise TmvExit(f"parameter override {pair!r} is not key=value", EXIT_USAGE)
         key, value = pair.split("=", 1)
         out[key.strip()] = yaml.safe_load(value)
     return out
@@ -49,7 +75,21 @@ def chapter_params_or_exit(name: str, profile: str, overrides: dict | None, root
     try:
         return load_params(name, profile, overrides, root=root)
     except (ParamsError, FileNotFoundError) as err:
-        raise SystemExit(f"[tmv] {err}") from None
+        raise TmvExit(f"[tmv] {err}", EXIT_USAGE) from None
+
+
+@contextmanager
+def run_errors():
+    """Turn a held run lock into :data:`EXIT_LOCKED` and an upstream chapter that is not complete
+    (:class:`tmvlib.runs.RunStateError`) into :data:`EXIT_NOT_READY`, each with its message."""
+    from .runs import RunLocked, RunStateError
+
+    try:
+        yield
+    except RunLocked as err:
+        raise TmvExit(f"[tmv] {err}", EXIT_LOCKED) from None
+    except RunStateError as err:
+        raise TmvExit(f"[tmv] {err}", EXIT_NOT_READY) from None
 
 
 def run_chapter(key: str, profile: str = "default", overrides: dict | None = None,
@@ -60,7 +100,7 @@ def run_chapter(key: str, profile: str = "default", overrides: dict | None = Non
     after a successful run its full resolved params are recorded in the run's ``config.yaml``
     (with the data manifests the notebook recorded, if any).
     """
-    from .config import forget_chapter, record_run
+    from .runs import chapter_session
 
     root = root or project_root()
     name = chapter_name(key, root)
@@ -69,16 +109,16 @@ def run_chapter(key: str, profile: str = "default", overrides: dict | None = Non
     output_dir = output_dir or root / "book"
     output_dir.mkdir(parents=True, exist_ok=True)
     output = output_dir / f"{name}.ipynb"
-    print(f"[tmv] running {name} (profile {profile}) -> {output.relative_to(root)}", flush=True)
-    # Progress bars help a person in a live notebook; in the rendered book they are noise.
-    os.environ.setdefault("TMV_PROGRESS", "0")
-    import papermill as pm
+    command = f"tmv chapter {name} --profile {profile}" + "".join(f" -p {k}={v}" for k, v in (overrides or {}).items())
+    with run_errors(), chapter_session(run_id, name, params, command, root):
+        print(f"[tmv] running {name} (profile {profile}) -> {output.relative_to(root)}", flush=True)
+        # Progress bars help a person in a live notebook; in the rendered book they are noise.
+        os.environ.setdefault("TMV_PROGRESS", "0")
+        import papermill as pm
 
-    forget_chapter(run_id, name, root)
-    pm.execute_notebook(str(root / "notebooks" / f"{name}.ipynb"), str(output), parameters=params,
-                        cwd=str(output_dir), kernel_name="python3", progress_bar=False,
-                        log_output=False, request_save_on_cell_execute=False)
-    record_run(run_id, name, params, root=root)
+        pm.execute_notebook(str(root / "notebooks" / f"{name}.ipynb"), str(output), parameters=params,
+                            cwd=str(output_dir), kernel_name="python3", progress_bar=False,
+                            log_output=False, request_save_on_cell_execute=False)
     return output
 
 
@@ -142,15 +182,20 @@ def build_book(profile: str = "default", start: str | None = None, root: Path | 
     if start:
         chapters = chapters[[c.startswith(start) for c in chapters].index(True):]
     seconds: dict[str, float] = {}
-    for name in chapters:
-        started = time.perf_counter()
-        try:
-            run_chapter(name, profile, root=root)
-            seconds[name] = time.perf_counter() - started
-        except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
-            print(f"\n[tmv] chapter {name} failed; the executed copy with the error is "
-                  f"book/{name}.ipynb\n{err}", file=sys.stderr)
-            raise SystemExit(1) from None
+    run_id = chapter_params_or_exit(chapters[0], profile, None, root).get("run_id", profile)
+    from .runs import run_lock
+
+    with run_errors(), run_lock(run_id, True, f"tmv book --profile {profile}", root):
+        for name in chapters:
+            started = time.perf_counter()
+            try:
+                run_chapter(name, profile, root=root)
+                seconds[name] = time.perf_counter() - started
+            except SystemExit:
+                raise
+            except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
+                raise TmvExit(f"\n[tmv] chapter {name} failed; the executed copy with the error is "
+                              f"book/{name}.ipynb\n{err}", EXIT_CHAPTER_FAILED) from None
     html = render_book(root)
     index = html / "index.html"
     print(f"[tmv] chapter times (profile {profile}): " + ", ".join(
@@ -194,42 +239,83 @@ def clean_reference(path: Path, root: Path) -> None:
     path.write_text(text.replace(str(root.resolve()) + "/", "./"))
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB (Linux reports KB, macOS bytes)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
 def predict(images: list[Path], run_id: str, out: Path | None = None,
-            scorecam_top_k: int | None = None) -> int:
-    """Write a trust card for each image; an unreadable file is reported by name and skipped.
-    Returns the number of images without a card (the exit status)."""
+            scorecam_top_k: int | None = None, root: Path | None = None) -> int:
+    """Write a trust card for each image, one at a time; returns the number of images without a
+    card.
+
+    A file that cannot be read (missing, empty, corrupt, not an image, a decompression bomb) is
+    named on stderr and skipped, and so is one whose prediction fails; the next file is still
+    read. The models load at the first readable file, after the run is checked: chapter 08 and
+    everything it read must be complete and current (else :data:`EXIT_NOT_READY`), and the run is
+    held with a shared lock, so no chapter rewrites it meanwhile (:data:`EXIT_LOCKED` if one is).
+    Memory stays flat: each image is decoded, carded, written and released before the next.
+    """
     from .card import TrustCardPredictor, read_radiograph, write_card
     from .card.render import headline
     from .config import run_dir
     from .data.errors import ImageLoadError
+    from .runs import require_complete, run_lock
     from .runtime import tune_cpu_allocator
 
-    readable, failed = [], 0
-    for path in images:  # every file is checked before the models load: bad input fails fast
-        try:
-            readable.append((path, read_radiograph(path)))
-        except ImageLoadError as err:
-            print(f"[tmv] no card: {err}", file=sys.stderr)
-            failed += 1
-    if not readable:
-        return failed
-    tune_cpu_allocator()
-    predictor = TrustCardPredictor.from_run(run_id, scorecam_top_k)
-    out = out or run_dir(run_id) / "cards"
-    for path, radiograph in readable:
-        result = predictor.predict(radiograph, image_id=path.stem)
-        paths = write_card(out, result)
-        print(f"[tmv] {path}: {headline(result.record)}")
-        for warning in result.record["warnings"]:
-            print(f"      ! {warning}")
-        print(f"      card: {paths['html']} (+ .png, .json)")
+    failed = written = 0
+    predictor, first_card_mb = None, None
+    with ExitStack() as stack:
+        for path in images:
+            try:
+                radiograph = read_radiograph(path)
+            except ImageLoadError as err:
+                print(f"[tmv] no card: {err}", file=sys.stderr)
+                failed += 1
+                continue
+            if predictor is None:  # bad input alone never loads a model
+                stack.enter_context(run_errors())
+                stack.enter_context(run_lock(run_id, False, "tmv predict", root))
+                require_complete(run_id, ["08_trust_card"], "tmv predict", root)
+                tune_cpu_allocator()
+                predictor = TrustCardPredictor.from_run(run_id, scorecam_top_k)
+                out = out or run_dir(run_id, root) / "cards"
+            try:
+                result = predictor.predict(radiograph, image_id=path.stem)
+                paths = write_card(out, result)
+            except Exception as err:  # noqa: BLE001 - one image's failure must not stop the batch
+                print(f"[tmv] no card: {path}: prediction failed ({type(err).__name__}: {err})", file=sys.stderr)
+                failed += 1
+                continue
+            finally:
+                del radiograph
+            written += 1
+            first_card_mb = first_card_mb or peak_rss_mb()
+            print(f"[tmv] {path}: {headline(result.record)}")
+            for warning in result.record["warnings"]:
+                print(f"      ! {warning}")
+            print(f"      card: {paths['html']} (+ .png, .json)")
+    memory = (f"; peak memory {peak_rss_mb():.0f} MB ({first_card_mb:.0f} MB after the first card)"
+              if first_card_mb else "")
+    print(f"[tmv] {written} card(s) written, {failed} file(s) without a card{memory}",
+          file=sys.stderr if failed else sys.stdout)
     return failed
 
 
 def main(argv: list[str] | None = None) -> None:
     """The ``tmv`` command line (see the module docstring); ``argv`` defaults to ``sys.argv``."""
-    parser = argparse.ArgumentParser(prog="tmv", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    try:
+        _main(argv)
+    except TmvExit as err:  # print the message, exit with the status
+        print(err.message, file=sys.stderr)
+        raise SystemExit(err.code) from None
+
+
+def _main(argv: list[str] | None) -> None:
+    parser = _Parser(prog="tmv", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p_chapter = sub.add_parser("chapter", help="run one chapter")
     p_chapter.add_argument("chapter")
@@ -261,7 +347,13 @@ def main(argv: list[str] | None = None) -> None:
         from .config import later_chapters_recorded
 
         overrides = parse_overrides(args.param)
-        output = run_chapter(args.chapter, args.profile, overrides)
+        try:
+            output = run_chapter(args.chapter, args.profile, overrides)
+        except SystemExit:
+            raise
+        except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
+            raise TmvExit(f"[tmv] chapter {args.chapter} failed; the executed copy with the error is in "
+                          f"book/\n{err}", EXIT_CHAPTER_FAILED) from None
         run_id = chapter_params_or_exit(output.stem, args.profile, overrides, project_root()).get(
             "run_id", args.profile)
         stale = later_chapters_recorded(run_id, output.stem)
@@ -273,7 +365,8 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "refs":
         refresh_references()
     elif args.command == "predict":
-        raise SystemExit(predict(args.images, args.run, args.out, args.scorecam_top_k))
+        failed = predict(args.images, args.run, args.out, args.scorecam_top_k)
+        raise SystemExit(min(failed, MAX_FAILED_STATUS))
     elif args.data_command == "download":
         from .data.download import download_nih
         download_nih(args.dest)

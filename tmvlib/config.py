@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from .atomic import atomic_write_text
 from .contracts import DeclaredParams, resolve_params
 from .fingerprint import git_commit, package_versions
 
@@ -122,7 +123,7 @@ def record_run(run_id: str, chapter: str, params: dict, data_hashes: dict[str, s
         "git_commit": git_commit(project_root(root)),
         "data_manifests": previous.get("data_manifests", {}) if data_hashes is None else data_hashes,
     }
-    path.write_text(yaml.safe_dump(config, sort_keys=True))
+    atomic_write_text(path, yaml.safe_dump(config, sort_keys=True))
     return later_chapters_recorded(run_id, chapter, root)
 
 
@@ -133,7 +134,7 @@ def record_data(run_id: str, chapter: str, data_hashes: dict[str, str],
     path = run_dir(run_id, root) / "config.yaml"
     config = _read_config(path)
     config.setdefault(chapter, {})["data_manifests"] = dict(data_hashes)
-    path.write_text(yaml.safe_dump(config, sort_keys=True))
+    atomic_write_text(path, yaml.safe_dump(config, sort_keys=True))
 
 
 def forget_chapter(run_id: str, chapter: str, root: str | Path | None = None) -> None:
@@ -142,7 +143,7 @@ def forget_chapter(run_id: str, chapter: str, root: str | Path | None = None) ->
     path = artifacts_dir(root) / "runs" / run_id / "config.yaml"
     config = _read_config(path)
     if config.pop(chapter, None) is not None:
-        path.write_text(yaml.safe_dump(config, sort_keys=True))
+        atomic_write_text(path, yaml.safe_dump(config, sort_keys=True))
 
 
 def _read_config(path: Path) -> dict:

@@ -65,3 +65,37 @@ def test_check_images_raises_or_excludes_and_counts(tmp_path):
     assert kept["image_id"].tolist() == ["good"]
     row = log.to_frame().iloc[0]
     assert (row["step"], row["images"], row["examples"]) == ("image check", 1, "bad")
+
+
+@pytest.mark.parametrize("side", [8_000, 20_000])  # above our limit; above twice Pillow's
+def test_a_decompression_bomb_is_refused_before_decoding_by_name(tmp_path, side):
+    from tmv_testing import png_declaring
+
+    bomb = png_declaring(tmp_path / "bomb.png", side, side)
+    assert bomb.stat().st_size < 100_000
+    with pytest.raises(ImageLoadError, match=r"bomb\.png.*(limit|more pixels)") as caught:
+        load_image(bomb)
+    assert caught.value.path == str(bomb)
+
+
+def test_the_pixel_limit_is_a_parameter(tmp_path):
+    Image.new("L", (40, 30)).save(tmp_path / "small.png")
+    assert load_image(tmp_path / "small.png", max_pixels=1200).shape == (30, 40)
+    with pytest.raises(ImageLoadError, match="1,201 pixels|1,200"):
+        load_image(tmp_path / "small.png", max_pixels=1199)
+
+
+def test_a_bomb_inside_a_dataset_is_excluded_and_counted(tmp_path):
+    import pandas as pd
+    from tmv_testing import png_declaring
+
+    Image.new("L", (8, 8)).save(tmp_path / "good.png")
+    frame = pd.DataFrame({"image_id": ["good", "bomb"], "patient_id": ["1", "2"],
+                          "path": [str(tmp_path / "good.png"),
+                                   str(png_declaring(tmp_path / "bomb.png", 20_000, 20_000))]})
+    with pytest.raises(ImageLoadError, match="bomb.png"):
+        check_images(frame, on_bad_image="raise")
+    kept, log = check_images(frame, on_bad_image="exclude")
+    assert kept["image_id"].tolist() == ["good"]
+    row = log.to_frame().iloc[0]
+    assert row["images"] == 1 and row["examples"] == "bomb"

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ..data.errors import ImageLoadError
-from ..data.images import to_gray_uint8
+from ..data.images import MAX_IMAGE_PIXELS, check_file, decoded_image, gray_of, too_many_pixels
 
 # Mean absolute difference between colour channels (0-255 levels) above which an RGB file is a
 # colour picture rather than a grey radiograph saved as RGB (JPEG chroma noise stays below ~2).
@@ -65,33 +65,28 @@ def is_dicom(path: Path) -> bool:
     return len(head) == 132 and head[128:132] == b"DICM"
 
 
-def read_radiograph(path: str | Path) -> Radiograph:
+def read_radiograph(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> Radiograph:
     """Decode ``path`` (PNG, JPEG, other Pillow formats; DICOM with pydicom).
 
     Raises:
-        ImageLoadError: missing, empty, truncated, not an image, a multi-frame or colour DICOM,
-            or a DICOM file when pydicom is not installed; the message names the file.
+        ImageLoadError: missing, empty, truncated, not an image, more than ``max_pixels`` pixels
+            (checked before decoding), a multi-frame or colour DICOM, or a DICOM file when
+            pydicom is not installed; the message names the file.
     """
     path = Path(path)
-    if path.is_dir():
-        raise ImageLoadError(path, "is a folder; give image files")
-    if not path.is_file():
-        raise ImageLoadError(path, "file not found")
-    if path.stat().st_size == 0:
-        raise ImageLoadError(path, "file is empty")
+    check_file(path)
     if is_dicom(path):
-        return _read_dicom(path)
+        return _read_dicom(path, max_pixels)
     try:
-        with Image.open(path) as image:
-            image.load()
-            gray = to_gray_uint8(image)
+        with decoded_image(path, max_pixels) as image:
+            gray = gray_of(image, path)
             bands = image.getbands()
             bit_depth = 16 if image.mode.startswith("I;16") or image.mode == "I" else 8
             spread = _colour_spread(image) if len(bands) >= 3 else 0.0
             return Radiograph(str(path), gray, image.format or path.suffix.lstrip("."), image.mode,
                               bit_depth, len(bands), spread)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise ImageLoadError(path, f"not a readable image ({err}); the trust card reads PNG, "
+    except ImageLoadError as err:
+        raise ImageLoadError(path, f"not a readable image: {err.reason}; the trust card reads PNG, "
                                    "JPEG and, with pydicom installed, DICOM") from err
 
 
@@ -100,7 +95,7 @@ def _colour_spread(image: Image.Image) -> float:
     return float((np.abs(rgb[..., 0] - rgb[..., 1]).mean() + np.abs(rgb[..., 1] - rgb[..., 2]).mean()) / 2)
 
 
-def _read_dicom(path: Path) -> Radiograph:
+def _read_dicom(path: Path, max_pixels: int) -> Radiograph:
     try:
         import pydicom
         from pydicom.pixels import apply_modality_lut, apply_voi_lut
@@ -108,9 +103,15 @@ def _read_dicom(path: Path) -> Radiograph:
         raise ImageLoadError(path, "is DICOM, which needs pydicom: pip install 'tmvlib[dicom]'") from err
     try:
         ds = pydicom.dcmread(path)
+        refusal = too_many_pixels(path, int(getattr(ds, "Columns", 0) or 0), int(getattr(ds, "Rows", 0) or 0)
+                                  * int(getattr(ds, "NumberOfFrames", 1) or 1), max_pixels)
+        if refusal:
+            raise refusal
         pixels = ds.pixel_array
-    except Exception as err:  # pydicom raises many types for broken files
-        raise ImageLoadError(path, f"not a readable DICOM image ({err})") from err
+    except ImageLoadError:
+        raise
+    except Exception as err:  # noqa: BLE001 - pydicom raises many types for broken files
+        raise ImageLoadError(path, f"not a readable DICOM image ({type(err).__name__}: {err})") from err
     frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
     samples = int(getattr(ds, "SamplesPerPixel", 1) or 1)
     if frames > 1:

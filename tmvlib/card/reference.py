@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
+from ..atomic import atomic_write, atomic_write_text
+
 OOD = "out of distribution"
 NOTE = "note"
 
@@ -71,10 +73,10 @@ class InputReference:
         returns the JSON's path. :meth:`load` reads them back."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(directory / "reference.npz", bank=self.bank.astype(np.float32),
-                            val_distances=self.val_distances.astype(np.float32))
+        atomic_write(directory / "reference.npz", lambda tmp: np.savez_compressed(
+            tmp, bank=self.bank.astype(np.float32), val_distances=self.val_distances.astype(np.float32)))
         meta = {k: v for k, v in asdict(self).items() if k not in ("bank", "val_distances")}
-        (directory / "reference.json").write_text(json.dumps(meta, indent=1))
+        atomic_write_text(directory / "reference.json", json.dumps(meta, indent=1))
         return directory
 
     @classmethod

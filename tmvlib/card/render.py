@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ..explain.overlay import overlay  # noqa: E402
+from ..atomic import atomic_write_bytes, atomic_write_text  # noqa: E402
 from ..report.failure_figures import figure_png  # noqa: E402
 from ..report.records import json_safe  # noqa: E402
 from ..report.wording import interval_text  # noqa: E402
@@ -169,7 +170,7 @@ def write_card(directory: str | Path, result, stem: str | None = None) -> dict[s
     png = card_png(result)
     paths = {"png": directory / f"{stem}.png", "html": directory / f"{stem}.html",
              "json": directory / f"{stem}.json"}
-    paths["png"].write_bytes(png)
-    paths["html"].write_text(card_html(result.record, png))
-    paths["json"].write_text(json.dumps(json_safe(result.record), indent=1))
+    atomic_write_bytes(paths["png"], png)
+    atomic_write_text(paths["html"], card_html(result.record, png))
+    atomic_write_text(paths["json"], json.dumps(json_safe(result.record), indent=1))
     return paths

@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import DataError
-from .schema import NO_FINDING, finalize_records, refuse_duplicates, require_columns
+from .schema import (NO_FINDING, finalize_records, read_csv, refuse_duplicates, require_columns,
+                     require_relative_paths, require_text)
 
 CHEXPERT_FINDINGS = (
     "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema",
@@ -40,18 +41,21 @@ def read_chexpert(root: str | Path, uncertain_policy: str = "u_zeros",
     root = Path(root)
     manifest = root / "manifest.csv"
     if manifest.is_file():
-        frame = pd.read_csv(manifest)
+        frame = read_csv(manifest)
         require_columns(frame, ("filename", "Path"), manifest)
-        paths = [root / "images" / name for name in frame["filename"]]
+        paths = [root / "images" / name for name in
+                 require_relative_paths(require_text(frame, "filename", manifest), manifest)]
         sources = [manifest]
     else:
         sources = [root / name for name in files if (root / name).is_file()]
         if not sources:
             raise DataError(f"{root}: none of {files} found")
-        frame = pd.concat([pd.read_csv(path) for path in sources], ignore_index=True)
-        paths = [root.parent / rel for rel in frame["Path"]] if "Path" in frame else []
+        frame = pd.concat([read_csv(path) for path in sources], ignore_index=True)
+        paths = ([root.parent / rel for rel in require_relative_paths(require_text(frame, "Path", sources[0]), sources[0])]
+                 if "Path" in frame else [])
     source = ", ".join(map(str, sources))
-    require_columns(frame, ("Path", "Sex", "Age", "AP/PA", *CHEXPERT_FINDINGS), source)
+    require_columns(frame, ("Path", "Sex", "Age", "AP/PA", *CHEXPERT_FINDINGS), source, rows=True)
+    frame["Path"] = require_text(frame, "Path", source)
     refuse_duplicates(frame, "Path", source)
     values = frame[list(CHEXPERT_FINDINGS)]
     bad = ~(values.isin([1, 0, -1]) | values.isna()).all(axis=1)

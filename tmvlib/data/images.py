@@ -7,6 +7,7 @@ full 16-bit PNGs) varies by scanner and a fixed shift would leave many of them n
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,28 +18,95 @@ from .errors import ImageLoadError
 _SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
 
 
-def load_image(path: str | Path) -> np.ndarray:
+# The largest decoded image accepted, in pixels (width x height): about 7000 x 7000. Digital
+# radiographs are at most about 4300 x 4300 (18 MP); a file declaring more is refused before it is
+# decoded, so a small file that expands to gigabytes (a "decompression bomb") cannot exhaust
+# memory. Pillow's own bomb check (Image.MAX_IMAGE_PIXELS, warning, then error at twice that)
+# is turned into the same refusal.
+MAX_IMAGE_PIXELS = 50_000_000
+
+
+def check_file(path: Path) -> None:
+    """ImageLoadError unless ``path`` is a non-empty regular file."""
+    if path.is_dir():
+        raise ImageLoadError(path, "is a folder; give image files")
+    if not path.is_file():
+        raise ImageLoadError(path, "file not found")
+    if path.stat().st_size == 0:
+        raise ImageLoadError(path, "file is empty")
+
+
+def too_many_pixels(path: str | Path, width: int, height: int, max_pixels: int) -> ImageLoadError | None:
+    """The refusal of a ``width x height`` image above ``max_pixels``, else None."""
+    if width * height > max_pixels:
+        return ImageLoadError(path, f"declares {width} x {height} = {width * height:,} pixels, more than "
+                                    f"the limit of {max_pixels:,} (a decompression bomb or not a radiograph)")
+    return None
+
+
+def open_decoded(source, name: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
+    """Open ``source`` (a path or a binary file object) with Pillow, check its declared size, and
+    decode it fully; returns the image (use it in a ``with`` block, which closes it).
+
+    Every failure, whatever the decoder raised (Pillow raises ``OSError``, ``SyntaxError``,
+    ``ValueError``, ``DecompressionBombError``, ``struct.error``... by format), becomes an
+    :class:`ImageLoadError` naming ``name``.
+
+    Raises:
+        ImageLoadError: not an image, truncated, or larger than ``max_pixels`` (checked from
+            the header, before decoding).
+    """
+    image = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(source)
+            refusal = too_many_pixels(name, *image.size, max_pixels)
+            if refusal:
+                raise refusal
+            image.load()  # forces the full decode so truncation is caught here, not later
+        return image
+    except Exception as err:
+        if image is not None:
+            image.close()
+        if isinstance(err, ImageLoadError):
+            raise
+        if isinstance(err, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+            raise ImageLoadError(name, f"more pixels than Pillow accepts ({err})") from err
+        if isinstance(err, UnidentifiedImageError):
+            raise ImageLoadError(name, f"not an image Pillow can identify ({err})") from err
+        # decoders raise many types (OSError, SyntaxError, ValueError, struct.error...)
+        raise ImageLoadError(name, f"corrupt or truncated ({type(err).__name__}: {err})") from err
+
+
+def decoded_image(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
+    """:func:`open_decoded` of a file, after :func:`check_file` (missing, empty, a folder)."""
+    path = Path(path)
+    check_file(path)
+    return open_decoded(path, path, max_pixels)
+
+
+def load_image(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """Decode one radiograph to grayscale.
 
     Returns:
         ``uint8`` array of shape ``(H, W)``.
 
     Raises:
-        ImageLoadError: the file is missing, empty, truncated or not an image; the message names it.
+        ImageLoadError: the file is missing, empty, truncated, not an image, or declares more
+            than ``max_pixels`` pixels; the message names it.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ImageLoadError(path, "file not found")
-    if path.stat().st_size == 0:
-        raise ImageLoadError(path, "file is empty")
+    with decoded_image(path, max_pixels) as image:
+        return gray_of(image, path)
+
+
+def gray_of(image: Image.Image, name: str | Path) -> np.ndarray:
+    """:func:`to_gray_uint8`, with an unsupported mode reported as an :class:`ImageLoadError`
+    naming ``name``."""
     try:
-        with Image.open(path) as image:
-            image.load()  # forces full decode so truncation is caught here, not later
-            return to_gray_uint8(image)
-    except ImageLoadError:
-        raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise ImageLoadError(path, f"corrupt or truncated ({err})") from err
+        return to_gray_uint8(image)
+    except ValueError as err:
+        raise ImageLoadError(name, str(err)) from err
 
 
 def to_gray_uint8(image: Image.Image) -> np.ndarray:

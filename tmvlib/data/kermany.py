@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import DataError
-from .schema import NO_FINDING, finalize_records, refuse_duplicates, require_columns
+from .schema import (NO_FINDING, finalize_records, optional_widths, read_csv, refuse_duplicates,
+                     require_columns, require_relative_paths, require_text)
 
 MANIFEST_COLUMNS = ("filename", "label", "source_repo", "source_processing")
 _LABELS = {"PNEUMONIA": "Pneumonia", "NORMAL": NO_FINDING}
@@ -34,6 +35,22 @@ def kermany_patient_id(filename: str) -> str:
     raise DataError(f"cannot parse a Kermany patient id from file name {filename!r}")
 
 
+def patient_ids(filenames: pd.Series, source: str | Path) -> pd.Series:
+    """:func:`kermany_patient_id` of every file name; :class:`DataError` naming ``source`` and the
+    rows whose name follows no rule."""
+    ids, bad = [], []
+    for row, name in filenames.items():
+        try:
+            ids.append(kermany_patient_id(name))
+        except DataError:
+            ids.append("")
+            bad.append(row + 2)
+    if bad:
+        raise DataError(f"{source}: cannot parse a Kermany patient id from the file names at CSV rows "
+                        f"{bad[:20]}, e.g. {filenames[bad[0] - 2]!r}")
+    return pd.Series(ids, index=filenames.index)
+
+
 def _quality(processing: str) -> str:
     text = str(processing).lower()
     if "224" in text:
@@ -52,9 +69,12 @@ def read_kermany(root: str | Path) -> pd.DataFrame:
     root = Path(root)
     manifest_path = root / "manifest.csv"
     if manifest_path.is_file():
-        frame = pd.read_csv(manifest_path)
-        require_columns(frame, MANIFEST_COLUMNS, manifest_path)
+        frame = read_csv(manifest_path)
+        require_columns(frame, MANIFEST_COLUMNS, manifest_path, rows=True)
+        frame["filename"] = require_relative_paths(require_text(frame, "filename", manifest_path), manifest_path)
         refuse_duplicates(frame, "filename", manifest_path)
+        if "original_width" in frame:
+            frame["original_width"] = optional_widths(frame, "original_width", manifest_path)
         paths = [root / "images" / name for name in frame["filename"]]
     else:
         files = sorted(p for p in root.rglob("*") if p.suffix.lower() in {".jpeg", ".jpg", ".png"})
@@ -74,11 +94,11 @@ def read_kermany(root: str | Path) -> pd.DataFrame:
         "image_id": frame["filename"].map(lambda name: Path(name).stem),
         "dataset": "kermany",
         "path": [str(Path(p).resolve()) for p in paths],
-        "patient_id": frame["filename"].map(kermany_patient_id),
+        "patient_id": patient_ids(frame["filename"], manifest_path),
         "findings": frame["label"].map(_LABELS),
         "view": "AP",
         "source_width": frame.get("original_width"),
         "quality": frame["source_processing"].map(_quality),
-        "source": frame["source_repo"],
+        "source": frame["source_repo"].fillna("").astype(str),
     })
     return finalize_records(records)

@@ -18,8 +18,9 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import DataError
-from .schema import (NIH_FINDINGS, NO_FINDING, finalize_records, refuse_duplicates,
-                     refuse_unknown_labels, require_columns)
+from .schema import (NIH_FINDINGS, NO_FINDING, finalize_records, read_csv, refuse_duplicates,
+                     refuse_unknown_labels, require_columns, optional_widths, require_numbers,
+                     require_relative_paths, require_text)
 
 ENTRY_COLUMNS = ("Image Index", "Finding Labels", "Patient ID", "Patient Age", "Patient Gender",
                  "View Position")
@@ -41,8 +42,10 @@ def _find_one(folder: Path, pattern: str, what: str, required: bool = True) -> P
 
 def read_nih_entries(path: str | Path) -> pd.DataFrame:
     """Read and validate ``Data_Entry_2017*.csv``: columns, duplicate ids, known labels."""
-    frame = pd.read_csv(path, dtype={"Patient ID": str})
-    require_columns(frame, ENTRY_COLUMNS, path)
+    frame = read_csv(path, dtype={"Patient ID": str})
+    require_columns(frame, ENTRY_COLUMNS, path, rows=True)
+    for column in ("Image Index", "Patient ID"):
+        frame[column] = require_text(frame, column, path)
     refuse_duplicates(frame, "Image Index", path)
     refuse_unknown_labels(frame["Finding Labels"], (*NIH_FINDINGS, NO_FINDING), path)
     frame["image_id"] = frame["Image Index"].map(lambda name: Path(name).stem)
@@ -59,14 +62,14 @@ def read_nih_boxes(root: str | Path, image_size: int = 256) -> pd.DataFrame:
     path = _find_one(Path(root), "BBox_List_2017*.csv*", "bounding-box", required=False)
     if path is None:
         return pd.DataFrame(columns=["image_id", "finding", "x", "y", "w", "h"])
-    frame = pd.read_csv(path)
+    frame = read_csv(path)
     require_columns(frame, BOX_COLUMNS, path)
     scale = image_size / NIH_BOX_FRAME
+    xywh = require_numbers(frame, ["Bbox [x", "y", "w", "h]"], path) * scale
     boxes = pd.DataFrame({
-        "image_id": frame["Image Index"].map(lambda name: Path(name).stem),
-        "finding": frame["Finding Label"].replace(_BOX_LABEL_ALIASES),
-        "x": frame["Bbox [x"] * scale, "y": frame["y"] * scale,
-        "w": frame["w"] * scale, "h": frame["h]"] * scale,
+        "image_id": require_text(frame, "Image Index", path).map(lambda name: Path(name).stem),
+        "finding": require_text(frame, "Finding Label", path).replace(_BOX_LABEL_ALIASES),
+        "x": xywh["Bbox [x"], "y": xywh["y"], "w": xywh["w"], "h": xywh["h]"],
     })
     refuse_unknown_labels(boxes["finding"], NIH_FINDINGS, path)
     return boxes
@@ -78,9 +81,9 @@ def read_nih_expert_labels(root: str | Path) -> pd.DataFrame:
     cols = ["image_id", "Fracture", "Pneumothorax", "Airspace opacity", "Nodule or mass", "expert_set"]
     if path is None:
         return pd.DataFrame(columns=cols)
-    frame = pd.read_csv(path)
+    frame = read_csv(path)
     require_columns(frame, ("Image Index", "Set Id", "Airspace opacity"), path)
-    frame["image_id"] = frame["Image Index"].map(lambda name: Path(name).stem)
+    frame["image_id"] = require_text(frame, "Image Index", path).map(lambda name: Path(name).stem)
     refuse_duplicates(frame, "image_id", path)
     return frame.rename(columns={"Set Id": "expert_set"}).reindex(columns=cols)
 
@@ -96,9 +99,12 @@ def read_nih(root: str | Path) -> pd.DataFrame:
     entries = read_nih_entries(_find_one(root, "Data_Entry_2017*.csv*", "Data_Entry label"))
     manifest_path = root / "manifest.csv"
     if manifest_path.is_file():
-        manifest = pd.read_csv(manifest_path)
-        require_columns(manifest, MANIFEST_COLUMNS, manifest_path)
+        manifest = read_csv(manifest_path)
+        require_columns(manifest, MANIFEST_COLUMNS, manifest_path, rows=True)
+        manifest["filename"] = require_relative_paths(require_text(manifest, "filename", manifest_path),
+                                                      manifest_path)
         refuse_duplicates(manifest, "filename", manifest_path)
+        manifest["original_width"] = optional_widths(manifest, "original_width", manifest_path)
         manifest["image_id"] = manifest["filename"].map(lambda name: Path(name).stem)
     else:  # an official download with no manifest: every file under images/ is an image
         files = sorted(p for p in (root / "images").rglob("*") if p.suffix.lower() in {".png", ".jpg"})
@@ -117,7 +123,8 @@ def read_nih(root: str | Path) -> pd.DataFrame:
     boxes = read_nih_boxes(root)
     box_findings = boxes.groupby("image_id")["finding"].agg(lambda f: "|".join(sorted(set(f)))).to_dict()
     expert = read_nih_expert_labels(root).set_index("image_id")["expert_set"].to_dict()
-    width = frame["original_width"].fillna(frame.get("OriginalImage[Width"))
+    width = pd.to_numeric(frame["original_width"], errors="coerce").fillna(
+        pd.to_numeric(frame.get("OriginalImage[Width", pd.Series(pd.NA, index=frame.index)), errors="coerce"))
     records = pd.DataFrame({
         "image_id": frame["image_id"],
         "dataset": "nih14",
@@ -129,7 +136,7 @@ def read_nih(root: str | Path) -> pd.DataFrame:
         "view": frame["View Position"],
         "source_width": width,
         "quality": (pd.to_numeric(width) >= NIH_BOX_FRAME).map({True: "full", False: "downsampled"}),
-        "source": frame["source_repo"],
+        "source": frame["source_repo"].fillna("").astype(str),
         "box_findings": [box_findings.get(i, "") for i in frame["image_id"]],
         "expert_set": [expert.get(i, "") for i in frame["image_id"]],
     })

@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ..fingerprint import sha256_file
 from ..progress import progress_bar
 from .errors import DataError, ImageLoadError
-from .images import load_image, to_gray_uint8
+from .images import gray_of, load_image, open_decoded
 
 SIZE = 256
 NIH_ENTRY_COLUMNS = ["Finding Labels", "Patient ID", "Patient Age", "Patient Gender", "View Position"]
@@ -104,12 +104,8 @@ def _decode_bytes(data: bytes, name: str) -> np.ndarray:
     """Decode in-memory image bytes (a tar member) like ``load_image``; errors name ``name``."""
     if not data:
         raise ImageLoadError(name, "file is empty")
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            return to_gray_uint8(image)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise ImageLoadError(name, f"corrupt or truncated ({err})") from err
+    with open_decoded(io.BytesIO(data), name) as image:
+        return gray_of(image, name)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

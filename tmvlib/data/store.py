@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..atomic import atomic_write, atomic_write_text
 from ..config import splits_dir
 from .contrast import ContrastTask, contrast_rule, contrast_task
 from .errors import DataError
@@ -27,16 +28,17 @@ def save_splits(run_id: str, splits: pd.DataFrame, external: pd.DataFrame,
     """Write the split artifacts (``contrast``: the task under the other negative rule,
     :func:`tmvlib.data.contrast.contrast_rule`); returns the folder."""
     folder = splits_dir(run_id)
-    splits.to_parquet(folder / "splits.parquet", index=False)
-    external.to_parquet(folder / "external.parquet", index=False)
-    exclusions.to_csv(folder / "exclusions.csv", index=False)
+    atomic_write(folder / "splits.parquet", lambda tmp: splits.to_parquet(tmp, index=False))
+    atomic_write(folder / "external.parquet", lambda tmp: external.to_parquet(tmp, index=False))
+    atomic_write(folder / "exclusions.csv", lambda tmp: exclusions.to_csv(tmp, index=False))
     meta = {"split_hash": split_hash(splits), "task": task_params,
             "images": int(len(splits)), "patients": int(splits["patient_id"].nunique()),
             "external_images": int(len(external))}
-    contrast.to_parquet(folder / CONTRAST_FILE, index=False)
+    atomic_write(folder / CONTRAST_FILE, lambda tmp: contrast.to_parquet(tmp, index=False))
     meta["contrast"] = {"negatives": contrast_rule(task_params["negatives"]),
                         "split_hash": split_hash(contrast), "images": int(len(contrast))}
-    (folder / "split.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+    # last: split.json holds the hashes the readers check the other files against
+    atomic_write_text(folder / "split.json", json.dumps(meta, indent=2, sort_keys=True))
     return folder
 
 

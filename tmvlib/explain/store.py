@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write
+
 
 def heatmap_dir(run: str | Path, method: str) -> Path:
     """``<run>/explanations/<method>``; ``method`` is a folder name such as ``gradcam``."""
@@ -38,7 +40,7 @@ def save_heatmaps(directory: str | Path, image_ids: Sequence[str], maps: np.ndar
             raise ValueError(f"heatmap of image {image_id} leaves [0, 1]: "
                              f"[{heat.min():.3g}, {heat.max():.3g}]")
         path = directory / f"{image_id}.npy"
-        np.save(path, heat.astype(np.float16))
+        atomic_write(path, lambda tmp, heat=heat: np.save(tmp, heat.astype(np.float16)))
         paths.append(path)
     return paths
 

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..atomic import atomic_write, atomic_write_text
 from ..fingerprint import sha256_file
 
 
@@ -31,11 +32,14 @@ def save_checkpoint(model: nn.Module, path: str | Path, config: dict[str, Any],
     """Write ``path`` (state dict) and ``path.with_suffix('.json')``; returns the file's sha256."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    # the record is removed first and written last: a checkpoint without its record is never reused
+    path.with_suffix(".json").unlink(missing_ok=True)
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
     digest = sha256_file(path)
     meta = {"config": config, "config_hash": config_hash(config), "sha256": digest,
             "record": record or {}}
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
+    atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=2, sort_keys=True, default=str))
     return digest
 
 

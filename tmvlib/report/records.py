@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..atomic import atomic_write, atomic_write_bytes, atomic_write_text
+
 
 def json_safe(value):
     """``value`` with numpy / pandas scalars as Python numbers, NaN / NA as None, tuples and
@@ -53,13 +55,13 @@ def write_case(directory: str | Path, image_id: str, png, record: Mapping,
     directory.mkdir(parents=True, exist_ok=True)
     png_path, json_path = directory / f"{image_id}.png", directory / f"{image_id}.json"
     if isinstance(png, (bytes, bytearray)):
-        png_path.write_bytes(bytes(png))
+        atomic_write_bytes(png_path, bytes(png))
     else:
         import matplotlib.pyplot as plt
 
-        png.savefig(png_path, dpi=dpi, bbox_inches="tight")
+        atomic_write(png_path, lambda tmp: png.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png"))
         plt.close(png)
-    json_path.write_text(json.dumps(json_safe(dict(record)), indent=2, allow_nan=False) + "\n")
+    atomic_write_text(json_path, json.dumps(json_safe(dict(record)), indent=2, allow_nan=False) + "\n")
     return png_path, json_path
 
 
