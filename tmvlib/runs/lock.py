@@ -51,15 +51,15 @@ def _alive(pid: int) -> bool:
 
 
 def holder(path: Path) -> str:
-    """Who holds (or last held) the lock, from the file: ``pid 123 (tmv chapter 02 ...)``."""
+    """Who holds the lock, from the file: ``being written by process 123 (tmv chapter 02 ...)``."""
     try:
         info = json.loads(path.read_text() or "{}")
     except (OSError, ValueError):
         info = {}
     pid = info.get("pid")
     if pid and _alive(int(pid)):
-        return f"process {pid} ({info.get('command', '?')}, since {info.get('since', '?')})"
-    return "another process (a reader such as tmv predict, or a writer that is starting)"
+        return f"being written by process {pid} ({info.get('command', '?')}, since {info.get('since', '?')})"
+    return "in use by another process (a reader such as tmv predict, or a writer that is starting)"
 
 
 @contextmanager
@@ -90,8 +90,8 @@ def run_lock(run_id: str, exclusive: bool = True, command: str | None = None,
     except BlockingIOError:
         os.close(fd)
         what = "write" if exclusive else "read"
-        raise RunLocked(f"run {run_id!r} is being written or read by {holder(path)}; this command would "
-                        f"{what} it too: wait until that finishes (lock file {path})") from None
+        raise RunLocked(f"run {run_id!r} is {holder(path)}; this command would {what} it too: wait until "
+                        f"that finishes (lock file {path})") from None
     if exclusive:
         info = {"pid": os.getpid(), "command": command or " ".join(sys.argv),
                 "since": time.strftime("%Y-%m-%d %H:%M:%S")}
