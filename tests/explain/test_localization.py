@@ -68,3 +68,17 @@ def test_iou_otsu_and_top_k():
     assert math.isnan(iou_thresholded(np.zeros((4, 4)), []))
     with pytest.raises(ValueError):
         iou_thresholded(heat, box, method="mean")
+
+
+def test_box_auprc_is_one_for_a_map_that_ranks_the_box_first_and_the_area_fraction_for_noise():
+    import numpy as np
+
+    from tmvlib.explain import box_auprc
+
+    box = [(2, 2, 4, 4)]  # 16 of 100 pixels
+    perfect = np.zeros((10, 10))
+    perfect[2:6, 2:6] = 1.0
+    assert box_auprc(perfect, box) == 1.0
+    noise = [box_auprc(np.random.default_rng(s).random((60, 60)), [(10, 10, 20, 20)]) for s in range(50)]
+    assert abs(np.mean(noise) - 400 / 3600) < 0.01  # chance: about the box-area fraction
+    assert np.isnan(box_auprc(perfect, [])) and np.isnan(box_auprc(perfect, [(0, 0, 10, 10)]))

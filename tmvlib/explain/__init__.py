@@ -11,8 +11,10 @@ from .base import (
     upsample,
 )
 from .gradcam import channel_keep_masks, gradcam, mc_dropout_cams, mc_dropout_gradcam
+from .faithfulness import curve_auc, perturbation_curves
 from .localization import (
     binarize,
+    box_auprc,
     box_mask,
     energy_inside,
     iou_thresholded,
@@ -24,9 +26,9 @@ from .sanity import cascading_randomization, map_similarity, randomization_steps
 from .scorecam import ScoreCAM, score_cam
 
 __all__ = [
-    "ScoreCAM", "SingleLogit", "binarize", "box_mask", "capture_output",
+    "ScoreCAM", "SingleLogit", "binarize", "box_auprc", "box_mask", "capture_output", "curve_auc",
     "cascading_randomization", "channel_keep_masks", "energy_by_region", "energy_inside", "gradcam",
     "iou_thresholded", "layer_activations", "map_similarity", "mc_dropout_cams", "mc_dropout_gradcam",
-    "normalize_maps", "overlay", "pointing_game", "randomization_steps", "region_masks",
+    "normalize_maps", "overlay", "perturbation_curves", "pointing_game", "randomization_steps", "region_masks",
     "score_cam", "upsample",
 ]

@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+import torch
+
+from tmvlib.explain.faithfulness import curve_auc, perturbation_curves, saliency_order
+
+
+def region_model(batch: torch.Tensor) -> torch.Tensor:
+    """A 'model' whose score is the mean of the top-left 4 x 4 patch of channel 0."""
+    return batch[:, 0, :4, :4].mean(dim=(1, 2))
+
+
+X = torch.ones(3, 8, 8)
+BASELINE = torch.zeros(3, 8, 8)
+FAITHFUL = np.zeros((8, 8))
+FAITHFUL[:4, :4] = 1.0
+WRONG = 1.0 - FAITHFUL
+
+
+def test_a_faithful_map_deletes_fast_and_inserts_fast():
+    deletion, insertion = perturbation_curves(region_model, X, FAITHFUL, BASELINE, steps=4)
+    assert deletion.tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]  # the 16 relevant pixels go first
+    assert insertion.tolist() == [0.0, 1.0, 1.0, 1.0, 1.0]
+    wrong_del, wrong_ins = perturbation_curves(region_model, X, WRONG, BASELINE, steps=4)
+    assert curve_auc(deletion) < curve_auc(wrong_del)
+    assert curve_auc(insertion) > curve_auc(wrong_ins)
+
+
+def test_batching_does_not_change_the_curves():
+    rng = np.random.default_rng(0)
+    heat = rng.random((8, 8))
+    x = torch.from_numpy(rng.random((3, 8, 8))).float()
+    one = perturbation_curves(region_model, x, heat, BASELINE, steps=16, batch_size=17)
+    many = perturbation_curves(region_model, x, heat, BASELINE, steps=16, batch_size=3)
+    assert all(np.allclose(a, b) for a, b in zip(one, many))
+
+
+def test_ties_are_ordered_by_position_and_bad_inputs_are_refused():
+    assert saliency_order(np.zeros((2, 3))).tolist() == [0, 1, 2, 3, 4, 5]
+    with pytest.raises(ValueError, match="does not match"):
+        perturbation_curves(region_model, X, np.zeros((4, 4)), BASELINE)
+    with pytest.raises(ValueError, match="finite"):
+        saliency_order(np.full((2, 2), np.nan))
+    assert curve_auc([1.0, 1.0]) == 1.0 and curve_auc([0.0, 1.0, 0.0]) == 0.5
