@@ -96,9 +96,10 @@ def run_chapter(key: str, profile: str = "default", overrides: dict | None = Non
                 output_dir: Path | None = None, root: Path | None = None) -> Path:
     """Execute one chapter notebook with its profile's params; return the executed copy's path.
 
-    The params are validated before papermill starts; the chapter's old record is dropped, and
-    after a successful run its full resolved params are recorded in the run's ``config.yaml``
-    (with the data manifests the notebook recorded, if any).
+    The params are validated before papermill starts and the run is held and checked
+    (:func:`tmvlib.runs.chapter_session`): after a successful run its full resolved params are
+    recorded in the run's ``config.yaml`` and its completion record is written. A failing
+    notebook exits with :data:`EXIT_CHAPTER_FAILED` (the executed copy keeps the error).
     """
     from .runs import chapter_session
 
@@ -116,9 +117,13 @@ def run_chapter(key: str, profile: str = "default", overrides: dict | None = Non
         os.environ.setdefault("TMV_PROGRESS", "0")
         import papermill as pm
 
-        pm.execute_notebook(str(root / "notebooks" / f"{name}.ipynb"), str(output), parameters=params,
-                            cwd=str(output_dir), kernel_name="python3", progress_bar=False,
-                            log_output=False, request_save_on_cell_execute=False)
+        try:
+            pm.execute_notebook(str(root / "notebooks" / f"{name}.ipynb"), str(output), parameters=params,
+                                cwd=str(output_dir), kernel_name="python3", progress_bar=False,
+                                log_output=False, request_save_on_cell_execute=False)
+        except Exception as err:  # PapermillExecutionError carries the failing cell's traceback
+            raise TmvExit(f"\n[tmv] chapter {name} failed; the executed copy with the error is "
+                          f"{output}\n{err}", EXIT_CHAPTER_FAILED) from None
     return output
 
 
@@ -188,14 +193,8 @@ def build_book(profile: str = "default", start: str | None = None, root: Path | 
     with run_errors(), run_lock(run_id, True, f"tmv book --profile {profile}", root):
         for name in chapters:
             started = time.perf_counter()
-            try:
-                run_chapter(name, profile, root=root)
-                seconds[name] = time.perf_counter() - started
-            except SystemExit:
-                raise
-            except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
-                raise TmvExit(f"\n[tmv] chapter {name} failed; the executed copy with the error is "
-                              f"book/{name}.ipynb\n{err}", EXIT_CHAPTER_FAILED) from None
+            run_chapter(name, profile, root=root)
+            seconds[name] = time.perf_counter() - started
     html = render_book(root)
     index = html / "index.html"
     print(f"[tmv] chapter times (profile {profile}): " + ", ".join(
@@ -347,13 +346,7 @@ def _main(argv: list[str] | None) -> None:
         from .config import later_chapters_recorded
 
         overrides = parse_overrides(args.param)
-        try:
-            output = run_chapter(args.chapter, args.profile, overrides)
-        except SystemExit:
-            raise
-        except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
-            raise TmvExit(f"[tmv] chapter {args.chapter} failed; the executed copy with the error is in "
-                          f"book/\n{err}", EXIT_CHAPTER_FAILED) from None
+        output = run_chapter(args.chapter, args.profile, overrides)
         run_id = chapter_params_or_exit(output.stem, args.profile, overrides, project_root()).get(
             "run_id", args.profile)
         stale = later_chapters_recorded(run_id, output.stem)

@@ -33,8 +33,9 @@ def task_splits(records: pd.DataFrame, positive: str, negatives: str, views: Ite
                 min_source_width: int | None, split_fractions: Mapping[str, float],
                 split_salt: str, localisation_set: bool, on_bad_image: str = "raise",
                 ) -> tuple[pd.DataFrame, Exclusions]:
-    """A binary task with its patient-level splits, in one call (chapter 01 runs the same steps
-    one by one to show each).
+    """A binary task with its patient-level splits: the task filters, one decode of every file,
+    the split, and the refusal of a split without both classes (chapter 01, for its task and the
+    contrast task).
 
     Args:
         records: reader output (:func:`tmvlib.data.read_nih`).
