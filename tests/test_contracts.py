@@ -100,13 +100,14 @@ def test_resolved_params_are_what_papermill_injected_before_the_contracts():
         "batch_size": 16, "n_boot": 100, "seed": 0})
     assert list(ci) == list(CONTRACTS["06_stability"].defaults())  # the injected cell's order
     scorecam = resolve_params("05_scorecam", "ci", root=ROOT)
-    assert scorecam["sanity_steps"] == ["fc", "blocks.6", "conv_stem+bn1"]
-    assert resolve_params("05_scorecam", root=ROOT)["sanity_steps"] is None  # the backbone's steps
+    assert scorecam["sanity_steps"] == ["fc", "conv_stem+bn1"]
+    default = resolve_params("05_scorecam", root=ROOT)
+    assert default["sanity_steps"] == ["fc"] and default["independent_steps"] is None  # the head; the target stage
     baseline = resolve_params("02_baseline", "ci", root=ROOT)
     assert typed({k: baseline[k] for k in ("image_size", "lr", "max_images_per_split", "augment")}) == typed(
         {"image_size": 128, "lr": 0.0003, "max_images_per_split": 40, "augment": True})
     assert resolve_params("02_baseline", root=ROOT)["max_images_per_split"] is None
-    assert typed(resolve_params("04_gradcam", "ci", root=ROOT)["pointing_tolerance"]) == (float, 0.0)
+    assert typed(resolve_params("04_gradcam", "ci", root=ROOT)["pointing_tolerance"]) == (float, 15.0)
     data = resolve_params("01_data", "ci", root=ROOT)
     assert data["n_examples"] == 2 and data["split_fractions"] == {"train": 0.7, "val": 0.15, "test": 0.15}
     assert resolve_params("08_trust_card", "ci", root=ROOT)["scorecam_top_k"] is None

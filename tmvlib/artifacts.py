@@ -14,8 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from .atomic import atomic_write, atomic_write_text
-from .config import chapter_params, resolve_data_root, run_dir
+from .config import chapter_params, declared_params, resolve_data_root, run_dir
 from .data.nih import read_nih_boxes
+from .data.splits import subsample_patients
 from .data.store import load_splits
 
 
@@ -49,11 +50,16 @@ ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
     Artifact("localization_gradcam", "metrics/localization_gradcam.parquet", "04_gradcam"),
     Artifact("sanity_gradcam", "metrics/sanity_gradcam.parquet", "04_gradcam"),
     Artifact("regions_gradcam", "metrics/regions_gradcam.parquet", "04_gradcam"),
+    Artifact("explanations_prior", "explanations/prior", "04_gradcam"),
+    Artifact("permuted_label_checkpoint", "checkpoints/permuted_labels.pt", "04_gradcam"),
+    Artifact("localization_coverage", "metrics/localization_coverage.parquet", "04_gradcam"),
     Artifact("localization_scorecam", "metrics/localization_scorecam.parquet", "05_scorecam"),
     Artifact("sanity_scorecam", "metrics/sanity_scorecam.parquet", "05_scorecam"),
     Artifact("regions_scorecam", "metrics/regions_scorecam.parquet", "05_scorecam"),
     Artifact("explanations_scorecam", "explanations/scorecam", "05_scorecam"),
     Artifact("agreement_gradcam_scorecam", "metrics/agreement_gradcam_scorecam.parquet", "05_scorecam"),
+    Artifact("faithfulness", "metrics/faithfulness.parquet", "05_scorecam"),
+    Artifact("topk_fidelity", "metrics/topk_fidelity.parquet", "05_scorecam"),
     Artifact("stability_perturbations", "metrics/stability_perturbations.parquet", "06_stability"),
     Artifact("stability_summary", "metrics/stability_summary.parquet", "06_stability"),
     Artifact("trust_scores", "metrics/trust_scores.parquet", "06_stability"),
@@ -135,6 +141,15 @@ def write_text(run_id: str, name: str, text: str) -> Path:
 def baseline_checkpoint(run_id: str) -> Path:
     """Chapter 02's trained model."""
     return existing(run_id, "baseline_checkpoint")
+
+
+def baseline_training_images(run_id: str, reader: str) -> pd.DataFrame:
+    """The images chapter 02 trained the baseline on: chapter 01's ``train`` split, subsampled
+    by chapter 02's ``max_images_per_split`` as chapter 02 did (``reader``: the chapter asking,
+    whose contract must declare that it reads the parameter)."""
+    splits = load_splits(run_id)[0]
+    limit = declared_params(run_id, reader, "02_baseline")["max_images_per_split"]
+    return subsample_patients(splits[splits["split"] == "train"], limit).reset_index(drop=True)
 
 
 def baseline_predictions(run_id: str) -> pd.DataFrame:

@@ -42,3 +42,15 @@ def test_ties_are_ordered_by_position_and_bad_inputs_are_refused():
     with pytest.raises(ValueError, match="finite"):
         saliency_order(np.full((2, 2), np.nan))
     assert curve_auc([1.0, 1.0]) == 1.0 and curve_auc([0.0, 1.0, 0.0]) == 0.5
+
+
+def test_blurred_baseline_keeps_brightness_and_loses_detail():
+    from tmvlib.explain.faithfulness import blurred_baseline
+
+    x = torch.zeros(3, 64, 64)
+    x[:, ::2] = 1.0  # stripes
+    blurred = blurred_baseline(x, sigma=4.0)
+    assert blurred.shape == x.shape
+    assert abs(blurred.mean().item() - x.mean().item()) < 0.02
+    assert blurred[:, 16:48, 16:48].std().item() < 0.05  # stripes gone away from the edges
+    assert blurred_baseline(torch.rand(3, 8, 8), sigma=10.0).shape == (3, 8, 8)  # kernel clipped

@@ -82,3 +82,32 @@ def test_box_auprc_is_one_for_a_map_that_ranks_the_box_first_and_the_area_fracti
     noise = [box_auprc(np.random.default_rng(s).random((60, 60)), [(10, 10, 20, 20)]) for s in range(50)]
     assert abs(np.mean(noise) - 400 / 3600) < 0.01  # chance: about the box-area fraction
     assert np.isnan(box_auprc(perfect, [])) and np.isnan(box_auprc(perfect, [(0, 0, 10, 10)]))
+
+
+def test_pointing_share_breaks_ties_at_random():
+    from tmvlib.explain.localization import pointing_share
+
+    heat = np.zeros((10, 10))
+    heat[2, 2] = heat[8, 8] = 1.0  # two maxima, one inside the box
+    box = [(0, 0, 5, 5)]
+    assert pointing_share(heat, box) == 0.5
+    assert pointing_share(np.ones((10, 10)), box) == 0.25  # a random point
+    # within 1 px (Euclidean): rows and cols 0..5 except the diagonal corner (5, 5)
+    assert pointing_share(np.ones((10, 10)), box, tolerance=1.0) == 0.35
+    assert pointing_share(heat, []) == 0.0
+
+
+def test_threshold_binarisation_and_tuning():
+    from tmvlib.explain.localization import THRESHOLD_GRID, binarize, iou_thresholded, tune_threshold
+
+    heat = np.linspace(0, 2, 100).reshape(10, 10)  # min-max normalised before thresholding
+    assert binarize(heat, "threshold", threshold=0.5).sum() == 50
+    assert not binarize(np.ones((4, 4)), "threshold", threshold=0.5).any()
+    with pytest.raises(ValueError, match="threshold"):
+        binarize(heat, "threshold")
+    box = [(0, 5, 10, 5)]  # the lower half: the highest values
+    assert iou_thresholded(heat, box, "threshold", threshold=0.5) == pytest.approx(1.0)
+    assert tune_threshold([heat], [box]) == 0.5
+    assert THRESHOLD_GRID[0] == 0.2 and THRESHOLD_GRID[-1] == 0.8
+    with pytest.raises(ValueError, match="as many"):
+        tune_threshold([heat], [])

@@ -220,3 +220,25 @@ def test_against_pytorch_grad_cam(lite0, x64):
     print(f"\nScore-CAM vs pytorch-grad-cam: compat corr={corr(ours_compat, ref):.6f}, "
           f"align_corners=False corr={corr(ours_ac_false, ref):.6f}, "
           f"default (prob CIC) corr={corr(ours_default, ref):.4f}, weight rank rho={rho:.6f}")
+
+
+def test_extra_heads_equal_a_model_with_that_head(lite0, x64):
+    """A randomised fc scored from the same masked forwards gives the map of a model with that
+    fc (the sanity check's head step), and the model's own head is unchanged."""
+    import copy
+
+    from tmvlib.explain.sanity import randomize_
+
+    model, _ = lite0
+    other = copy.deepcopy(model)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(3)
+        randomize_(other.fc)
+    shared = ScoreCAM(model, heads={"random fc": other.fc})
+    own = shared(x64)
+    np.testing.assert_allclose(own, ScoreCAM(model)(x64), atol=2e-3)
+    alone = ScoreCAM(other)(x64)
+    np.testing.assert_allclose(shared.head_maps["random fc"], alone, atol=2e-3)
+    assert shared.logits(x64).shape == (1,)
+    with pytest.raises(ValueError, match="nn.Linear"):
+        ScoreCAM(model, heads={"bad": torch.nn.Identity()})

@@ -71,3 +71,20 @@ def test_model_config_keys_the_checkpoint_by_everything_that_changes_it(data):
     assert config["train"] == TrainConfig(**FAST).to_dict()
     other = model_config("efficientnet_lite0", "auto", 32, 0.2, 6, TrainConfig(**FAST), "h2", info)
     assert other != config
+
+
+def test_permuted_label_model_learns_shuffled_labels_from_a_fresh_head(data, args, tmp_path):
+    from tmvlib.models.fit import fit_permuted_label_model
+
+    (x, y), _ = data
+    baseline = fit_or_load(tmp_path / "b.pt", train=TrainConfig(**FAST), **args)
+    config = read_checkpoint_meta(tmp_path / "b.pt")["config"]
+    ids = [f"i{k}" for k in range(len(y))]
+    permuted = fit_permuted_label_model(tmp_path / "p.pt", config, x, y, ids, seed=0)
+    record = read_checkpoint_meta(tmp_path / "p.pt")["config"]["train"]
+    assert record["augment"] is False and record["patience"] == record["epochs"] == FAST["epochs"]
+    assert record["seed"] == config["train"]["seed"] + 1  # never the baseline's initialisation
+    assert not np.allclose(permuted.model.fc.weight.detach(), baseline.model.fc.weight.detach())
+    again = fit_permuted_label_model(tmp_path / "p.pt", config, x, y, ids, seed=0)
+    assert again.reused
+    assert not fit_permuted_label_model(tmp_path / "p.pt", config, x, y, ids, seed=1).reused

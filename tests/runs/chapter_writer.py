@@ -21,7 +21,8 @@ WRITES = {
     "01_data": None,  # save_splits
     "02_baseline": ["baseline_predictions", "baseline_metrics", "baseline_threshold", "baseline_checkpoint",
                     "shortcut_aurocs", "shortcut_control"],
-    "04_gradcam": ["localization_gradcam", "sanity_gradcam", "explanations_gradcam", "regions_gradcam"],
+    "04_gradcam": ["localization_gradcam", "sanity_gradcam", "explanations_gradcam", "regions_gradcam",
+                   "explanations_prior", "permuted_label_checkpoint", "localization_coverage"],
 }
 
 

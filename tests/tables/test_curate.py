@@ -34,3 +34,16 @@ def test_one_high_and_one_low_per_outcome_deterministic():
     assert shuffled["image_id"].tolist() == picks["image_id"].tolist()
     with pytest.raises(ValueError, match="prob"):
         curated_samples(frame.drop(columns="prob"), 0.5)
+
+
+def test_sanity_sample_one_image_per_patient_by_a_fixed_rule():
+    from tmvlib.tables.curate import sanity_sample
+
+    frame = pd.DataFrame({"image_id": [f"i{k}" for k in range(12)], "patient_id": [f"p{k // 2}" for k in range(12)]})
+    picked = sanity_sample(frame, 4)
+    assert len(picked) == 4 and picked["patient_id"].is_unique
+    assert set(picked["image_id"]) <= {f"i{k}" for k in range(0, 12, 2)}  # each patient's first image
+    shuffled = sanity_sample(frame.sample(frac=1, random_state=3), 4)
+    assert shuffled["image_id"].tolist() == picked["image_id"].tolist()  # independent of row order
+    with pytest.raises(ValueError, match="6 patients"):
+        sanity_sample(frame, 7)

@@ -6,9 +6,11 @@ import pandas as pd
 import pytest
 
 from tmvlib.explain.regions import peak_region
-from tmvlib.tables.explanation import (agreement_rows, boxes_by_image, chance_localization,
-                                       excess_over_chance, localization_rows, localization_table,
-                                       paired_difference, region_rows, region_table,
+from tmvlib.explain.localization import tune_threshold
+from tmvlib.tables.explanation import (agreement_rows, boxes_by_image, confidence_correlation,
+                                       crossfit_thresholds, excess_over, localization_at_coverage,
+                                       localization_rows, localization_table, paired_difference,
+                                       patient_folds, region_rows, region_table, sanity_table,
                                        sanity_verdict)
 
 
@@ -31,30 +33,81 @@ def test_boxes_grouped_and_filtered():
 
 def test_localization_rows_hit_and_miss():
     maps = np.stack([blob((10, 10)), blob((30, 30))])
-    rows = localization_rows(maps, ["in", "out"], BOXES, top_k=0.0625)
-    assert rows["pointing"].tolist() == [1.0, 0.0]
+    rows = localization_rows(maps, ["in", "out"], BOXES, tolerance=0.0, thresholds=[0.5, 0.5])
+    assert rows["pointing"].tolist() == [1.0, 0.0] and rows["pointing_strict"].tolist() == [1.0, 0.0]
     assert rows.loc[0, "energy_inside"] > 0.75 and rows.loc[1, "energy_inside"] < 0.01
-    assert rows.loc[0, "iou_topk"] > 0.5 and rows.loc[1, "iou_topk"] == 0.0
+    assert rows.loc[0, "iou_tuned"] > 0.3 and rows.loc[1, "iou_tuned"] == 0.0
+    assert rows.loc[0, "auprc"] > 0.9 and rows.loc[1, "auprc"] < 0.1
     assert rows["box_area"].tolist() == [100 / 1600, 100 / 1600]
     with pytest.raises(KeyError, match="zz"):
         localization_rows(maps[:1], ["zz"], BOXES)
 
 
-def test_chance_levels_and_table():
-    rows = pd.DataFrame({"image_id": ["a", "b"], "box_area": [0.25, 0.25], "pointing": [1.0, 0.0],
-                         "iou_otsu": [0.5, 0.1], "iou_topk": [0.4, 0.0], "energy_inside": [0.6, 0.2],
-                         "method": "m", "patient_id": ["p1", "p2"]})
-    chance = chance_localization(rows, top_k=0.25)
-    np.testing.assert_allclose(chance["pointing"], [0.25, 0.25])
-    np.testing.assert_allclose(chance["iou_topk"], 0.0625 / 0.4375)  # k a / (k + a - k a)
-    table = localization_table(rows, top_k=0.25, n_boot=50)
-    assert set(table["method"]) == {"m", "chance (uniform map)"}
-    hit = table[(table["method"] == "m") & (table["quantity"] == "pointing game (hit rate)")].iloc[0]
+def test_pointing_tolerance_reaches_a_near_miss():
+    near = blob((18, 10))  # 4 rows below the box (rows 5..14)
+    strict = localization_rows(near[None], ["in"], BOXES, tolerance=0.0)
+    loose = localization_rows(near[None], ["in"], BOXES, tolerance=5.0)
+    assert strict.loc[0, "pointing"] == 0.0 and loose.loc[0, "pointing"] == 1.0
+    assert loose.loc[0, "pointing_strict"] == 0.0
+    assert np.isnan(strict.loc[0, "iou_tuned"])  # no thresholds given
+
+
+def test_baselines_score_chance_levels():
+    from tmvlib.explain.baselines import baseline_maps, prior_map
+
+    prior = prior_map(np.stack([blob((10, 10)), blob((30, 30))]))
+    assert prior.max() == 1.0 and prior.min() == 0.0
+    maps = baseline_maps(prior)
+    uniform = localization_rows(maps["random point (uniform map)"][None], ["in"], BOXES, tolerance=0.0)
+    assert uniform.loc[0, "pointing"] == pytest.approx(100 / 1600)  # a random point's chance
+    assert uniform.loc[0, "energy_inside"] == pytest.approx(100 / 1600)
+    assert uniform.loc[0, "auprc"] == pytest.approx(100 / 1600)  # ties: the prevalence
+    assert uniform.loc[0, "iou_otsu"] == 0.0
+    lung = localization_rows(maps["lung field (uniform)"][None], ["in"], BOXES, tolerance=0.0)
+    assert 0 < lung.loc[0, "pointing"] < 1  # a random point inside the lung proxy
+
+
+def test_crossfit_thresholds_never_use_the_image_itself():
+    maps = np.stack([blob((10, 10), sigma=s) for s in (2.0, 2.5, 3.0, 6.0)])
+    ids, patients = ["a", "b", "c", "d"], ["p", "q", "r", "s"]
+    boxes = {i: BOXES["in"] for i in ids}
+    thresholds, per_fold = crossfit_thresholds(maps, ids, patients, boxes, folds=2, seed=0)
+    fold = patient_folds(patients, 2, 0)
+    assert sorted(np.bincount(fold)) == [2, 2]
+    for k in range(2):
+        others = [m for m, f in zip(maps, fold) if f != k]
+        assert per_fold[k] == tune_threshold(others, [BOXES["in"]] * len(others))
+    assert all(thresholds[i] == per_fold[fold[i]] for i in range(4))
+    with pytest.raises(ValueError, match="patients"):
+        patient_folds(["p"], 2)
+
+
+def test_localization_table_and_excess_over_a_baseline():
+    rows = pd.DataFrame({"image_id": ["a", "b"] * 2, "method": ["m", "m", "prior map", "prior map"],
+                         "patient_id": ["p1", "p2"] * 2, "pointing": [1.0, 0.0, 0.0, 0.0],
+                         "pointing_strict": [1.0, 0.0, 0.0, 0.0], "iou_tuned": np.nan,
+                         "iou_otsu": [0.5, 0.1, 0.2, 0.2], "auprc": [0.6, 0.2, 0.3, 0.3],
+                         "energy_inside": [0.6, 0.2, 0.3, 0.1], "box_area": 0.25})
+    table = localization_table(rows, tolerance=15, n_boot=50)
+    assert set(table["method"]) == {"m", "prior map"}
+    assert "IoU, cross-fitted threshold" not in set(table["quantity"])  # undefined everywhere
+    hit = table[(table["method"] == "m") & (table["quantity"] == "pointing game (15 px)")].iloc[0]
     assert hit["value"] == 0.5 and hit["images"] == 2
-    assert "IoU, top 25% pixels" in set(table["quantity"])
-    excess = excess_over_chance(rows, top_k=0.25, n_boot=50).set_index("quantity")
-    assert excess.loc["pointing game (hit rate)", "value"] == pytest.approx(0.25)  # 0.5 - 0.25
-    assert excess.loc["energy inside box", "value"] == pytest.approx(0.4 - 0.25)
+    excess = excess_over(rows, "prior map", tolerance=15, n_boot=50).set_index("quantity")
+    assert set(excess["method"]) == {"m"}
+    assert excess.loc["pointing game (15 px)", "value"] == pytest.approx(0.5)
+    assert excess.loc["energy inside box", "value"] == pytest.approx(0.2)
+
+
+def test_localization_at_coverage_keeps_the_most_confident():
+    rows = pd.DataFrame({"image_id": list("abcd"), "patient_id": list("pqrs"), "confidence": [4.0, 3, 2, 1],
+                         "pointing": [1.0, 1.0, 0.0, 0.0], "iou_tuned": [0.4, 0.3, 0.2, 0.1]})
+    cov = localization_at_coverage(rows, [0.5, 1.0], tolerance=15, n_boot=50).set_index(["coverage", "quantity"])
+    assert cov.loc[(0.5, "pointing game (15 px)"), "value"] == 1.0
+    assert cov.loc[(1.0, "pointing game (15 px)"), "value"] == 0.5
+    assert cov.loc[(0.5, "pointing game (15 px)"), "images"] == 2
+    rho = confidence_correlation(rows, tolerance=15, n_boot=50).set_index("quantity")
+    assert rho.loc["IoU, cross-fitted threshold", "value"] == pytest.approx(1.0)
 
 
 def test_paired_difference_uses_shared_images():
@@ -92,19 +145,36 @@ def test_agreement_rows():
         agreement_rows(np.stack([a]), np.stack([a, a]), ["x"])
 
 
-def _cascade(rhos):
-    rows = [{"step": 0, "layer": "none", "spearman": 1.0, "ssim": 1.0, "image_id": i} for i in "ab"]
-    for step, (layer, values) in enumerate(rhos, start=1):
-        rows += [{"step": step, "layer": layer, "spearman": v, "ssim": 0.1, "image_id": i}
-                 for i, v in zip("ab", values)]
+def _rows(tests):
+    rows = []
+    for test, steps in tests.items():
+        rows += [{"test": test, "step": 0, "layer": "none", "spearman": 1.0, "ssim": 1.0, "image_id": i,
+                  "patient_id": "p" + i} for i in "abcd"]
+        for step, (layer, values) in enumerate(steps, start=1):
+            rows += [{"test": test, "step": step, "layer": layer, "spearman": v, "ssim": 0.1, "image_id": i,
+                      "patient_id": "p" + i} for i, v in zip("abcd", values)]
     return pd.DataFrame(rows)
 
 
-def test_sanity_verdict_pass_fail_and_constant_maps():
-    passed = sanity_verdict(_cascade([("fc", [0.1, -0.2]), ("head", [np.nan, np.nan])]))
-    assert passed["passed"] and passed["final_median"] == 0.0 and passed["worst_step"] == "fc"
-    failed = sanity_verdict(_cascade([("fc", [0.9, 0.8]), ("head", [0.1, 0.0])]))
-    assert not failed["passed"] and failed["worst_step"] == "fc"
-    assert failed["worst_median"] == pytest.approx(0.85)
+def test_sanity_table_and_verdict_pass_fail_undetermined():
+    low, high = [0.1, -0.2, 0.05, 0.0], [0.9, 0.8, 0.85, 0.95]
+    passed = sanity_verdict(sanity_table(_rows({"cascading": [("fc", low)], "data": [("labels", low)]}), n_boot=100))
+    assert passed["verdict"] == "passes" and passed["tests"] == {"cascading": "passes", "data": "passes"}
+    failed = sanity_verdict(sanity_table(_rows({"cascading": [("fc", low)], "independent": [("head", high)]}), n_boot=100))
+    assert failed["verdict"] == "fails" and failed["worst"]["layer"] == "head"
+    assert failed["worst"]["value"] == pytest.approx(np.mean(high))
     # a strongly negative correlation is still similarity (the ranking survived, inverted)
-    assert not sanity_verdict(_cascade([("fc", [-0.9, -0.8])]))["passed"]
+    assert sanity_verdict(sanity_table(_rows({"cascading": [("fc", [-0.9, -0.8, -0.85, -0.9])]}), n_boot=100))[
+        "verdict"] == "fails"
+    straddle = sanity_verdict(sanity_table(_rows({"cascading": [("fc", [0.0, 1.0, 0.0, 1.0])]}), n_boot=100))
+    assert straddle["verdict"] == "undetermined"
+
+
+def test_constant_maps_are_missing_not_passes():
+    table = sanity_table(_rows({"cascading": [("fc", [0.1, np.nan, 0.0, 0.1]), ("head", [np.nan] * 4)]}), n_boot=100)
+    rho = table[table["quantity"] == "|Spearman|"].set_index("layer")
+    assert rho.loc["fc", "missing"] == 1 and rho.loc["fc", "images"] == 3
+    assert rho.loc["head", "missing"] == 4 and np.isnan(rho.loc["head", "value"])
+    verdict = sanity_verdict(table)
+    assert verdict["verdict"] == "undetermined" and verdict["missing"] == 5
+

@@ -14,9 +14,12 @@ class Params:
 
     run_id: str = param("default", RUN_ID)
     external_images: int = param(120, "Kermany images (whole patients, deterministic) for the shortcut check")
-    top_k: float = param(0.15, "IoU of the top-k fraction of pixels")
-    pointing_tolerance: float = param(0.0, "pixels a pointing-game maximum may lie outside the box")
-    sanity_images: int = param(8, "images in the cascading-randomisation check")
+    pointing_tolerance: float = param(15.0, "pixels at 224 px (scaled to the input) a pointing-game "
+                                            "maximum may lie outside the box (Zhang et al. 2018: 15)")
+    threshold_folds: int = param(2, "patient folds for cross-fitting the IoU threshold on the boxed images")
+    coverages: list[float] = param([0.25, 0.5, 0.75, 1.0], "shares of the most confident boxed images "
+                                                            "for localisation at coverage")
+    sanity_images: int = param(16, "boxed images (one per patient, salted-hash order) in the randomisation checks")
     sanity_threshold: float = param(0.5, "pass: median |Spearman| with the trained map below this "
                                          "after randomising")
     batch_size: int = param(16, "images per forward/backward pass")
@@ -26,6 +29,7 @@ class Params:
 
 READS_PARAMS: dict[str, tuple[str, ...]] = {
     "01_data": ("data_root",),  # tmvlib.artifacts.radiologist_boxes
+    "02_baseline": ("max_images_per_split",),  # the training images of the permuted-label model
 }
-# 01: splits, radiologist boxes; 02: baseline.pt, predictions, threshold
+# 01: splits, radiologist boxes; 02: baseline.pt (and its training recipe), predictions, threshold
 READS_CHAPTERS: tuple[str, ...] = ("01_data", "02_baseline")

@@ -19,22 +19,30 @@ class Params:
     weighting: Literal["cic", "softmax"] = param(
         "cic", '"cic" (the paper\'s linear weights) or "softmax" (pytorch-grad-cam\'s)')
     batch_size: int = param(8, "masked inputs per forward pass")
-    sanity_images: int = param(1, "Score-CAM costs a full explanation per randomised layer")
+    sanity_images: int = param(16, "boxed images in the randomisation checks (the rule of chapter 04)")
+    independent_steps: list[str] | Literal["all"] | None = param(
+        None, "steps randomised one at a time; None: the stage holding the CAM target layer "
+              "(tmvlib.explain.sanity.target_stage); \"all\": every step")
+    top_k: float = param(0.15, "IoU of the top-k fraction of pixels when the two methods' maps are compared")
+    faithfulness_steps: int = param(10, "points - 1 of each deletion / insertion curve")
+    scorecam_top_k: int = param(128, "channels scored by the top-k fast path whose fidelity is measured "
+                                     "(chapters 06-07 use theirs)")
     sanity_threshold: float = param(0.5, "pass: median |Spearman| with the trained map below this "
                                          "after randomising")
     n_boot: int = param(1000, N_BOOT)
     seed: int = param(0, SEED)
     sanity_steps: list[str] | Literal["all"] | None = param(
-        None, "randomisation steps after which to compute maps (names of "
-              "tmvlib.explain.sanity.randomization_steps); None: the backbone's own choice "
-              "(BackboneSpec.sanity_steps); \"all\": every step")
+        ["fc"], "cascade steps after which to compute maps (names of "
+                "tmvlib.explain.sanity.randomization_steps; the cascade always runs through every "
+                "step); None: the backbone's own choice (BackboneSpec.sanity_steps); \"all\": every "
+                "step. Each map costs a full Score-CAM")
     max_images: int | None = param(None, "cap on the images explained (None: every boxed image; "
                                          "the curated set is always kept)")
 
 
 READS_PARAMS: dict[str, tuple[str, ...]] = {
     "01_data": ("data_root",),  # tmvlib.artifacts.radiologist_boxes
-    "04_gradcam": ("top_k", "pointing_tolerance"),  # the same localisation metrics as chapter 04
+    "04_gradcam": ("pointing_tolerance", "threshold_folds"),  # the same localisation metrics as chapter 04
 }
-# 01: splits, boxes; 02: baseline.pt, predictions, threshold; 04: Grad-CAM maps, sanity_gradcam.parquet
+# 01: splits, boxes; 02: baseline.pt, predictions, threshold; 04: Grad-CAM and prior maps, localisation and sanity tables, permuted-label model
 READS_CHAPTERS: tuple[str, ...] = ("01_data", "02_baseline", "04_gradcam")

@@ -78,3 +78,14 @@ def curve_auc(curve) -> float:
     if curve.ndim != 1 or len(curve) < 2:
         raise ValueError(f"a curve needs at least two points, got shape {curve.shape}")
     return float(np.trapezoid(curve, dx=1.0 / (len(curve) - 1)))
+
+
+def blurred_baseline(x: torch.Tensor, sigma: float = 10.0) -> torch.Tensor:
+    """A heavily blurred copy of ``x`` ``(C, H, W)`` or ``(B, C, H, W)`` (Gaussian, ``sigma`` pixels,
+    kernel ``2 * ceil(3 sigma) + 1`` clipped to the image): the "removed" pixels of the curves
+    keep the image's local brightness but lose its detail, as in Petsiuk et al.'s insertion
+    metric, rather than becoming a flat colour the model never saw in training."""
+    from torchvision.transforms.functional import gaussian_blur
+
+    size = min(2 * int(np.ceil(3 * sigma)) + 1, 2 * (min(x.shape[-2:]) // 2) - 1)
+    return gaussian_blur(x, [size, size], [sigma, sigma])

@@ -6,12 +6,21 @@ the NIH boxes from 1024 px first). It covers columns ``floor(x) .. ceil(x + w) -
 
 - ``pointing_game`` (Zhang et al. 2018, "Top-down neural attention by excitation backprop"): a
   hit when the heatmap's maximum lies in a box, or within ``tolerance`` pixels of one (Euclidean
-  distance between pixel indices; the paper used 15 px at 224 px, we default to 0 = strictly
-  inside). Ties: a hit when any maximal pixel qualifies; a constant map points nowhere (False).
+  distance between pixel indices; the paper used 15 px at 224 px; 0 = strictly inside, the "hit
+  rate" of Saporta et al. 2022). Ties: a hit when any maximal pixel qualifies; a constant map
+  points nowhere (False).
+- ``pointing_share``: the pointing game's expected hit when a tie between maximal pixels is
+  broken at random: the share of maximal pixels that qualify. Equal to ``pointing_game`` for a
+  map with one maximum; for a constant map it is the chance of a random point, and for a
+  uniform map over a region, that of a random point in the region (the baselines of
+  ``tmvlib.explain.baselines``).
 - ``energy_inside``: fraction of the heatmap's mass inside the union of boxes (the
   energy-based pointing game of the Score-CAM paper).
 - ``iou_thresholded``: IoU of the binarised heatmap with the union box mask; binarised by
-  Otsu's threshold (skimage) or by keeping the top ``k`` fraction of the pixels.
+  Otsu's threshold (skimage), by keeping the top ``k`` fraction of the pixels, or at a fixed
+  ``threshold`` of the min-max normalised map (Saporta et al. 2022, "Benchmarking saliency
+  methods for chest X-ray interpretation", Nature Machine Intelligence 4: thresholds tuned on
+  validation; ``tune_threshold`` picks the one with the highest mean IoU on a set of maps).
 - ``box_auprc``: threshold-free area under the precision-recall curve of the map's pixels
   against the box pixels (average precision; Arun et al. 2021, "Assessing the trustworthiness
   of saliency maps for localizing abnormalities in medical imaging", Radiology: AI 3(6)).
@@ -21,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.ndimage import distance_transform_edt
 from skimage.filters import threshold_otsu
 from sklearn.metrics import average_precision_score
 
@@ -72,6 +82,26 @@ def pointing_game(heatmap, boxes: Sequence[Box], tolerance: float = 0.0) -> bool
     return False
 
 
+def _within(boxes: Sequence[Box], shape: tuple[int, int], tolerance: float) -> np.ndarray:
+    """bool (H, W): pixels inside a box or within ``tolerance`` pixels (Euclidean) of one."""
+    mask = box_mask(boxes, shape)
+    if tolerance <= 0 or not mask.any():
+        return mask
+    return distance_transform_edt(~mask) <= tolerance
+
+
+def pointing_share(heatmap, boxes: Sequence[Box], tolerance: float = 0.0) -> float:
+    """Share in [0, 1] of the maximal pixels of ``heatmap`` (H, W) that lie inside a box or
+    within ``tolerance`` pixels of one: the pointing game with ties broken at random (1.0 or 0.0
+    for a map with a single maximum; a random point's chance for a constant map). 0.0 without
+    boxes."""
+    heat = _as_map(heatmap)
+    if not len(boxes):
+        return 0.0
+    top = heat == heat.max()
+    return float(_within(boxes, heat.shape, tolerance)[top].mean())
+
+
 def energy_inside(heatmap, boxes: Sequence[Box]) -> float:
     """Fraction of the total (non-negative) heatmap mass inside the union of boxes, in [0, 1];
     NaN for an all-zero heatmap. Negative values are an error (maps here are in [0, 1])."""
@@ -84,11 +114,20 @@ def energy_inside(heatmap, boxes: Sequence[Box]) -> float:
     return float(heat[box_mask(boxes, heat.shape)].sum() / total)
 
 
-def binarize(heatmap, method: str = "otsu", k: float = 0.15) -> np.ndarray:
-    """bool (H, W): ``heatmap > threshold_otsu(heatmap)``, or exactly the ``round(k * H * W)``
-    highest pixels for ``method="top_k"`` (ties broken by position). A constant map gives an
-    empty mask under Otsu."""
+def binarize(heatmap, method: str = "otsu", k: float = 0.15,
+             threshold: float | None = None) -> np.ndarray:
+    """bool (H, W): ``heatmap > threshold_otsu(heatmap)``, exactly the ``round(k * H * W)``
+    highest pixels for ``method="top_k"`` (ties broken by position), or, for
+    ``method="threshold"``, the pixels of the min-max normalised map at or above ``threshold``.
+    A constant map gives an empty mask under Otsu and a threshold."""
     heat = _as_map(heatmap)
+    if method == "threshold":
+        if threshold is None or not 0 <= threshold <= 1:
+            raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+        span = np.ptp(heat)
+        if span == 0:
+            return np.zeros(heat.shape, dtype=bool)
+        return (heat - heat.min()) / span >= threshold
     if method == "otsu":
         if np.ptp(heat) == 0:
             return np.zeros(heat.shape, dtype=bool)
@@ -100,13 +139,14 @@ def binarize(heatmap, method: str = "otsu", k: float = 0.15) -> np.ndarray:
         flat = np.zeros(heat.size, dtype=bool)
         flat[np.argsort(-heat.ravel(), kind="stable")[:n]] = True
         return flat.reshape(heat.shape)
-    raise ValueError(f"method must be 'otsu' or 'top_k', got {method!r}")
+    raise ValueError(f"method must be 'otsu', 'top_k' or 'threshold', got {method!r}")
 
 
-def iou_thresholded(heatmap, boxes: Sequence[Box], method: str = "otsu", k: float = 0.15) -> float:
-    """IoU in [0, 1] of ``binarize(heatmap, method, k)`` with the union box mask; NaN when both
-    are empty."""
-    pred = binarize(heatmap, method, k)
+def iou_thresholded(heatmap, boxes: Sequence[Box], method: str = "otsu", k: float = 0.15,
+                    threshold: float | None = None) -> float:
+    """IoU in [0, 1] of ``binarize(heatmap, method, k, threshold)`` with the union box mask;
+    NaN when both are empty."""
+    pred = binarize(heatmap, method, k, threshold)
     truth = box_mask(boxes, pred.shape)
     union = np.logical_or(pred, truth).sum()
     if union == 0:
@@ -124,3 +164,18 @@ def box_auprc(heatmap, boxes: Sequence[Box]) -> float:
     if truth.all() or not truth.any():
         return float("nan")
     return float(average_precision_score(truth, heat.ravel()))
+
+
+THRESHOLD_GRID = tuple(np.round(np.arange(0.2, 0.81, 0.05), 2))  # Saporta et al.: 0.2 to 0.8
+
+
+def tune_threshold(maps: Sequence, boxes: Sequence[Sequence[Box]],
+                   grid: Sequence[float] = THRESHOLD_GRID) -> float:
+    """The threshold of ``grid`` with the highest mean IoU (``iou_thresholded(..., "threshold")``)
+    of ``maps`` (each (H, W)) against their ``boxes``; ties go to the lowest threshold. Fit it on
+    images other than those it is used on (validation, or cross-fitting)."""
+    if len(maps) != len(boxes) or not len(maps):
+        raise ValueError(f"need as many box lists as maps (got {len(maps)} maps, {len(boxes)} box lists)")
+    means = [np.nanmean([iou_thresholded(m, b, "threshold", threshold=t) for m, b in zip(maps, boxes)])
+             for t in grid]
+    return float(grid[int(np.nanargmax(means))])

@@ -32,16 +32,23 @@ def explain_images(explain: Callable[[torch.Tensor], np.ndarray], images: torch.
 
 
 def explain_with_stats(cam, images: torch.Tensor, norm, batch_size: int = 1, progress: bool = True,
-                       desc: str = "explaining") -> tuple[np.ndarray, float, pd.DataFrame]:
+                       desc: str = "explaining", head_maps: dict | None = None
+                       ) -> tuple[np.ndarray, float, pd.DataFrame]:
     """:func:`explain_images` with a CAM object that keeps per-call ``stats.per_image`` (such as
     :class:`tmvlib.explain.scorecam.ScoreCAM`): also returns the per-image statistics of every
-    call, one row per image, in image order."""
+    call, one row per image, in image order. ``head_maps``: a dict filled with the maps (N,H,W)
+    of each extra head of the CAM (``ScoreCAM(heads=...).head_maps``), in image order."""
     per_image: list[dict] = []
+    collected: dict[str, list[np.ndarray]] = {}
 
     def explain(x):
         maps = cam(x)
         per_image.extend(cam.stats.per_image)
+        for name, m in getattr(cam, "head_maps", {}).items():
+            collected.setdefault(name, []).append(m)
         return maps
 
     maps, seconds = explain_images(explain, images, norm, batch_size=batch_size, progress=progress, desc=desc)
+    if head_maps is not None:
+        head_maps.update({name: np.concatenate(parts) for name, parts in collected.items()})
     return maps, seconds, pd.DataFrame(per_image)

@@ -115,13 +115,20 @@ class ScoreCAM:
     forwards (see the module docstring; resolved value in ``self.precision``). Runs on the
     model's device (``self.device``). ``__call__(x)`` -> float32 (B,H,W) in [0, 1] (CPU numpy);
     ``stats`` describes it.
+    ``heads``: optional extra linear heads ``{name: nn.Linear(F, 1)}`` explained from the *same*
+    masked forwards: the scoring copy stops at the pooled features and each head (the model's
+    own ``fc`` first) turns them into logits; after a call, ``head_maps[name]`` holds each extra
+    head's maps. Exact for a model that differs from ``model`` only in ``fc`` (the masks are the
+    target layer's activations and the masked inputs do not depend on ``fc``), so the
+    randomised-head sanity check costs no extra forward pass.
     """
 
     def __init__(self, model: nn.Module, layer: nn.Module | str | None = None, *,
                  score: str = "prob", weighting: str = "cic", batch_size: int = 8,
                  top_k: int | None = None, select: str = "variance", fill: str = "mean",
                  dedupe: bool = True, channels_last: bool = True, backend: str = "jit",
-                 mask_align_corners: bool = False, precision: str = "fp32"):
+                 mask_align_corners: bool = False, precision: str = "fp32",
+                 heads: dict[str, nn.Module] | None = None):
         for name, value, allowed in (("score", score, SCORES), ("weighting", weighting, WEIGHTINGS),
                                      ("select", select, SELECTS), ("fill", fill, FILLS)):
             if value not in allowed:
@@ -138,10 +145,20 @@ class ScoreCAM:
         self.top_k, self.select, self.fill, self.dedupe = top_k, select, fill, dedupe
         self.channels_last, self.mask_align_corners = channels_last, mask_align_corners
         self.backend = backend
+        self.heads = dict(heads or {})
+        self.head_maps: dict[str, np.ndarray] = {}
         self.scorer = _scoring_copy(model, channels_last, self.dtype)
+        self._head_weight: torch.Tensor | None = None
+        if self.heads:  # score pooled features, then every head: (n, F) @ (F, 1 + extra)
+            linear = [model.fc, *self.heads.values()]
+            if any(not isinstance(h, nn.Linear) or h.out_features != 1 for h in linear):
+                raise ValueError("heads must be nn.Linear(F, 1) modules like the model's fc")
+            self._head_weight = torch.cat([h.weight.detach() for h in linear]).T.float().to(self.device)
+            self._head_bias = torch.cat([h.bias.detach() for h in linear]).float().to(self.device)
+            self.scorer.fc = nn.Identity()
         self._traced: dict[tuple[int, int], nn.Module] = {}
         self._buffer: torch.Tensor | None = None
-        self._baseline: dict[tuple[int, int], float] = {}
+        self._baseline: dict[tuple[int, int], torch.Tensor] = {}
         self.stats = ScoreCAMStats()
 
     def __call__(self, x: torch.Tensor) -> np.ndarray:
@@ -152,17 +169,18 @@ class ScoreCAM:
         self.stats = ScoreCAMStats()
         with _strict_fp32(self.device, self.precision):
             _, acts = layer_activations(self.model, x, self.layer)
-            cams = [self._cam(x[b], acts[b].float(), size) for b in range(x.shape[0])]
-        out = to_heatmaps(torch.stack(cams), size)
+            cams = torch.stack([self._cam(x[b], acts[b].float(), size) for b in range(x.shape[0])])
+        out = to_heatmaps(cams[:, 0], size)
+        self.head_maps = {name: to_heatmaps(cams[:, k], size) for k, name in enumerate(self.heads, start=1)}
         self.stats.seconds = time.perf_counter() - start
         return out
 
     def channel_weights(self, x: torch.Tensor, acts: torch.Tensor) -> torch.Tensor:
         """One image: x (3,H,W) normalised input, acts (C,h,w) float32 activations of the target
         layer for x -> alpha (C,) (steps 1-4 of the definition; 0 for constant channels under
-        "cic"). Adds this image to ``stats``."""
+        "cic"), of the model's own head. Adds this image to ``stats``."""
         with _strict_fp32(self.device, self.precision):
-            return self._channel_weights(x.to(self.device), acts.to(self.device))
+            return self._channel_weights(x.to(self.device), acts.to(self.device))[:, 0]
 
     def _channel_weights(self, x: torch.Tensor, acts: torch.Tensor) -> torch.Tensor:
         size = tuple(x.shape[-2:])
@@ -171,8 +189,8 @@ class ScoreCAM:
         lo, hi = flat.amin(1), flat.amax(1)
         live = (hi - lo) > EPS
         chosen = self._select(flat, live)
-        # constant channels: masked input = X_b
-        logits = torch.full((acts.shape[0],), base, device=acts.device)
+        # constant channels: masked input = X_b; one column per head
+        logits = base.to(acts.device).expand(acts.shape[0], -1).clone()
         unselected = live.clone()
         unselected[chosen] = False
         if chosen.numel():
@@ -186,14 +204,16 @@ class ScoreCAM:
         else:
             distinct = flat[:0]
         self._record(acts.shape[0], int((~live).sum()), int(unselected.sum()), distinct.shape[0])
-        return self._weights(logits, base, unselected)
+        return torch.stack([self._weights(logits[:, k], float(base[k]), unselected)
+                            for k in range(logits.shape[1])], 1)
 
     # -- steps ------------------------------------------------------------------------------
 
     def _cam(self, x: torch.Tensor, acts: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        alpha = self.channel_weights(x, acts)
+        """(n_heads, h, w) low-resolution maps, the model's own head first."""
+        alpha = self._channel_weights(x, acts)  # (C, n_heads)
         channels, h, w = acts.shape
-        return torch.relu((alpha @ acts.reshape(channels, h * w)).reshape(h, w))
+        return torch.relu((alpha.T @ acts.reshape(channels, h * w)).reshape(-1, h, w))
 
     def _select(self, flat: torch.Tensor, live: torch.Tensor) -> torch.Tensor:
         """Indices of the live channels to score: all of them, or the top_k by the statistic."""
@@ -220,10 +240,10 @@ class ScoreCAM:
         return s
 
     def _score_masks(self, x: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        """x (3,H,W), low-res normalised maps (U,h,w) -> logits (U,) of f(x * s(Up(map)))."""
+        """x (3,H,W), low-res normalised maps (U,h,w) -> logits (U, n_heads) of f(x * s(Up(map)))."""
         size = tuple(x.shape[-2:])
         buf = self._input_buffer(size)
-        out = torch.empty(masks.shape[0], device=self.device)
+        out = torch.empty(masks.shape[0], 1 + len(self.heads), device=self.device)
         # Off the CPU the last, partial chunk is forwarded at the full batch shape (stale rows
         # ignored): one input shape for the traced model and cuDNN, no re-profiling per image.
         # On the CPU the extra rows would cost their full compute, so it forwards n rows.
@@ -249,19 +269,32 @@ class ScoreCAM:
                                        ).contiguous(memory_format=fmt)
         return self._buffer
 
-    def _baseline_logit(self, size: tuple[int, int]) -> float:
+    def _baseline_logit(self, size: tuple[int, int]) -> torch.Tensor:
         """f(X_b) with X_b = 0 (the masked input of an all-zero mask), cached per input size."""
         if size not in self._baseline:
             with torch.inference_mode():
                 zeros = torch.zeros(1, 3, *size, dtype=self.dtype, device=self.device)
                 if self.channels_last:
                     zeros = zeros.contiguous(memory_format=torch.channels_last)
-                self._baseline[size] = float(self._forward(zeros)[0])
+                self._baseline[size] = self._forward(zeros)[0].clone()
         return self._baseline[size]
 
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The scoring model's float32 logits ``(n,)`` of inputs ``x`` ``(n,3,H,W)`` (normalised),
+        on the CPU: the same fast forward Score-CAM uses, for other forward-only work on the
+        same model (e.g. deletion and insertion curves)."""
+        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        with torch.inference_mode(), _strict_fp32(self.device, self.precision):
+            batch = x.to(self.device, self.dtype).contiguous(memory_format=fmt)
+            return self._forward(batch)[:, 0].cpu()
+
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
-        """(n,3,H,W) -> float32 logits (n,) with the scoring model (inside inference_mode)."""
-        return self._module_for(tuple(batch.shape[-2:]))(batch).reshape(-1).float()
+        """(n,3,H,W) -> float32 logits (n, n_heads) with the scoring model (inside
+        inference_mode); one column unless extra ``heads`` were given."""
+        out = self._module_for(tuple(batch.shape[-2:]))(batch).reshape(batch.shape[0], -1).float()
+        if self._head_weight is None:
+            return out
+        return out @ self._head_weight + self._head_bias
 
     def prepare(self, size: tuple[int, int]) -> None:
         """Optional: build and warm the scoring model for inputs of ``size`` (H, W) now rather

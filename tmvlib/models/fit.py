@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..data.splits import split_hash
 from .checkpoint import load_checkpoint, reusable_checkpoint, save_checkpoint
 from .classifier import XrayClassifier, build_classifier
 from .train import TrainConfig, TrainResult, seed_everything, train_classifier
@@ -93,3 +94,30 @@ def load_trained_classifier(checkpoint: str | Path) -> tuple[XrayClassifier, Wei
                                  f"{str(info.sha256)[:12]}…")
     load_checkpoint(model, checkpoint)
     return model.eval(), info, config
+
+
+def fit_permuted_label_model(checkpoint: Path, baseline: dict, train_images: torch.Tensor,
+                             train_labels: np.ndarray, image_ids, seed: int = 0,
+                             progress: bool = False) -> FittedModel:
+    """The data-randomisation model of Adebayo et al. (2018, "Sanity Checks for Saliency Maps",
+    section 3.2): the baseline's recipe trained on the training images with their labels
+    randomly permuted (``numpy`` ``default_rng(seed).permutation``), so whatever it learns is
+    noise. Same backbone, pretrained weights, frozen stages, dropout, epochs, batch size and
+    learning rate as ``baseline`` (the checkpoint config of chapter 02); no augmentation, no
+    early stopping, and the epoch kept is the one that fits the permuted labels best (its
+    training AUROC on them, ``record["best_val_auroc"]``, says how much noise it memorised).
+    Its training seed is ``baseline seed + 1 + seed``, never the baseline's: the new head's
+    initial weights are drawn afresh (a shared initialisation would let the two maps agree
+    through the start they share rather than anything learned).
+    Reused from ``checkpoint`` when the same config trained it (train-or-reuse)."""
+    train = TrainConfig(**{**baseline["train"], "augment": False, "augment_copies": 0,
+                           "patience": baseline["train"]["epochs"],
+                           "seed": baseline["train"]["seed"] + 1 + seed,
+                           "cache_seed": None})
+    permuted = np.random.default_rng(seed).permutation(np.asarray(train_labels))
+    table = pd.DataFrame({"image_id": list(image_ids), "patient_id": "", "split": "train",
+                          "label": permuted})
+    return fit_or_load(checkpoint, baseline["backbone"], baseline["weights"], baseline["image_size"],
+                       baseline["dropout"], baseline["frozen_stages"], train,
+                       "permuted:" + split_hash(table), train_images, permuted, train_images,
+                       permuted, progress=progress)

@@ -182,6 +182,8 @@ def train_classifier(model: XrayClassifier, info: WeightsInfo, train_images: tor
     cached = config.cache_features and model.frozen_stages > 0
     if cached and train_cache is None:
         train_cache = build_train_cache(model, info, train_images, config, progress)
+    if cached and val_cache is None and val_images is train_images:
+        val_cache = train_cache[0]  # the unaugmented view of the same images: the same features
     if cached and val_cache is None:
         val_cache = frozen_bank(model, info, val_images, config, progress, "caching validation features")
     # Dropout masks, view picks and data order draw from here on, whichever way the caches came.

@@ -5,29 +5,6 @@ import altair as alt
 import pandas as pd
 
 
-def sanity_chart(rows: pd.DataFrame, title: str, threshold: float | None = None) -> alt.Chart:
-    """``rows``: sanity rows (``step, layer, spearman, ssim, image_id``). Thin lines per image,
-    the median over images in bold, for Spearman and SSIM side by side; x = layers randomised
-    from the head down; an optional dashed ``threshold`` on Spearman."""
-    long = rows.melt(id_vars=["step", "layer", "image_id"], value_vars=["spearman", "ssim"],
-                     var_name="similarity", value_name="value")
-    order = list(dict.fromkeys(rows.sort_values("step")["layer"]))
-    x = alt.X("layer:N", sort=order, title="randomised down to (cumulative, from the head)")
-    base = alt.Chart(long)
-    per_image = base.mark_line(opacity=0.25, color="gray").encode(
-        x=x, y=alt.Y("value:Q", title="similarity to the trained model's map",
-                     scale=alt.Scale(domain=[-1, 1])), detail="image_id:N")
-    median = base.mark_line(point=True, strokeWidth=3).encode(
-        x=x, y="median(value):Q", tooltip=["layer", alt.Tooltip("median(value):Q", format=".3f")])
-    layers = per_image + median
-    if threshold is not None:
-        rule = alt.Chart(pd.DataFrame({"y": [threshold, -threshold], "similarity": "spearman"})
-                         ).mark_rule(strokeDash=[4, 4], color="firebrick").encode(y="y:Q")
-        layers = layers + rule
-    return layers.properties(width=300, height=220).facet(
-        column=alt.Column("similarity:N", title=None)).properties(title=title)
-
-
 def region_chart(table: pd.DataFrame, group: str, title: str) -> alt.Chart:
     """``table``: region_table rows (``quantity, value, low, high, area``) with a ``group``
     column; bars = mean energy share with its interval, ticks = the region's area share (what a
@@ -45,15 +22,43 @@ def region_chart(table: pd.DataFrame, group: str, title: str) -> alt.Chart:
     return (bars + errors + area).properties(width=380, height=220, title=title)
 
 
-def interval_chart(table: pd.DataFrame, color: str, title: str) -> alt.Chart:
+def interval_chart(table: pd.DataFrame, color: str, title: str,
+                   domain: tuple[float, float] | None = (0, 1)) -> alt.Chart:
     """Point-and-interval chart: ``quantity, value, low, high`` with a ``color`` column (e.g.
-    method), one row per quantity."""
+    method), one row per quantity; ``domain`` of the x axis (None: fitted, with a rule at 0 for
+    differences)."""
     base = alt.Chart(table).encode(y=alt.Y(f"{color}:N", title=None),
                                    color=alt.Color(f"{color}:N", legend=None))
     points = base.mark_point(filled=True, size=60).encode(
-        x=alt.X("value:Q", title=None, scale=alt.Scale(domain=[0, 1])),
+        x=alt.X("value:Q", title=None, scale=alt.Scale(domain=list(domain)) if domain else alt.Scale(zero=True)),
         tooltip=[color, "quantity", alt.Tooltip("value:Q", format=".3f"),
                  alt.Tooltip("low:Q", format=".3f"), alt.Tooltip("high:Q", format=".3f")])
     rules = base.mark_rule().encode(x="low:Q", x2="high:Q")
-    return (rules + points).properties(width=220, height=90).facet(
+    layers = rules + points
+    if domain is None:
+        layers = layers + alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(
+            strokeDash=[4, 4], color="gray").encode(x="x:Q")
+    return layers.properties(width=220, height=90).facet(
         facet=alt.Facet("quantity:N", title=None), columns=2).properties(title=title)
+
+
+def sanity_interval_chart(table: pd.DataFrame, title: str, threshold: float | None = None) -> alt.Chart:
+    """``table``: ``tmvlib.tables.explanation.sanity_table`` rows. Per test (columns) and
+    randomisation step (x, in step order), the mean |Spearman| and SSIM of randomised against
+    trained maps with their 95% intervals; an optional dashed ``threshold`` (the pass rule)."""
+    data = table[table["quantity"].isin(["|Spearman|", "SSIM"])].dropna(subset=["value"])
+    order = list(dict.fromkeys(data.sort_values("step")["layer"]))
+    base = alt.Chart(data).encode(x=alt.X("layer:N", sort=order, title="randomised"),
+                                  color=alt.Color("quantity:N", title=None),
+                                  xOffset=alt.XOffset("quantity:N"))
+    points = base.mark_point(filled=True, size=50).encode(
+        y=alt.Y("value:Q", title="similarity to the trained map", scale=alt.Scale(domain=[-0.2, 1])),
+        tooltip=["test", "layer", "quantity", alt.Tooltip("value:Q", format=".3f"),
+                 alt.Tooltip("low:Q", format=".3f"), alt.Tooltip("high:Q", format=".3f"), "images", "missing"])
+    layers = base.mark_rule().encode(y="low:Q", y2="high:Q") + points
+    if threshold is not None:
+        layers = layers + alt.Chart(pd.DataFrame({"y": [threshold]})).mark_rule(
+            strokeDash=[4, 4], color="firebrick").encode(y="y:Q")
+    return layers.properties(width=alt.Step(28), height=200).facet(
+        column=alt.Column("test:N", title=None, sort=["cascading", "independent", "data"])
+    ).resolve_scale(x="independent").properties(title=title)

@@ -121,10 +121,11 @@ def prior_shift_verdict(change: Mapping, raw: Mapping, corrected: Mapping, targe
             f"{interval_text(corrected['value'], corrected['low'], corrected['high'])}): {verdict}")
 
 
-def chance_verdict(low: float, high: float) -> str:
-    """An excess over chance (a paired difference interval) against 0, in words."""
-    return {"above": "above chance", "below": "below chance",
-            "includes": "not distinguishable from chance at this sample size"}[position(low, high, 0.0)]
+def chance_verdict(low: float, high: float, reference: str = "chance") -> str:
+    """An excess over a reference (a paired difference interval) against 0, in words:
+    "above chance", "below the prior map", ..."""
+    return {"above": f"above {reference}", "below": f"below {reference}",
+            "includes": f"not distinguishable from {reference} at this sample size"}[position(low, high, 0.0)]
 
 
 def heat_text(row: Mapping, digits: int = 2) -> str:
@@ -165,11 +166,26 @@ def ood_error_verdict(row: Mapping) -> str:
 
 
 def sanity_text(verdict: Mapping) -> str:
-    """The cascading-randomisation verdict (:func:`tmvlib.tables.explanation.sanity_verdict`) in
-    words: passes / FAILS with the worst and the final median |Spearman|."""
-    return (("passes" if verdict["passed"] else "FAILS") + f": the highest median |Spearman| after any "
-            f"randomisation step is {verdict['worst_median']:.2f} (after randomising down to "
-            f"{verdict['worst_step']}); with every layer random it is {verdict['final_median']:.2f}")
+    """The randomisation verdict (:func:`tmvlib.tables.explanation.sanity_verdict`) in words:
+    passes / FAILS / is undetermined, how many steps passed, failed or stayed undetermined (and
+    how many of those only because every randomised map was constant), the step with the highest
+    mean |Spearman| with its interval, and the constant maps left out."""
+    steps, worst = verdict["steps"], verdict["worst"]
+    word = {"passes": "passes", "fails": "FAILS", "undetermined": "is undetermined on"}[verdict["verdict"]]
+    counts = steps["verdict"].value_counts()
+    blank = int(((steps["verdict"] == "undetermined") & (steps["images"] == 0)).sum())
+    undetermined = f"{counts.get('undetermined', 0)} undetermined"
+    if blank:
+        undetermined += f" ({blank} because every randomised map was constant)"
+    text = (f"{word} the randomisation checks: of {len(steps)} steps ({', '.join(verdict['tests'])}; "
+            f"{verdict['images']} images each; pass = upper 95% bound of the mean |Spearman| below "
+            f"{verdict['threshold']:g}), {counts.get('passes', 0)} pass, {counts.get('fails', 0)} fail and "
+            f"{undetermined}; the highest mean |Spearman| is "
+            f"{interval_text(worst['value'], worst['low'], worst['high'], 2)} ({worst['test']}: {worst['layer']})")
+    if verdict["missing"]:
+        text += (f"; {verdict['missing']} randomised maps were constant, left out and reported as "
+                 "missing, not as passes")
+    return text
 
 
 def ood_rates_text(row: Mapping) -> dict[str, str]:

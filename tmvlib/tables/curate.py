@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..data.splits import patient_unit_interval
 from ..metrics.confidence import decision_margin
 
 OUTCOMES = ("TP", "FP", "FN", "TN")
@@ -63,3 +64,16 @@ def explanation_subset(frame: pd.DataFrame, curated_ids, boxed_ids, max_images: 
         first = chosen["image_id"].isin(list(curated_ids))
         chosen = pd.concat([chosen[first], chosen[~first]]).head(max(max_images, int(first.sum()))).sort_index()
     return chosen.reset_index(drop=True)
+
+
+def sanity_sample(frame: pd.DataFrame, n: int, salt: str = "tmv-sanity") -> pd.DataFrame:
+    """The images of the randomisation checks, by a rule fixed in advance: one image per patient
+    (the first in ``image_id`` order), patients in salted-hash order
+    (``tmvlib.data.splits.patient_unit_interval``), the first ``n``. Deterministic; independent of
+    the maps, the model and the outcome. Fewer than ``n`` patients raise."""
+    firsts = frame.sort_values("image_id", kind="stable").drop_duplicates("patient_id")
+    if len(firsts) < n:
+        raise ValueError(f"the randomisation checks ask for {n} images of distinct patients; "
+                         f"only {len(firsts)} patients are available")
+    order = firsts["patient_id"].map(lambda pid: patient_unit_interval(pid, salt))
+    return firsts.assign(_order=order).sort_values("_order", kind="stable").head(n).drop(columns="_order")

@@ -1,0 +1,48 @@
+"""Baseline maps that know where the lungs are, the references a saliency map must beat.
+
+A radiologist's pneumonia box always lies in a lung, and any CAM of a chest radiograph has a
+central, lung-shaped prior, so "better than a random point" is too easy a bar. Three baselines,
+each an (H, W) map in [0, 1] scored by the same localisation metrics as a method's map:
+
+- ``prior_map``: the mean of one method's maps over training images, min-max normalised: where
+  the method puts heat on any radiograph, whatever the image shows. A map that localises a
+  finding must beat its own prior on the same image (the paired excess of chapters 04-05).
+- ``lung_field_map``: uniform inside the lung-field proxy of ``tmvlib.explain.regions`` (a fixed
+  rectangle minus the mediastinum strip, not a segmentation), zero outside.
+- ``uniform_map``: constant; its pointing-game share is a random point's chance, its energy the
+  boxes' share of the image.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .regions import region_masks
+
+
+def prior_map(maps) -> np.ndarray:
+    """float32 (H, W) in [0, 1]: the pixel-wise mean of ``maps`` (N, H, W), min-max normalised
+    (all zeros if the mean is constant)."""
+    maps = np.asarray(maps, dtype=np.float64)
+    if maps.ndim != 3 or not len(maps):
+        raise ValueError(f"maps must be a non-empty (N, H, W) stack, got shape {maps.shape}")
+    mean = maps.mean(axis=0)
+    span = np.ptp(mean)
+    return ((mean - mean.min()) / span if span > 0 else np.zeros_like(mean)).astype(np.float32)
+
+
+def lung_field_map(shape: tuple[int, int]) -> np.ndarray:
+    """float32 (H, W): 1 inside the lung-field proxy (``region_masks(shape)["lung_proxy"]``), 0
+    elsewhere."""
+    return region_masks(shape)["lung_proxy"].astype(np.float32)
+
+
+def uniform_map(shape: tuple[int, int]) -> np.ndarray:
+    """float32 (H, W) of ones: no preference for any pixel."""
+    return np.ones(shape, dtype=np.float32)
+
+
+def baseline_maps(prior: np.ndarray) -> dict[str, np.ndarray]:
+    """The three baselines at the prior's shape, keyed by the names the chapters print."""
+    shape = tuple(prior.shape)
+    return {"prior map": prior, "lung field (uniform)": lung_field_map(shape),
+            "random point (uniform map)": uniform_map(shape)}
