@@ -178,3 +178,27 @@ def test_constant_maps_are_missing_not_passes():
     verdict = sanity_verdict(table)
     assert verdict["verdict"] == "undetermined" and verdict["missing"] == 5
 
+
+
+def test_faithfulness_summary_pairs_each_method_with_the_prior_and_each_other():
+    from tmvlib.tables.explanation import faithfulness_summary
+
+    rows = pd.DataFrame({"image_id": list("ab") * 3, "patient_id": list("pq") * 3,
+                         "method": ["Grad-CAM"] * 2 + ["Score-CAM"] * 2 + ["prior map"] * 2,
+                         "deletion": [0.2, 0.4, 0.3, 0.5, 0.5, 0.5], "insertion": [0.8, 0.6, 0.7, 0.7, 0.5, 0.5]})
+    summary = faithfulness_summary(rows, n_boot=50).set_index(["method", "kind", "quantity"])
+    assert summary.loc[("prior map", "mean", "deletion"), "value"] == pytest.approx(0.5)
+    assert summary.loc[("Grad-CAM", "minus prior map", "deletion"), "value"] == pytest.approx(-0.2)
+    assert summary.loc[("Score-CAM", "minus Grad-CAM", "insertion"), "value"] == pytest.approx(0.0)
+    assert summary.loc[("Score-CAM", "minus Grad-CAM", "deletion"), "value"] == pytest.approx(0.1)
+
+
+def test_fidelity_table_of_identical_and_shifted_maps():
+    from tmvlib.tables.explanation import fidelity_table
+
+    a, b = blob((10, 10)), blob((30, 30))
+    rows, table = fidelity_table(np.stack([a, a]), np.stack([a, b]), ["same", "moved"], np.array(["p", "q"]),
+                                 top_k=0.05, n_boot=50)
+    assert rows.loc[0, "spearman"] == pytest.approx(1.0) and rows.loc[1, "iou_topk"] == 0.0
+    assert table["quantity"].tolist() == ["Spearman with exact", "IoU of top 5% with exact"]
+    assert table.loc[1, "value"] == pytest.approx(0.5)
