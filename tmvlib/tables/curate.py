@@ -70,7 +70,8 @@ def sanity_sample(frame: pd.DataFrame, n: int, salt: str = "tmv-sanity") -> pd.D
     """The images of the randomisation checks, by a rule fixed in advance: one image per patient
     (the first in ``image_id`` order), patients in salted-hash order
     (``tmvlib.data.splits.patient_unit_interval``), the first ``n``. Deterministic; independent of
-    the maps, the model and the outcome. Fewer than ``n`` patients raise."""
+    the maps, the model and the outcome; the rows keep ``frame``'s index. Fewer than ``n`` patients
+    raise."""
     firsts = frame.sort_values("image_id", kind="stable").drop_duplicates("patient_id")
     if len(firsts) < n:
         raise ValueError(f"the randomisation checks ask for {n} images of distinct patients; "

@@ -289,10 +289,16 @@ def sanity_rows(model: torch.nn.Module, x: torch.Tensor, image_ids: Sequence[str
     if permuted is not None:
         tests.append(data_randomization(model, permuted, x, explain, reference=refs))
     rows = pd.concat(tests, ignore_index=True)
-    rows = rows.iloc[np.lexsort((rows["step"].to_numpy(), rows["test"].map(
-        {t: i for i, t in enumerate(SANITY_TESTS)}).to_numpy()))].reset_index(drop=True)
+    rows = _in_test_order(rows)
     ids = np.asarray(list(image_ids))
     return rows.assign(image_id=ids[rows.pop("image").to_numpy()])
+
+
+def _in_test_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows sorted by test (``SANITY_TESTS`` order), then step; stable within a step."""
+    order = {t: i for i, t in enumerate(SANITY_TESTS)}
+    return frame.sort_values(["test", "step"], key=lambda c: c.map(order) if c.name == "test" else c,
+                             kind="stable").reset_index(drop=True)
 
 
 SANITY_TESTS = {"cascading": "cascading randomisation", "independent": "independent-layer randomisation",
@@ -319,10 +325,7 @@ def sanity_table(rows: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.Da
                 continue
             out += [{**base, **r} for r in interval_rows({name: v}, group["patient_id"].to_numpy(),
                                                           n_boot, seed)]
-    order = {t: i for i, t in enumerate(SANITY_TESTS)}
-    table = pd.DataFrame(out)
-    return table.sort_values(["test", "step"], key=lambda c: c.map(order) if c.name == "test" else c,
-                             kind="stable").reset_index(drop=True)
+    return _in_test_order(pd.DataFrame(out))
 
 
 def sanity_verdict(table: pd.DataFrame, threshold: float = 0.5) -> dict:
