@@ -71,3 +71,28 @@ def test_a_batch_with_bad_files_mixed_in_cards_every_good_file_with_flat_memory(
     with capsys.disabled():
         print(f"\n[tmv predict, 40 cards + 160 bad files] peak RSS {peak} MB, {first} MB after the first card")
     assert peak - first < 200, (peak, first)
+
+
+def test_a_kermany_image_out_of_distribution_is_deferred_whatever_the_rule(tmp_path):
+    """The card's deferral decision: an external image that chapter 08's check flags is deferred,
+    and the card says the check overrode the rule. Needs the complete ``ci`` run."""
+    import json
+    from pathlib import Path
+
+    from tmvlib.artifacts import baseline_predictions, read_table
+    from tmvlib.runs import RunStateError, require_complete
+
+    try:
+        require_complete("ci", ["08_trust_card"], "this test")
+    except RunStateError as err:
+        pytest.skip(f"needs a complete ci run ({err})")
+    flags = read_table("ci", "ood_flags")
+    flagged = flags[(flags["set"] == "external") & flags["flagged"]].sort_values("feature distance")["image_id"]
+    assert len(flagged), "the ci run flags no external image"
+    paths = baseline_predictions("ci").drop_duplicates("image_id").set_index("image_id")["path"]
+    image = Path(paths[flagged.iloc[-1]])
+    assert predict([image], run_id="ci", out=tmp_path, scorecam_top_k=8) == 0
+    record = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert record["status"] == "out of distribution"
+    assert record["deferral"]["decision"] == "defer" and record["deferral"]["overridden"]
+    assert "DEFER" in (tmp_path / f"{next(tmp_path.glob('*.json')).stem}.html").read_text()

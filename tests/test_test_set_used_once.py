@@ -2,7 +2,7 @@
 
 Every quantity a run fits (the decision threshold, the quadrant cuts, the combined trust score's
 weights, the trust cells' error rates a card shows, the temperatures, the failure modes a card
-warns about) is fitted by a function that receives the rows of every set and reads validation
+warns about, the deferral rules' thresholds) is fitted by a function that receives the rows of every set and reads validation
 only (``tmvlib.tables.fitted``). Shuffling the *validation* labels, as a control, must move them:
 otherwise this test could not fail.
 """
@@ -13,8 +13,10 @@ import pandas as pd
 import pytest
 
 from tmvlib.metrics.confidence import decision_uncertainty, errors_at
+from tmvlib.tables.abstention import deferral_recipes
+from tmvlib.tables.endpoints import COMBINED_FEATURES
 from tmvlib.tables.fitted import (fit_trust_score, validation_cell_error_rates, validation_cuts,
-                                  validation_rows, validation_threshold)
+                                  validation_deferral_rules, validation_rows, validation_threshold)
 from tmvlib.tables.trust import CONFIDENCE_SCORE, assign_quadrants
 from tmvlib.uncertainty.predictions import fit_temperatures
 
@@ -46,8 +48,10 @@ def fitted_quantities(frame: pd.DataFrame) -> dict:
     quadrants = assign_quadrants(scores, CONFIDENCE_SCORE, "instability (TTA)", *cuts)
     val = validation_rows(frame, "temperatures")
     temperatures = fit_temperatures({"baseline": val["logit"].to_numpy()[None]}, val["label"].to_numpy())
+    rules = validation_deferral_rules(scores, deferral_recipes(COMBINED_FEATURES), max_error=0.3, delta=0.1)
     return {"threshold": threshold, "cuts": cuts, "combined": combined.coefficients.round(12).to_dict(),
-            "cells": validation_cell_error_rates(quadrants, n_boot=50, seed=0), "temperatures": temperatures}
+            "cells": validation_cell_error_rates(quadrants, n_boot=50, seed=0), "temperatures": temperatures,
+            "deferral": {key: f.rule.to_dict() for key, f in rules.items()}}
 
 
 def shuffled(frame: pd.DataFrame, set_name: str, seed: int = 1) -> pd.DataFrame:

@@ -74,9 +74,14 @@ ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
     Artifact("failure_modes", "metrics/failure_modes.parquet", "07_trust_failures"),
     Artifact("failure_modes_val", "metrics/failure_modes_val.parquet", "07_trust_failures"),
     Artifact("subgroup_differences", "metrics/subgroup_differences.parquet", "07_trust_failures"),
+    Artifact("deferral_rule", "metrics/deferral_rule.json", "07_trust_failures"),
+    Artifact("deferral_outcomes", "metrics/deferral_outcomes.parquet", "07_trust_failures"),
+    Artifact("deferral_resplits", "metrics/deferral_resplits.parquet", "07_trust_failures"),
+    Artifact("deferral_targets", "metrics/deferral_targets.parquet", "07_trust_failures"),
     Artifact("card_reference", "card", "08_trust_card"),
     Artifact("cards", "cards", "08_trust_card", recorded=False),
     Artifact("ood_flags", "metrics/ood_flags.parquet", "08_trust_card"),
+    Artifact("deferral_ood", "metrics/deferral_ood.parquet", "08_trust_card"),
 )}
 
 
@@ -207,3 +212,11 @@ def temperatures(run_id: str) -> dict[str, float]:
     import json
 
     return json.loads(existing(run_id, "temperatures").read_text())
+
+
+def deferral_rule(run_id: str) -> dict:
+    """Chapter 07's deferral rule for the card (``tmvlib.uncertainty.abstention.DeferralRule``
+    fields), calibrated on validation."""
+    import json
+
+    return json.loads(existing(run_id, "deferral_rule").read_text())

@@ -18,6 +18,7 @@ from tmvlib.explain.perturbations import tta_perturbations, tta_perturbations_fr
 from tmvlib.explain.regions import EDGE_REGIONS, REGIONS
 from tmvlib.tables.failure_modes import FAILURE_MODES, failure_mode_flags
 from tmvlib.tables.trust_cells import is_confident, is_stable, trust_cell
+from tmvlib.uncertainty.abstention import DeferralRule
 
 CH06 = {"run_id": "r", "mc_samples": 2, "tta_count": 2, "tta_rotation": 5.0, "tta_translate": 0.04, "tta_scale": 0.05,
         "tta_brightness": 0.05, "tta_contrast": 0.1, "tta_gamma": 0.1, "tta_noise": 0.01, "top_k": 0.15,
@@ -104,7 +105,8 @@ def small_predictor():
         ch06=CH06, uncertainty_score="decision uncertainty", instability_score="instability (TTA)",
         uncertainty_threshold=0.3, instability_threshold=0.2, cell_errors={"confident · stable": {"rate": 0.1}},
         failure_modes=failure_modes(), perturbations=tta_perturbations_from_params(CH06), reference=None,
-        scorecam=None, scorecam_top_k=None, batch_size=2)
+        scorecam=None, scorecam_top_k=None, batch_size=2,
+        deferral=DeferralRule("decision uncertainty", "marginal", 0.25, 0.1, {"all": 2.0}), combined=None)
     return predictor
 
 
@@ -124,3 +126,7 @@ def test_predict_places_the_image_with_the_shared_rules(small_predictor):
     expected = small_predictor.failure_mode_warnings(flags)
     assert [w for w in record["warnings"] if w.startswith("Failure mode")] == expected
     assert any(w.startswith("Failure mode 'AP view'") for w in record["warnings"])
+    # the deferral rule (threshold 2: every in-distribution image is answered) and its guarantee
+    assert record["deferral"]["decision"] == "answer" and not record["deferral"]["overridden"]
+    assert record["deferral"]["score_value"] == pytest.approx(trust["uncertainty"])
+    assert "at most 25% of the answered cases are wrong" in record["deferral"]["guarantee"]

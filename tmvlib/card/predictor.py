@@ -9,8 +9,10 @@ chapters applied to the test set: the quadrant scores come from
 card reproduces its row of ``trust_scores.parquet`` (chapter 08 checks this). The rules that
 place the image are chapter 07's own: the TTA perturbations
 (:func:`tmvlib.explain.perturbations.tta_perturbations_from_params`), the trust cell and the
-constant-map rule (:mod:`tmvlib.tables.trust_cells`) and the failure-mode flags
-(:func:`tmvlib.tables.failure_modes.failure_mode_flags`).
+constant-map rule (:mod:`tmvlib.tables.trust_cells`), the failure-mode flags
+(:func:`tmvlib.tables.failure_modes.failure_mode_flags`) and the deferral rule with its
+guarantee (``deferral_rule.json``, :mod:`tmvlib.uncertainty.abstention`), which an
+out-of-distribution input overrides (:func:`tmvlib.report.deferral.card_decision`).
 """
 from __future__ import annotations
 
@@ -21,8 +23,8 @@ import pandas as pd
 import torch
 from scipy.special import expit
 
-from ..artifacts import (artifact_path, decision_threshold, ensemble_checkpoints, need_artifact,
-                         read_table, temperatures)
+from ..artifacts import (artifact_path, decision_threshold, deferral_rule, ensemble_checkpoints,
+                         need_artifact, read_table, temperatures)
 from ..config import declared_params
 from ..explain.geometry import peak_distance
 from ..explain.perturbations import tta_perturbations_from_params
@@ -33,11 +35,14 @@ from ..explain.stability import reduce_maps, stability_by_source
 from ..models.classifier import gray_to_input
 from ..models.fit import load_trained_classifier
 from ..models.train import predict_logits
+from ..report.deferral import card_decision
 from ..report.wording import interval_text
+from ..tables.endpoints import COMBINED, COMBINED_FEATURES
 from ..tables.failure_modes import failure_mode_flags
-from ..tables.fitted import validation_cell_error_rates, validation_cuts
+from ..tables.fitted import fit_trust_score, validation_cell_error_rates, validation_cuts
 from ..tables.trust import image_trust_scores
 from ..tables.trust_cells import is_confident, is_stable, trust_cell
+from ..uncertainty.abstention import DeferralRule
 from ..uncertainty.mc_dropout import mc_dropout_logits
 from ..uncertainty.scores import uncertainty_scores
 from ..uncertainty.temperature import probability_logit, temperature_probs
@@ -90,9 +95,13 @@ class TrustCardPredictor:
         # only evaluated.
         self.uncertainty_score = self.ch07["uncertainty_score"]
         self.instability_score = self.ch07["instability_score"]
+        trust_scores = read_table(run_id, "trust_scores")
         self.uncertainty_threshold, self.instability_threshold = validation_cuts(
-            read_table(run_id, "trust_scores"), self.uncertainty_score, self.instability_score,
+            trust_scores, self.uncertainty_score, self.instability_score,
             self.ch07["uncertainty_quantile"], self.ch07["instability_quantile"])
+        self.deferral = DeferralRule.from_dict(deferral_rule(run_id))
+        # the combined score as chapter 06 fitted it (validation rows), for a rule that defers by it
+        self.combined = fit_trust_score(trust_scores, COMBINED_FEATURES) if self.deferral.score == COMBINED else None
         self.cell_errors = validation_cell_error_rates(read_table(run_id, "trust_quadrants"),
                                                        self.ch07["n_boot"], self.ch07["seed"])
         self.failure_modes = read_table(run_id, "failure_modes_val")
@@ -201,6 +210,10 @@ class TrustCardPredictor:
         stable = is_stable(instability, self.instability_threshold)  # a constant map (NaN) is unstable
         ood = [c for c in checks if c.fired and c.severity == OOD]
         cell = trust_cell(confident, stable)
+        deferral_score = float(self.combined.score(scores.to_frame().T)[0] if self.combined is not None
+                               else scores[self.deferral.score])
+        deferral = card_decision(self.deferral, deferral_score, int(prob >= self.threshold), self.positive,
+                                 out_of_distribution=bool(ood))
         # the peak at chapter 06's metric size, the rule chapter 07 tested the mode with
         gradcam_peak = peak_region(reduce_maps(gradcam_map, int(p["metric_size"])))
         flags = failure_mode_flags(gradcam_peak, radiograph.view, stable, confident, external=bool(ood))
@@ -236,6 +249,7 @@ class TrustCardPredictor:
                 "instability_threshold": self.instability_threshold, "stable": stable, "cell": cell,
                 "cell_error_rate_val": self.cell_errors.get(cell),
                 "scores": {k: _float(scores[k]) for k in scores.index if k != "image_id"}},
+            "deferral": deferral,
             "checks": [vars(c) | {"value": _float(c.value), "high": _float(c.high)} for c in checks],
             "warnings": [f"Out of distribution: {c.message}." for c in ood]
                         + [f"Note: {c.message}." for c in checks if c.fired and c.severity != OOD]

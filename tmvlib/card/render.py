@@ -33,8 +33,9 @@ def headline(record: dict) -> str:
     if record["status"] == "out of distribution":
         return (f"OUT OF DISTRIBUTION: no reliable probability (the model says "
                 f"{pred['probability']:.2f}, shown for reference only)")
+    decision = f" · rule: {record['deferral']['decision']}" if record.get("deferral") else ""
     return (f"P({record['task'].split(' vs ')[0]}) = {pred['probability']:.2f} (calibrated) -> "
-            f"{pred['label']} at threshold {pred['threshold']:.2f}")
+            f"{pred['label']} at threshold {pred['threshold']:.2f}{decision}")
 
 
 def summary_lines(record: dict) -> list[str]:
@@ -52,7 +53,16 @@ def summary_lines(record: dict) -> list[str]:
         f"Explanation {stab['score']} (1 - mean Spearman with the unperturbed Grad-CAM): {instability}; "
         f"TTA label flips {_flip(stab.get('flip rate (TTA)'))}",
         f"Trust cell: {trust['cell']} -> {_pct(trust['cell_error_rate_val'])}",
+        *([deferral_line(record["deferral"])] if record.get("deferral") else []),
     ]
+
+
+def deferral_line(deferral: dict) -> str:
+    """The deferral rule's decision with its reason and, for an answer, the guarantee behind it."""
+    text = f"Deferral rule ({deferral['rule']}, {deferral['score']}): {deferral['decision'].upper()}: {deferral['reason']}"
+    if deferral["decision"] == "answer":
+        text += f". Guarantee: {deferral['guarantee']}"
+    return text
 
 
 def _num(value) -> str:

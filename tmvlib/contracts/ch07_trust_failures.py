@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from .base import N_BOOT, RUN_ID, SEED, param
 
@@ -34,6 +35,20 @@ class Params:
     age_edges: list[float] = param([0, 40, 60, 200], "age bands [a, b)")
     min_class: int = param(10, "subgroup: fewer positives or negatives -> too thin to report")
     min_images: int = param(10, "failure mode: fewer images with or without it -> too thin")
+    max_error: float = param(0.25, "deferral rule target: at most this share of the answered cases wrong "
+                                   "(of each predicted class for the class-conditional rule)")
+    delta: float = param(0.1, "the guarantee may fail with probability at most this over the calibration "
+                              "draw (0.1: 90% confidence)")
+    deferral_score: str = param("decision uncertainty", "the card's deferral score: a trust_scores column or "
+                                                        "'combined' (chapter 06's combined score)")
+    deferral_rule: Literal["marginal", "class-conditional"] = param("marginal", "the card's rule: one threshold, or "
+                                                                                 "one per predicted class (Mondrian)")
+    grid_size: int = param(20, "thresholds tested by Learn then Test, evenly spaced in (0, 1], fixed in advance")
+    fwer: Literal["bonferroni_holm", "bonferroni"] = param("bonferroni_holm", "multiplicity correction over "
+                                                                              "the thresholds")
+    n_resplits: int = param(1000, "random patient-level calibration/evaluation re-splits of validation + test "
+                                  "that check the guarantee")
+    targets: list[float] = param([0.1, 0.15, 0.2, 0.25, 0.3], "targets of the price list (what each would cost)")
     batch_size: int = param(16, "images per forward pass")
     n_boot: int = param(1000, N_BOOT)
     seed: int = param(0, SEED)

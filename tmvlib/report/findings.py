@@ -205,11 +205,23 @@ def wrong_card_text(record: Mapping | None) -> str:
     warned = (": the card flags it" if record["warnings"] else
               ": nothing on the card warns the reader, which is what the danger zone means")
     return (f"the most confident wrong NIH test prediction lands in the cell '{record['trust']['cell']}' with "
-            f"{len(record['warnings'])} warning(s)" + warned)
+            f"{len(record['warnings'])} warning(s)" + warned + _rule_clause(record))
 
 
 def shifted_card_text(record: Mapping | None) -> str:
     """What the trust card of a typical external (Kermany) image says, in words."""
     if record is None:
         return "no Kermany image in this run"
-    return f"the typical Kermany image is marked '{record['status']}' with {len(record['warnings'])} warning(s)"
+    return (f"the typical Kermany image is marked '{record['status']}' with {len(record['warnings'])} warning(s)"
+            + _rule_clause(record))
+
+
+def _rule_clause(record: Mapping) -> str:
+    """"; the deferral rule answers it" / "... defers it (...)", from the card's ``deferral``."""
+    rule = record.get("deferral")
+    if not rule:
+        return ""
+    if rule["decision"] == "answer":
+        return "; the deferral rule answers it"
+    return "; the deferral rule defers it" + (" (the out-of-distribution check overrides the rule)"
+                                             if rule["overridden"] else "")

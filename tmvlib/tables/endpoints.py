@@ -30,6 +30,7 @@ from ..metrics.paired import PairedDifference, holm, paired_bootstrap
 from .trust import CONFIDENCE_SCORE, SECONDARY_CONFIDENCE, error_aurc, errors_and_patients, score_array
 
 COMBINED = "combined"
+COMBINED_FEATURES = (CONFIDENCE_SCORE, "instability (TTA)")  # what chapter 06 fits the combined score on
 
 
 @dataclass(frozen=True)

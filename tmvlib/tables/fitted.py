@@ -8,7 +8,8 @@ labels and checks that none of these quantities moves:
 - the decision threshold (chapter 02): :func:`validation_threshold`;
 - the quadrant cuts (chapter 07 and the card): :func:`validation_cuts`;
 - the combined trust score's weights (chapter 06): :func:`fit_trust_score`;
-- the error rate of each trust cell shown on a card: :func:`validation_cell_error_rates`.
+- the error rate of each trust cell shown on a card: :func:`validation_cell_error_rates`;
+- the deferral rules with a guarantee (chapter 07 and the card): :func:`validation_deferral_rules`.
 
 The temperatures (chapter 03) are fitted on validation logits by
 ``tmvlib.uncertainty.predictions.fit_temperatures``, and the out-of-distribution quantile
@@ -16,12 +17,14 @@ The temperatures (chapter 03) are fitted on validation logits by
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from ..metrics.discrimination import choose_threshold
 from ..metrics.frames import require_columns
+from .abstention import FittedDeferral, ScoreRecipe, fit_deferral_rules, targets_table
 from .trust import CombinedScore, fit_combined_score, threshold_at_quantile
 from .trust_cells import cell_error_rates
 
@@ -73,3 +76,22 @@ def validation_cell_error_rates(quadrants: pd.DataFrame, n_boot: int = 1000, see
     """The error rate of each trust cell on the validation images (``cell_error_rates`` of the
     validation rows of chapter 07's ``trust_quadrants.parquet``): what a trust card shows."""
     return cell_error_rates(validation_rows(quadrants, "the trust cells' error rates"), n_boot, seed)
+
+
+def validation_deferral_rules(per_image: pd.DataFrame, recipes: Mapping[str, ScoreRecipe], max_error: float,
+                              delta: float, grid: np.ndarray | None = None,
+                              fwer: str = "bonferroni_holm") -> dict[tuple[str, str], FittedDeferral]:
+    """The deferral rules (``tmvlib.tables.abstention.fit_deferral_rules``: every score recipe,
+    both rule kinds) calibrated on the validation rows of ``per_image``: the calibration set of
+    the guarantee. A recipe that fits its score (the combined score) fits it on the same rows."""
+    return fit_deferral_rules(validation_rows(per_image, "the deferral rules"), recipes, max_error, delta,
+                              grid, fwer)
+
+
+def validation_targets(per_image: pd.DataFrame, recipes: Mapping[str, ScoreRecipe], targets: Sequence[float],
+                       delta: float, grid: np.ndarray | None = None, fwer: str = "bonferroni_holm",
+                       evaluate: str = "test") -> pd.DataFrame:
+    """``tables.abstention.targets_table``: every target calibrated on the validation rows of
+    ``per_image`` and evaluated on its ``evaluate`` rows."""
+    return targets_table(validation_rows(per_image, "the deferral targets"), per_image[per_image["set"] == evaluate],
+                         recipes, tuple(targets), delta, grid, fwer)

@@ -1,0 +1,76 @@
+"""The words of a deferral rule (tmvlib.report.deferral): the guarantee, the card's decision and the
+out-of-distribution override."""
+import pandas as pd
+
+from tmvlib.report.deferral import (calibration_text, card_decision, coverage_text, external_text, guarantee_text,
+                                    ood_rescue_text, threshold_text, violation_text)
+from tmvlib.uncertainty.abstention import DeferralRule
+
+MARGINAL = DeferralRule("decision uncertainty", "marginal", 0.2, 0.1, {"all": 0.3},
+                        {"all": {"images": 161, "answered": 50, "errors": 4}})
+MONDRIAN = DeferralRule("decision uncertainty", "class-conditional", 0.2, 0.1, {"positive": None, "negative": 0.4},
+                        {"positive": {"images": 58, "answered": 0, "errors": 0},
+                         "negative": {"images": 103, "answered": 40, "errors": 3}})
+
+
+def test_guarantee_states_target_confidence_and_population():
+    assert guarantee_text(MARGINAL) == ("on images like the NIH validation images, at most 20% of the answered "
+                                        "cases are wrong, with 90% confidence")
+    assert "positive calls" in guarantee_text(MONDRIAN.to_dict()) and "for both together" in guarantee_text(MONDRIAN)
+
+
+def test_thresholds_and_calibration_in_words():
+    assert threshold_text(MARGINAL) == "decision uncertainty <= 0.30"
+    assert threshold_text(MONDRIAN).startswith("positive calls: none certified (always deferred); negative")
+    assert calibration_text(MARGINAL) == "answers 50 of the 161 (4 of them wrong) validation images"
+
+
+def test_card_answers_below_the_threshold_and_defers_above():
+    answer = card_decision(MARGINAL, 0.1, 1, "Pneumonia", out_of_distribution=False)
+    assert answer["decision"] == "answer" and answer["guarantee"] == guarantee_text(MARGINAL)
+    assert card_decision(MARGINAL, 0.5, 1, "Pneumonia", False)["decision"] == "defer"
+
+
+def test_out_of_distribution_overrides_an_answer():
+    d = card_decision(MARGINAL, 0.1, 0, "Pneumonia", out_of_distribution=True)
+    assert d["decision"] == "defer" and d["overridden"] and "out of distribution" in d["reason"]
+
+
+def test_an_uncertified_class_is_always_deferred():
+    d = card_decision(MONDRIAN, 0.01, 1, "Pneumonia", out_of_distribution=False)
+    assert d["decision"] == "defer" and "no threshold certifies 'Pneumonia' calls" in d["reason"]
+    assert card_decision(MONDRIAN, 0.01, 0, "Pneumonia", False)["decision"] == "answer"
+
+
+def _outcomes(events_cov, n, err, err_events):
+    return pd.DataFrame([{"quantity": "coverage", "value": events_cov / n, "low": 0.1, "high": 0.6, "n": n,
+                          "events": events_cov},
+                         {"quantity": "error among answered", "value": err, "low": err - 0.05, "high": err + 0.05,
+                          "n": events_cov, "events": err_events}])
+
+
+def test_coverage_and_external_verdicts():
+    assert coverage_text(_outcomes(0, 10, float("nan"), 0)) == "answers none of the 10 images (defers all)"
+    assert "1 error)" in coverage_text(_outcomes(10, 40, 0.1, 1))
+    assert "above the 20% target: the guarantee does not hold here" in external_text(_outcomes(10, 40, 0.4, 4), 0.2)
+    assert "below the 20% target" in external_text(_outcomes(10, 40, 0.05, 0), 0.2)
+
+
+def test_violation_text_compares_with_delta():
+    row = {"rate": 0.03, "low": 0.02, "high": 0.04, "violations": 30, "draws": 1000}
+    assert violation_text(row, 0.1).endswith("within the 10% the guarantee allows")
+    assert "above the 10%" in violation_text({**row, "rate": 0.2}, 0.1)
+
+
+def test_ood_rescue_text_reports_the_excess_removed():
+    rescue = pd.DataFrame([
+        {"stage": "rule alone", "quantity": "coverage", "value": 0.5, "low": 0.4, "high": 0.6, "n": 20, "events": 10,
+         "wrong_answered": 4},
+        {"stage": "rule alone", "quantity": "error among answered", "value": 0.4, "low": 0.2, "high": 0.6, "n": 10,
+         "events": 4, "wrong_answered": 4},
+        {"stage": "after the check", "quantity": "coverage", "value": 0.25, "low": 0.1, "high": 0.4, "n": 20,
+         "events": 5, "wrong_answered": 1},
+        {"stage": "after the check", "quantity": "error among answered", "value": 0.2, "low": 0.0, "high": 0.4,
+         "n": 5, "events": 1, "wrong_answered": 1}])
+    text = ood_rescue_text(rescue, 0.2, guaranteed=False)
+    assert "answers 10 images (4 wrong)" in text and "removes 100% of the excess over the 20% target" in text

@@ -1,0 +1,227 @@
+"""The words and tables of a deferral rule: its guarantee, its check over re-splits, what it does
+on a card.
+
+Every sentence is built from a calibrated :class:`tmvlib.uncertainty.abstention.DeferralRule` (or
+its JSON record) and the tables of :mod:`tmvlib.tables.abstention`, so the prose states the
+target, the confidence level and the population the guarantee is about, and nothing more.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from ..uncertainty.abstention import DeferralRule
+from .wording import difference_verdict, interval_text, position
+
+POPULATION = "images like the NIH validation images"
+
+
+def _rule(rule: DeferralRule | Mapping) -> DeferralRule:
+    return rule if isinstance(rule, DeferralRule) else DeferralRule.from_dict(dict(rule))
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def guarantee_text(rule: DeferralRule | Mapping, population: str = POPULATION) -> str:
+    """The guarantee in words, e.g. "on images like the NIH validation images, at most 20% of the
+    answered cases are wrong, with 90% confidence"; the class-conditional rule bounds each
+    predicted class."""
+    r = _rule(rule)
+    conf = f"with {_pct(1 - r.delta)} confidence"
+    if r.kind == "marginal":
+        return f"on {population}, at most {_pct(r.max_error)} of the answered cases are wrong, {conf}"
+    return (f"on {population}, at most {_pct(r.max_error)} of the answered positive calls and at most "
+            f"{_pct(r.max_error)} of the answered negative calls are wrong, {conf} for both together")
+
+
+def threshold_text(rule: DeferralRule | Mapping) -> str:
+    """The certified thresholds, e.g. "decision uncertainty <= 0.35" or "positive calls: none
+    certified (always deferred); negative calls: decision uncertainty <= 0.40"."""
+    r = _rule(rule)
+
+    def one(t):
+        return "none certified (always deferred)" if t is None else f"{r.score} <= {t:.2f}"
+    if r.kind == "marginal":
+        return one(r.thresholds["all"])
+    return "; ".join(f"{group} calls: {one(t)}" for group, t in r.thresholds.items())
+
+
+def calibration_text(rule: DeferralRule | Mapping) -> str:
+    """What the rule answered on its calibration images, e.g. "answers 41 of the 161 (3 of them
+    wrong) validation images"."""
+    r = _rule(rule)
+    parts = [f"{c['answered']} of the {c['images']}" + ("" if r.kind == "marginal" else f" {g} calls")
+             + f" ({c['errors']} of them wrong)" for g, c in r.calibration.items()]
+    return "answers " + ", ".join(parts) + " validation images"
+
+
+def violation_text(row: Mapping, delta: float) -> str:
+    """One row of ``tables.abstention.violation_summary``: "the realised error exceeded the target
+    in 31 of 1000 re-splits, 3.1% [2.1%, 4.4%] (at most 10% allowed)"."""
+    rate = interval_text(row["rate"], row["low"], row["high"], digits=1, percent=True)
+    verdict = ("within" if row["rate"] <= delta else "above") + f" the {_pct(delta)} the guarantee allows"
+    return (f"the realised error exceeded the target in {int(row['violations'])} of {int(row['draws'])} "
+            f"re-splits, {rate}: {verdict}")
+
+
+def coverage_text(outcomes, set_name: str = "test") -> str:
+    """Coverage and realised error of one rule on one set (rows of ``outcome_table`` for that rule
+    and set), e.g. "answers 25% [18%, 33%] of the images, 4% [0%, 10%] of them wrong"."""
+    q = outcomes.set_index("quantity")
+    cov, err = q.loc["coverage"], q.loc["error among answered"]
+    if int(cov["events"]) == 0:
+        return f"answers none of the {int(cov['n']):,} images (defers all)"
+    c = interval_text(cov["value"], cov["low"], cov["high"], digits=0, percent=True)
+    e = interval_text(err["value"], err["low"], err["high"], digits=0, percent=True)
+    n_err = int(err["events"])
+    return (f"answers {c} of the {int(cov['n']):,} images ({int(cov['events']):,}), {e} of them wrong "
+            f"({n_err} error{'' if n_err == 1 else 's'})")
+
+
+def card_decision(rule: DeferralRule | Mapping, score_value: float, predicted: int, positive: str,
+                  out_of_distribution: bool) -> dict:
+    """The deferral part of a trust card: ``decision`` ("answer" | "defer"), ``reason`` and the
+    ``guarantee`` in words. An out-of-distribution image is deferred whatever the rule says: its
+    guarantee is about images like the validation set, which this one is not."""
+    r = _rule(rule)
+    group = "all" if r.kind == "marginal" else ("positive" if predicted == 1 else "negative")
+    threshold = r.thresholds[group]
+    call = positive if predicted == 1 else f"no {positive}"
+    answered = bool(r.answers([score_value], [predicted])[0])
+    if out_of_distribution:
+        decision, reason = "defer", ("out of distribution: the guarantee covers only images like the "
+                                     "validation set, so the rule is overridden")
+    elif threshold is None:
+        decision, reason = "defer", (f"no threshold certifies '{call}' calls at this target on the "
+                                     "validation set, so every such call is deferred")
+    elif answered:
+        decision, reason = "answer", f"{r.score} {score_value:.2f} <= certified threshold {threshold:.2f}"
+    else:
+        decision, reason = "defer", f"{r.score} {score_value:.2f} > certified threshold {threshold:.2f}"
+    return {"decision": decision, "reason": reason, "call": call, "rule": r.kind, "score": r.score,
+            "score_value": float(score_value), "threshold": threshold, "max_error": r.max_error,
+            "confidence": 1 - r.delta, "guarantee": guarantee_text(r), "overridden": bool(out_of_distribution)}
+
+
+def _outcome(outcomes: pd.DataFrame, quantity: str, digits: int = 0) -> str:
+    row = outcomes.set_index("quantity").loc[quantity]
+    text = interval_text(row["value"], row["low"], row["high"], digits=digits, percent=True, missing="-")
+    return text if text == "-" else f"{text} ({int(row['events'])}/{int(row['n'])})"
+
+
+def deferral_display(rules: Mapping, outcomes: pd.DataFrame, set_name: str = "test") -> pd.DataFrame:
+    """One row per score and rule: the certified thresholds, what they answered on the
+    calibration images, and on ``set_name`` the coverage, the error among answered cases (all,
+    positive calls, negative calls) and the coverage of positive and negative images, each with
+    its patient-bootstrap interval and counts."""
+    rows = []
+    for (score, kind), fitted in rules.items():
+        o = outcomes[(outcomes["score"] == score) & (outcomes["rule"] == kind) & (outcomes["set"] == set_name)]
+        rows.append({"score": score, "rule": kind, "certified thresholds": threshold_text(fitted.rule),
+                     "validation": calibration_text(fitted.rule).removeprefix("answers ").removesuffix(
+                         " validation images"),
+                     "coverage": _outcome(o, "coverage"), "error among answered": _outcome(o, "error among answered"),
+                     "error, positive calls": _outcome(o, "error among answered positive calls"),
+                     "error, negative calls": _outcome(o, "error among answered negative calls"),
+                     "coverage of positives": _outcome(o, "coverage of positives"),
+                     "coverage of negatives": _outcome(o, "coverage of negatives")})
+    return pd.DataFrame(rows).set_index(["score", "rule"])
+
+
+def violation_lines(violations: pd.DataFrame, delta: float) -> str:
+    """A Markdown list, one line per score and rule of ``tables.abstention.violation_summary``:
+    the violation rate, how often a threshold was certified and the mean coverage."""
+    lines = []
+    for r in violations.itertuples():
+        row = r._asdict()
+        certified = int(round(r.certified * r.draws))
+        when = (f"; the violations are {r.violations} of the {certified} draws where a threshold was certified"
+                if certified else "")
+        lines.append(f"- **{r.score}, {r.rule}**: {violation_text(row, delta)}; a threshold was certified in "
+                     f"{_pct(r.certified)} of the draws{when}, and the rule answered {_pct(r.coverage)} of the "
+                     f"evaluation half on average (middle 95% of draws: {_pct(r.coverage_low)}-{_pct(r.coverage_high)}).")
+    return "\n".join(lines)
+
+
+def coverage_verdict(difference: pd.DataFrame, a: str, b: str) -> str:
+    """The paired coverage difference ``a - b`` on one set (``tables.abstention.coverage_difference``
+    rows) in words."""
+    cov = difference.set_index("quantity").loc["coverage"]
+    if pd.isna(cov["value"]):
+        return "both rules answer nothing"
+    if cov["a_value"] == cov["b_value"] == 0:
+        return "neither rule answers any image"
+    if cov["low"] == cov["high"] == cov["value"] == 0:
+        return "both rules answer exactly the same images"
+    return difference_verdict(cov["value"], cov["low"], cov["high"], a, b, "coverage", lower_is_better=False,
+                              mdd=cov["mdd"], digits=2)
+
+
+def comparison_lines(differences: Mapping[str, pd.DataFrame], resplit: pd.DataFrame, a: str, b: str) -> str:
+    """A Markdown list per rule kind: the paired patient-bootstrap difference in coverage on NIH
+    test (``differences[kind]``: :func:`coverage_verdict`) and the spread of the per-draw coverage
+    difference over the re-splits (``resplit``: ``resplit_coverage_difference`` rows)."""
+    lines = []
+    spread = resplit.set_index("rule")
+    for kind, table in differences.items():
+        s = spread.loc[kind]
+        lines.append(f"- **{kind}**: on NIH test, {coverage_verdict(table, a, b)}. Over the re-splits, {a} - {b} = "
+                     f"{s['mean']:+.2f} on average (middle 95% of draws {s['low']:+.2f} to {s['high']:+.2f}); {a} "
+                     f"answered more in {_pct(s['a_higher'])} of the draws.")
+    return "\n".join(lines)
+
+
+def external_text(outcomes: pd.DataFrame, max_error: float) -> str:
+    """The rule applied unchanged to a shifted population (``outcome_table`` rows of one rule and
+    set): coverage, realised error, and where the error's interval lies against the target."""
+    o = outcomes.set_index("quantity")
+    err = o.loc["error among answered"]
+    if int(o.loc["coverage", "events"]) == 0:
+        return f"answers none of the {int(o.loc['coverage', 'n']):,} images"
+    where = position(err["low"], err["high"], max_error)
+    verdict = {"above": f"above the {_pct(max_error)} target: the guarantee does not hold here",
+               "below": f"below the {_pct(max_error)} target",
+               "includes": f"not distinguishable from the {_pct(max_error)} target with this many images"}[where]
+    return f"{coverage_text(outcomes)}: {verdict}"
+
+
+def targets_display(frame: pd.DataFrame) -> pd.DataFrame:
+    """``tables.abstention.targets_table`` as percentages, one row per target, score and rule."""
+    shown = frame.copy()
+    shown["target"] = shown["max_error"].map(_pct)
+    for c in ("calibration_coverage", "coverage", "error among answered"):
+        shown[c] = shown[c].map(lambda x: "-" if pd.isna(x) else _pct(x))
+    shown = shown.rename(columns={"calibration_coverage": "answered, validation", "coverage": "answered, test",
+                                  "error among answered": "error among answered, test",
+                                  "threshold": "certified thresholds"})
+    return shown.set_index(["target", "score", "rule"])[["certified thresholds", "answered, validation",
+                                                        "answered, test", "error among answered, test"]]
+
+
+def ood_rescue_text(rescue: pd.DataFrame, max_error: float, guaranteed: bool) -> str:
+    """What the out-of-distribution check does for the rule on one set
+    (``tables.abstention.ood_rescue`` rows): the error among answered images before and after,
+    against the target, and how much of the excess over the target the check removes.
+    ``guaranteed``: the set is one the guarantee covers (NIH test), not a shifted one."""
+    t = rescue.set_index(["stage", "quantity"])
+    before, after = t.loc[("rule alone", "error among answered")], t.loc[("after the check", "error among answered")]
+    cov_before, cov_after = t.loc[("rule alone", "coverage")], t.loc[("after the check", "coverage")]
+    wrong_before, wrong_after = int(before["wrong_answered"]), int(after["wrong_answered"])
+    answered = (f"the rule alone answers {int(cov_before['events'])} images ({wrong_before} wrong); behind the "
+                f"check it answers {int(cov_after['events'])} ({wrong_after} wrong)")
+    if int(cov_before["events"]) == 0:
+        return "the rule answers none of these images, so the check has nothing to remove"
+    err = interval_text(before["value"], before["low"], before["high"], digits=0, percent=True)
+    if before["value"] <= max_error:
+        return (f"{answered}. The rule alone does not exceed its {_pct(max_error)} target here (error among answered "
+                f"{err}), so there is no excess for the check to remove"
+                + ("" if guaranteed else "; nothing guaranteed this on a shifted population"))
+    excess = before["value"] - max_error
+    left = max(0.0, after["value"] - max_error) if int(cov_after["events"]) else 0.0
+    err_after = interval_text(after["value"], after["low"], after["high"], digits=0, percent=True,
+                              missing="undefined (nothing answered)")
+    return (f"{answered}. The error among answered images goes from {err} to {err_after}: the check removes "
+            f"{_pct(1 - left / excess)} of the excess over the {_pct(max_error)} target")

@@ -1,0 +1,208 @@
+"""Risk-controlled abstention: a deferral rule with a finite-sample bound on the error of the
+cases it answers.
+
+A **deferral score** ranks images from most to least trustworthy (higher = less trustworthy, e.g.
+the decision uncertainty ``exp(-|logit p - logit t|)``). The rule answers an image when its score
+is at most a threshold ``lambda`` and defers it otherwise. The threshold is calibrated by **Learn
+then Test** (Angelopoulos, Bates, Candes, Jordan & Lei 2021, arXiv:2110.01052) as MAPIE 1.6
+implements it (``mapie.risk_control.BinaryClassificationController``): for every ``lambda`` of a
+grid fixed in advance, the null hypothesis "the error rate among answered cases exceeds
+``max_error``" is tested with the binomial Hoeffding-Bentkus p-value (Bates, Angelopoulos, Lei,
+Malik & Jordan 2021, JACM 68(6), "distribution-free, risk-controlling prediction sets") on the
+calibration cases that ``lambda`` answers, and the family of thresholds is corrected for
+multiplicity (family-wise error rate ``delta``; Bonferroni-Holm by default). Among the thresholds
+whose null is rejected, the one that answers the most calibration cases is kept. The guarantee:
+with probability at least ``1 - delta`` over the draw of the calibration set, the error rate among
+the answered cases of *new images exchangeable with the calibration images* is at most
+``max_error``. It says nothing about images from another population.
+
+Two rules, both from :func:`calibrate_deferral`:
+
+- ``"marginal"``: one threshold; bounds the error among all answered cases.
+- ``"class-conditional"`` (Mondrian by the predicted class, as in conformal triage, Angelopoulos
+  et al. 2024, medRxiv 2024.02.09.24302543): one threshold per predicted class, each calibrated at
+  ``delta / 2`` on the calibration cases of that predicted class, so that the error among answered
+  positive calls (``1 - PPV``) and among answered negative calls (``1 - NPV``) are both at most
+  ``max_error`` with probability at least ``1 - delta`` (union bound). A marginal bound can hold
+  while the rarer class's answered calls are mostly wrong; this one cannot.
+
+When no threshold of the grid is rejected, the rule (or that class's half of it) defers every
+image: the calibration set is too small, or the model too inaccurate, to certify the target.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+RULES = ("marginal", "class-conditional")
+FWER_METHODS = ("bonferroni", "bonferroni_holm")
+CLASSES = {"positive": 1, "negative": 0}
+
+
+def score_grid(size: int = 20, high: float = 1.0) -> np.ndarray:
+    """The thresholds tested, fixed before any calibration data is seen: ``size`` evenly spaced
+    values in ``(0, high]`` (``high / size, 2 high / size, ..., high``). Scores in ``[0, 1]``
+    (the decision uncertainty, the combined score's P(error)) use ``high = 1``, whose last
+    threshold answers every image."""
+    if size < 1:
+        raise ValueError(f"score_grid: size must be at least 1, got {size}")
+    return np.linspace(0.0, high, size + 1)[1:]
+
+
+@dataclass(frozen=True)
+class DeferralRule:
+    """A calibrated deferral rule: answer an image when ``score <= threshold`` of its group.
+
+    Attributes:
+        score: name of the deferral score (higher = less trustworthy).
+        kind: ``"marginal"`` (group ``"all"``) or ``"class-conditional"`` (groups ``"positive"``,
+            ``"negative"``: the predicted class).
+        max_error: the target: error rate among answered cases (of each group) at most this.
+        delta: the bound fails with probability at most ``delta`` over the calibration draw.
+        thresholds: group -> threshold, ``None`` where no threshold of the grid is certified
+            (that group is always deferred).
+        calibration: group -> ``{"images", "answered", "errors"}`` on the calibration set.
+        grid: the thresholds tested. fwer: the multiplicity correction.
+    """
+
+    score: str
+    kind: str
+    max_error: float
+    delta: float
+    thresholds: dict[str, float | None]
+    calibration: dict[str, dict[str, int]] = field(default_factory=dict)
+    grid: tuple[float, ...] = ()
+    fwer: str = "bonferroni_holm"
+
+    def answers(self, scores: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+        """(N,) bool: the images the rule answers. ``scores`` (N,) float (NaN: deferred),
+        ``predicted`` (N,) 0/1 labels at the decision threshold."""
+        scores = np.asarray(scores, dtype=np.float64)
+        predicted = np.asarray(predicted).astype(int)
+        if scores.shape != predicted.shape:
+            raise ValueError(f"{len(scores)} scores but {len(predicted)} predicted labels")
+        if self.kind == "marginal":
+            limit = np.full(len(scores), _limit(self.thresholds["all"]))
+        else:
+            limit = np.where(predicted == 1, _limit(self.thresholds["positive"]),
+                             _limit(self.thresholds["negative"]))
+        with np.errstate(invalid="ignore"):
+            return scores <= limit  # NaN <= x is False: an undefined score is deferred
+
+    @property
+    def certified(self) -> bool:
+        """True when at least one group has a certified threshold (the rule answers something)."""
+        return any(t is not None for t in self.thresholds.values())
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields (:meth:`from_dict` reads them back)."""
+        return {**asdict(self), "grid": list(self.grid)}
+
+    @classmethod
+    def from_dict(cls, record: dict) -> DeferralRule:
+        """The rule written by :meth:`to_dict`; KeyError naming a missing field."""
+        missing = {"score", "kind", "max_error", "delta", "thresholds"} - set(record)
+        if missing:
+            raise KeyError(f"deferral rule record lacks {sorted(missing)}")
+        return cls(**{**record, "grid": tuple(record.get("grid", ()))})
+
+
+def _limit(threshold: float | None) -> float:
+    return -np.inf if threshold is None else float(threshold)
+
+
+def _selective_accuracy():
+    """MAPIE's risk for 'error among answered cases': accuracy over the cases whose prediction
+    is not NaN (a deferred case is NaN), as a performance (``1 - error``)."""
+    from mapie.risk_control import BinaryRisk
+
+    return BinaryRisk(risk_occurrence=lambda y_true, y_pred: y_pred == y_true,
+                      risk_condition=lambda y_true, y_pred: ~np.isnan(y_pred),
+                      higher_is_better=True)
+
+
+def certified_threshold(scores: np.ndarray, predicted: np.ndarray, labels: np.ndarray,
+                        max_error: float, delta: float, grid: np.ndarray,
+                        fwer: str = "bonferroni_holm") -> float | None:
+    """The largest-coverage threshold of ``grid`` whose error among answered calibration cases
+    is certified at most ``max_error`` at family-wise level ``delta`` (Learn then Test, MAPIE).
+
+    Args:
+        scores: (N,) deferral scores of the calibration images (NaN: never answered).
+        predicted, labels: (N,) 0/1 predicted and true labels.
+    Returns:
+        the threshold, or None when no threshold is certified (including N = 0).
+    """
+    from mapie.risk_control import BinaryClassificationController
+
+    scores = np.asarray(scores, dtype=np.float64)
+    predicted = np.asarray(predicted, dtype=np.float64)
+    labels = np.asarray(labels).astype(int)
+    if not len(scores):
+        return None
+
+    def predict(x: np.ndarray, lam: float) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            return np.where(x[:, 0] <= lam, x[:, 1], np.nan)
+
+    controller = BinaryClassificationController(
+        predict, _selective_accuracy(), target_level=1.0 - max_error, confidence_level=1.0 - delta,
+        best_predict_param_choice="abstention_rate", list_predict_params=np.asarray(grid, float)[:, None],
+        fwer_method=fwer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # MAPIE's note that no parameter is valid
+        controller.calibrate(np.column_stack([scores, predicted]), labels)
+    best = controller.best_predict_param
+    return None if best is None else float(np.ravel(best)[0])
+
+
+def calibrate_deferral(scores: np.ndarray, predicted: np.ndarray, labels: np.ndarray, max_error: float,
+                       delta: float, kind: str = "marginal", grid: np.ndarray | None = None,
+                       fwer: str = "bonferroni_holm", score: str = "score") -> DeferralRule:
+    """Calibrate a :class:`DeferralRule` on calibration images (see the module doc).
+
+    Args:
+        scores: (N,) deferral scores (higher = less trustworthy; NaN: never answered).
+        predicted, labels: (N,) 0/1 predicted labels (at the decision threshold) and true labels.
+        max_error: target error rate among answered cases, in (0, 1).
+        delta: family-wise error level, in (0, 1); ``class-conditional`` spends ``delta / 2`` per
+            predicted class.
+        kind: ``"marginal"`` or ``"class-conditional"``.
+        grid: thresholds to test (default :func:`score_grid` ``(20)``).
+        fwer: ``"bonferroni_holm"`` or ``"bonferroni"`` (valid for any score; fixed-sequence
+            testing needs a risk monotone in the threshold, which a selective risk is not).
+    Raises:
+        ValueError: an unknown kind or fwer, a target or delta outside (0, 1), mismatched lengths,
+            labels or predictions that are not 0/1.
+    """
+    if kind not in RULES:
+        raise ValueError(f"unknown deferral rule kind {kind!r}; use one of {RULES}")
+    if fwer not in FWER_METHODS:
+        raise ValueError(f"unknown fwer {fwer!r}; use one of {FWER_METHODS}")
+    for name, value in (("max_error", max_error), ("delta", delta)):
+        if not 0 < value < 1:
+            raise ValueError(f"{name} must be in (0, 1), got {value}")
+    scores = np.asarray(scores, dtype=np.float64)
+    predicted, labels = np.asarray(predicted), np.asarray(labels)
+    if not (len(scores) == len(predicted) == len(labels)):
+        raise ValueError(f"lengths differ: {len(scores)} scores, {len(predicted)} predictions, "
+                         f"{len(labels)} labels")
+    for name, values in (("predicted", predicted), ("labels", labels)):
+        if not np.isin(values, (0, 1)).all():
+            raise ValueError(f"{name} must be 0/1; found {sorted(set(np.unique(values)) - {0, 1})[:5]}")
+    grid = score_grid() if grid is None else np.asarray(grid, dtype=np.float64)
+    groups = ({"all": np.ones(len(scores), bool)} if kind == "marginal" else
+              {name: predicted == value for name, value in CLASSES.items()})
+    level = delta if kind == "marginal" else delta / len(groups)
+    thresholds, calibration = {}, {}
+    for name, member in groups.items():
+        t = certified_threshold(scores[member], predicted[member], labels[member], max_error, level, grid, fwer)
+        thresholds[name] = t
+        with np.errstate(invalid="ignore"):
+            answered = member & (scores <= _limit(t))
+        calibration[name] = {"images": int(member.sum()), "answered": int(answered.sum()),
+                             "errors": int((predicted[answered] != labels[answered]).sum())}
+    return DeferralRule(score, kind, float(max_error), float(delta), thresholds, calibration,
+                        tuple(float(g) for g in grid), fwer)
