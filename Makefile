@@ -61,7 +61,7 @@ data: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_training.py
-	$(PY) benchmarks/bench_cam.py
+	$(PY) benchmarks/bench_cam.py --repeats 3 $(if $(wildcard artifacts/runs/default/checkpoints/baseline.pt),--checkpoint artifacts/runs/default/checkpoints/baseline.pt)
 
 clean:
 	rm -rf book/_build book/*.ipynb book/_static/tmv-vega.js

@@ -42,8 +42,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-METHODS = ["reference", "ours_exact", "ours_compat", "ours_topk_64", "ours_topk_128",
-           "pgc_scorecam", "torchcam_scorecam", "captum_gradcam", "ours_mc_gradcam_t30", "floor"]
+CPU_ENGINES = ("torch", "onnxruntime", "openvino")
+METHODS = ["reference", "ours_exact", *[f"ours_exact_{e}" for e in CPU_ENGINES], "ours_compat", "ours_topk_64",
+           "ours_topk_128", *[f"ours_topk_128_{e}" for e in CPU_ENGINES], "pgc_scorecam", "torchcam_scorecam",
+           "captum_gradcam", "ours_mc_gradcam_t30", "floor"]
 LABELS = {
     "reference": "reference: naive Score-CAM loop (eager, all C)",
     "ours_exact": "ours: Score-CAM exact",
@@ -54,7 +56,15 @@ LABELS = {
     "torchcam_scorecam": "peer: torch-cam ScoreCAM",
     "captum_gradcam": "ours: Grad-CAM (captum)",
     "ours_mc_gradcam_t30": "ours: MC-dropout Grad-CAM T=30",
+    **{f"ours_exact_{e}": f"ours: Score-CAM exact, engine {e}" for e in CPU_ENGINES},
+    **{f"ours_topk_128_{e}": f"ours: Score-CAM top-k 128, engine {e}" for e in CPU_ENGINES},
 }
+
+
+def _engine_of(method: str, args) -> str:
+    """The forward engine of one of our Score-CAM rows: its suffix, else ``--engine``."""
+    suffix = method.rsplit("_", 1)[1]
+    return suffix if suffix in CPU_ENGINES else args.engine
 TOPK_OPTS = {"select": "variance", "fill": "mean"}
 
 
@@ -100,11 +110,11 @@ def _explainer(method: str, model, x, args):
     if method in ("reference",):
         return (lambda: None), (lambda _: _naive_scorecam(model, x, bs)), None
     if method.startswith("ours_") and "mc" not in method:
-        opts = {"batch_size": bs, "precision": args.precision}
+        opts = {"batch_size": bs, "precision": args.precision, "engine": _engine_of(method, args)}
         if method == "ours_compat":
             opts.update(score="logit", weighting="softmax")
         if method.startswith("ours_topk"):
-            opts.update(top_k=int(method.rsplit("_", 1)[1]), **TOPK_OPTS)
+            opts.update(top_k=int(method.split("_")[2]), **TOPK_OPTS)
 
         def setup():
             cam = ScoreCAM(model, **opts)
@@ -171,11 +181,13 @@ def _naive_scorecam(model, x, batch: int):
 
 
 def _floor(model, x, args) -> dict:
-    """Best measured forward rate over batch sizes and eager/traced channels_last models, in the
-    precision of our Score-CAM rows (the same scoring copy ScoreCAM makes)."""
+    """Best measured forward rate over batch sizes, per forward engine (eager, and every engine
+    of ``tmvlib.models.engine`` that loads here), in the precision of our Score-CAM rows (the
+    same scoring copy ScoreCAM makes). Warm-up runs are excluded; best of ``--floor-reps``."""
     import torch
 
-    from tmvlib.explain.scorecam import _scoring_copy, _trace_frozen
+    from tmvlib.explain.scorecam import _scoring_copy
+    from tmvlib.models.engine import build_engine
     from tmvlib.models.precision import resolve_precision
 
     size = tuple(x.shape[-2:])
@@ -183,14 +195,19 @@ def _floor(model, x, args) -> dict:
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     eager = _scoring_copy(model, True, dtype)
     x = x.to(dtype)
-    models = {"eager": eager, "jit": _trace_frozen(eager, size, True)}
-    best = {"rate": 0.0}
-    rates = {}
-    for name, m in models.items():
+    engines = {"eager": eager}
+    for name in (("torch",) if x.device.type != "cpu" or precision == "bf16" else CPU_ENGINES):
+        try:
+            engines[name] = build_engine(eager, size, name, threads=args.threads)
+        except Exception as err:  # noqa: BLE001 - an engine that cannot load here is reported, not fatal
+            print(f"floor: engine {name} unavailable ({type(err).__name__}: {err})", file=sys.stderr)
+    per_engine, rates = {}, {}
+    for name, m in engines.items():
         for bs in args.floor_batches:
             batch = x.expand(bs, -1, -1, -1).contiguous(memory_format=torch.channels_last)
             with torch.inference_mode():
-                m(batch)
+                for _ in range(2):  # warm-up (tracing profiles, engine first-run allocations)
+                    m(batch)
                 _sync(x.device)
                 times = []
                 for _ in range(args.floor_reps):
@@ -200,9 +217,11 @@ def _floor(model, x, args) -> dict:
                     times.append(time.perf_counter() - t0)
             rate = bs / min(times)
             rates[f"{name} bs{bs}"] = round(rate, 1)
-            if rate > best["rate"]:
-                best = {"rate": rate, "model": name, "batch": bs}
-    return {"rates": rates, **best, "channels": model.spec.feature_dim, "precision": precision}
+            if rate > per_engine.get(name, {}).get("rate", 0.0):
+                per_engine[name] = {"rate": rate, "batch": bs}
+    best = max(per_engine, key=lambda n: per_engine[n]["rate"])
+    return {"rates": rates, "engines": per_engine, "rate": per_engine[best]["rate"], "model": best,
+            "batch": per_engine[best]["batch"], "channels": model.spec.feature_dim, "precision": precision}
 
 
 def _sync(device) -> None:
@@ -257,7 +276,8 @@ def child(args) -> None:
     print(json.dumps({"setup": setup, "time": min(times), "cpu": cpu[times.index(min(times))],
                       "peak_mib": (rss1 - rss0) / 1024, "source": source,
                       "forwards": forwards(obj) if forwards else None,
-                      "precision": getattr(obj, "precision", "fp32"), "device": str(device)}))
+                      "precision": getattr(obj, "precision", "fp32"), "device": str(device),
+                      "engine": getattr(obj, "engine_name", None)}))
 
 
 # -- parent side --------------------------------------------------------------------------------
@@ -267,7 +287,7 @@ def _run_row(row: str, args, out: str, env: dict) -> dict:
            "--threads", str(args.threads), "--batch", str(args.batch),
            "--repeats", str(args.repeats), "--floor-reps", str(args.floor_reps),
            "--floor-batches", *map(str, args.floor_batches),
-           "--precision", args.precision, "--device", args.device]
+           "--precision", args.precision, "--device", args.device, "--engine", args.engine]
     if args.checkpoint:
         cmd += ["--checkpoint", args.checkpoint]
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env)
@@ -335,20 +355,20 @@ def parent(args) -> None:
             continue
         entry.update({"setup s": res["setup"], "s/image": res["time"], "cpu s": res["cpu"],
                       "peak MiB": res["peak_mib"], "forwards": res["forwards"],
-                      "prec": res.get("precision", "fp32")})
+                      "prec": res.get("precision", "fp32"), "engine": res.get("engine") or "-"})
         if row in maps and "ours_exact" in maps:
             entry["pearson"], entry["spearman"] = _agreement(maps[row], maps["ours_exact"])
         if same_def.get(row) in maps and row in maps:
             entry["same-def r"] = _agreement(maps[row], maps[same_def[row]])[0]
         table.append(entry)
-    frame = pd.DataFrame(table).set_index("method")
+    frame = pd.DataFrame(table, columns=["method"] if not table else None).set_index("method")
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(frame.round({"setup s": 2, "s/image": 2, "cpu s": 1, "peak MiB": 0, "pearson": 4,
                            "spearman": 4, "same-def r": 5}).to_string())
     if mc_samples is not None:
         print(f"MC-dropout maps: mean per-pixel std over T=30 samples {mc_samples.std(0).mean():.4f}")
     _print_floor(floor, results)
-    _print_goals(results, maps)
+    _print_goals(results, maps, floor)
 
 
 def _t(results, row, with_setup=False):
@@ -358,24 +378,32 @@ def _t(results, row, with_setup=False):
     return res["time"] + (res["setup"] if with_setup else 0.0)
 
 
+def _engine_floor(floor: dict, engine: str | None) -> float | None:
+    """Seconds for C forwards with ``engine`` at its best batch (None if not measured)."""
+    rate = floor.get("engines", {}).get(engine, {}).get("rate")
+    return floor["channels"] / rate if rate else None
+
+
 def _print_floor(floor: dict, results: dict) -> None:
     if "rate" not in floor:
         return
-    per_fwd = 1.0 / floor["rate"]
     c = floor["channels"]
-    print(f"\nforward rates (img/s): {floor['rates']}")
-    print(f"floor: C x one forward = {c} x {per_fwd * 1e3:.1f} ms ({floor['model']}, batch "
-          f"{floor['batch']}, {floor.get('precision', 'fp32')}) = {c * per_fwd:.2f} s")
-    ours = results.get("ours_exact", {})
-    if "time" in ours:
-        fw = ours["forwards"]
-        print(f"ours exact: {ours['time']:.2f} s = {ours['time'] / (c * per_fwd):.2f} x the "
-              f"C-forward floor; it forwards {fw} distinct masks of {c} channels (constant "
-              f"channels and duplicate masks skipped, exact), whose own floor is "
-              f"{fw * per_fwd:.2f} s -> overhead {ours['time'] / (fw * per_fwd):.2f} x")
+    print(f"\nforward rates (img/s, warm-up excluded): {floor['rates']}")
+    for name, best in floor.get("engines", {}).items():
+        print(f"floor, engine {name}: C x one forward = {c} x {1e3 / best['rate']:.1f} ms (batch {best['batch']}, "
+              f"{floor.get('precision', 'fp32')}) = {c / best['rate']:.2f} s")
+    for row in ("ours_exact", *[f"ours_exact_{e}" for e in CPU_ENGINES]):
+        ours = results.get(row, {})
+        own = _engine_floor(floor, ours.get("engine"))
+        if "time" in ours and own:
+            fw = ours["forwards"]
+            print(f"{LABELS[row]} ({ours['engine']}): {ours['time']:.2f} s = {ours['time'] / own:.2f} x its engine's "
+                  f"C-forward floor; it forwards {fw} distinct masks of {c} channels (constant channels and duplicate "
+                  f"masks skipped, exact), whose own floor is {fw * own / c:.2f} s -> overhead "
+                  f"{ours['time'] / (fw * own / c):.2f} x")
 
 
-def _print_goals(results: dict, maps: dict) -> None:
+def _print_goals(results: dict, maps: dict, floor: dict | None = None) -> None:
 
     peers = [r for r in ("pgc_scorecam", "torchcam_scorecam") if "time" in results.get(r, {})]
     print("\ngoals (s/image after setup; with setup in brackets):")
@@ -399,12 +427,21 @@ def _print_goals(results: dict, maps: dict) -> None:
         print(f"  {verdict(ok)}  exact Score-CAM >= 5x faster than the faster peer "
               f"({LABELS[peer]}) with r >= 0.999 vs the reference: {s:.2f}x [{s2:.2f}x], "
               f"{r_text}")
+        own = _engine_floor(floor or {}, results["ours_exact"].get("engine"))
+        if own:
+            ratio = _t(results, "ours_exact") / own
+            print(f"  {verdict(ratio <= 1.25)}  exact Score-CAM within 1.25x of its engine's C-forward floor "
+                  f"({results['ours_exact']['engine']}): {ratio:.2f}x")
+    for row in [f"ours_exact_{e}" for e in CPU_ENGINES]:
+        if row in maps and "ours_exact_torch" in maps:
+            r = _agreement(maps[row], maps["ours_exact_torch"])[0]
+            print(f"  {verdict(r >= 0.9999)}  {LABELS[row]}: Pearson >= 0.9999 with the torch engine's map: {r:.6f}")
     for row in ("ours_topk_64", "ours_topk_128"):
         if peer and row in maps and "ours_exact" in maps:
             rho = _agreement(maps[row], maps["ours_exact"])[1]
             s, s2 = speedup(row), speedup(row, True)
             vs_exact = _t(results, "ours_exact") / _t(results, row)
-            print(f"  {verdict(s >= 20 and rho >= 0.95)}  {LABELS[row]} >= 20x faster than the "
+            print(f"  {verdict(s >= 30 and rho >= 0.95)}  {LABELS[row]} >= 30x faster than the "
                   f"faster peer with Spearman >= 0.95 vs exact: {s:.1f}x [{s2:.1f}x] "
                   f"({vs_exact:.1f}x vs our exact), Spearman = {rho:.4f}")
     if "ours_mc_gradcam_t30" in results and "captum_gradcam" in results:
@@ -426,6 +463,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="runs per Score-CAM row (best)")
     parser.add_argument("--omp-wait-policy", default="PASSIVE",
                         help="PASSIVE (default), ACTIVE, or inherit")
+    parser.add_argument("--engine", default="auto", choices=["auto", "torch", "onnxruntime", "openvino", "eager"],
+                        help="forward engine of the ours_exact / ours_topk rows without an engine suffix")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
                         help="scoring precision of our Score-CAM rows and the floor (default "
                              "fp32; the reference, peers and Grad-CAMs are always fp32)")
@@ -444,7 +483,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.size is None:
         args.size = 128 if args.quick else 224
-    args.quick_skip = ("reference", "ours_compat", "ours_topk_128")
+    args.quick_skip = ("reference", "ours_compat", "ours_topk_128",
+                       *[f"ours_topk_128_{e}" for e in CPU_ENGINES])
     if args.row:
         child(args)
         return

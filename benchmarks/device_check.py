@@ -433,7 +433,7 @@ def main() -> None:
                 say(f"  {where} {prec} batch {batch}: {t:.3f} s/image (setup {setup:.2f} s), "
                     f"vs cpu fp32 Pearson {r:.6f}, max |diff| {diff:.3e}; precision "
                     f"{cam.precision}, buffer {cam._buffer.dtype} on {cam._buffer.device}, "
-                    f"scorer {type(cam._traced.get(tuple(x.shape[-2:]), cam.scorer)).__name__}")
+                    f"engine {cam.engine_name}")
                 out[definition][f"{where}_{prec}_bs{batch}"] = {
                     "s": round(t, 4), "pearson": round(r, 6), "max_abs_diff": diff}
         say(f"torch.backends.cudnn.allow_tf32 after the calls: "

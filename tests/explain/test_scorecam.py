@@ -57,11 +57,12 @@ def naive_default(lite0, x64):
     return naive_scorecam(lite0[0], x64)
 
 
-@pytest.mark.parametrize("backend", ["jit", "eager"])
-def test_fast_matches_naive_reference(lite0, x64, naive_default, backend):
+@pytest.mark.parametrize("engine", ["torch", "eager", "openvino", "onnxruntime"])
+def test_fast_matches_naive_reference(lite0, x64, naive_default, engine):
     model, _ = lite0
-    cam = ScoreCAM(model, backend=backend, batch_size=16)
+    cam = ScoreCAM(model, engine=engine, batch_size=16)
     heat = cam(x64)
+    assert cam.engine_name == engine
     assert heat.shape == (1, 64, 64) and heat.dtype == np.float32
     assert heat.min() >= 0 and heat.max() == pytest.approx(1.0)
     ref, _ = naive_default
@@ -78,7 +79,7 @@ def test_softmax_variant_non_relu_layer_and_batch(lite0, xray_input):
     model, _ = lite0
     x = torch.cat([xray_input(64, seed=1), xray_input(64, seed=2)])
     opts = {"score": "logit", "weighting": "softmax"}
-    heat = ScoreCAM(model, "trunk.blocks.6", batch_size=64, backend="eager", **opts)(x)
+    heat = ScoreCAM(model, "trunk.blocks.6", batch_size=64, engine="eager", **opts)(x)
     assert heat.shape == (2, 64, 64)
     for b in range(2):
         ref, _ = naive_scorecam(model, x[b:b + 1], layer="trunk.blocks.6", **opts)
@@ -88,7 +89,7 @@ def test_softmax_variant_non_relu_layer_and_batch(lite0, xray_input):
 def test_buffer_is_flat_and_reused(lite0, x64):
     """Peak memory does not grow with C: one (batch_size,3,H,W) channels_last buffer."""
     model, _ = lite0
-    cam = ScoreCAM(model, batch_size=8, backend="eager")
+    cam = ScoreCAM(model, batch_size=8, engine="eager")
     cam(x64)
     buf = cam._buffer
     cam(x64)
@@ -100,18 +101,18 @@ def test_top_k_scores_at_most_k_channels(lite0, x64, naive_default):
     model, _ = lite0
     for select in ("variance", "mean"):
         for fill in ("zero", "mean"):
-            cam = ScoreCAM(model, top_k=32, select=select, fill=fill, backend="eager")
+            cam = ScoreCAM(model, top_k=32, select=select, fill=fill, engine="eager")
             heat = cam(x64)
             assert cam.stats.forwards <= 32 and cam.stats.unselected > 0
             assert 0 <= heat.min() and heat.max() <= 1
     ref, _ = naive_default
-    assert corr(ScoreCAM(model, top_k=64, fill="mean", backend="eager")(x64)[0], ref) > 0.5
+    assert corr(ScoreCAM(model, top_k=64, fill="mean", engine="eager")(x64)[0], ref) > 0.5
 
 
 def test_model_is_not_modified(lite0, x64):
     model, _ = lite0
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    score_cam(model, x64, top_k=4, backend="eager")
+    score_cam(model, x64, top_k=4, engine="eager")
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert not model.training and next(model.parameters()).is_contiguous()
@@ -153,7 +154,7 @@ def test_bf16_scoring_runs_on_cpu_and_agrees(lite0, x64, naive_default):
     assert heat.shape == (1, 64, 64) and heat.dtype == np.float32
     assert next(cam.scorer.parameters()).dtype == torch.bfloat16
     assert cam._buffer.dtype == torch.bfloat16
-    assert isinstance(cam._traced[(64, 64)], torch.jit.ScriptModule)  # traced in bf16
+    assert cam.engine_name == "torch" and isinstance(cam._engines[(64, 64)].module, torch.jit.ScriptModule)  # traced in bf16
     assert cam._forward(cam._buffer[:2]).dtype == torch.float32
     ref, _ = naive_default
     r = corr(heat[0], ref)
@@ -205,15 +206,15 @@ def test_against_pytorch_grad_cam(lite0, x64):
     theirs.get_cam_weights = spy
     ref = theirs(x64, targets=[ClassifierOutputTarget(0)])[0]
     compat = ScoreCAM(model, score="logit", weighting="softmax", mask_align_corners=True,
-                      backend="eager")
+                      engine="eager")
     ours_compat = compat(x64)[0]
     assert corr(ours_compat, ref) >= 0.9999
     np.testing.assert_allclose(ours_compat, ref, atol=0.02)  # value shift from resize order only
-    ours_ac_false = score_cam(model, x64, score="logit", weighting="softmax", backend="eager")[0]
+    ours_ac_false = score_cam(model, x64, score="logit", weighting="softmax", engine="eager")[0]
     assert corr(ours_ac_false, ref) >= 0.999
-    ours_default = score_cam(model, x64, backend="eager")[0]
+    ours_default = score_cam(model, x64, engine="eager")[0]
     _, acts = layer_activations(model, x64)
-    cic = ScoreCAM(model, mask_align_corners=True, backend="eager")  # pgc's masks, our weights
+    cic = ScoreCAM(model, mask_align_corners=True, engine="eager")  # pgc's masks, our weights
     alpha = cic.channel_weights(x64[0], acts[0].float()).numpy()
     rho = spearmanr(np.asarray(weights["pgc"])[0], alpha).statistic
     assert rho >= 0.999  # same channel ranking

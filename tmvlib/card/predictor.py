@@ -75,11 +75,12 @@ class TrustCardPredictor:
     """Everything a run learned, ready to make trust cards (see module doc).
 
     Build it with :meth:`from_run`. ``scorecam_top_k``: None for exact Score-CAM (as chapter 05),
-    or the fast top-k path (as chapter 07).
+    or the fast top-k path (as chapter 07); ``engine``: Score-CAM's forward engine
+    (``tmvlib.models.engine``).
     """
 
     def __init__(self, run_id: str, reference: InputReference | None = None,
-                 scorecam_top_k: int | None = None, batch_size: int = 8):
+                 scorecam_top_k: int | None = None, batch_size: int = 8, engine: str = "auto"):
         self.run_id = run_id
         loaded = [load_trained_classifier(p) for p in ensemble_checkpoints(run_id)]
         self.model, self.weights, self.config = loaded[0]
@@ -107,7 +108,7 @@ class TrustCardPredictor:
         self.failure_modes = read_table(run_id, "failure_modes_val")
         self.perturbations = tta_perturbations_from_params(self.ch06)
         self.reference = reference
-        self.scorecam = ScoreCAM(self.model, top_k=scorecam_top_k, batch_size=8)
+        self.scorecam = ScoreCAM(self.model, top_k=scorecam_top_k, batch_size=8, engine=engine)
         self.scorecam_top_k = scorecam_top_k
         self.batch_size = batch_size
 

@@ -25,6 +25,7 @@ class Params:
               "(tmvlib.explain.sanity.target_stage); \"all\": every step")
     top_k: float = param(0.15, "IoU of the top-k fraction of pixels when the two methods' maps are compared")
     faithfulness_steps: int = param(10, "points - 1 of each deletion / insertion curve")
+    engine: Literal["auto", "torch", "openvino", "onnxruntime"] = param("auto", "forward engine of Score-CAM's scoring passes: auto (the fastest measured here), torch, openvino, onnxruntime")
     scorecam_top_k: int = param(128, "channels scored by the top-k fast path whose fidelity is measured "
                                      "(chapters 06-07 use theirs)")
     sanity_threshold: float = param(0.5, "pass: median |Spearman| with the trained map below this "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from .base import N_BOOT, RUN_ID, param
 
@@ -27,6 +28,7 @@ class Params:
     spearman_grid: int = param(28, "Spearman over a grid x grid average-pooled map")
     scorecam_tta: int = param(2, "Score-CAM (fast top-k path) under this many TTA perturbations, "
                                  "curated images")
+    engine: Literal["auto", "torch", "openvino", "onnxruntime"] = param("auto", "forward engine of Score-CAM's scoring passes: auto (the fastest measured here), torch, openvino, onnxruntime")
     scorecam_top_k: int = param(128, "channels of the fast top-k Score-CAM path")
     batch_size: int = param(16, "images per forward pass")
     n_boot: int = param(1000, N_BOOT)

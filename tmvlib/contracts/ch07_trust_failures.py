@@ -29,6 +29,7 @@ class Params:
     n_unstable: int = param(3, "least stable explanations audited (by instability_score)")
     n_shifted: int = param(3, "most confident wrong external predictions audited")
     max_gallery: int = param(24, "danger-zone cases shown in the book (all are written to failure_cases/)")
+    engine: Literal["auto", "torch", "openvino", "onnxruntime"] = param("auto", "forward engine of Score-CAM's scoring passes: auto (the fastest measured here), torch, openvino, onnxruntime")
     scorecam_top_k: int = param(128, "Score-CAM fast path for cases chapter 05 did not explain")
     disagreement: float = param(0.25, "Grad-CAM and Score-CAM maxima farther apart (fraction of the "
                                       'width): "disagree"')

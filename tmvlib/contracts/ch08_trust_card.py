@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from .base import N_BOOT, RUN_ID, SEED, param
 from .ch07_trust_failures import TTA
@@ -18,6 +19,7 @@ class Params:
     reference_quantile: float = param(0.95, "validation quantile of that distance above which an "
                                             "image is flagged")
     n_reproduce: int = param(3, "NIH test images whose card is compared with chapter 06's trust scores")
+    engine: Literal["auto", "torch", "openvino", "onnxruntime"] = param("auto", "forward engine of Score-CAM's scoring passes: auto (the fastest measured here), torch, openvino, onnxruntime")
     scorecam_top_k: int | None = param(None, "None: exact Score-CAM on the cards (as chapter 05); "
                                              "an int: the fast top-k path")
     n_boot: int = param(1000, N_BOOT)

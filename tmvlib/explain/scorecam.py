@@ -37,10 +37,14 @@ normalised maps (common after ReLU6 on a 7x7 grid: e.g. single-pixel maps) are f
 ``s(Up(A_k))`` depends only on the min-max normalised low-res map, so equal low-res maps give
 bit-identical masks. On radiographs at 224 px about 35-45% of EfficientNet-Lite0's 1280 ``bn2``
 channels are constant and a further ~7% duplicates: ~750 forwards instead of 1280. Masked
-inputs are written chunk by chunk into one preallocated (batch_size,3,H,W) channels_last buffer
-(peak memory independent of C), scored under ``torch.inference_mode`` by a private eval-mode
-channels_last copy of the model, TorchScript-traced and frozen (``backend="jit"``: BatchNorm
-folded into the convolutions, ~1.2x faster than eager on this CPU).
+inputs are written chunk by chunk into one preallocated (batch_size,3,H,W) buffer (peak memory
+independent of C) and scored by a private eval-mode copy of the model run by a **forward engine**
+(``engine=``, :mod:`tmvlib.models.engine`): ``"torch"`` traces and freezes it (BatchNorm folded
+into the convolutions, channels_last; ~1.2x faster than eager on a 2-core CPU), ``"openvino"`` and
+``"onnxruntime"`` run its exported ONNX graph in float32, ``"eager"`` runs the copy as it is, and
+``"auto"`` (default) takes the fastest engine ``make bench`` measured for the device, falling back
+to the next when one cannot load. Every engine computes the same float32 function; they differ
+by rounding (``benchmarks/bench_cam.py`` prints the agreement).
 
 Precision (``precision=``): ``"fp32"`` (default, exact up to float32 rounding), ``"bf16"`` or
 ``"auto"`` (``tmvlib.models.precision.resolve_precision``: bf16 on CUDA where supported and on
@@ -68,7 +72,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import time
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -77,13 +80,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..models.engine import build_engine
 from ..models.precision import resolve_precision
 from .base import EPS, as_batch, chunks, layer_activations, resolve_layer, to_heatmaps
 
 SCORES = ("prob", "logit")
 WEIGHTINGS = ("cic", "softmax")
 SELECTS = ("variance", "mean")
-BACKENDS = ("jit", "eager")
+ENGINES = ("auto", "torch", "openvino", "onnxruntime", "eager")
 FILLS = ("zero", "mean")
 
 
@@ -126,15 +130,15 @@ class ScoreCAM:
     def __init__(self, model: nn.Module, layer: nn.Module | str | None = None, *,
                  score: str = "prob", weighting: str = "cic", batch_size: int = 8,
                  top_k: int | None = None, select: str = "variance", fill: str = "mean",
-                 dedupe: bool = True, channels_last: bool = True, backend: str = "jit",
+                 dedupe: bool = True, channels_last: bool = True, engine: str = "auto",
                  mask_align_corners: bool = False, precision: str = "fp32",
                  heads: dict[str, nn.Module] | None = None):
         for name, value, allowed in (("score", score, SCORES), ("weighting", weighting, WEIGHTINGS),
                                      ("select", select, SELECTS), ("fill", fill, FILLS)):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         if top_k is not None and top_k < 1:
             raise ValueError(f"top_k must be >= 1 or None, got {top_k}")
         self.device = _model_device(model)
@@ -144,7 +148,9 @@ class ScoreCAM:
         self.score, self.weighting, self.batch_size = score, weighting, int(batch_size)
         self.top_k, self.select, self.fill, self.dedupe = top_k, select, fill, dedupe
         self.channels_last, self.mask_align_corners = channels_last, mask_align_corners
-        self.backend = backend
+        # bf16 scoring is a torch feature (the CPU engines are asked for float32)
+        self.engine = "torch" if self.dtype != torch.float32 and engine != "eager" else engine
+        self.engine_name: str | None = None  # the engine actually built (after the first call)
         self.heads = dict(heads or {})
         self.head_maps: dict[str, np.ndarray] = {}
         self.scorer = _scoring_copy(model, channels_last, self.dtype)
@@ -156,7 +162,7 @@ class ScoreCAM:
             self._head_weight = torch.cat([h.weight.detach() for h in linear]).T.float().to(self.device)
             self._head_bias = torch.cat([h.bias.detach() for h in linear]).float().to(self.device)
             self.scorer.fc = nn.Identity()
-        self._traced: dict[tuple[int, int], nn.Module] = {}
+        self._engines: dict[tuple[int, int], object] = {}
         self._buffer: torch.Tensor | None = None
         self._baseline: dict[tuple[int, int], torch.Tensor] = {}
         self.stats = ScoreCAMStats()
@@ -248,7 +254,7 @@ class ScoreCAM:
         # ignored): one input shape for the traced model and cuDNN, no re-profiling per image.
         # On the CPU the extra rows would cost their full compute, so it forwards n rows.
         full = self.device.type != "cpu"
-        with torch.inference_mode():
+        with torch.inference_mode(), _torch_threads_for(self.engine_name):
             for sl in chunks(masks.shape[0], self.batch_size):
                 n = sl.stop - sl.start
                 up = F.interpolate(masks[sl, None], size=size, mode="bilinear",
@@ -261,10 +267,19 @@ class ScoreCAM:
                 out[sl] = self._forward(buf if full else buf[:n])[:n]
         return out
 
+    def _channels_last(self, size: tuple[int, int]) -> bool:
+        """Masked inputs in channels_last for the torch engines (oneDNN's preferred layout), in
+        plain NCHW for ONNX Runtime and OpenVINO (no copy before each forward)."""
+        self._module_for(size)
+        return self.channels_last and self.engine_name in ("torch", "eager")
+
     def _input_buffer(self, size: tuple[int, int]) -> torch.Tensor:
         shape = (self.batch_size, 3, *size)
-        if self._buffer is None or tuple(self._buffer.shape) != shape:
-            fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        channels_last = self._channels_last(size)
+        if (self._buffer is None or tuple(self._buffer.shape) != shape
+                or self._buffer.is_contiguous(memory_format=torch.channels_last) != channels_last
+                or not channels_last and not self._buffer.is_contiguous()):
+            fmt = torch.channels_last if channels_last else torch.contiguous_format
             self._buffer = torch.zeros(shape, dtype=self.dtype, device=self.device
                                        ).contiguous(memory_format=fmt)
         return self._buffer
@@ -274,7 +289,7 @@ class ScoreCAM:
         if size not in self._baseline:
             with torch.inference_mode():
                 zeros = torch.zeros(1, 3, *size, dtype=self.dtype, device=self.device)
-                if self.channels_last:
+                if self._channels_last(size):
                     zeros = zeros.contiguous(memory_format=torch.channels_last)
                 self._baseline[size] = self._forward(zeros)[0].clone()
         return self._baseline[size]
@@ -283,7 +298,7 @@ class ScoreCAM:
         """The scoring model's float32 logits ``(n,)`` of inputs ``x`` ``(n,3,H,W)`` (normalised),
         on the CPU: the same fast forward Score-CAM uses, for other forward-only work on the
         same model (e.g. deletion and insertion curves)."""
-        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        fmt = torch.channels_last if self._channels_last(tuple(x.shape[-2:])) else torch.contiguous_format
         with torch.inference_mode(), _strict_fp32(self.device, self.precision):
             batch = x.to(self.device, self.dtype).contiguous(memory_format=fmt)
             return self._forward(batch)[:, 0].cpu()
@@ -297,25 +312,29 @@ class ScoreCAM:
         return out @ self._head_weight + self._head_bias
 
     def prepare(self, size: tuple[int, int]) -> None:
-        """Optional: build and warm the scoring model for inputs of ``size`` (H, W) now rather
-        than inside the first call (TorchScript tracing + two profiling runs, ~2-3 s at 224 px
-        on 2 cores)."""
+        """Optional: build and warm the scoring engine for inputs of ``size`` (H, W) now rather
+        than inside the first call (export or trace, compile, two warm runs: a few seconds at
+        224 px on 2 cores, less when the exported graph is cached)."""
         module = self._module_for(tuple(size))
         if module is not self.scorer:
             with torch.inference_mode():
                 for _ in range(2):  # the profiling executor optimises after two runs
                     module(self._input_buffer(tuple(size)))
 
-    def _module_for(self, size: tuple[int, int]) -> nn.Module:
-        """The eager copy, or (backend="jit") a traced + frozen copy per input size: freezing
-        folds each BatchNorm into its conv (exact up to rounding; BN was ~20% of the CPU time)
-        and drops Python overhead. Traced per size because TF-"same" padding is computed from
-        the input shape at trace time. Falls back to eager if tracing fails."""
-        if self.backend == "eager":
+    def _module_for(self, size: tuple[int, int]):
+        """The scoring engine for inputs of ``size`` (``tmvlib.models.engine.build_engine``):
+        ``"eager"`` is the eager copy; ``"torch"`` a traced + frozen copy (BatchNorm folded into
+        each conv, exact up to rounding; traced per size because TF-"same" padding is computed
+        from the input shape); ``"openvino"`` / ``"onnxruntime"`` the exported graph; ``"auto"``
+        the fastest measured for the device, falling back when an engine cannot load."""
+        if self.engine == "eager":
+            self.engine_name = "eager"
             return self.scorer
-        if size not in self._traced:
-            self._traced[size] = _trace_frozen(self.scorer, size, self.channels_last)
-        return self._traced[size]
+        if size not in self._engines:
+            engine = build_engine(self.scorer, size, self.engine, channels_last=self.channels_last)
+            self._engines[size] = engine
+            self.engine_name = engine.name
+        return self._engines[size]
 
     def _record(self, channels: int, constant: int, unselected: int, forwards: int) -> None:
         st = self.stats
@@ -325,6 +344,23 @@ class ScoreCAM:
         st.forwards += forwards
         st.per_image.append({"channels": channels, "constant": constant,
                              "unselected": unselected, "forwards": forwards})
+
+
+@contextlib.contextmanager
+def _torch_threads_for(engine: str | None) -> Iterator[None]:
+    """While ONNX Runtime or OpenVINO score the masked inputs, PyTorch's own work between their
+    calls (upsampling and multiplying the masks) runs on one thread: its OpenMP workers would
+    otherwise spin-wait on the cores the engine's threads need (measured: the engine ~2x slower
+    on 2 cores). The thread count is restored afterwards."""
+    if engine not in ("openvino", "onnxruntime"):
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @contextlib.contextmanager
@@ -365,27 +401,9 @@ def _scoring_copy(model: nn.Module, channels_last: bool,
     return scorer
 
 
-def _trace_frozen(model: nn.Module, size: tuple[int, int], channels_last: bool) -> nn.Module:
-    """Trace ``model`` with a zero example of ``size`` in the dtype and on the device of its
-    parameters, then freeze it; the model itself if tracing fails."""
-    param = next(model.parameters(), None)
-    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
-    device = param.device if param is not None else torch.device("cpu")
-    example = torch.zeros(1, 3, *size, dtype=dtype, device=device)
-    if channels_last:
-        example = example.contiguous(memory_format=torch.channels_last)
-    try:
-        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-            warnings.simplefilter("ignore")  # TracerWarnings about shape-derived constants
-            return torch.jit.freeze(torch.jit.trace(model, example).eval())
-    except Exception as err:  # noqa: BLE001 - any tracing failure: stay correct, just slower
-        warnings.warn(f"Score-CAM: tracing failed ({err!r}); using the eager model", stacklevel=3)
-        return model
-
-
 def score_cam(model: nn.Module, x: torch.Tensor, layer: nn.Module | str | None = None,
               **options) -> np.ndarray:
     """Functional Score-CAM: ``ScoreCAM(model, layer, **options)(x)`` -> float32 (B,H,W) in
     [0, 1]. Options: score, weighting, batch_size, top_k, select, fill, dedupe, channels_last,
-    backend, mask_align_corners, precision (see ``ScoreCAM``)."""
+    engine, mask_align_corners, precision (see ``ScoreCAM``)."""
     return ScoreCAM(model, layer, **options)(x)

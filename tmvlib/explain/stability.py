@@ -253,7 +253,8 @@ SCORECAM_TOPK = "Score-CAM (top-k)"
 def method_tta_stability(model: nn.Module, images: torch.Tensor, norm, gradcam_reference: np.ndarray,
                          probs: np.ndarray, threshold: float, image_ids: Sequence[str],
                          perturbations: Sequence[Perturbation], *, scorecam_top_k: int,
-                         metric_size: int, top_k: float, grid: tuple[int, int]) -> "pd.DataFrame":
+                         metric_size: int, top_k: float, grid: tuple[int, int],
+                         engine: str = "auto") -> "pd.DataFrame":
     """Score-CAM (the fast top-k path) and Grad-CAM under the same test-time perturbations, for
     a few images (Score-CAM costs seconds per image).
 
@@ -263,6 +264,7 @@ def method_tta_stability(model: nn.Module, images: torch.Tensor, norm, gradcam_r
         probs: (N,) unperturbed probabilities (label flips at ``threshold``).
         scorecam_top_k: channels scored by :class:`tmvlib.explain.scorecam.ScoreCAM` (the rest
             get the mean weight); its reference map is computed here, one image at a time.
+        engine: Score-CAM's forward engine (``tmvlib.models.engine``).
     Returns:
         :func:`stability_against_reference` rows of Score-CAM (``method = "Score-CAM
         (top-k)"``) then of Grad-CAM (``method = "Grad-CAM"``), each keeping its own index.
@@ -272,7 +274,7 @@ def method_tta_stability(model: nn.Module, images: torch.Tensor, norm, gradcam_r
     from .run import explain_images
     from .scorecam import ScoreCAM
 
-    cam = ScoreCAM(model, top_k=scorecam_top_k, batch_size=8)
+    cam = ScoreCAM(model, top_k=scorecam_top_k, batch_size=8, engine=engine)
     scorecam_reference, _ = explain_images(cam, images, norm, batch_size=1)
     scorecam_tta = tta_maps(model, images, norm, perturbations, metric_size, 1,
                             explain=lambda _model, x: cam(x))
