@@ -80,7 +80,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models.engine import build_engine
+from ..models.engine import build_engine, module_device
 from ..models.precision import resolve_precision
 from .base import EPS, as_batch, chunks, layer_activations, resolve_layer, to_heatmaps
 
@@ -141,7 +141,7 @@ class ScoreCAM:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         if top_k is not None and top_k < 1:
             raise ValueError(f"top_k must be >= 1 or None, got {top_k}")
-        self.device = _model_device(model)
+        self.device = module_device(model)
         self.precision = resolve_precision(precision, self.device)  # ValueError if unknown
         self.dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
         self.model, self.layer = model, resolve_layer(model, layer)
@@ -275,11 +275,9 @@ class ScoreCAM:
 
     def _input_buffer(self, size: tuple[int, int]) -> torch.Tensor:
         shape = (self.batch_size, 3, *size)
-        channels_last = self._channels_last(size)
+        fmt = torch.channels_last if self._channels_last(size) else torch.contiguous_format
         if (self._buffer is None or tuple(self._buffer.shape) != shape
-                or self._buffer.is_contiguous(memory_format=torch.channels_last) != channels_last
-                or not channels_last and not self._buffer.is_contiguous()):
-            fmt = torch.channels_last if channels_last else torch.contiguous_format
+                or not self._buffer.is_contiguous(memory_format=fmt)):
             self._buffer = torch.zeros(shape, dtype=self.dtype, device=self.device
                                        ).contiguous(memory_format=fmt)
         return self._buffer
@@ -380,13 +378,6 @@ def _strict_fp32(device: torch.device, precision: str) -> Iterator[None]:
     finally:
         if before is not None:
             torch.backends.cudnn.allow_tf32 = before
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter (or buffer); CPU for a model with neither."""
-    for tensor in (*model.parameters(), *model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
 
 
 def _scoring_copy(model: nn.Module, channels_last: bool,

@@ -138,7 +138,7 @@ def build_engine(module: nn.Module, size: tuple[int, int], engine: str = "auto",
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-    device = _device(module)
+    device = module_device(module)
     if engine == "auto":
         return _auto_engine(module, size, device, threads, cache_dir, channels_last)
     if engine != "torch" and device.type != "cpu":
@@ -193,7 +193,8 @@ def _numpy(x: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(x.detach().to("cpu", torch.float32).contiguous().numpy())
 
 
-def _device(module: nn.Module) -> torch.device:
+def module_device(module: nn.Module) -> torch.device:
+    """The device of the module's first parameter (or buffer); CPU for a module with neither."""
     for tensor in (*module.parameters(), *module.buffers()):
         return tensor.device
     return torch.device("cpu")

@@ -67,7 +67,7 @@ def violation_text(row: Mapping, delta: float) -> str:
             f"re-splits, {rate}: {verdict}")
 
 
-def coverage_text(outcomes, set_name: str = "test") -> str:
+def coverage_text(outcomes: pd.DataFrame) -> str:
     """Coverage and realised error of one rule on one set (rows of ``outcome_table`` for that rule
     and set), e.g. "answers 25% [18%, 33%] of the images, 4% [0%, 10%] of them wrong"."""
     q = outcomes.set_index("quantity")
@@ -142,7 +142,8 @@ def violation_lines(violations: pd.DataFrame, delta: float) -> str:
                 if certified else "")
         lines.append(f"- **{r.score}, {r.rule}**: {violation_text(row, delta)}; a threshold was certified in "
                      f"{_pct(r.certified)} of the draws{when}, and the rule answered {_pct(r.coverage)} of the "
-                     f"evaluation half on average (middle 95% of draws: {_pct(r.coverage_low)}-{_pct(r.coverage_high)}).")
+                     f"evaluation half on average (middle 95% of draws: "
+                     f"{_pct(r.coverage_low)}-{_pct(r.coverage_high)}).")
     return "\n".join(lines)
 
 

@@ -83,6 +83,11 @@ def confidence_rows(predictions: pd.DataFrame, threshold: float) -> pd.DataFrame
                          CONFIDENCE_SCORE: decision_uncertainty(probs, threshold)})
 
 
+def _errors(frame: pd.DataFrame) -> np.ndarray:
+    """(N,) float 1.0 where the prediction is wrong (``~correct``), else 0.0."""
+    return (~frame["correct"].to_numpy(dtype=bool)).astype(float)
+
+
 @dataclass(frozen=True)
 class FittedDeferral:
     """A calibrated rule with the score function it was calibrated on."""
@@ -120,7 +125,7 @@ def fit_deferral_rules(calibration: pd.DataFrame, recipes: Mapping[str, ScoreRec
 def _outcome_values(frame: pd.DataFrame, answered: np.ndarray) -> dict[str, np.ndarray]:
     """Per-image values whose mean is each outcome (NaN: the image does not count)."""
     predicted, labels = predicted_labels(frame), frame["label"].to_numpy()
-    error = (predicted != labels).astype(float)
+    error = _errors(frame)
     answered_f = answered.astype(float)
     return {
         "coverage": answered_f,
@@ -188,7 +193,7 @@ def coverage_difference(frame: pd.DataFrame, a: FittedDeferral, b: FittedDeferra
         full data leaves undefined gets NaN.
     """
     answered_a, answered_b = a.answers(frame), b.answers(frame)
-    errors = (predicted_labels(frame) != frame["label"].to_numpy()).astype(float)
+    errors = _errors(frame)
     everyone = np.ones(len(frame), bool)
     statistics = {"coverage": (group_mean(answered_a.astype(float), everyone),
                                group_mean(answered_b.astype(float), everyone)),
@@ -358,7 +363,7 @@ def ood_rescue(frame: pd.DataFrame, answered: np.ndarray, flagged: np.ndarray, n
         ``wrong_answered`` (answered images that are wrong).
     """
     answered, flagged = np.asarray(answered, bool), np.asarray(flagged, bool)
-    errors = predicted_labels(frame) != frame["label"].to_numpy()
+    errors = _errors(frame).astype(bool)
     tables = []
     for stage, kept in (("rule alone", answered), ("after the check", answered & ~flagged)):
         t = deferral_outcomes(frame, kept, n_boot=n_boot, seed=seed)
