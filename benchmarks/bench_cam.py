@@ -193,18 +193,19 @@ def _floor(model, x, args) -> dict:
     size = tuple(x.shape[-2:])
     precision = resolve_precision(args.precision, x.device)
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-    eager = _scoring_copy(model, True, dtype)
-    x = x.to(dtype)
-    engines = {"eager": eager}
-    for name in (("torch",) if x.device.type != "cpu" or precision == "bf16" else CPU_ENGINES):
-        try:
-            engines[name] = build_engine(eager, size, name, threads=args.threads)
+    scorer = _scoring_copy(model, True)
+    engines = {"eager": _scoring_copy(model, True, dtype)}
+    candidates = CPU_ENGINES if x.device.type == "cpu" else ("torch",)
+    for name in (n for n in candidates if not (n == "onnxruntime" and precision == "bf16")):
+        try:  # every engine takes float32 inputs and computes in ``precision``
+            engines[name] = build_engine(scorer, size, name, threads=args.threads, precision=precision)
         except Exception as err:  # noqa: BLE001 - an engine that cannot load here is reported, not fatal
             print(f"floor: engine {name} unavailable ({type(err).__name__}: {err})", file=sys.stderr)
     per_engine, rates = {}, {}
     for name, m in engines.items():
         for bs in args.floor_batches:
-            batch = x.expand(bs, -1, -1, -1).contiguous(memory_format=torch.channels_last)
+            batch = x.to(dtype if name == "eager" else torch.float32).expand(bs, -1, -1, -1)
+            batch = batch.contiguous(memory_format=torch.channels_last)
             with torch.inference_mode():
                 for _ in range(2):  # warm-up (tracing profiles, engine first-run allocations)
                     m(batch)
@@ -326,6 +327,8 @@ def parent(args) -> None:
           f"OMP_WAIT_POLICY={env.get('OMP_WAIT_POLICY', 'unset')}, Score-CAM batch {args.batch}"
           f"{' (QUICK: indicative only)' if args.quick else ''}")
     resolved = resolve_precision(args.precision, torch.device(args.device))
+    if resolved == "bf16":  # ONNX Runtime's CPU provider has no bf16
+        rows = [r for r in rows if not r.endswith("_onnxruntime")]
     print(f"{compute_report()}; native bf16: {bf16_cpu_fast()}; device {args.device}; "
           f"precision: ours Score-CAM rows and floor {args.precision} -> {resolved}, "
           "all other rows fp32")
@@ -411,8 +414,11 @@ def _print_goals(results: dict, maps: dict, floor: dict | None = None) -> None:
         print("  peers not measured: speed goals not evaluated")
     peer = min(peers, key=lambda r: results[r]["time"]) if peers else None
 
-    def verdict(ok: bool) -> str:
-        return "PASS" if ok else "FAIL"
+    approximate = results.get("ours_exact", {}).get("precision") == "bf16"
+
+    def verdict(ok: bool, exactness: bool = False) -> str:
+        """PASS/FAIL; INFO for goals about the exact (float32) computation in a bf16 run."""
+        return "INFO" if exactness and approximate else ("PASS" if ok else "FAIL")
 
     def speedup(row, with_setup=False):
         return _t(results, peer, with_setup) / _t(results, row, with_setup) if peer else float("nan")
@@ -424,7 +430,9 @@ def _print_goals(results: dict, maps: dict, floor: dict | None = None) -> None:
             ok, r_text = s >= 5 and r >= 0.999, f"r = {r:.6f}"
         else:  # --quick skips the reference loop: only the speed part is judged
             ok, r_text = s >= 5, "r not measured (--quick; tests check it)"
-        print(f"  {verdict(ok)}  exact Score-CAM >= 5x faster than the faster peer "
+        if approximate:
+            r_text += " (bf16 scoring: an approximation, so the exact goal is judged in fp32 runs)"
+        print(f"  {verdict(ok, exactness=True)}  exact Score-CAM >= 5x faster than the faster peer "
               f"({LABELS[peer]}) with r >= 0.999 vs the reference: {s:.2f}x [{s2:.2f}x], "
               f"{r_text}")
         own = _engine_floor(floor or {}, results["ours_exact"].get("engine"))
@@ -435,7 +443,8 @@ def _print_goals(results: dict, maps: dict, floor: dict | None = None) -> None:
     for row in [f"ours_exact_{e}" for e in CPU_ENGINES]:
         if row in maps and "ours_exact_torch" in maps:
             r = _agreement(maps[row], maps["ours_exact_torch"])[0]
-            print(f"  {verdict(r >= 0.9999)}  {LABELS[row]}: Pearson >= 0.9999 with the torch engine's map: {r:.6f}")
+            print(f"  {verdict(r >= 0.9999, exactness=True)}  {LABELS[row]}: Pearson >= 0.9999 with the torch "
+                  f"engine's map: {r:.6f}")
     for row in ("ours_topk_64", "ours_topk_128"):
         if peer and row in maps and "ours_exact" in maps:
             rho = _agreement(maps[row], maps["ours_exact"])[1]

@@ -142,25 +142,42 @@ def test_auto_precision_resolves_like_training(lite0):
 
 
 def test_bf16_scoring_runs_on_cpu_and_agrees(lite0, x64, naive_default):
-    """Forced bf16 (emulated on CPUs without native bf16: slow, hence one 64-px image): the
-    scoring copy, its traced module and the input buffer are bfloat16, logits float32, and the
+    """Forced bf16 with the torch engine (emulated on CPUs without native bf16: slow, hence one
+    64-px image): its traced module and the input buffer are bfloat16, logits float32, and the
     map stays close to the float32 reference. Measured Pearson at 64 px: 0.9991-0.9999 over three
     inputs (a map with bf16 buffers but garbage logits, or fp32 everywhere, would not pass the
     dtype checks; a broken cast would drop the correlation far below 0.995)."""
     model, _ = lite0
-    cam = ScoreCAM(model, precision="bf16", batch_size=16)
+    cam = ScoreCAM(model, precision="bf16", batch_size=16, engine="torch")
     assert cam.precision == "bf16" and cam.dtype == torch.bfloat16
     heat = cam(x64)
     assert heat.shape == (1, 64, 64) and heat.dtype == np.float32
-    assert next(cam.scorer.parameters()).dtype == torch.bfloat16
+    assert next(cam.scorer.parameters()).dtype == torch.float32  # the engine casts its own copy
     assert cam._buffer.dtype == torch.bfloat16
-    assert cam.engine_name == "torch" and isinstance(cam._engines[(64, 64)].module, torch.jit.ScriptModule)  # traced in bf16
+    engine = cam._engines[(64, 64)]
+    assert cam.engine_name == "torch" and isinstance(engine.module, torch.jit.ScriptModule)
+    assert engine.dtype == torch.bfloat16  # traced in bf16
     assert cam._forward(cam._buffer[:2]).dtype == torch.float32
     ref, _ = naive_default
     r = corr(heat[0], ref)
     print(f"\nbf16 vs fp32 reference at 64 px: Pearson {r:.5f}")
     assert r >= 0.995
     assert 0 < cam.stats.forwards < cam.stats.channels - cam.stats.constant
+
+
+def test_bf16_scoring_with_openvino_agrees(lite0, x64, naive_default):
+    """bf16 through OpenVINO (``INFERENCE_PRECISION_HINT = bf16``, the auto engine on the CPU):
+    float32 inputs and logits, the map close to the float32 reference; ONNX Runtime refuses bf16."""
+    pytest.importorskip("openvino")
+    model, _ = lite0
+    cam = ScoreCAM(model, precision="bf16", batch_size=16, engine="openvino")
+    heat = cam(x64)
+    assert cam.engine_name == "openvino" and cam._buffer.dtype == torch.float32
+    r = corr(heat[0], naive_default[0])
+    print(f"\nbf16 (OpenVINO) vs fp32 reference at 64 px: Pearson {r:.5f}")
+    assert r >= 0.995
+    with pytest.raises(ValueError, match="float32 only"):
+        ScoreCAM(model, precision="bf16", engine="onnxruntime")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -49,10 +49,11 @@ by rounding (``benchmarks/bench_cam.py`` prints the agreement).
 Precision (``precision=``): ``"fp32"`` (default, exact up to float32 rounding), ``"bf16"`` or
 ``"auto"`` (``tmvlib.models.precision.resolve_precision``: bf16 on CUDA where supported and on
 CPUs with native bf16, AVX512-BF16 / AMX; else fp32; the result is ``ScoreCAM.precision``).
-With bf16 only the *scoring* is bfloat16: the scoring copy is cast with ``.to(torch.bfloat16)``
-before tracing (freezing then folds BatchNorm in bf16), masked inputs are rounded to bf16 in the
-input buffer, and the logits come back as float32; activations, masks, weights and the map stay
-float32. bf16 is an approximation whose agreement with fp32 is measured, not guaranteed
+With bf16 only the *scoring* is bfloat16, and the engine decides how: OpenVINO (``"auto"`` on the
+CPU) compiles the float32 graph with a bf16 inference precision (float32 inputs and logits); the
+torch engine casts the scoring copy with ``.to(torch.bfloat16)`` before tracing (freezing then
+folds BatchNorm in bf16) and masked inputs are rounded to bf16 in the input buffer; ONNX Runtime
+has no bf16 (a ValueError). Activations, masks, weights and the map stay float32. bf16 is an approximation whose agreement with fp32 is measured, not guaranteed
 (``benchmarks/bench_cam.py --precision bf16`` prints it; the tests check a floor at 64 px).
 On CPUs without native bf16 it is emulated and slower than fp32. Measured agreement and timings
 per machine: ``benchmarks/README.md``.
@@ -148,12 +149,14 @@ class ScoreCAM:
         self.score, self.weighting, self.batch_size = score, weighting, int(batch_size)
         self.top_k, self.select, self.fill, self.dedupe = top_k, select, fill, dedupe
         self.channels_last, self.mask_align_corners = channels_last, mask_align_corners
-        # bf16 scoring is a torch feature (the CPU engines are asked for float32)
-        self.engine = "torch" if self.dtype != torch.float32 and engine != "eager" else engine
+        if self.precision == "bf16" and engine == "onnxruntime":
+            raise ValueError("engine 'onnxruntime' computes in float32 only; use openvino or torch for bf16")
+        self.engine = engine
         self.engine_name: str | None = None  # the engine actually built (after the first call)
         self.heads = dict(heads or {})
         self.head_maps: dict[str, np.ndarray] = {}
-        self.scorer = _scoring_copy(model, channels_last, self.dtype)
+        # the eager copy is cast here; the engines get float32 and the precision (build_engine)
+        self.scorer = _scoring_copy(model, channels_last, self.dtype if engine == "eager" else torch.float32)
         self._head_weight: torch.Tensor | None = None
         if self.heads:  # score pooled features, then every head: (n, F) @ (F, 1 + extra)
             linear = [model.fc, *self.heads.values()]
@@ -277,16 +280,23 @@ class ScoreCAM:
         shape = (self.batch_size, 3, *size)
         fmt = torch.channels_last if self._channels_last(size) else torch.contiguous_format
         if (self._buffer is None or tuple(self._buffer.shape) != shape
+                or self._buffer.dtype != self._input_dtype()
                 or not self._buffer.is_contiguous(memory_format=fmt)):
-            self._buffer = torch.zeros(shape, dtype=self.dtype, device=self.device
+            self._buffer = torch.zeros(shape, dtype=self._input_dtype(), device=self.device
                                        ).contiguous(memory_format=fmt)
         return self._buffer
+
+    def _input_dtype(self) -> torch.dtype:
+        """bf16 inputs for torch's bf16 scoring (its modules are cast); float32 for the exported
+        engines, which take float32 in every precision."""
+        return self.dtype if self.engine_name in ("torch", "eager") else torch.float32
 
     def _baseline_logit(self, size: tuple[int, int]) -> torch.Tensor:
         """f(X_b) with X_b = 0 (the masked input of an all-zero mask), cached per input size."""
         if size not in self._baseline:
             with torch.inference_mode():
-                zeros = torch.zeros(1, 3, *size, dtype=self.dtype, device=self.device)
+                self._module_for(size)
+                zeros = torch.zeros(1, 3, *size, dtype=self._input_dtype(), device=self.device)
                 if self._channels_last(size):
                     zeros = zeros.contiguous(memory_format=torch.channels_last)
                 self._baseline[size] = self._forward(zeros)[0].clone()
@@ -298,7 +308,7 @@ class ScoreCAM:
         same model (e.g. deletion and insertion curves)."""
         fmt = torch.channels_last if self._channels_last(tuple(x.shape[-2:])) else torch.contiguous_format
         with torch.inference_mode(), _strict_fp32(self.device, self.precision):
-            batch = x.to(self.device, self.dtype).contiguous(memory_format=fmt)
+            batch = x.to(self.device, self._input_dtype()).contiguous(memory_format=fmt)
             return self._forward(batch)[:, 0].cpu()
 
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
@@ -329,7 +339,8 @@ class ScoreCAM:
             self.engine_name = "eager"
             return self.scorer
         if size not in self._engines:
-            engine = build_engine(self.scorer, size, self.engine, channels_last=self.channels_last)
+            engine = build_engine(self.scorer, size, self.engine, channels_last=self.channels_last,
+                                  precision=self.precision)
             self._engines[size] = engine
             self.engine_name = engine.name
         return self._engines[size]

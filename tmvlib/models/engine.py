@@ -12,6 +12,11 @@ device. Three kinds:
   ``INFERENCE_PRECISION_HINT = f32``: without it OpenVINO computes in bf16 on CPUs with native
   bf16 (AMX, AVX512-BF16), which is an approximation, not the model.
 
+``precision="bf16"`` asks for bfloat16 arithmetic instead, an approximation whose agreement with
+float32 is measured, not guaranteed: OpenVINO with ``INFERENCE_PRECISION_HINT = bf16`` (its
+inputs and outputs stay float32), or the torch engine on a bf16 copy of the module (inputs cast
+to bf16). ONNX Runtime's CPU provider has no bf16 kernels, so it is float32 only.
+
 ``"auto"`` picks the fastest engine measured by ``make bench`` (``benchmarks/bench_cam.py``) for the
 device: OpenVINO on the CPU, else ONNX Runtime, else torch; on CUDA, torch. If an engine cannot be
 imported or built on this platform, ``auto`` falls back to the next one with a single log line,
@@ -38,6 +43,7 @@ import torch
 from torch import nn
 
 ENGINES = ("auto", "torch", "openvino", "onnxruntime")
+PRECISIONS = ("fp32", "bf16")
 CPU_PREFERENCE = ("openvino", "onnxruntime", "torch")  # fastest first, as measured by make bench
 OPSET = 17
 log = logging.getLogger("tmvlib.engine")
@@ -66,9 +72,12 @@ class TorchEngine:
 
     def __init__(self, module: nn.Module, size: tuple[int, int], channels_last: bool = True):
         self.channels_last = channels_last
+        param = next(module.parameters(), None)
+        self.dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
         self.module = _trace_frozen(module, size, channels_last)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.dtype)  # a no-op for inputs already in the module's dtype
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
@@ -99,16 +108,17 @@ class OnnxRuntimeEngine:
 
 
 class OpenVINOEngine:
-    """OpenVINO, CPU plugin, LATENCY hint, float32 inference precision, ``threads`` threads, one
-    stream."""
+    """OpenVINO, CPU plugin, LATENCY hint, ``threads`` threads, one stream, float32 inference
+    precision (``precision="bf16"``: bfloat16 arithmetic, float32 inputs and outputs)."""
 
     name = "openvino"
 
-    def __init__(self, onnx_path: Path, threads: int):
+    def __init__(self, onnx_path: Path, threads: int, precision: str = "fp32"):
         import openvino as ov
 
         core = ov.Core()
-        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32",
+        hint = {"fp32": "f32", "bf16": "bf16"}[precision]
+        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": hint,
                   "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1}
         self.compiled = core.compile_model(core.read_model(str(onnx_path)), "CPU", config)
         self.request = self.compiled.create_infer_request()
@@ -123,8 +133,8 @@ Engine = Callable[[torch.Tensor], torch.Tensor]
 
 
 def build_engine(module: nn.Module, size: tuple[int, int], engine: str = "auto", threads: int | None = None,
-                 cache_dir: Path | None = None,
-                 channels_last: bool = True) -> TorchEngine | OnnxRuntimeEngine | OpenVINOEngine:
+                 cache_dir: Path | None = None, channels_last: bool = True,
+                 precision: str = "fp32") -> TorchEngine | OnnxRuntimeEngine | OpenVINOEngine:
     """An engine for ``module`` (eval mode, float32) and inputs of ``size`` (H, W).
 
     Args:
@@ -132,28 +142,35 @@ def build_engine(module: nn.Module, size: tuple[int, int], engine: str = "auto",
         threads: intra-op threads (default: ``torch.get_num_threads()``).
         cache_dir: where exported ONNX graphs are kept (default :func:`default_cache_dir`).
         channels_last: the torch engine's memory format.
+        precision: ``"fp32"`` (the model) or ``"bf16"`` (OpenVINO or torch in bfloat16; see the
+            module doc). A module whose parameters are already bf16 gets the torch engine.
     Raises:
-        ValueError: an unknown engine, or a named CPU engine for a module off the CPU.
+        ValueError: an unknown engine or precision, a named CPU engine for a module off the
+            CPU, or ONNX Runtime in bf16.
         ImportError / RuntimeError: a named engine that cannot load or build here.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     device = module_device(module)
     if engine == "auto":
-        return _auto_engine(module, size, device, threads, cache_dir, channels_last)
+        return _auto_engine(module, size, device, threads, cache_dir, channels_last, precision)
     if engine != "torch" and device.type != "cpu":
         raise ValueError(f"engine {engine!r} runs on the CPU; the module is on {device}")
-    return _build(engine, module, size, threads, cache_dir, channels_last)
+    if engine == "onnxruntime" and precision == "bf16":
+        raise ValueError("ONNX Runtime's CPU provider computes in float32 only; use openvino or torch for bf16")
+    return _build(engine, module, size, threads, cache_dir, channels_last, precision)
 
 
-def _auto_engine(module, size, device, threads, cache_dir, channels_last):
-    if device.type != "cpu":
-        return TorchEngine(module, size, channels_last)
-    if next(module.parameters()).dtype != torch.float32:  # bf16 scoring: a torch feature
-        return TorchEngine(module, size, channels_last)
+def _auto_engine(module, size, device, threads, cache_dir, channels_last, precision):
+    if device.type != "cpu" or next(module.parameters()).dtype != torch.float32:
+        return _build("torch", module, size, threads, cache_dir, channels_last, precision)
     for name in CPU_PREFERENCE:
+        if name == "onnxruntime" and precision == "bf16":
+            continue
         try:
-            return _build(name, module, size, threads, cache_dir, channels_last)
+            return _build(name, module, size, threads, cache_dir, channels_last, precision)
         except Exception as err:  # noqa: BLE001 - any failure to load or build: the next engine
             log.warning("tmvlib engine: %s is unavailable here (%s: %s); using the next engine",
                         name, type(err).__name__, err)
@@ -161,12 +178,16 @@ def _auto_engine(module, size, device, threads, cache_dir, channels_last):
 
 
 def _build(name: str, module: nn.Module, size: tuple[int, int], threads: int | None, cache_dir: Path | None,
-           channels_last: bool = True):
+           channels_last: bool = True, precision: str = "fp32"):
     if name == "torch":
+        if precision == "bf16" and next(module.parameters()).dtype == torch.float32:
+            module = copy.deepcopy(module).to(torch.bfloat16)  # cast before tracing
         return TorchEngine(module, size, channels_last)
     threads = int(threads or torch.get_num_threads())
     path = export_onnx(module, size, cache_dir)
-    return OpenVINOEngine(path, threads) if name == "openvino" else OnnxRuntimeEngine(path, threads)
+    if name == "openvino":
+        return OpenVINOEngine(path, threads, precision)
+    return OnnxRuntimeEngine(path, threads)
 
 
 def export_onnx(module: nn.Module, size: tuple[int, int], cache_dir: Path | None = None) -> Path:
