@@ -46,6 +46,8 @@ ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
     Artifact("uncertainty_methods", "metrics/uncertainty_methods.csv", "03_uncertainty"),
     Artifact("temperatures", "metrics/temperatures.json", "03_uncertainty"),
     Artifact("ensemble_checkpoints", "checkpoints/ensemble_*", "03_uncertainty"),
+    Artifact("shared_views_checkpoints", "checkpoints/shared_views_*", "03_uncertainty"),
+    Artifact("ensemble_diversity", "metrics/ensemble_diversity.parquet", "03_uncertainty"),
     Artifact("explanations_gradcam", "explanations/gradcam", "04_gradcam"),
     Artifact("localization_gradcam", "metrics/localization_gradcam.parquet", "04_gradcam"),
     Artifact("sanity_gradcam", "metrics/sanity_gradcam.parquet", "04_gradcam"),

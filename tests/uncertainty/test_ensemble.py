@@ -3,7 +3,9 @@ import torch
 
 from tmvlib.models.fit import fit_or_load
 from tmvlib.models.train import TrainConfig, frozen_bank
-from tmvlib.uncertainty.ensemble import fit_ensemble, member_config, member_logits
+import pytest
+
+from tmvlib.uncertainty.ensemble import bootstrap_patients, fit_ensemble, member_config, member_logits
 
 from tmv_testing import toy_data
 
@@ -23,7 +25,7 @@ def test_member0_is_the_baseline_and_shared_caches_change_nothing(tmp_path):
     assert members[0].reused and not members[1].reused
     assert [m.record["weights"]["backbone"] for m in members] == ["efficientnet_lite0"] * 3
 
-    # member 1 trained alone (building its own caches) equals member 1 trained on shared caches
+    # member 1 trained alone (building its own caches) equals member 1 trained in the ensemble
     alone = fit_or_load(tmp_path / "alone.pt", train=member_config(base, 1), train_images=x,
                         train_labels=y, val_images=xv, val_labels=yv, progress=False, **ARGS)
     for key, value in alone.model.state_dict().items():
@@ -34,3 +36,52 @@ def test_member0_is_the_baseline_and_shared_caches_change_nothing(tmp_path):
     assert logits.shape == (3, len(xv))
     assert not np.allclose(logits[0], logits[1])  # members differ
     assert np.allclose(logits[0], member_logits([baseline], bank)[0], atol=1e-5)
+
+
+def test_designs_differ_only_in_the_views():
+    base = TrainConfig(**FAST, seed=3)
+    assert member_config(base, 0) == base == member_config(base, 0, "shared views")
+    own, shared = member_config(base, 2), member_config(base, 2, "shared views")
+    assert own.seed == shared.seed == 5
+    assert own.cache_seed is None and shared.cache_seed == 3  # own views drawn with seed 5, or the baseline's
+    with pytest.raises(ValueError, match="design"):
+        member_config(base, 1, "deep")
+
+
+def test_shared_views_members_reuse_one_cache_and_equal_training_alone(tmp_path):
+    (x, y), (xv, yv) = toy_data(), toy_data(32, seed=1)
+    base = TrainConfig(**FAST)
+    members = fit_ensemble(2, tmp_path, train=base, train_images=x, train_labels=y, val_images=xv,
+                           val_labels=yv, progress=False, design="shared views", prefix="shared", **ARGS)
+    assert (tmp_path / "shared_1.pt").is_file()
+    alone = fit_or_load(tmp_path / "alone.pt", train=member_config(base, 1, "shared views"), train_images=x,
+                        train_labels=y, val_images=xv, val_labels=yv, progress=False, **ARGS)
+    for key, value in alone.model.state_dict().items():
+        assert torch.equal(value, members[1].model.state_dict()[key]), key
+
+
+def test_bootstrap_patients_keeps_whole_patients_and_is_seeded():
+    patients = np.array(["a", "a", "b", "c", "c", "c", "d"])
+    rows = bootstrap_patients(patients, seed=1)
+    assert np.array_equal(rows, bootstrap_patients(patients, seed=1))
+    drawn = patients[rows]
+    for pid in set(drawn):  # a drawn patient comes with all of its images, k times each
+        k = (drawn == pid).sum() / (patients == pid).sum()
+        assert k == int(k) and k >= 1
+    assert sum((drawn == p).sum() / (patients == p).sum() for p in set(drawn)) == 4  # as many draws as patients
+
+
+def test_bagging_needs_patients_and_keys_the_checkpoint(tmp_path):
+    (x, y), (xv, yv) = toy_data(), toy_data(32, seed=1)
+    base = TrainConfig(**FAST)
+    with pytest.raises(ValueError, match="train_patients"):
+        fit_ensemble(2, tmp_path, train=base, train_images=x, train_labels=y, val_images=xv,
+                     val_labels=yv, progress=False, bagging=True, **ARGS)
+    patients = np.arange(len(x)) // 2
+    members = fit_ensemble(2, tmp_path, train=base, train_images=x, train_labels=y, val_images=xv, val_labels=yv,
+                           progress=False, bagging=True, train_patients=patients, **ARGS)
+    assert members[1].record is not None
+    # a bagged member is keyed by its resample: the unbagged design does not reuse it
+    plain = fit_ensemble(2, tmp_path, train=base, train_images=x, train_labels=y, val_images=xv, val_labels=yv,
+                         progress=False, **ARGS)
+    assert not plain[1].reused

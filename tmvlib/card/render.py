@@ -48,7 +48,7 @@ def summary_lines(record: dict) -> list[str]:
     return [
         f"MC dropout ({mc['samples']} masks): p = {mc['probability']:.2f}, 90% of samples in "
         f"[{mc['sample_range'][0]:.2f}, {mc['sample_range'][1]:.2f}], mutual information {mc['mutual_information']:.4f}",
-        f"Deep ensemble ({ens['members']} members): p = {ens['probability']:.2f}, members "
+        f"Last-blocks ensemble ({ens['members']} members): p = {ens['probability']:.2f}, members "
         f"[{ens['member_range'][0]:.2f}, {ens['member_range'][1]:.2f}], variance {ens['variance']:.4f}",
         f"Explanation {stab['score']} (1 - mean Spearman with the unperturbed Grad-CAM): {instability}; "
         f"TTA label flips {_flip(stab.get('flip rate (TTA)'))}",

@@ -1,4 +1,5 @@
-"""Chapter 03, uncertainty: MC dropout, a deep ensemble and four calibrations (none, temperature,
+"""Chapter 03, uncertainty: MC dropout, a last-blocks ensemble (and its diversity against the
+shared-views design) and four calibrations (none, temperature,
 Platt, isotonic), calibrated, ranked and moved to a clinical prevalence."""
 from __future__ import annotations
 
@@ -16,6 +17,14 @@ class Params:
     run_id: str = param("default", RUN_ID)
     mc_samples: int = param(30, "T, MC-dropout passes")
     ensemble_members: int = param(5, "M, including the chapter-02 model as member 0")
+    ensemble_bagging: bool = param(False, "members m >= 1 train on a patient-level bootstrap resample "
+                                          "of the training set (bagging)")
+    diversity_reference: bool = param(True, "also train the shared-views ensemble (M - 1 more members) and "
+                                            "compare the members' diversity with it")
+    diversity_cam_images: int | None = param(None, "NIH test images whose member Grad-CAMs are compared "
+                                                   "(null: all)")
+    metric_size: int = param(112, "side of the Grad-CAMs compared between members (as in chapter 06)")
+    spearman_grid: int = param(28, "grid of the Spearman agreement of member Grad-CAMs (as in chapter 06)")
     ece_bins: int = param(10, "equal-mass bins of the secondary binned ECE (about 24 images a bin "
                               "at 240 images; the headline smooth ECE has no bins)")
     clinical_prevalence: float = param(

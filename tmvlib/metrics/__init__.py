@@ -5,6 +5,7 @@
 - ``selective``: risk-coverage curves and AURC for selective prediction;
 - ``bootstrap``: patient-level bootstrap intervals of any metric (and of paired differences);
 - ``subgroups``: a metric per subgroup with its interval;
+- ``diversity``: per-image disagreement, spread and NLL gain of an ensemble's members;
 - ``frames``: the column check shared by functions that take a DataFrame.
 
 Every metric takes ``labels (N,)`` in {0, 1} and scores or probabilities ``(N,)``, accepts a

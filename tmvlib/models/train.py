@@ -126,7 +126,7 @@ def _runtime(info: WeightsInfo, config: TrainConfig):
 def frozen_bank(model: XrayClassifier, info: WeightsInfo, images: torch.Tensor, config: TrainConfig,
                 progress: bool = True, desc: str = "caching frozen features") -> torch.Tensor:
     """Frozen-stage outputs of uint8 ``images`` (N,1,H,W), computed once: every model that shares
-    these frozen stages (a deep ensemble on one pretrained trunk) reuses them."""
+    these frozen stages (a last-blocks ensemble on one pretrained trunk) reuses them."""
     tune_cpu_allocator()
     device, _, autocast, to_input = _runtime(info, config)
     _place(model, device, config.channels_last)

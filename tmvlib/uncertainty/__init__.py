@@ -1,4 +1,4 @@
-"""Uncertainty: MC dropout in the head, deep ensembles on a shared frozen trunk, temperature
+"""Uncertainty: MC dropout in the head, last-blocks ensembles on a shared frozen trunk, temperature
 scaling, and per-image uncertainty scores."""
 from .ensemble import fit_ensemble, member_logits
 from .mc_dropout import feature_keep_masks, mc_dropout_logits

@@ -1,18 +1,29 @@
-"""Deep ensembles (Lakshminarayanan et al. 2017) on one shared, frozen pretrained trunk.
+"""Last-blocks ensembles: members on one shared, frozen pretrained trunk.
 
-Members differ in their seed: the initial head weights, the data order, the dropout masks and
-which cached augmented view each image shows. The frozen stages are the same ImageNet weights
-for every member, so their outputs are computed once and shared; diversity therefore comes from
-the trainable top of the network only, which is cheaper but less diverse than ensembles trained
-end to end (say so where results are reported). Member 0 has exactly the baseline's config, so
-chapter 02's checkpoint is reused for it.
+A deep ensemble (Lakshminarayanan et al. 2017) trains M networks independently from random
+initialisations. Here the frozen ImageNet stages are the same for every member (their outputs are
+computed once and shared) and the trainable last stage starts from the same ImageNet weights, so
+only the trainable top can differ: a **last-blocks ensemble**, cheaper and less diverse than
+deep ensembles; it cannot represent the disagreement of independently trained trunks.
+
+Two designs (:data:`DESIGNS`), both with member 0 = chapter 02's baseline:
+
+- ``"independent"`` (the report's ensemble): member m has its own seed for everything trainable
+  (head initialisation, data order, dropout masks) *and* its own augmented views of the training
+  images (drawn with its seed); optionally (``bagging``) a patient-level bootstrap resample of the
+  training set for members m >= 1.
+- ``"shared views"`` (the ensemble of earlier versions, kept as the reference that the diversity
+  table compares against): members differ in seed only and all train on the augmented views of
+  the baseline's seed.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from ..models.checkpoint import reusable_checkpoint
@@ -21,61 +32,97 @@ from ..models.feature_cache import bank_outputs
 from ..models.fit import FittedModel, fit_or_load, model_config
 from ..models.train import TrainConfig, build_train_cache, frozen_bank
 
+DESIGNS = ("independent", "shared views")
 
-def member_config(base: TrainConfig, member: int) -> TrainConfig:
-    """Member ``m`` trains with seed ``base.seed + m`` on the views of ``base.seed``."""
-    return replace(base, seed=base.seed + member, cache_seed=None if member == 0 else base.seed)
+
+def member_config(base: TrainConfig, member: int, design: str = "independent") -> TrainConfig:
+    """Member ``m`` trains with seed ``base.seed + m``; under ``"independent"`` on augmented views
+    drawn with that seed, under ``"shared views"`` on the views of ``base.seed``. Member 0 is
+    ``base`` itself in both designs."""
+    if design not in DESIGNS:
+        raise ValueError(f"design must be one of {DESIGNS}, got {design!r}")
+    shared = design == "shared views" and member > 0
+    return replace(base, seed=base.seed + member, cache_seed=base.seed if shared else None)
+
+
+def bootstrap_patients(patients: np.ndarray, seed: int) -> np.ndarray:
+    """Row indices of a patient-level bootstrap resample (bagging, Breiman 1996): as many patients
+    as there are, drawn with replacement, each with all of its images, in draw order; a patient
+    drawn k times appears k times. ``patients`` (N,) -> int indices (N',)."""
+    codes, uniques = pd.factorize(np.asarray(patients))
+    drawn = np.random.default_rng(seed).integers(0, len(uniques), len(uniques))
+    rows = [np.flatnonzero(codes == c) for c in range(len(uniques))]
+    return np.concatenate([rows[c] for c in drawn])
 
 
 def fit_ensemble(n_members: int, checkpoint_dir: Path, backbone: str, weights: str,
                  image_size: int, dropout: float, frozen_stages: int, train: TrainConfig,
                  split_hash: str, train_images: torch.Tensor, train_labels: np.ndarray,
                  val_images: torch.Tensor, val_labels: np.ndarray,
-                 member0_checkpoint: Path | None = None, progress: bool = True) -> list[FittedModel]:
-    """Train (or reuse) the ``n_members`` members of an ensemble that share one pretrained, partly
-    frozen trunk (the deep-ensemble recipe of Lakshminarayanan et al. 2017 applied to the trainable
-    layers only); returns them in member order.
+                 member0_checkpoint: Path | None = None, progress: bool = True,
+                 design: str = "independent", bagging: bool = False,
+                 train_patients: np.ndarray | None = None, prefix: str = "ensemble") -> list[FittedModel]:
+    """Train (or reuse) the ``n_members`` members of a last-blocks ensemble (see the module doc);
+    returns them in member order.
 
     Args:
         n_members: members M, member 0 included.
-        checkpoint_dir: where member m >= 1 is saved as ``ensemble_<m>.pt`` (and reused when its
+        checkpoint_dir: where member m >= 1 is saved as ``<prefix>_<m>.pt`` (and reused when its
             checkpoint matches the config).
         backbone, weights, image_size, dropout, frozen_stages: the classifier, as in
             :func:`tmvlib.models.classifier.build_classifier`; the same for every member.
-        train: the training config of member 0; member m trains with seed ``train.seed + m`` on
-            the augmented views of ``train.seed`` (:func:`member_config`).
-        split_hash: hash of the training/validation images, part of each checkpoint's key.
+        train: the training config of member 0; member m's is :func:`member_config`.
+        split_hash: hash of the training/validation images, part of each checkpoint's key (a
+            bagged member's key adds its bootstrap rows).
         train_images, val_images: uint8 radiographs (N, 1, H, W); train_labels, val_labels: (N,)
             in {0, 1}.
         member0_checkpoint: chapter 02's baseline, used as member 0 when given (else
-            ``ensemble_0.pt``).
+            ``<prefix>_0.pt``).
         progress: show progress bars.
+        design: ``"independent"`` or ``"shared views"`` (:data:`DESIGNS`).
+        bagging: members m >= 1 train on :func:`bootstrap_patients` of the training set (seeded
+            by the member's seed); needs ``train_patients`` (N,).
+        prefix: checkpoint file prefix (one per design in a run).
 
     Returns:
         list of M :class:`tmvlib.models.fit.FittedModel`.
 
-    Frozen-stage outputs are computed once, and only when some member must be trained. Members
-    train one after another: on a 2-core CPU each already uses both cores. Only the unfrozen part
-    differs between members, so this is a partial (last-layers) ensemble, not a deep ensemble of
-    independently trained networks.
+    Frozen-stage outputs of the validation images (and, for ``"shared views"``, of the shared
+    training views) are computed once, and only when some member must be trained. Members train
+    one after another: on a 2-core CPU each already uses both cores.
     """
+    if bagging and train_patients is None:
+        raise ValueError("bagging resamples patients: pass train_patients")
     trunk, info = build_classifier(backbone, weights, dropout=dropout, frozen_stages=frozen_stages)
     paths = [member0_checkpoint if m == 0 and member0_checkpoint else
-             Path(checkpoint_dir) / f"ensemble_{m}.pt" for m in range(n_members)]
-    configs = [member_config(train, m) for m in range(n_members)]
-    caches: tuple[torch.Tensor, torch.Tensor] | None = None
+             Path(checkpoint_dir) / f"{prefix}_{m}.pt" for m in range(n_members)]
+    configs = [member_config(train, m, design) for m in range(n_members)]
+    val_cache: torch.Tensor | None = None
+    shared_views: torch.Tensor | None = None
     members = []
-    for path, config in zip(paths, configs):
-        key = model_config(backbone, weights, image_size, dropout, frozen_stages, config, split_hash, info)
-        if caches is None and frozen_stages > 0 and not reusable_checkpoint(path, key):
-            caches = (build_train_cache(trunk, info, train_images, replace(config, cache_seed=train.seed),
-                                        progress),
-                      frozen_bank(trunk, info, val_images, config, progress, "caching validation features"))
+    for m, (path, config) in enumerate(zip(paths, configs)):
+        rows = bootstrap_patients(train_patients, config.seed) if bagging and m > 0 else None
+        key_hash = split_hash if rows is None else _bagged_hash(split_hash, rows)
+        images, labels = (train_images, train_labels) if rows is None else (train_images[rows], train_labels[rows])
+        key = model_config(backbone, weights, image_size, dropout, frozen_stages, config, key_hash, info)
+        train_cache = None  # built by the trainer from the member's own views
+        if frozen_stages > 0 and not reusable_checkpoint(path, key):
+            if val_cache is None:
+                val_cache = frozen_bank(trunk, info, val_images, config, progress, "caching validation features")
+            if config.cache_seed is not None and rows is None:
+                if shared_views is None:
+                    shared_views = build_train_cache(trunk, info, train_images,
+                                                     replace(config, cache_seed=train.seed), progress)
+                train_cache = shared_views
         members.append(fit_or_load(path, backbone, weights, image_size, dropout, frozen_stages, config,
-                                   split_hash, train_images, train_labels, val_images, val_labels,
-                                   progress=progress, train_cache=caches[0] if caches else None,
-                                   val_cache=caches[1] if caches else None))
+                                   key_hash, images, labels, val_images, val_labels, progress=progress,
+                                   train_cache=train_cache, val_cache=val_cache))
     return members
+
+
+def _bagged_hash(split_hash: str, rows: np.ndarray) -> str:
+    """The checkpoint key of a bagged member: the split's hash and its bootstrap rows."""
+    return hashlib.sha256(f"{split_hash}:bootstrap:".encode() + np.asarray(rows, np.int64).tobytes()).hexdigest()
 
 
 def member_logits(members: list[FittedModel], bank: torch.Tensor) -> np.ndarray:

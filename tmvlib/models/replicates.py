@@ -1,0 +1,87 @@
+"""Replicates of the baseline: the same training recipe for other seeds and backbones.
+
+A replicate is the baseline of chapter 02 retrained with another seed (everything trainable:
+head initialisation, data order, dropout masks, augmented views) and/or another backbone with its
+own packaged ImageNet weights, at that backbone's native input size. The replication chapter
+evaluates every replicate the same way to show which findings survive another seed and another
+architecture; chapters 02-08 keep explaining the baseline alone.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .backbones import get_backbone
+from .feature_cache import bank_outputs
+from .fit import FittedModel, fit_or_load
+from .train import TrainConfig, frozen_bank
+
+
+@dataclass(frozen=True)
+class Replicate:
+    """One configuration: ``backbone`` (a registry name), training ``seed`` and input side
+    ``image_size`` in pixels."""
+
+    backbone: str
+    seed: int
+    image_size: int
+
+    @property
+    def label(self) -> str:
+        """``"efficientnet_lite1 · seed 2"``."""
+        return f"{self.backbone} · seed {self.seed}"
+
+    def checkpoint(self, directory: Path) -> Path:
+        """``<directory>/replicate_<backbone>_<size>_seed<seed>.pt``."""
+        return Path(directory) / f"replicate_{self.backbone}_{self.image_size}_seed{self.seed}.pt"
+
+
+def replicate_grid(backbones: Sequence[str], seeds: Sequence[int],
+                   image_size: int | None = None) -> list[Replicate]:
+    """Every backbone x seed, backbone-major, at ``image_size`` or (None) each backbone's
+    native input size (``BackboneSpec.input_size``: 224, 240 and 260 px for EfficientNet-Lite0/1/2).
+
+    Raises:
+        UnknownBackboneError: a backbone not in the registry. ValueError: no backbone or seed,
+            or a repeated one.
+    """
+    if not backbones or not seeds:
+        raise ValueError("a replication needs at least one backbone and one seed")
+    for name, values in (("backbones", backbones), ("seeds", seeds)):
+        if len(set(values)) != len(values):
+            raise ValueError(f"{name} repeat a value: {list(values)}")
+    return [Replicate(b, int(s), int(image_size or get_backbone(b).input_size)) for b in backbones for s in seeds]
+
+
+def fit_replicate(replicate: Replicate, checkpoint: Path, weights: str, dropout: float, frozen_stages: int,
+                  train: TrainConfig, split_hash: str, train_images: torch.Tensor, train_labels: np.ndarray,
+                  val_images: torch.Tensor, val_labels: np.ndarray, progress: bool = True) -> FittedModel:
+    """Train (or reuse, when ``checkpoint`` holds the same config) one replicate with the
+    baseline's recipe ``train`` and ``seed = replicate.seed``; images uint8 (N,1,S,S) at
+    ``replicate.image_size``."""
+    _check_size(replicate, train_images, "train")
+    _check_size(replicate, val_images, "validation")
+    return fit_or_load(checkpoint, replicate.backbone, weights, replicate.image_size, dropout, frozen_stages,
+                       replace(train, seed=replicate.seed, cache_seed=None), split_hash, train_images,
+                       train_labels, val_images, val_labels, progress=progress)
+
+
+def replicate_logits(fitted: FittedModel, images: Mapping[str, torch.Tensor], train: TrainConfig,
+                     progress: bool = True) -> dict[str, np.ndarray]:
+    """Logits ``(N,)`` of a fitted replicate on each set of uint8 ``images``, through its frozen
+    stages once (bf16 where ``train.precision`` resolves to it, as in training)."""
+    out = {}
+    for name, x in images.items():
+        bank = frozen_bank(fitted.model, fitted.weights, x, train, progress, f"{name} features")
+        out[name] = bank_outputs(fitted.model, bank).numpy()
+    return out
+
+
+def _check_size(replicate: Replicate, images: torch.Tensor, what: str) -> None:
+    if tuple(images.shape[-2:]) != (replicate.image_size, replicate.image_size):
+        raise ValueError(f"{replicate.label}: {what} images are {tuple(images.shape[-2:])} px, the replicate "
+                         f"runs at {replicate.image_size} px")
