@@ -220,8 +220,15 @@ def test_against_pytorch_grad_cam(lite0, x64):
         weights["pgc"] = original(*args, **kwargs)
         return weights["pgc"]
 
-    theirs.get_cam_weights = spy
-    ref = theirs(x64, targets=[ClassifierOutputTarget(0)])[0]
+    theirs.get_cam_weights = spy  # a reference cycle: only the cyclic GC would free `theirs`
+    try:
+        ref = theirs(x64, targets=[ClassifierOutputTarget(0)])[0]
+    finally:
+        # Remove its hooks from the shared fixture model now: pytorch-grad-cam removes them in
+        # BaseCAM.__del__, and a GC pass inside a later copy.deepcopy(model) would mutate the
+        # hook dicts being copied ("OrderedDict mutated during iteration").
+        theirs.activations_and_grads.release()
+        del theirs.get_cam_weights  # break the cycle: freed by reference counting
     compat = ScoreCAM(model, score="logit", weighting="softmax", mask_align_corners=True,
                       engine="eager")
     ours_compat = compat(x64)[0]

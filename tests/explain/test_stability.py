@@ -164,3 +164,21 @@ def test_perturbed_probabilities_are_the_tta_forward_without_maps(lite0):
     assert probs.shape == (3, 2) and probs.dtype == np.float32
     np.testing.assert_allclose(probs, tta_maps(model, images, info, factors, metric_size=16).probs, atol=1e-6)
 
+
+
+def test_tta_stability_is_the_tta_source_of_stability_by_source(lite0):
+    from tmvlib.explain.perturbations import tta_perturbations
+    from tmvlib.explain.similarity import stability_summary
+    from tmvlib.explain.stability import stability_by_source, tta_stability
+
+    model, info = lite0
+    images = _images(2)
+    perts = tta_perturbations(2, seed=0)
+    args = dict(perturbations=perts, metric_size=32, top_k=0.15, grid=(8, 8), batch_size=2)
+    got = tta_stability(model, images, info, np.array([0.2, 0.9]), 0.5, ["a", "b"], **args)
+    full = stability_by_source(model, [model], images, info, np.array([0.2, 0.9]), 0.5, ["a", "b"],
+                               mc_samples=2, seed=0, **args)
+    want = stability_summary(full.rows[full.rows["source"] == "TTA"], by=["image_id"])
+    np.testing.assert_allclose(got["instability"], want["instability"], atol=1e-6)
+    np.testing.assert_allclose(got["flip_rate"], want["flip_rate"])
+    assert list(got["image_id"]) == ["a", "b"]

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import torch
 
+from tmvlib.models import gray_to_input
 from tmvlib.models.backbones import UnknownBackboneError
-from tmvlib.models.replicates import Replicate, fit_replicate, replicate_grid, replicate_logits
+from tmvlib.models.replicates import Replicate, backbone_banks, fit_replicate, replicate_grid, replicate_logits
 from tmvlib.models.train import TrainConfig
 
 from tmv_testing import toy_data
@@ -36,7 +37,13 @@ def test_replicates_differ_by_seed_and_are_reused(tmp_path):
     args = dict(weights="auto", dropout=0.2, frozen_stages=6, train=TrainConfig(**FAST), split_hash="h",
                 train_images=x, train_labels=y, val_images=xv, val_labels=yv, progress=False)
     fits = [fit_replicate(r, r.checkpoint(tmp_path), **args) for r in replicate_grid(["efficientnet_lite0"], [0, 1], size)]
-    logits = [replicate_logits(f, {"val": xv}, TrainConfig(**FAST), progress=False)["val"] for f in fits]
+    banks = backbone_banks(Replicate("efficientnet_lite0", 0, size), "auto", 0.2, 6, TrainConfig(**FAST), {"val": xv},
+                           progress=False)
+    logits = [replicate_logits(f, banks)["val"] for f in fits]
+    # the shared bank gives each replicate's own forward pass
+    with torch.no_grad():
+        own = fits[1].model.eval()(gray_to_input(xv, fits[1].weights)).numpy()
+    np.testing.assert_allclose(logits[1], own, atol=1e-4)
     assert logits[0].shape == (len(xv),) and not np.allclose(logits[0], logits[1])
     again = fit_replicate(Replicate("efficientnet_lite0", 1, size), Replicate("efficientnet_lite0", 1, size).checkpoint(tmp_path), **args)
     assert again.reused

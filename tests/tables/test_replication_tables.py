@@ -19,7 +19,8 @@ def test_quantities_read_validation_only_and_contain_their_estimates():
     parts = {"val": _set(rng, 120, 1.5), "test": _set(rng, 120, 1.5), "external": _set(rng, 120, 0.0)}
     sets, logits = {k: v[0] for k, v in parts.items()}, {k: v[1] for k, v in parts.items()}
     table = replicate_quantities(sets, logits, "youden", n_boot=100)
-    assert set(FINDINGS) <= set(table["quantity"])
+    assert {AUROC_TEST, AUROC_EXTERNAL, ECE_CHANGE, ERROR_AUROC_CONFIDENCE} <= set(table["quantity"]) <= set(FINDINGS) | {
+        "smooth ECE, NIH test, uncalibrated", "smooth ECE, NIH test, temperature-scaled"}
     q = table.set_index("quantity")
     assert q.loc[AUROC_TEST, "low"] > 0.5 and q.loc[AUROC_EXTERNAL, "low"] < 0.5 < q.loc[AUROC_EXTERNAL, "high"]
     assert ((table["low"] <= table["value"]) & (table["value"] <= table["high"])).all()
@@ -45,3 +46,25 @@ def test_verdicts_count_agreement_with_the_reference():
         finding_verdicts(pd.DataFrame(rows), reference="z")
     spread = seed_spread(pd.DataFrame(rows))
     assert set(spread.columns) >= {"backbone", "quantity", "seeds", "mean", "min", "max"}
+
+
+def test_trust_quantities_fit_on_validation():
+    from tmvlib.tables.replication import (DANGER_SHARE, ERROR_AUROC_INSTABILITY, PRIMARY_ENDPOINT,
+                                           replicate_trust_frame, replicate_trust_quantities)
+
+    rng = np.random.default_rng(4)
+    frames, probs, stability = {}, {}, {}
+    for name in ("val", "test"):
+        frame, logits = _set(rng, 160, 1.0)
+        frames[name], probs[name] = frame, 1 / (1 + np.exp(-logits))
+        wrong = (probs[name] >= 0.5) != frame["label"].to_numpy().astype(bool)
+        instability = np.where(wrong, 0.6, 0.3) + rng.normal(0, 0.1, len(frame))  # unstable when wrong
+        instability[0] = np.nan  # a constant map
+        stability[name] = pd.DataFrame({"image_id": frame["image_id"], "instability": instability,
+                                        "flip_rate": rng.random(len(frame))})
+    per_image = replicate_trust_frame(frames, probs, 0.5, stability)
+    assert per_image["instability (TTA)"].notna().all()  # filled with the validation maximum
+    table = replicate_trust_quantities(per_image, 0.75, 0.75, n_boot=100).set_index("quantity")
+    assert table.loc[ERROR_AUROC_INSTABILITY, "low"] > 0.5
+    assert table.loc[PRIMARY_ENDPOINT, "high"] < 0  # the combined score defers errors earlier
+    assert 0 <= table.loc[DANGER_SHARE, "low"] <= table.loc[DANGER_SHARE, "value"] <= table.loc[DANGER_SHARE, "high"]

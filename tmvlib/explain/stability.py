@@ -207,6 +207,24 @@ def stability_by_source(model: nn.Module, others: Sequence[nn.Module], images: t
     return SourceStability(maps, reference, sources, rows)
 
 
+
+def tta_stability(model: nn.Module, images: torch.Tensor, norm, probs: np.ndarray, threshold: float,
+                  image_ids: Sequence[str], *, perturbations: Sequence[Perturbation], metric_size: int,
+                  top_k: float, grid: tuple[int, int], batch_size: int = 16) -> "pd.DataFrame":
+    """Chapter 06's TTA source alone (no MC dropout, no ensemble): the Grad-CAM of each uint8
+    image (N,1,H,W) against its Grad-CAMs under ``perturbations``, as
+    :func:`tmvlib.explain.similarity.stability_summary` rows by ``image_id`` (``instability`` =
+    1 - mean Spearman, NaN for a constant map; ``flip_rate`` at ``threshold`` from the
+    unperturbed ``probs`` (N,)). The replication chapter runs it for every replicate."""
+    from .run import explain_images
+    from .similarity import stability_summary
+
+    maps, _ = explain_images(lambda x: gradcam(model, x), images, norm, batch_size, progress=False)
+    perturbed = tta_maps(model, images, norm, perturbations, metric_size, batch_size)
+    rows = stability_against_reference(reduce_maps(maps, metric_size), perturbed, probs, threshold, image_ids,
+                                       k=top_k, grid=grid)
+    return stability_summary(rows, by=["image_id"])
+
 @dataclass
 class StabilityBySet:
     """:func:`stability_by_source` of several image sets, keeping what chapter 06 reads on:

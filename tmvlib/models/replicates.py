@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .backbones import get_backbone
+from .classifier import build_classifier
 from .feature_cache import bank_outputs
 from .fit import FittedModel, fit_or_load
 from .train import TrainConfig, frozen_bank
@@ -70,15 +71,22 @@ def fit_replicate(replicate: Replicate, checkpoint: Path, weights: str, dropout:
                        train_labels, val_images, val_labels, progress=progress)
 
 
-def replicate_logits(fitted: FittedModel, images: Mapping[str, torch.Tensor], train: TrainConfig,
-                     progress: bool = True) -> dict[str, np.ndarray]:
-    """Logits ``(N,)`` of a fitted replicate on each set of uint8 ``images``, through its frozen
-    stages once (bf16 where ``train.precision`` resolves to it, as in training)."""
-    out = {}
+def backbone_banks(replicate: Replicate, weights: str, dropout: float, frozen_stages: int, train: TrainConfig,
+                   images: Mapping[str, torch.Tensor], progress: bool = True) -> dict[str, torch.Tensor]:
+    """Frozen-stage outputs of each set of uint8 ``images`` for the replicate's backbone, computed
+    once and shared by every seed of that backbone (the frozen stages keep their ImageNet
+    weights, whatever the seed); bf16 where ``train.precision`` resolves to it, as in training."""
     for name, x in images.items():
-        bank = frozen_bank(fitted.model, fitted.weights, x, train, progress, f"{name} features")
-        out[name] = bank_outputs(fitted.model, bank).numpy()
-    return out
+        _check_size(replicate, x, name)
+    trunk, info = build_classifier(replicate.backbone, weights, dropout=dropout, frozen_stages=frozen_stages)
+    return {name: frozen_bank(trunk, info, x, train, progress, f"{replicate.backbone}: {name} features")
+            for name, x in images.items()}
+
+
+def replicate_logits(fitted: FittedModel, banks: Mapping[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    """Logits ``(N,)`` of a fitted replicate on each set's frozen-stage outputs
+    (:func:`backbone_banks` of its backbone)."""
+    return {name: bank_outputs(fitted.model, bank).numpy() for name, bank in banks.items()}
 
 
 def _check_size(replicate: Replicate, images: torch.Tensor, what: str) -> None:

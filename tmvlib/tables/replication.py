@@ -9,14 +9,24 @@ each interval covers test-set sampling only, and the spread over seeds shows tra
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 
-from ..metrics.bootstrap import patient_bootstrap
+from ..metrics.bootstrap import patient_bootstrap, patient_bootstrap_mean
+from ..metrics.confidence import decision_uncertainty, errors_at
+from ..explain.perturbations import Perturbation
+from ..explain.stability import tta_stability
 from ..metrics.discrimination import auroc, choose_threshold
+from ..models.fit import FittedModel
+from ..models.replicates import Replicate, replicate_logits
 from ..uncertainty.predictions import fit_method_calibrators, method_predictions
+from .endpoints import COMBINED, COMBINED_FEATURES, PRIMARY, paired_score_difference
+from .fitted import fit_trust_score, validation_cuts
+from .trust import CONFIDENCE_SCORE, assign_quadrants
+from .trust_cells import fill_constant_maps
 from .uncertainty import HEADLINE, calibration_draws, calibration_levels, paired_calibration
 
 AUROC_TEST = "AUROC, NIH test"
@@ -25,13 +35,19 @@ ECE_RAW = f"{HEADLINE}, NIH test, uncalibrated"
 ECE_TEMPERATURE = f"{HEADLINE}, NIH test, temperature-scaled"
 ECE_CHANGE = f"{HEADLINE} change from temperature scaling, NIH test"
 ERROR_AUROC_CONFIDENCE = "error-detection AUROC of the confidence, NIH test"
+ERROR_AUROC_INSTABILITY = "error-detection AUROC of TTA instability, NIH test"
+PRIMARY_ENDPOINT = "primary endpoint: AURC, combined score - confidence, NIH test"
+DANGER_SHARE = "danger-zone share, NIH test"
+INSTABILITY = "instability (TTA)"
 # quantity -> (reference value its verdict is read against, kind)
 FINDINGS = {
     AUROC_TEST: (0.5, "vs chance"),
     AUROC_EXTERNAL: (0.5, "vs chance"),
     ECE_CHANGE: (0.0, "difference"),
     ERROR_AUROC_CONFIDENCE: (0.5, "vs chance"),
-}
+    ERROR_AUROC_INSTABILITY: (0.5, "vs chance"),
+    PRIMARY_ENDPOINT: (0.0, "difference"),
+}  # the danger-zone share is reported (level and spread), not read as a finding
 
 
 def replicate_quantities(sets: Mapping[str, pd.DataFrame], logits: Mapping[str, np.ndarray], threshold_rule: str,
@@ -81,6 +97,87 @@ def replicate_quantities(sets: Mapping[str, pd.DataFrame], logits: Mapping[str, 
                           "high": float(r["high"]), "threshold": threshold} for q, r in rows])
 
 
+def replicate_trust_frame(frames: Mapping[str, pd.DataFrame], probs: Mapping[str, np.ndarray], threshold: float,
+                          stability: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per-image trust scores of one replicate on ``val`` and ``test``: the columns chapter 06
+    writes for the baseline that the replication needs.
+
+    Args:
+        frames: set -> images (``image_id, patient_id, label``). probs: set -> (N,) P(positive).
+        threshold: the replicate's decision threshold (fitted on validation).
+        stability: set -> :func:`tmvlib.explain.stability.tta_stability` rows (``image_id,
+            instability, flip_rate``).
+    Returns:
+        rows ``image_id, patient_id, label, prob, set, correct``, the confidence score
+        (``decision uncertainty``), ``instability (TTA)`` (NaN of a constant map filled with the
+        validation maximum, as chapter 06 does) and ``flip rate (TTA)``.
+    """
+    parts = []
+    for name, frame in frames.items():
+        prob = np.asarray(probs[name], float)
+        by_id = stability[name].set_index("image_id")
+        part = frame[["image_id", "patient_id", "label"]].reset_index(drop=True).assign(prob=prob, set=name)
+        part["correct"] = ~errors_at(part["label"].to_numpy(), prob, threshold)
+        part[CONFIDENCE_SCORE] = decision_uncertainty(prob, threshold)
+        part[INSTABILITY] = part["image_id"].map(by_id["instability"]).to_numpy(float)
+        part["flip rate (TTA)"] = part["image_id"].map(by_id["flip_rate"]).to_numpy(float)
+        parts.append(part)
+    return fill_constant_maps(pd.concat(parts, ignore_index=True), columns=[INSTABILITY])
+
+
+def replicate_trust_quantities(per_image: pd.DataFrame, uncertainty_quantile: float, instability_quantile: float,
+                               max_flip_rate: float | None = None, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """The trust findings of one replicate, fitted on its validation rows, read on NIH test:
+    the error-detection AUROC of TTA instability; the primary endpoint (AURC of the combined
+    score, fitted on validation from ``COMBINED_FEATURES``, minus the confidence's, paired); the
+    danger-zone share (incorrect and confident, with chapter 07's quadrant cuts at the validation
+    quantiles and its flip-rate rule), each ``value, low, high`` (95%, patient bootstrap).
+
+    Args:
+        per_image: :func:`replicate_trust_frame`.
+        uncertainty_quantile, instability_quantile, max_flip_rate: chapter 07's quadrant params.
+    """
+    frame = per_image.copy()
+    frame[COMBINED] = fit_trust_score(frame, COMBINED_FEATURES).score(frame)
+    test = frame[frame["set"] == "test"]
+    errors = (~test["correct"].to_numpy(bool)).astype(int)
+    patients = test["patient_id"].to_numpy()
+    detect = patient_bootstrap(auroc, errors, test[INSTABILITY].to_numpy(float), patients, n_boot, seed)
+    primary = paired_score_difference(test, PRIMARY.a, PRIMARY.b, PRIMARY.quantity, n_boot, seed)
+    cuts = validation_cuts(frame, CONFIDENCE_SCORE, INSTABILITY, uncertainty_quantile, instability_quantile)
+    danger = assign_quadrants(test, CONFIDENCE_SCORE, INSTABILITY, *cuts,
+                              max_flip_rate=max_flip_rate)["danger"].to_numpy(float)
+    share = patient_bootstrap_mean(danger, patients, n_boot, seed)
+    rows = [(ERROR_AUROC_INSTABILITY, detect.value, detect.low, detect.high),
+            (PRIMARY_ENDPOINT, primary.value, primary.low, primary.high),
+            (DANGER_SHARE, share.value, share.low, share.high)]
+    return pd.DataFrame([{"quantity": q, "value": v, "low": lo, "high": hi} for q, v, lo, hi in rows])
+
+
+def replicate_rows(replicate: Replicate, fitted: FittedModel, banks: Mapping[str, torch.Tensor],
+                   sets: Mapping[str, pd.DataFrame], images: Mapping[str, torch.Tensor], threshold_rule: str, *,
+                   perturbations: Sequence[Perturbation], metric_size: int, top_k: float, grid: tuple[int, int],
+                   uncertainty_quantile: float, instability_quantile: float, max_flip_rate: float | None,
+                   n_boot: int = 1000, seed: int = 0, batch_size: int = 16) -> pd.DataFrame:
+    """Every quantity of one replicate: :func:`replicate_quantities` from its logits on the
+    shared ``banks`` (``val``, ``test``, ``external``), then TTA instability
+    (:func:`tmvlib.explain.stability.tta_stability` on the uint8 ``images`` of ``val`` and
+    ``test``) and :func:`replicate_trust_quantities`. Rows carry ``replicate, backbone, seed``."""
+    logits = replicate_logits(fitted, banks)
+    table = replicate_quantities(sets, logits, threshold_rule, n_boot, seed)
+    threshold = float(table["threshold"].iloc[0])
+    probs = {name: 1 / (1 + np.exp(-np.asarray(z, float))) for name, z in logits.items()}
+    stability = {name: tta_stability(fitted.model, images[name], fitted.weights, probs[name], threshold,
+                                     sets[name]["image_id"], perturbations=perturbations, metric_size=metric_size,
+                                     top_k=top_k, grid=grid, batch_size=batch_size)
+                 for name in ("val", "test")}
+    per_image = replicate_trust_frame({n: sets[n] for n in ("val", "test")}, probs, threshold, stability)
+    trust = replicate_trust_quantities(per_image, uncertainty_quantile, instability_quantile, max_flip_rate,
+                                       n_boot, seed).assign(threshold=threshold)
+    return pd.concat([table, trust], ignore_index=True).assign(
+        replicate=replicate.label, backbone=replicate.backbone, seed=replicate.seed)
+
+
 def seed_spread(table: pd.DataFrame) -> pd.DataFrame:
     """Per backbone and quantity: the mean, minimum and maximum of the estimates over seeds
     (training variation, which no test-sampling interval covers). ``table`` needs ``backbone``."""
@@ -88,4 +185,5 @@ def seed_spread(table: pd.DataFrame) -> pd.DataFrame:
             .agg(seeds="count", mean="mean", min="min", max="max").reset_index())
 
 
-__all__ = ["FINDINGS", "replicate_quantities", "seed_spread"]
+__all__ = ["FINDINGS", "replicate_quantities", "replicate_rows", "replicate_trust_frame",
+           "replicate_trust_quantities", "seed_spread"]
