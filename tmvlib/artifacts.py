@@ -84,6 +84,8 @@ ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
     Artifact("cards", "cards", "08_trust_card", recorded=False),
     Artifact("ood_flags", "metrics/ood_flags.parquet", "08_trust_card"),
     Artifact("deferral_ood", "metrics/deferral_ood.parquet", "08_trust_card"),
+    Artifact("replication", "metrics/replication.parquet", "09_replication"),
+    Artifact("replicate_checkpoints", "checkpoints/replicate_*", "09_replication"),
 )}
 
 

@@ -29,6 +29,7 @@ CHAPTER_ORDER = (
     "06_stability",
     "07_trust_failures",
     "08_trust_card",
+    "09_replication",
 )
 
 def project_root(start: str | Path | None = None) -> Path:

@@ -50,3 +50,19 @@ def test_replicates_differ_by_seed_and_are_reused(tmp_path):
     assert torch.equal(again.model.fc.weight, fits[1].model.fc.weight)
     with pytest.raises(ValueError, match="px"):
         fit_replicate(Replicate("efficientnet_lite0", 0, size * 2), tmp_path / "x.pt", **args)
+
+
+def test_the_baseline_checkpoint_is_reused_only_for_its_own_config(tmp_path):
+    (x, y), (xv, yv) = toy_data(), toy_data(32, seed=1)
+    size = x.shape[-1]
+    args = dict(weights="auto", dropout=0.2, frozen_stages=6, train=TrainConfig(**FAST), split_hash="h",
+                train_images=x, train_labels=y, val_images=xv, val_labels=yv, progress=False)
+    base = Replicate("efficientnet_lite0", 0, size)
+    fit_replicate(base, tmp_path / "baseline.pt", **args)
+    before = (tmp_path / "baseline.pt").read_bytes()
+    same = fit_replicate(base, base.checkpoint(tmp_path), baseline_checkpoint=tmp_path / "baseline.pt", **args)
+    assert same.reused and same.checkpoint == tmp_path / "baseline.pt"
+    other = Replicate("efficientnet_lite0", 1, size)
+    fitted = fit_replicate(other, other.checkpoint(tmp_path), baseline_checkpoint=tmp_path / "baseline.pt", **args)
+    assert not fitted.reused and fitted.checkpoint == other.checkpoint(tmp_path)
+    assert (tmp_path / "baseline.pt").read_bytes() == before  # never retrained over

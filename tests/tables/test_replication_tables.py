@@ -2,7 +2,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tmvlib.report.replication import finding_verdicts, holds_text
 from tmvlib.tables.replication import (AUROC_EXTERNAL, AUROC_TEST, ECE_CHANGE, ERROR_AUROC_CONFIDENCE, FINDINGS,
                                        replicate_quantities, seed_spread)
 
@@ -31,23 +30,6 @@ def test_quantities_read_validation_only_and_contain_their_estimates():
         replicate_quantities(sets, {**logits, "test": logits["test"][:3]}, "youden", n_boot=20)
 
 
-def test_verdicts_count_agreement_with_the_reference():
-    rows = []
-    for name, (low, high) in {"a": (0.6, 0.8), "b": (0.55, 0.7), "c": (0.45, 0.6)}.items():
-        rows.append({"replicate": name, "backbone": name, "quantity": AUROC_TEST, "value": (low + high) / 2,
-                     "low": low, "high": high})
-        rows.append({"replicate": name, "backbone": name, "quantity": ECE_CHANGE, "value": 0.0, "low": -0.01,
-                     "high": 0.01})
-    verdicts = finding_verdicts(pd.DataFrame(rows), reference="a")
-    assert holds_text(verdicts, AUROC_TEST) == "holds in 2/3 configurations: not in c"
-    assert holds_text(verdicts, ECE_CHANGE) == "holds in 3/3 configurations"
-    assert ERROR_AUROC_CONFIDENCE not in set(verdicts["quantity"])
-    with pytest.raises(KeyError, match="reference"):
-        finding_verdicts(pd.DataFrame(rows), reference="z")
-    spread = seed_spread(pd.DataFrame(rows))
-    assert set(spread.columns) >= {"backbone", "quantity", "seeds", "mean", "min", "max"}
-
-
 def test_trust_quantities_fit_on_validation():
     from tmvlib.tables.replication import (DANGER_SHARE, ERROR_AUROC_INSTABILITY, PRIMARY_ENDPOINT,
                                            replicate_trust_frame, replicate_trust_quantities)
@@ -68,3 +50,11 @@ def test_trust_quantities_fit_on_validation():
     assert table.loc[ERROR_AUROC_INSTABILITY, "low"] > 0.5
     assert table.loc[PRIMARY_ENDPOINT, "high"] < 0  # the combined score defers errors earlier
     assert 0 <= table.loc[DANGER_SHARE, "low"] <= table.loc[DANGER_SHARE, "value"] <= table.loc[DANGER_SHARE, "high"]
+
+
+def test_seed_spread_summarises_each_quantity_over_seeds():
+    rows = pd.DataFrame([{"replicate": f"b · seed {s}", "backbone": "b", "seed": s, "quantity": AUROC_TEST,
+                          "value": v, "low": v - 0.1, "high": v + 0.1} for s, v in enumerate((0.7, 0.8, 0.75))])
+    spread = seed_spread(rows).iloc[0]
+    assert (spread["seeds"], spread["min"], spread["max"]) == (3, 0.7, 0.8)
+    assert spread["mean"] == pytest.approx(0.75)

@@ -26,7 +26,7 @@ from typing import Any, get_type_hints
 import yaml
 
 from . import (ch00_sanity_check, ch01_data, ch02_baseline, ch03_uncertainty, ch04_gradcam,
-               ch05_scorecam, ch06_stability, ch07_trust_failures, ch08_trust_card)
+               ch05_scorecam, ch06_stability, ch07_trust_failures, ch08_trust_card, ch09_replication)
 from .base import Mismatch, ParamsError, conform, type_label
 
 __all__ = ["CONTRACTS", "ChapterContract", "DeclaredParams", "ParamsError", "UndeclaredParam",
@@ -66,7 +66,7 @@ CONTRACTS: dict[str, ChapterContract] = {
     module.CHAPTER: ChapterContract(module.CHAPTER, module.Params, module.READS_PARAMS,
                                     module.READS_CHAPTERS)
     for module in (ch00_sanity_check, ch01_data, ch02_baseline, ch03_uncertainty, ch04_gradcam,
-                   ch05_scorecam, ch06_stability, ch07_trust_failures, ch08_trust_card)
+                   ch05_scorecam, ch06_stability, ch07_trust_failures, ch08_trust_card, ch09_replication)
 }
 
 

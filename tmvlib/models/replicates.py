@@ -18,7 +18,8 @@ import torch
 from .backbones import get_backbone
 from .classifier import build_classifier
 from .feature_cache import bank_outputs
-from .fit import FittedModel, fit_or_load
+from .checkpoint import reusable_checkpoint
+from .fit import FittedModel, fit_or_load, model_config
 from .train import TrainConfig, frozen_bank
 
 
@@ -58,17 +59,30 @@ def replicate_grid(backbones: Sequence[str], seeds: Sequence[int],
     return [Replicate(b, int(s), int(image_size or get_backbone(b).input_size)) for b in backbones for s in seeds]
 
 
+def baseline_replicate(grid: Sequence[Replicate], backbone: str, seed: int, image_size: int) -> Replicate | None:
+    """The replicate of ``grid`` with the baseline's backbone, seed and size (None if absent)."""
+    return next((r for r in grid if (r.backbone, r.seed, r.image_size) == (backbone, seed, image_size)), None)
+
+
 def fit_replicate(replicate: Replicate, checkpoint: Path, weights: str, dropout: float, frozen_stages: int,
                   train: TrainConfig, split_hash: str, train_images: torch.Tensor, train_labels: np.ndarray,
-                  val_images: torch.Tensor, val_labels: np.ndarray, progress: bool = True) -> FittedModel:
+                  val_images: torch.Tensor, val_labels: np.ndarray, progress: bool = True,
+                  baseline_checkpoint: Path | None = None) -> FittedModel:
     """Train (or reuse, when ``checkpoint`` holds the same config) one replicate with the
     baseline's recipe ``train`` and ``seed = replicate.seed``; images uint8 (N,1,S,S) at
-    ``replicate.image_size``."""
+    ``replicate.image_size``. ``baseline_checkpoint``: chapter 02's checkpoint, used instead
+    when it holds exactly this replicate's config (it is only read, never retrained)."""
     _check_size(replicate, train_images, "train")
     _check_size(replicate, val_images, "validation")
+    config = replace(train, seed=replicate.seed, cache_seed=None)
+    if baseline_checkpoint is not None:
+        _, info = build_classifier(replicate.backbone, weights, dropout=dropout, frozen_stages=frozen_stages)
+        key = model_config(replicate.backbone, weights, replicate.image_size, dropout, frozen_stages, config,
+                           split_hash, info)
+        if reusable_checkpoint(baseline_checkpoint, key):
+            checkpoint = baseline_checkpoint
     return fit_or_load(checkpoint, replicate.backbone, weights, replicate.image_size, dropout, frozen_stages,
-                       replace(train, seed=replicate.seed, cache_seed=None), split_hash, train_images,
-                       train_labels, val_images, val_labels, progress=progress)
+                       config, split_hash, train_images, train_labels, val_images, val_labels, progress=progress)
 
 
 def backbone_banks(replicate: Replicate, weights: str, dropout: float, frozen_stages: int, train: TrainConfig,

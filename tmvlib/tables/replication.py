@@ -10,6 +10,7 @@ each interval covers test-set sampling only, and the spread over seeds shows tra
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,11 +18,13 @@ import torch
 
 from ..metrics.bootstrap import patient_bootstrap, patient_bootstrap_mean
 from ..metrics.confidence import decision_uncertainty, errors_at
+from ..data.tensors import load_image_tensor
 from ..explain.perturbations import Perturbation
 from ..explain.stability import tta_stability
 from ..metrics.discrimination import auroc, choose_threshold
 from ..models.fit import FittedModel
-from ..models.replicates import Replicate, replicate_logits
+from ..models.replicates import Replicate, backbone_banks, fit_replicate, replicate_logits
+from ..models.train import TrainConfig
 from ..uncertainty.predictions import fit_method_calibrators, method_predictions
 from .endpoints import COMBINED, COMBINED_FEATURES, PRIMARY, paired_score_difference
 from .fitted import fit_trust_score, validation_cuts
@@ -78,18 +81,21 @@ def replicate_quantities(sets: Mapping[str, pd.DataFrame], logits: Mapping[str, 
     threshold = choose_threshold(val_labels, val_probs, threshold_rule)
     calibrators = fit_method_calibrators({"baseline": np.asarray(logits["val"])[None]}, val_labels,
                                          ("none", "temperature"))
-    evaluated = {name: sets[name] for name in ("test", "external")}
-    preds = method_predictions(evaluated, {"baseline": {n: np.asarray(logits[n])[None] for n in evaluated}},
+    # calibration is read on NIH test only (the external set's AUROC needs no calibration draws)
+    preds = method_predictions({"test": sets["test"]}, {"baseline": {"test": np.asarray(logits["test"])[None]}},
                                calibrators, threshold)
     draws = calibration_draws(preds, ece_bins, n_boot, seed)
     levels = calibration_levels(preds, draws, ece_bins, n_boot, seed).set_index(["set", "method", "metric"])
     change = paired_calibration(preds, draws, "test", "baseline + temperature", "baseline", HEADLINE, n_boot, seed)
-    test = preds[(preds["set"] == "test") & (preds["method"] == "baseline")]
+    test = preds[preds["method"] == "baseline"]
     errors = test["error"].to_numpy().astype(int)
     detect = patient_bootstrap(auroc, errors, test["decision_uncertainty"].to_numpy(), test["patient_id"].to_numpy(),
                                n_boot, seed)
+    ext = sets["external"]
+    external = patient_bootstrap(auroc, ext["label"].to_numpy(), np.asarray(logits["external"], float),
+                                 ext["patient_id"].to_numpy(), n_boot, seed)
     rows = [(AUROC_TEST, levels.loc[("test", "baseline", "AUROC")]),
-            (AUROC_EXTERNAL, levels.loc[("external", "baseline", "AUROC")]),
+            (AUROC_EXTERNAL, {"value": external.value, "low": external.low, "high": external.high}),
             (ECE_RAW, levels.loc[("test", "baseline", HEADLINE)]),
             (ECE_TEMPERATURE, levels.loc[("test", "baseline + temperature", HEADLINE)]),
             (ECE_CHANGE, change), (ERROR_AUROC_CONFIDENCE, {"value": detect.value, "low": detect.low, "high": detect.high})]
@@ -178,6 +184,50 @@ def replicate_rows(replicate: Replicate, fitted: FittedModel, banks: Mapping[str
         replicate=replicate.label, backbone=replicate.backbone, seed=replicate.seed)
 
 
+def run_replication(grid: Sequence[Replicate], sets: Mapping[str, pd.DataFrame], recipe: Mapping, checkpoint_dir: Path,
+                    baseline_checkpoint: Path | None, threshold_rule: str, *, perturbations: Sequence[Perturbation],
+                    metric_size: int, top_k: float, grid_cells: tuple[int, int], uncertainty_quantile: float,
+                    instability_quantile: float, max_flip_rate: float | None, n_boot: int = 1000, seed: int = 0,
+                    batch_size: int = 16, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train (or reuse) and evaluate every replicate of ``grid``, backbone by backbone (images
+    decoded and frozen-stage outputs computed once per backbone and size).
+
+    Args:
+        sets: ``train``, ``val``, ``test``, ``external`` -> images (``path, image_id,
+            patient_id, label``).
+        recipe: the baseline checkpoint's config (``weights, dropout, frozen_stages,
+            split_hash, train``).
+        checkpoint_dir: where replicates are saved (``Replicate.checkpoint``).
+        baseline_checkpoint: chapter 02's checkpoint, reused for the replicate with its config.
+        the rest: :func:`replicate_rows`.
+    Returns:
+        ``(rows, fits)``: every replicate's :func:`replicate_rows`, and one row per replicate
+        (``replicate, backbone, seed, image_size, status, best epoch, val AUROC, train seconds``).
+    """
+    train = TrainConfig(**recipe["train"])
+    rows, fits = [], []
+    for backbone, size in dict.fromkeys((r.backbone, r.image_size) for r in grid):
+        images = {name: load_image_tensor(frame, size, progress=False) for name, frame in sets.items()}
+        first = next(r for r in grid if (r.backbone, r.image_size) == (backbone, size))
+        banks = backbone_banks(first, recipe["weights"], recipe["dropout"], recipe["frozen_stages"], train,
+                               {n: images[n] for n in ("val", "test", "external")}, progress)
+        for r in (r for r in grid if (r.backbone, r.image_size) == (backbone, size)):
+            fitted = fit_replicate(r, r.checkpoint(checkpoint_dir), recipe["weights"], recipe["dropout"],
+                                   recipe["frozen_stages"], train, recipe["split_hash"], images["train"],
+                                   sets["train"]["label"].to_numpy(), images["val"], sets["val"]["label"].to_numpy(),
+                                   progress, baseline_checkpoint)
+            rows.append(replicate_rows(r, fitted, banks, sets, images, threshold_rule, perturbations=perturbations,
+                                       metric_size=metric_size, top_k=top_k, grid=grid_cells,
+                                       uncertainty_quantile=uncertainty_quantile,
+                                       instability_quantile=instability_quantile, max_flip_rate=max_flip_rate,
+                                       n_boot=n_boot, seed=seed, batch_size=batch_size))
+            fits.append({"replicate": r.label, "backbone": r.backbone, "seed": r.seed, "image_size": r.image_size,
+                         "status": "reused" if fitted.reused else "trained", "best epoch": fitted.best_epoch,
+                         "val AUROC": float(fitted.history["val_auroc"].max()),
+                         "train seconds": float(fitted.record.get("seconds", float("nan")))})
+    return pd.concat(rows, ignore_index=True), pd.DataFrame(fits)
+
+
 def seed_spread(table: pd.DataFrame) -> pd.DataFrame:
     """Per backbone and quantity: the mean, minimum and maximum of the estimates over seeds
     (training variation, which no test-sampling interval covers). ``table`` needs ``backbone``."""
@@ -185,5 +235,5 @@ def seed_spread(table: pd.DataFrame) -> pd.DataFrame:
             .agg(seeds="count", mean="mean", min="min", max="max").reset_index())
 
 
-__all__ = ["FINDINGS", "replicate_quantities", "replicate_rows", "replicate_trust_frame",
+__all__ = ["FINDINGS", "replicate_quantities", "replicate_rows", "run_replication", "replicate_trust_frame",
            "replicate_trust_quantities", "seed_spread"]

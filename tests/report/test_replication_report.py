@@ -1,0 +1,38 @@
+import pandas as pd
+import pytest
+
+from tmvlib.report.replication import (finding_sentences, finding_text, finding_verdicts, holds_text,
+                                       replication_display, tta_budget_text)
+from tmvlib.tables.replication import AUROC_TEST, ECE_CHANGE, ERROR_AUROC_CONFIDENCE
+
+
+def test_verdicts_count_agreement_with_the_reference():
+    rows = []
+    for name, (low, high) in {"a": (0.6, 0.8), "b": (0.55, 0.7), "c": (0.45, 0.6)}.items():
+        rows.append({"replicate": name, "backbone": name, "quantity": AUROC_TEST, "value": (low + high) / 2,
+                     "low": low, "high": high})
+        rows.append({"replicate": name, "backbone": name, "quantity": ECE_CHANGE, "value": 0.0, "low": -0.01,
+                     "high": 0.01})
+    verdicts = finding_verdicts(pd.DataFrame(rows), reference="a")
+    assert holds_text(verdicts, AUROC_TEST) == "holds in 2/3 configurations: not in c"
+    assert holds_text(verdicts, ECE_CHANGE) == "holds in 3/3 configurations"
+    assert ERROR_AUROC_CONFIDENCE not in set(verdicts["quantity"])
+    with pytest.raises(KeyError, match="reference"):
+        finding_verdicts(pd.DataFrame(rows), reference="z")
+
+
+def test_display_has_a_column_per_seed_and_the_spread():
+    rows = pd.DataFrame([{"quantity": AUROC_TEST, "backbone": b, "seed": s, "replicate": f"{b} · seed {s}",
+                          "value": v, "low": v - 0.1, "high": v + 0.1}
+                         for b, vals in {"lite0": (0.8, 0.7), "lite1": (0.75, 0.65)}.items()
+                         for s, v in zip((0, 1), vals)])
+    shown = replication_display(rows)
+    assert list(shown.columns) == ["seed 0", "seed 1", "spread over seeds"]
+    assert shown.loc[(AUROC_TEST, "lite0"), "spread over seeds"] == "0.700 - 0.800"
+    verdicts = finding_verdicts(rows, reference="lite0 · seed 0")
+    assert finding_sentences(verdicts) == [f"{finding_text(AUROC_TEST, 'above')}: holds in 4/4 configurations"]
+
+
+def test_tta_budget_says_when_fewer_perturbations_are_used():
+    assert "fewer than chapter 06's 6" in tta_budget_text(2, 6)
+    assert tta_budget_text(2, 2).endswith("as many as chapter 06")
