@@ -5,12 +5,13 @@ PY := $(VENV)/bin/python
 PROFILE ?= default
 CH ?=
 P ?=
+DATA ?=
 STAMP := $(VENV)/.tmv-installed
 
 .PHONY: book chapter test browser refs data download bench env clean help predict
 
 help:
-	@echo "make book [PROFILE=default|ci]        run every chapter (papermill) and render the HTML"
+	@echo "make book [PROFILE=default|ci|full] [DATA=dir]   run every chapter (papermill) and render the HTML"
 	@echo "make chapter CH=01 [P=\"k=v ...\"]      rerun one chapter with overridden params"
 	@echo "make predict IMAGES=\"a.png b.dcm\" [RUN=default]   trust cards (HTML, PNG, JSON) into artifacts/runs/RUN/cards"
 	@echo "make test                              unit tests, nbval regression of the ci notebooks, the ci book in headless chromium"
@@ -31,12 +32,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
+# DATA: the prepared data folder (nih14/, kermany/), passed as TMV_DATA
 book: $(STAMP)
-	$(PY) -m tmvlib.cli book --profile $(PROFILE)
+	$(if $(DATA),TMV_DATA=$(DATA)) $(PY) -m tmvlib.cli book --profile $(PROFILE)
 
 chapter: $(STAMP)
 	@test -n "$(CH)" || (echo "usage: make chapter CH=01 [PROFILE=default] [P=\"key=value ...\"]"; exit 2)
-	$(PY) -m tmvlib.cli chapter $(CH) --profile $(PROFILE) $(foreach p,$(P),-p '$(p)')
+	$(if $(DATA),TMV_DATA=$(DATA)) $(PY) -m tmvlib.cli chapter $(CH) --profile $(PROFILE) $(foreach p,$(P),-p '$(p)')
 
 # -ra (also in pyproject's addopts) lists skipped tests with their reason, e.g. no chromium.
 test: $(STAMP) browser

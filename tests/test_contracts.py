@@ -83,12 +83,14 @@ def test_default_yaml_lists_the_contract_defaults(chapter):
     assert typed(yaml_file("default", chapter)) == typed(CONTRACTS[chapter].defaults())
 
 
+@pytest.mark.parametrize("profile", ["ci", "full"])
 @pytest.mark.parametrize("chapter", CHAPTER_ORDER)
-def test_ci_yaml_holds_only_what_differs_from_default(chapter):
-    ci, default = yaml_file("ci", chapter), yaml_file("default", chapter)
-    assert ci["run_id"] == "ci"
-    same = [k for k, v in ci.items() if k in default and typed(v) == typed(default[k])]
-    assert not same, f"params/ci/{chapter}.yaml repeats defaults: {same}"
+def test_profile_yaml_holds_only_what_differs_from_default(chapter, profile):
+    own, default = yaml_file(profile, chapter), yaml_file("default", chapter)
+    assert own["run_id"] == profile
+    same = [k for k, v in own.items() if k in default and typed(v) == typed(default[k])]
+    assert not same, f"params/{profile}/{chapter}.yaml repeats defaults: {same}"
+    resolve_params(chapter, profile, root=ROOT)  # valid against the contract
 
 
 def test_resolved_params_are_what_papermill_injected_before_the_contracts():

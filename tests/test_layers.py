@@ -13,6 +13,7 @@ PACKAGE = Path(tmvlib.__file__).parent
 # two packages in one layer stay independent of each other.
 LAYERS = (
     ("fingerprint", "progress", "runtime", "contracts", "atomic"),
+    ("parallel",),
     ("config",),
     ("metrics",),
     ("data",),
@@ -20,6 +21,7 @@ LAYERS = (
     ("runs",),
     ("models",),
     ("uncertainty", "explain"),
+    ("stages",),
     ("tables",),
     ("report",),
     ("card",),

@@ -36,6 +36,7 @@ class Artifact:
 ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
     Artifact("baseline_checkpoint", "checkpoints/baseline.pt", "02_baseline"),
     Artifact("checkpoints", "checkpoints", "02_baseline", recorded=False),
+    Artifact("shards", "shards", "02_baseline", recorded=False),  # per-image stage shards (tmvlib.parallel)
     Artifact("baseline_predictions", "metrics/baseline_predictions.parquet", "02_baseline"),
     Artifact("baseline_metrics", "metrics/baseline_metrics.csv", "02_baseline"),
     Artifact("baseline_threshold", "metrics/baseline_threshold.txt", "02_baseline"),

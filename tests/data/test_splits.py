@@ -102,3 +102,33 @@ def test_subsample_keeps_whole_patients_both_classes_and_is_deterministic():
     assert len(task[task["patient_id"].isin(kept)]) == len(small)  # no patient cut in half
     assert small.equals(subsample_patients(task.sample(frac=1.0, random_state=0), 40).loc[small.index])
     assert subsample_patients(task, None) is task
+
+
+def test_official_lists_give_the_test_split_and_cut_train_val_by_patient(tmp_path):
+    from tmvlib.data.nih import read_official_split
+
+    task = synthetic_task(400)
+    patients = sorted(task["patient_id"].unique())
+    test_patients = set(patients[::4])
+    in_test = task["patient_id"].isin(test_patients)
+    meta = tmp_path / "meta"
+    meta.mkdir()
+    (meta / "test_list.txt").write_text("".join(f"{i}.png\n" for i in task.loc[in_test, "image_id"]))
+    (meta / "train_val_list.txt").write_text("".join(f"{i}.png\n" for i in task.loc[~in_test, "image_id"]))
+    official = read_official_split(tmp_path)
+    out = assign_splits(task, {"train": 0.7, "val": 0.15, "test": 0.15}, official=official)
+    assert set(out.loc[out["split"] == "test", "patient_id"]) == test_patients
+    train_val = out[~in_test]
+    assert set(train_val["split"]) == {"train", "val"}
+    share = train_val.groupby("patient_id")["split"].first().eq("val").mean()
+    assert 0.1 < share < 0.26  # 0.15 / 0.85 of the train/val patients, in expectation
+    with pytest.raises(DataError, match="neither train_val_list.txt nor test_list.txt"):
+        assign_splits(task, official=official.iloc[1:])
+    both = official.copy()
+    multi = task[~in_test & task["patient_id"].duplicated(keep=False)]
+    both[multi["image_id"].iloc[0]] = "test"  # one image of a train/val patient with several
+    with pytest.raises(DataError, match="patients in both official lists"):
+        assign_splits(task, official=both)
+    (meta / "test_list.txt").write_text((meta / "test_list.txt").read_text() + f"{task['image_id'].iloc[0]}.png\n")
+    with pytest.raises(DataError, match="listed twice"):
+        read_official_split(tmp_path)

@@ -16,6 +16,9 @@ from typing import Any, Literal, Union, get_args, get_origin
 RUN_ID = "artifacts/runs/<run_id>/ and artifacts/splits/<run_id>/: the run this chapter reads and writes"
 SEED = "random seed of this chapter"
 N_BOOT = "patient-level bootstrap resamples of the confidence intervals"
+EXECUTOR = ('where per-image stages run: "local" (this process), "ray" (RAY_ADDRESS\'s cluster or a local Ray), '
+            '"auto" ("ray" when RAY_ADDRESS is set); the numbers do not depend on it')
+SHARD_SIZE = "images per shard of a per-image stage (unit of work, retry and resumption)"
 
 _FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 

@@ -24,6 +24,10 @@ class Params:
     split_fractions: dict[str, float] = param({"train": 0.7, "val": 0.15, "test": 0.15},
                                               "patient fractions of the train / val / test splits")
     split_salt: str = param("tmv-v1", "another salt draws another split")
+    split_source: Literal["hash", "official"] = param(
+        "hash", '"hash": the salted patient hash draws train/val/test; "official": the NIH release\'s '
+                'test_list.txt is the test split, its train_val_list.txt is cut into train/val by the hash '
+                '(full profile)')
     localisation_set: bool = param(True, "patients with a radiologist box form a separate localisation set "
                                          "(chapters 04-05), outside train, validation and test")
     on_bad_image: Literal["raise", "exclude"] = param(

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .base import N_BOOT, RUN_ID, param
+from .base import EXECUTOR, N_BOOT, RUN_ID, SHARD_SIZE, param
 
 CHAPTER = "02_baseline"
 
@@ -36,6 +36,8 @@ class Params:
     max_images_per_split: int | None = param(None, "None: all; small numbers make a quick run (ci profile)")
     benchmark_batch: int = param(8, "images per timed step in the performance section")
     retrain: bool = param(False, "True ignores a matching checkpoint")
+    executor: Literal["auto", "local", "ray"] = param("auto", EXECUTOR)
+    shard_size: int = param(256, SHARD_SIZE + "; a multiple of 64 keeps the scoring batches")
 
 
 READS_PARAMS: dict[str, tuple[str, ...]] = {}

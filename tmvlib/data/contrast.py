@@ -32,13 +32,15 @@ def contrast_rule(negatives: str) -> str:
 def task_splits(records: pd.DataFrame, positive: str, negatives: str, views: Iterable[str] | None,
                 min_source_width: int | None, split_fractions: Mapping[str, float],
                 split_salt: str, localisation_set: bool, on_bad_image: str = "raise",
-                ) -> tuple[pd.DataFrame, Exclusions]:
+                official: pd.Series | None = None) -> tuple[pd.DataFrame, Exclusions]:
     """A binary task with its patient-level splits: the task filters, one decode of every file,
     the split, and the refusal of a split without both classes (chapter 01, for its task and the
     contrast task).
 
     Args:
         records: reader output (:func:`tmvlib.data.read_nih`).
+        official: the release's own split (:func:`tmvlib.data.nih.read_official_split`) when
+            chapter 01's ``split_source`` is ``"official"``, else None.
         the rest: chapter 01's params of the same names.
 
     Returns:
@@ -53,7 +55,7 @@ def task_splits(records: pd.DataFrame, positive: str, negatives: str, views: Ite
                                 min_source_width=min_source_width, exclusions=log)
     task, _ = check_images(task, on_bad_image=on_bad_image, exclusions=log)
     splits = assign_splits(task, fractions=dict(split_fractions), salt=split_salt,
-                           localisation_set=localisation_set)
+                           localisation_set=localisation_set, official=official)
     check_split_classes(splits)
     return splits, log
 

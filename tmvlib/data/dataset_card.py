@@ -80,3 +80,25 @@ def source_by_class(task: pd.DataFrame, class_names: dict[int, str]) -> pd.DataF
     """Images per source repository and class: where the label could be predicted by provenance."""
     table = pd.crosstab(task["source"], task["label"].map(class_names), margins=True, margins_name="total")
     return table.sort_values("total", ascending=False)
+
+
+def split_rule_text(split_source: str) -> str:
+    """Chapter 01's sentence on how a patient's split is decided (``split_source``: ``"hash"``
+    or ``"official"``)."""
+    hashed = ("decided by a salted sha256 of the patient id alone: the same parameters always give the same "
+              "split, the order of the files does not matter, and adding patients never moves an existing one")
+    if split_source == "hash":
+        return f"A patient's split is {hashed}"
+    if split_source == "official":
+        return ("The NIH release's own lists decide the test split (`test_list.txt`, the official patient "
+                "split, so test numbers are comparable with published ones); whether a patient of "
+                f"`train_val_list.txt` goes to training or validation is {hashed}")
+    raise ValueError(f"split_source must be 'hash' or 'official', got {split_source!r}")
+
+
+def prevalence_agreement_text(split_source: str) -> str:
+    """Chapter 01's sentence on whether the splits' prevalences should agree."""
+    if split_source == "official":
+        return ("The official test list was not drawn by the hash, so its prevalence may differ from "
+                "training and validation by more than sampling noise; the table shows by how much")
+    return "Because a patient's split depends only on a hash of its id, the three splits' prevalences agree up to sampling noise"

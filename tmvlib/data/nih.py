@@ -7,6 +7,7 @@ Layout (``../shared/data/nih14`` or what ``tmv data prepare`` writes)::
     nih14/meta/Data_Entry_2017*.csv[.gz]   official labels, patient ids, age, sex, view
     nih14/meta/BBox_List_2017.csv[.gz]     radiologist boxes (1024-px frame)
     nih14/meta/google2019_*.csv[.gz]       expert re-adjudicated labels (Majkowska et al. 2020)
+    nih14/meta/train_val_list.txt, test_list.txt   the release's official patient split (optional)
 
 Labels, patients and demographics are always taken from the official ``Data_Entry`` file (not
 from copies of it), so that a prepared folder and an official download give the same records.
@@ -141,3 +142,27 @@ def read_nih(root: str | Path) -> pd.DataFrame:
         "expert_set": [expert.get(i, "") for i in frame["image_id"]],
     })
     return finalize_records(records)
+
+
+OFFICIAL_LISTS = {"train_val": "train_val_list.txt", "test": "test_list.txt"}
+
+
+def read_official_split(root: str | Path) -> pd.Series:
+    """The NIH release's official split: image id -> ``"train_val"`` or ``"test"``, from
+    ``train_val_list.txt`` and ``test_list.txt`` (one ``Image Index`` per line, as released) in
+    ``root`` or ``root/meta``.
+
+    Raises:
+        DataError: a list is missing, or an image is listed twice (in one list or in both).
+    """
+    root = Path(root)
+    parts = []
+    for name, filename in OFFICIAL_LISTS.items():
+        path = _find_one(root, filename, f"official {name} list")
+        names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        parts.append(pd.Series(name, index=[Path(n).stem for n in names]))
+    split = pd.concat(parts)
+    twice = split.index[split.index.duplicated()]
+    if len(twice):
+        raise DataError(f"images listed twice in {list(OFFICIAL_LISTS.values())}: {sorted(set(twice))[:5]}")
+    return split

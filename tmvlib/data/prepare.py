@@ -30,6 +30,7 @@ from ..fingerprint import sha256_file
 from ..progress import progress_bar
 from .errors import DataError, ImageLoadError
 from .images import gray_of, load_image, open_decoded
+from .nih import OFFICIAL_LISTS
 
 SIZE = 256
 NIH_ENTRY_COLUMNS = ["Finding Labels", "Patient ID", "Patient Age", "Patient Gender", "View Position"]
@@ -230,7 +231,8 @@ def prepare_nih(source: str | Path, out: str | Path, *, on_bad_image: str = "rai
                 progress: bool = True) -> PrepareReport:
     """Prepare an official NIH ChestX-ray14 download into ``out/nih14``.
 
-    ``source`` holds ``Data_Entry_2017*.csv[.gz]``, optionally ``BBox_List_2017.csv[.gz]`` and the
+    ``source`` holds ``Data_Entry_2017*.csv[.gz]``, optionally ``BBox_List_2017.csv[.gz]``, the
+    official split lists (``train_val_list.txt``, ``test_list.txt``, copied unchanged) and the
     Google 2019 file (``*nih-chest-xray-labels*.csv[.gz]`` with a ``Set Id`` column), and either the
     ``images_*.tar.gz`` parts (used when present) or extracted PNGs under ``images/``. ``on_bad_image="exclude"`` skips
     undecodable images and lists them in the report; an image without a Data_Entry row is an error.
@@ -273,6 +275,11 @@ def prepare_nih(source: str | Path, out: str | Path, *, on_bad_image: str = "rai
         _copy_gzipped(bbox_path, meta_dir)
     if google_path is not None:
         _copy_gzipped(google_path, meta_dir, GOOGLE_META_NAME)
+    for list_name in OFFICIAL_LISTS.values():  # the release's official split, kept as released
+        list_path = _find_one(source, [list_name], False, "")
+        if list_path is not None:
+            meta_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(list_path, meta_dir / list_name)
 
     def row_for(stem: str, source_path: str, width: int, height: int) -> dict:
         if stem not in entries:

@@ -32,7 +32,8 @@ def _split_for(u: float, edges: pd.Series) -> str:
 
 
 def assign_splits(task: pd.DataFrame, fractions: dict[str, float] | None = None,
-                  salt: str = "tmv-v1", localisation_set: bool = True) -> pd.DataFrame:
+                  salt: str = "tmv-v1", localisation_set: bool = True,
+                  official: pd.Series | None = None) -> pd.DataFrame:
     """Add a ``split`` column (train/val/test, and ``localisation``) decided per patient.
 
     Args:
@@ -45,6 +46,11 @@ def assign_splits(task: pd.DataFrame, fractions: dict[str, float] | None = None,
             label-dependent selection of images, so they stay out of train, validation and the
             discrimination/calibration test set, which remain a plain random patient-level
             split). False: boxed patients are split like any other.
+        official: the NIH release's own split (:func:`tmvlib.data.nih.read_official_split`,
+            image id -> ``"train_val"`` / ``"test"``): its test list is the test split and its
+            train/val list is cut into train and validation by the salted patient hash, with
+            validation's share of the two (``fractions["val"] / (train + val)``); ``None``: the
+            salted hash decides all three.
 
     Returns:
         a copy of ``task`` with ``split`` and ``patient_has_box`` columns; leakage is checked.
@@ -55,7 +61,11 @@ def assign_splits(task: pd.DataFrame, fractions: dict[str, float] | None = None,
     edges = pd.Series(fractions).reindex(list(SPLITS)).cumsum()
     out = task.copy()
     patients = pd.Series(out["patient_id"].unique())
-    split_of = {pid: _split_for(patient_unit_interval(pid, salt), edges) for pid in patients}
+    if official is None:
+        split_of = {pid: _split_for(patient_unit_interval(pid, salt), edges) for pid in patients}
+    else:
+        split_of = official_patient_splits(out, official, fractions["val"] / (fractions["train"] + fractions["val"]),
+                                           salt)
     boxed = set(out.loc[out["box_findings"] != "", "patient_id"])
     out["patient_has_box"] = out["patient_id"].isin(boxed)
     out["split"] = out["patient_id"].map(split_of)
@@ -63,6 +73,28 @@ def assign_splits(task: pd.DataFrame, fractions: dict[str, float] | None = None,
         out.loc[out["patient_has_box"], "split"] = LOCALISATION
     check_no_leakage(out)
     return out
+
+
+def official_patient_splits(task: pd.DataFrame, official: pd.Series, val_share: float,
+                            salt: str) -> dict[str, str]:
+    """Patient -> split under the official lists: ``test`` for the test list's patients, the
+    train/val list's patients cut by the salted hash (``val`` below ``val_share``).
+
+    Raises:
+        DataError: task images in neither list, or a patient in both lists (both named).
+    """
+    listed = task["image_id"].map(official)
+    unlisted = task.loc[listed.isna(), "image_id"]
+    if len(unlisted):
+        raise DataError(f"{len(unlisted)} image(s) are in neither train_val_list.txt nor test_list.txt, "
+                        f"e.g. {unlisted.head(5).tolist()}")
+    lists = pd.DataFrame({"patient_id": task["patient_id"], "list": listed}).groupby("patient_id")["list"]
+    both = lists.nunique()
+    if (both > 1).any():
+        raise DataError(f"patients in both official lists: {both.index[both > 1][:10].tolist()}")
+    return {pid: "test" if which == "test" else
+            ("val" if patient_unit_interval(pid, salt) < val_share else "train")
+            for pid, which in lists.first().items()}
 
 
 def check_no_leakage(frame: pd.DataFrame) -> int:

@@ -1,0 +1,45 @@
+"""Grad-CAM and TTA-stability stages: sharded equals unsharded, and Ray equals in-process."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from tmvlib.data.tensors import load_image_tensor
+from tmvlib.explain.perturbations import tta_perturbations
+from tmvlib.explain.stability import tta_stability
+from tmvlib.explain.store import load_heatmaps
+from tmvlib.models.fit import load_trained_classifier
+from tmvlib.parallel import map_images
+from tmvlib.stages import GradCAMStage, TTAStabilityStage
+
+TTA = dict(metric_size=16, top_k=0.15, grid=(4, 4), batch_size=8)
+
+
+def test_tta_stability_sharded_equals_one_pass(trained):
+    folder, records = trained
+    records = records.assign(prob=np.linspace(0.05, 0.95, len(records)))
+    perturbations = tta_perturbations(2, seed=0)
+    stage = TTAStabilityStage(folder / "model.pt", 32, 0.5, perturbations, **TTA)
+    sharded = map_images(stage, records, folder / "tta", shard_size=16, executor="local", progress=False)
+    model, info, _ = load_trained_classifier(folder / "model.pt")
+    whole = tta_stability(model, load_image_tensor(records, 32, progress=False), info, records["prob"].to_numpy(),
+                          0.5, records["image_id"].tolist(), perturbations=perturbations, **TTA)
+    whole = whole.set_index("image_id").loc[records["image_id"]].reset_index()
+    pd.testing.assert_frame_equal(sharded, whole)
+    with pytest.raises(KeyError, match="'prob'"):
+        map_images(stage, records.drop(columns="prob"), folder / "tta2", shard_size=16, executor="local",
+                   progress=False)
+
+
+def test_gradcam_maps_through_ray_equal_in_process(trained):
+    ray = pytest.importorskip("ray")
+    folder, records = trained
+    local = map_images(GradCAMStage(folder / "model.pt", 32, str(folder / "maps-local"), batch_size=8, threads=1),
+                       records, folder / "gc-local", shard_size=16, executor="local", progress=False)
+    try:
+        remote = map_images(GradCAMStage(folder / "model.pt", 32, str(folder / "maps-ray"), batch_size=8, threads=1),
+                            records, folder / "gc-ray", shard_size=16, executor="ray", workers=2, progress=False)
+    finally:
+        ray.shutdown()
+    pd.testing.assert_frame_equal(remote, local)
+    ids = records["image_id"].tolist()
+    np.testing.assert_array_equal(load_heatmaps(folder / "maps-ray", ids), load_heatmaps(folder / "maps-local", ids))

@@ -1,0 +1,34 @@
+"""The logits stage gives the unsharded logits, in this process and through Ray, exactly."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from tmvlib.data.tensors import load_image_tensor
+from tmvlib.models.fit import load_trained_classifier
+from tmvlib.models.train import predict_logits
+from tmvlib.parallel import map_images
+from tmvlib.stages import LogitsStage
+
+
+def test_sharded_logits_equal_one_unsharded_pass(trained):
+    folder, records = trained
+    result = map_images(LogitsStage(folder / "model.pt", 32, batch_size=8), records, folder / "local",
+                        shard_size=16, executor="local", progress=False)
+    model, info, _ = load_trained_classifier(folder / "model.pt")
+    whole = predict_logits(model, info, load_image_tensor(records, 32, progress=False), batch_size=8,
+                           progress=False)
+    np.testing.assert_array_equal(result["logit"].to_numpy(), whole.astype("float32"))
+    assert result["image_id"].tolist() == records["image_id"].tolist()
+
+
+def test_ray_logits_equal_local_logits(trained):
+    ray = pytest.importorskip("ray")
+    folder, records = trained
+    stage = LogitsStage(folder / "model.pt", 32, batch_size=8, threads=1)
+    local = map_images(stage, records, folder / "local1", shard_size=16, executor="local", progress=False)
+    try:
+        remote = map_images(stage, records, folder / "ray", shard_size=16, executor="ray", workers=2,
+                            progress=False)
+    finally:
+        ray.shutdown()
+    pd.testing.assert_frame_equal(remote, local)

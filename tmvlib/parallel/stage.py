@@ -1,0 +1,40 @@
+"""The per-image stage: what :func:`tmvlib.parallel.map_images` runs on every shard."""
+from __future__ import annotations
+
+import pandas as pd
+
+from .shards import ShardStore
+
+
+class ImageStage:
+    """A per-image analysis run shard by shard (see :mod:`tmvlib.parallel.executor`).
+
+    Subclasses set ``name``, keep only picklable parameters as attributes (they identify the
+    stage's results: a rerun with other values starts afresh) and implement :meth:`run`;
+    :meth:`setup` is called once per worker before its first shard.
+    """
+
+    name = "stage"
+    #: resources of one worker on a Ray cluster (``num_cpus``, ``num_gpus``)
+    num_cpus: float = 1
+    num_gpus: float = 0
+
+    def identity(self) -> dict:
+        """What the results depend on: the stage's name and its public attributes."""
+        return {"stage": self.name, **{k: v for k, v in vars(self).items() if not k.startswith("_")}}
+
+    def setup(self) -> None:
+        """Load what every shard needs (called once per worker)."""
+
+    def run(self, records: pd.DataFrame) -> pd.DataFrame:
+        """One shard's records -> one row per record, same order, with its ``image_id``."""
+        raise NotImplementedError
+
+
+def run_shard(stage: ImageStage, store: ShardStore, shard: int) -> int:
+    """Compute and write one shard; returns its number of rows."""
+    records = store.records(shard)
+    return store.write(shard, records, stage.run(records))
+
+
+__all__ = ["ImageStage", "run_shard"]
