@@ -64,6 +64,7 @@ data: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_training.py
 	$(PY) benchmarks/bench_cam.py --repeats 3 $(if $(wildcard artifacts/runs/default/checkpoints/baseline.pt),--checkpoint artifacts/runs/default/checkpoints/baseline.pt)
+	$(if $(wildcard artifacts/runs/default/checkpoints/baseline.pt),$(PY) benchmarks/bench_stages.py --images 48,@echo "bench_stages: run chapter 02 first (it needs the baseline checkpoint)")
 
 clean:
 	rm -rf book/_build book/*.ipynb book/_static/tmv-vega.js

@@ -1,15 +1,17 @@
-"""Grad-CAM and TTA-stability stages: sharded equals unsharded, and Ray equals in-process."""
+"""Grad-CAM, Score-CAM and TTA-stability stages: sharded equals unsharded, and Ray equals in-process."""
 import numpy as np
 import pandas as pd
 import pytest
 
 from tmvlib.data.tensors import load_image_tensor
 from tmvlib.explain.perturbations import tta_perturbations
+from tmvlib.explain.run import explain_with_stats
+from tmvlib.explain.scorecam import ScoreCAM
 from tmvlib.explain.stability import tta_stability
 from tmvlib.explain.store import load_heatmaps
 from tmvlib.models.fit import load_trained_classifier
 from tmvlib.parallel import map_images
-from tmvlib.stages import GradCAMStage, TTAStabilityStage
+from tmvlib.stages import GradCAMStage, ScoreCAMStage, TTAStabilityStage
 
 TTA = dict(metric_size=16, top_k=0.15, grid=(4, 4), batch_size=8)
 
@@ -43,3 +45,18 @@ def test_gradcam_maps_through_ray_equal_in_process(trained):
     pd.testing.assert_frame_equal(remote, local)
     ids = records["image_id"].tolist()
     np.testing.assert_array_equal(load_heatmaps(folder / "maps-ray", ids), load_heatmaps(folder / "maps-local", ids))
+
+
+def test_scorecam_stage_sharded_equals_direct_scorecam(trained):
+    """Engine built once per worker, maps identical to one direct ScoreCAM pass (torch engine)."""
+    folder, records = trained
+    records = records.head(6)
+    stage = ScoreCAMStage(folder / "model.pt", 32, str(folder / "sc-maps"), batch_size=16, engine="torch", threads=1)
+    rows = map_images(stage, records, folder / "sc", shard_size=4, executor="local", progress=False)
+    model, info, _ = load_trained_classifier(folder / "model.pt")
+    cam = ScoreCAM(model, batch_size=16, engine="torch")
+    direct, _, stats = explain_with_stats(cam, load_image_tensor(records, 32, progress=False), info, progress=False)
+    ids = records["image_id"].tolist()
+    np.testing.assert_allclose(load_heatmaps(folder / "sc-maps", ids), direct, atol=1e-3)
+    assert rows["image_id"].tolist() == ids
+    np.testing.assert_array_equal(rows["forwards"].to_numpy(), stats["forwards"].to_numpy())

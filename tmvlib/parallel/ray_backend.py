@@ -6,6 +6,7 @@ files, not as objects).
 """
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Sequence
 
@@ -24,11 +25,11 @@ def ensure_ray() -> None:
         return
     address = os.environ.get("RAY_ADDRESS")
     if address:
-        ray.init(address=address, log_to_driver=False)
+        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         return
     cpus = int(os.environ.get("TMV_RAY_CPUS", os.cpu_count() or 1))
     ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False,
-             object_store_memory=LOCAL_OBJECT_STORE_BYTES)
+             object_store_memory=LOCAL_OBJECT_STORE_BYTES, logging_level=logging.WARNING)
 
 
 class _ShardWorker:
@@ -50,13 +51,16 @@ def run_shards_on_ray(stage: ImageStage, store: ShardStore, pending: Sequence[in
     restarted and their shard retried (Ray Data's defaults for actor pools). ``progress``: Ray
     Data's progress bars (off in book builds, :func:`tmvlib.progress.progress_enabled`)."""
     ensure_ray()
-    ray.data.DataContext.get_current().enable_progress_bars = progress_enabled(progress)
+    show = progress_enabled(progress)
+    ray.data.DataContext.get_current().enable_progress_bars = show
+    logging.getLogger("ray.data").setLevel(logging.INFO if show else logging.WARNING)
     if workers is None:
         per_worker = max(stage.num_cpus, 1e-3)
         workers = max(1, int(ray.cluster_resources().get("CPU", 1) // per_worker))
     workers = max(1, min(workers, len(pending)))
     items = ray.data.from_items([{"shard": int(k)} for k in pending], override_num_blocks=len(pending))
-    done = items.map_batches(_ShardWorker, batch_size=1, concurrency=workers, num_cpus=stage.num_cpus,
+    done = items.map_batches(_ShardWorker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers),
+                             num_cpus=stage.num_cpus,
                              num_gpus=stage.num_gpus or None,
                              fn_constructor_kwargs={"stage": stage, "folder": str(store.folder)}).take_all()
     finished = sorted(int(row["shard"]) for row in done)
