@@ -2,10 +2,12 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from tmvlib.data.tensors import load_image_tensor
 from tmvlib.explain.perturbations import tta_perturbations
 from tmvlib.explain.run import explain_with_stats
+from tmvlib.explain.sanity import randomized_copy
 from tmvlib.explain.scorecam import ScoreCAM
 from tmvlib.explain.stability import tta_stability
 from tmvlib.explain.store import load_heatmaps
@@ -48,15 +50,23 @@ def test_gradcam_maps_through_ray_equal_in_process(trained):
 
 
 def test_scorecam_stage_sharded_equals_direct_scorecam(trained):
-    """Engine built once per worker, maps identical to one direct ScoreCAM pass (torch engine)."""
+    """Engine built once per worker; float32 maps (and the random head's maps) identical to one
+    direct ScoreCAM pass (torch engine), the per-image statistics carried in the rows."""
     folder, records = trained
     records = records.head(6)
-    stage = ScoreCAMStage(folder / "model.pt", 32, str(folder / "sc-maps"), batch_size=16, engine="torch", threads=1)
+    stage = ScoreCAMStage(folder / "model.pt", 32, str(folder / "sc-maps"), batch_size=16, engine="torch",
+                          random_head_seed=3, map_dtype="float32", threads=1)
     rows = map_images(stage, records, folder / "sc", shard_size=4, executor="local", progress=False)
     model, info, _ = load_trained_classifier(folder / "model.pt")
-    cam = ScoreCAM(model, batch_size=16, engine="torch")
-    direct, _, stats = explain_with_stats(cam, load_image_tensor(records, 32, progress=False), info, progress=False)
+    cam = ScoreCAM(model, batch_size=16, engine="torch", heads={"fc": randomized_copy(model, "fc", 3).fc})
+    heads = {}
+    direct, _, stats = explain_with_stats(cam, load_image_tensor(records, 32, progress=False), info, progress=False,
+                                          head_maps=heads)
     ids = records["image_id"].tolist()
-    np.testing.assert_allclose(load_heatmaps(folder / "sc-maps", ids), direct, atol=1e-3)
-    assert rows["image_id"].tolist() == ids
-    np.testing.assert_array_equal(rows["forwards"].to_numpy(), stats["forwards"].to_numpy())
+    np.testing.assert_array_equal(stage.maps(ids), direct)
+    np.testing.assert_array_equal(stage.maps(ids, head="fc"), heads["fc"])
+    assert rows["image_id"].tolist() == ids and (rows["seconds"] > 0).all()
+    for column in ("forwards", "channels", "constant"):
+        np.testing.assert_array_equal(rows[column].to_numpy(), stats[column].to_numpy())
+    torch.testing.assert_close(stage.scorer().logits(torch.zeros(1, 3, 32, 32)),
+                               cam.logits(torch.zeros(1, 3, 32, 32)), rtol=0, atol=0)

@@ -85,3 +85,25 @@ def test_bagging_needs_patients_and_keys_the_checkpoint(tmp_path):
     plain = fit_ensemble(2, tmp_path, train=base, train_images=x, train_labels=y, val_images=xv, val_labels=yv,
                          progress=False, **ARGS)
     assert not plain[1].reused
+
+
+@pytest.mark.parametrize("design", ["independent", "shared views"])
+def test_members_trained_as_ray_tasks_equal_members_trained_here(tmp_path, design):
+    """Each Ray task builds its own caches on one thread; the members equal those trained here."""
+    ray = pytest.importorskip("ray")
+    (x, y), (xv, yv) = toy_data(), toy_data(32, seed=1)
+    base = TrainConfig(**FAST)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        here = fit_ensemble(3, tmp_path / "here", train=base, train_images=x, train_labels=y, val_images=xv,
+                            val_labels=yv, progress=False, design=design, **ARGS)
+        remote = fit_ensemble(3, tmp_path / "ray", train=base, train_images=x, train_labels=y, val_images=xv,
+                              val_labels=yv, progress=False, design=design, executor="ray", task_cpus=1, **ARGS)
+    finally:
+        torch.set_num_threads(threads)
+        ray.shutdown()
+    assert [m.reused for m in remote] == [False] * 3
+    for a, b in zip(here, remote):
+        for key, value in a.model.state_dict().items():
+            assert torch.equal(value, b.model.state_dict()[key]), key

@@ -4,6 +4,7 @@ Platt, isotonic), calibrated, ranked and moved to a clinical prevalence."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from .base import N_BOOT, RUN_ID, SEED, param
 
@@ -34,6 +35,12 @@ class Params:
     coverages: list[float] = param([0.8, 0.9], "selective prediction operating points")
     n_boot: int = param(1000, N_BOOT)
     seed: int = param(0, SEED)
+    executor: Literal["auto", "local", "ray"] = param(
+        "auto", 'where the ensemble members train: "local" (one after another in this process), "ray" (one Ray '
+                'task each, on RAY_ADDRESS\'s cluster or a local Ray), "auto" ("ray" when RAY_ADDRESS is set)')
+    member_cpus: int = param(1, "CPUs (and torch threads) per member trained as a Ray task; members equal "
+                                "locally trained ones when this equals the local run's threads")
+    member_gpus: float = param(0.0, "GPUs per member trained as a Ray task (1 on a GPU cluster)")
 
 
 READS_PARAMS: dict[str, tuple[str, ...]] = {

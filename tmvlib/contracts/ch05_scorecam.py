@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .base import N_BOOT, RUN_ID, SEED, param
+from .base import EXECUTOR, N_BOOT, RUN_ID, SEED, SHARD_SIZE, param
 
 CHAPTER = "05_scorecam"
 
@@ -39,6 +39,8 @@ class Params:
                 "step. Each map costs a full Score-CAM")
     max_images: int | None = param(None, "cap on the images explained (None: every boxed image; "
                                          "the curated set is always kept)")
+    executor: Literal["auto", "local", "ray"] = param("auto", EXECUTOR + " (here exact Score-CAM)")
+    shard_size: int = param(32, SHARD_SIZE)
 
 
 READS_PARAMS: dict[str, tuple[str, ...]] = {

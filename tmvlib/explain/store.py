@@ -21,12 +21,16 @@ def heatmap_dir(run: str | Path, method: str) -> Path:
     return Path(run) / "explanations" / method
 
 
-def save_heatmaps(directory: str | Path, image_ids: Sequence[str], maps: np.ndarray) -> list[Path]:
-    """Write ``maps`` (N,H,W) in [0, 1] as ``<directory>/<image_id>.npy`` (float16).
+def save_heatmaps(directory: str | Path, image_ids: Sequence[str], maps: np.ndarray,
+                  dtype: str = "float16") -> list[Path]:
+    """Write ``maps`` (N,H,W) in [0, 1] as ``<directory>/<image_id>.npy`` (float16, or
+    ``dtype="float32"`` where a later step must read back exactly what was computed).
 
     Raises ValueError naming the image when a map is not finite or leaves [0, 1] (a NaN never
     reaches the disk), or when ids and maps differ in number. Returns the written paths.
     """
+    if dtype not in ("float16", "float32"):
+        raise ValueError(f"dtype must be 'float16' or 'float32', got {dtype!r}")
     maps = np.asarray(maps)
     if maps.ndim != 3 or len(maps) != len(image_ids):
         raise ValueError(f"expected maps (N,H,W) for {len(image_ids)} images, got {maps.shape}")
@@ -40,7 +44,7 @@ def save_heatmaps(directory: str | Path, image_ids: Sequence[str], maps: np.ndar
             raise ValueError(f"heatmap of image {image_id} leaves [0, 1]: "
                              f"[{heat.min():.3g}, {heat.max():.3g}]")
         path = directory / f"{image_id}.npy"
-        atomic_write(path, lambda tmp, heat=heat: np.save(tmp, heat.astype(np.float16)))
+        atomic_write(path, lambda tmp, heat=heat: np.save(tmp, heat.astype(dtype)))
         paths.append(path)
     return paths
 

@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from torchvision.transforms import v2
 
 from ..metrics.discrimination import auroc
 from ..progress import progress_bar
 from ..runtime import tune_cpu_allocator
 from .augment import augment_batch, xray_augmentation
 from .classifier import XrayClassifier, gray_to_input
-from .feature_cache import cache_frozen_features, trainable_suffix
+from .feature_cache import allocate_bank, cache_frozen_features, trainable_suffix
 from .precision import autocast_factory, resolve_device, resolve_precision
 from .weights import WeightsInfo
 
@@ -124,28 +125,43 @@ def _runtime(info: WeightsInfo, config: TrainConfig):
 
 
 def frozen_bank(model: XrayClassifier, info: WeightsInfo, images: torch.Tensor, config: TrainConfig,
-                progress: bool = True, desc: str = "caching frozen features") -> torch.Tensor:
+                progress: bool = True, desc: str = "caching frozen features",
+                out: torch.Tensor | None = None, augment: v2.Compose | None = None) -> torch.Tensor:
     """Frozen-stage outputs of uint8 ``images`` (N,1,H,W), computed once: every model that shares
-    these frozen stages (a last-blocks ensemble on one pretrained trunk) reuses them."""
+    these frozen stages (a last-blocks ensemble on one pretrained trunk) reuses them. In memory,
+    or on disk beyond ``TMV_CACHE_RAM_GB`` (:func:`tmvlib.models.feature_cache.allocate_bank`);
+    written into ``out`` when given. ``augment``: applied to each image, chunk by chunk in image
+    order (the same random draws as augmenting them all first, without a full augmented copy)."""
     tune_cpu_allocator()
     device, _, autocast, to_input = _runtime(info, config)
     _place(model, device, config.channels_last)
-    return cache_frozen_features(model, images, to_input, autocast=autocast, progress=progress, desc=desc)
+    if augment is not None:
+        plain = to_input
+
+        def to_input(chunk: torch.Tensor) -> torch.Tensor:
+            return plain(augment_batch(chunk, augment))
+    return cache_frozen_features(model, images, to_input, autocast=autocast, progress=progress, desc=desc,
+                                 out=out)
 
 
 def build_train_cache(model: XrayClassifier, info: WeightsInfo, train_images: torch.Tensor,
                       config: TrainConfig, progress: bool = True) -> torch.Tensor:
     """Frozen-stage outputs of the training images and their augmented copies: ``(V, N, ...)``
     with V = 1 + augment_copies (the first view unaugmented). Seeded by ``config.cache_seed``,
-    else ``config.seed``."""
+    else ``config.seed``. Images are augmented chunk by chunk as they are cached; the cache itself is
+    allocated by :func:`tmvlib.models.feature_cache.allocate_bank` (on disk when large)."""
     seed_everything(config.seed if config.cache_seed is None else config.cache_seed)
-    views = [train_images]
-    if config.augment:
-        transform = xray_augmentation()
-        views += [augment_batch(train_images, transform) for _ in range(config.augment_copies)]
-    return torch.stack([frozen_bank(model, info, v, config, progress,
-                                    f"caching frozen features {i + 1}/{len(views)}")
-                        for i, v in enumerate(views)])
+    n_views = 1 + (config.augment_copies if config.augment else 0)
+    transform = xray_augmentation() if config.augment else None
+    first = frozen_bank(model, info, train_images, config, progress, f"caching frozen features 1/{n_views}")
+    cache = allocate_bank((n_views, *first.shape), first.dtype, first)
+    cache[0] = first
+    del first
+    for v in range(1, n_views):
+        # the frozen forward draws no random numbers: the views are those of augmenting every copy first
+        frozen_bank(model, info, train_images, config, progress, f"caching frozen features {v + 1}/{n_views}",
+                    out=cache[v], augment=transform)
+    return cache
 
 
 def train_classifier(model: XrayClassifier, info: WeightsInfo, train_images: torch.Tensor,

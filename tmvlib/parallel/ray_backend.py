@@ -69,10 +69,21 @@ def run_shards_on_ray(stage: ImageStage, store: ShardStore, pending: Sequence[in
 
 
 def run_tasks_on_ray(fn: Callable, calls: Sequence[dict], num_cpus: float, num_gpus: float) -> list:
-    """One Ray task per call (retried up to 3 times if its worker dies), results in call order."""
+    """One Ray task per call (retried up to 3 times if its worker dies), results in call order.
+    An argument object passed to several calls (the training images of every ensemble member)
+    goes into the object store once."""
     ensure_ray()
     remote = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=3)(fn)
-    return ray.get([remote.remote(**kwargs) for kwargs in calls])
+    stored: dict[int, ray.ObjectRef] = {}
+
+    def ref(value):
+        if isinstance(value, (int, float, str, bool, type(None))):
+            return value
+        if id(value) not in stored:
+            stored[id(value)] = ray.put(value)
+        return stored[id(value)]
+
+    return ray.get([remote.remote(**{k: ref(v) for k, v in kwargs.items()}) for kwargs in calls])
 
 
 __all__ = ["ensure_ray", "run_shards_on_ray", "run_tasks_on_ray"]

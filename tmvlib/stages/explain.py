@@ -13,7 +13,8 @@ from ..explain.perturbations import Perturbation
 from ..explain.run import explain_images, explain_with_stats
 from ..explain.scorecam import ScoreCAM
 from ..explain.stability import tta_stability
-from ..explain.store import save_heatmaps
+from ..explain.sanity import randomized_copy
+from ..explain.store import load_heatmaps, save_heatmaps
 from .base import CheckpointStage
 
 
@@ -45,38 +46,66 @@ class GradCAMStage(CheckpointStage):
 
 class ScoreCAMStage(CheckpointStage):
     """Score-CAM maps (:class:`tmvlib.explain.scorecam.ScoreCAM`, exact unless ``top_k``) of each
-    record's image, written as float16 ``.npy`` files under ``heatmap_dir``; the scoring engine
-    is built once per worker.
+    record's image, written as ``.npy`` files under ``heatmap_dir`` (float16, or ``map_dtype=
+    "float32"`` for maps read back exactly); the scoring engine is built once per worker.
+
+    ``random_head_seed``: also map the cascade's first randomisation step, the classifier head
+    re-initialised as :func:`tmvlib.explain.sanity.randomized_copy` does it, from the same masked
+    forwards (no extra cost); those maps go under ``<heatmap_dir>/heads/fc``.
 
     Returns (from :meth:`run`):
-        ``image_id, map_mean, map_peak, forwards`` (distinct masked inputs scored), one row per record.
+        ``image_id, map_mean, map_peak`` and Score-CAM's per-image statistics (``forwards``:
+        distinct masked inputs scored, ``channels``, ``constant``), and ``seconds`` (the shard's
+        explaining time per image, engine set-up excluded), one row per record.
     """
 
     name = "scorecam"
 
     def __init__(self, checkpoint: str, image_size: int, heatmap_dir: str, score: str = "prob",
                  weighting: str = "cic", batch_size: int = 8, top_k: int | None = None, engine: str = "auto",
-                 precision: str = "fp32", threads: int | None = None):
+                 precision: str = "fp32", random_head_seed: int | None = None, map_dtype: str = "float16",
+                 threads: int | None = None):
         super().__init__(checkpoint, image_size, threads)
         self.heatmap_dir, self.score, self.weighting = str(heatmap_dir), score, weighting
         self.batch_size, self.top_k, self.engine, self.precision = int(batch_size), top_k, engine, precision
+        self.random_head_seed, self.map_dtype = random_head_seed, map_dtype
         self._cam = None
 
     def setup(self) -> None:
         """Rebuild the classifier and prepare its scoring engine (once per worker)."""
         super().setup()
+        heads = None if self.random_head_seed is None else {
+            "fc": randomized_copy(self._model, "fc", self.random_head_seed).fc}
         self._cam = ScoreCAM(self._model, score=self.score, weighting=self.weighting, batch_size=self.batch_size,
-                             top_k=self.top_k, engine=self.engine, precision=self.precision)
+                             top_k=self.top_k, engine=self.engine, precision=self.precision, heads=heads)
         self._cam.prepare((self.image_size, self.image_size))
 
     def run(self, records: pd.DataFrame) -> pd.DataFrame:
         """Explain the shard's images one by one, write their maps, return one row per image."""
-        maps, _, stats = explain_with_stats(self._cam, self.images(records), self._weights, batch_size=1,
-                                            progress=False)
-        save_heatmaps(Path(self.heatmap_dir), records["image_id"].tolist(), maps)
+        head_maps: dict[str, np.ndarray] = {}
+        ids = records["image_id"].tolist()
+        maps, seconds, stats = explain_with_stats(self._cam, self.images(records), self._weights, batch_size=1,
+                                                  progress=False, head_maps=head_maps)
+        save_heatmaps(Path(self.heatmap_dir), ids, maps, self.map_dtype)
+        for name, stack in head_maps.items():
+            save_heatmaps(Path(self.heatmap_dir) / "heads" / name, ids, stack, self.map_dtype)
         flat = maps.reshape(len(maps), -1)
         return pd.DataFrame({"image_id": records["image_id"].to_numpy(), "map_mean": flat.mean(1),
-                             "map_peak": flat.argmax(1), "forwards": stats["forwards"].to_numpy()})
+                             "map_peak": flat.argmax(1), **{c: stats[c].to_numpy() for c in stats.columns},
+                             "seconds": seconds})
+
+    def scorer(self) -> ScoreCAM:
+        """This process's set-up Score-CAM (built on first use when the shards ran elsewhere or
+        were reused): its ``logits`` are the scoring engine's forward, for other forward-only
+        work on the same model (deletion and insertion curves)."""
+        if self._cam is None:
+            self.setup()
+        return self._cam
+
+    def maps(self, image_ids, head: str | None = None) -> np.ndarray:
+        """The written maps (N,H,W) of ``image_ids`` (of the extra head ``head`` when given)."""
+        folder = Path(self.heatmap_dir) if head is None else Path(self.heatmap_dir) / "heads" / head
+        return load_heatmaps(folder, list(image_ids))
 
 
 class TTAStabilityStage(CheckpointStage):

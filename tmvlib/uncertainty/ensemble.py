@@ -15,6 +15,10 @@ Two designs (:data:`DESIGNS`), both with member 0 = chapter 02's baseline:
 - ``"shared views"`` (the ensemble of earlier versions, kept as the reference that the diversity
   table compares against): members differ in seed only and all train on the augmented views of
   the baseline's seed.
+
+Members train one after another in this process, or (``executor="ray"``) as independent Ray
+tasks, one CPU share or GPU each, that write their checkpoints; the members are then loaded from
+those checkpoints in this process, as reused ones are.
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ from ..models.classifier import build_classifier
 from ..models.feature_cache import bank_outputs
 from ..models.fit import FittedModel, fit_or_load, model_config
 from ..models.train import TrainConfig, build_train_cache, frozen_bank
+from ..parallel import resolve_executor, run_tasks
 
 DESIGNS = ("independent", "shared views")
 
@@ -61,7 +66,8 @@ def fit_ensemble(n_members: int, checkpoint_dir: Path, backbone: str, weights: s
                  val_images: torch.Tensor, val_labels: np.ndarray,
                  member0_checkpoint: Path | None = None, progress: bool = True,
                  design: str = "independent", bagging: bool = False,
-                 train_patients: np.ndarray | None = None, prefix: str = "ensemble") -> list[FittedModel]:
+                 train_patients: np.ndarray | None = None, prefix: str = "ensemble",
+                 executor: str = "local", task_cpus: float = 1, task_gpus: float = 0) -> list[FittedModel]:
     """Train (or reuse) the ``n_members`` members of a last-blocks ensemble (see the module doc);
     returns them in member order.
 
@@ -83,13 +89,16 @@ def fit_ensemble(n_members: int, checkpoint_dir: Path, backbone: str, weights: s
         bagging: members m >= 1 train on :func:`bootstrap_patients` of the training set (seeded
             by the member's seed); needs ``train_patients`` (N,).
         prefix: checkpoint file prefix (one per design in a run).
+        executor: ``"local"`` (members one after another here), ``"ray"`` (the members to train
+            as Ray tasks of ``task_cpus`` CPUs and ``task_gpus`` GPUs each, every task with its
+            own frozen-stage caches) or ``"auto"`` (:func:`tmvlib.parallel.resolve_executor`).
 
     Returns:
         list of M :class:`tmvlib.models.fit.FittedModel`.
 
     Frozen-stage outputs of the validation images (and, for ``"shared views"``, of the shared
-    training views) are computed once, and only when some member must be trained. Members train
-    one after another: on a 2-core CPU each already uses both cores.
+    training views) are computed once, and only when some member must be trained. Locally,
+    members train one after another: on a 2-core CPU each already uses both cores.
     """
     if bagging and train_patients is None:
         raise ValueError("bagging resamples patients: pass train_patients")
@@ -99,14 +108,26 @@ def fit_ensemble(n_members: int, checkpoint_dir: Path, backbone: str, weights: s
     configs = [member_config(train, m, design) for m in range(n_members)]
     val_cache: torch.Tensor | None = None
     shared_views: torch.Tensor | None = None
-    members = []
+    plans = []
     for m, (path, config) in enumerate(zip(paths, configs)):
         rows = bootstrap_patients(train_patients, config.seed) if bagging and m > 0 else None
         key_hash = split_hash if rows is None else _bagged_hash(split_hash, rows)
         images, labels = (train_images, train_labels) if rows is None else (train_images[rows], train_labels[rows])
         key = model_config(backbone, weights, image_size, dropout, frozen_stages, config, key_hash, info)
+        plans.append((path, config, rows, key_hash, images, labels, reusable_checkpoint(path, key)))
+    trained_remotely = set()
+    if resolve_executor(executor) == "ray":
+        calls = [dict(checkpoint=path, backbone=backbone, weights=weights, image_size=image_size, dropout=dropout,
+                      frozen_stages=frozen_stages, train=config, split_hash=key_hash, train_images=images,
+                      train_labels=labels, val_images=val_images, val_labels=val_labels, progress=False,
+                      threads=max(1, int(task_cpus)))
+                 for path, config, _, key_hash, images, labels, reusable in plans if not reusable]
+        run_tasks(train_member, calls, "ray", num_cpus=task_cpus, num_gpus=task_gpus)
+        trained_remotely = {call["checkpoint"] for call in calls}
+    members = []
+    for path, config, rows, key_hash, images, labels, reusable in plans:
         train_cache = None  # built by the trainer from the member's own views
-        if frozen_stages > 0 and not reusable_checkpoint(path, key):
+        if frozen_stages > 0 and not reusable and path not in trained_remotely:
             if val_cache is None:
                 val_cache = frozen_bank(trunk, info, val_images, config, progress, "caching validation features")
             if config.cache_seed is not None and rows is None:
@@ -114,10 +135,20 @@ def fit_ensemble(n_members: int, checkpoint_dir: Path, backbone: str, weights: s
                     shared_views = build_train_cache(trunk, info, train_images,
                                                      replace(config, cache_seed=train.seed), progress)
                 train_cache = shared_views
-        members.append(fit_or_load(path, backbone, weights, image_size, dropout, frozen_stages, config,
-                                   key_hash, images, labels, val_images, val_labels, progress=progress,
-                                   train_cache=train_cache, val_cache=val_cache))
+        member = fit_or_load(path, backbone, weights, image_size, dropout, frozen_stages, config,
+                             key_hash, images, labels, val_images, val_labels, progress=progress,
+                             train_cache=train_cache, val_cache=val_cache)
+        members.append(replace(member, reused=False) if path in trained_remotely else member)
     return members
+
+
+def train_member(threads: int | None = None, **fit_args) -> None:
+    """Train one member where it runs (a Ray task): :func:`tmvlib.models.fit.fit_or_load` with
+    ``fit_args``, computing its own frozen-stage caches, on ``threads`` torch threads; the
+    checkpoint it writes is the result."""
+    if threads:
+        torch.set_num_threads(threads)
+    fit_or_load(**fit_args)
 
 
 def _bagged_hash(split_hash: str, rows: np.ndarray) -> str:
