@@ -44,7 +44,7 @@ def test_gradcam_maps_through_ray_equal_in_process(trained):
                             records, folder / "gc-ray", shard_size=16, executor="ray", workers=2, progress=False)
     finally:
         ray.shutdown()
-    pd.testing.assert_frame_equal(remote, local)
+    pd.testing.assert_frame_equal(remote.drop(columns="seconds"), local.drop(columns="seconds"))  # timings aside
     ids = records["image_id"].tolist()
     np.testing.assert_array_equal(load_heatmaps(folder / "maps-ray", ids), load_heatmaps(folder / "maps-local", ids))
 

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-from .base import N_BOOT, RUN_ID, SEED, param
+from .base import EXECUTOR, N_BOOT, RUN_ID, SEED, SHARD_SIZE, param
 
 CHAPTER = "04_gradcam"
 
@@ -25,6 +26,8 @@ class Params:
     batch_size: int = param(16, "images per forward/backward pass")
     n_boot: int = param(1000, N_BOOT)
     seed: int = param(0, SEED)
+    executor: Literal["auto", "local", "ray"] = param("auto", EXECUTOR + " (here the Grad-CAM maps)")
+    shard_size: int = param(256, SHARD_SIZE + "; a multiple of batch_size keeps the batches")
 
 
 READS_PARAMS: dict[str, tuple[str, ...]] = {

@@ -1,5 +1,5 @@
-"""Per-image explanation stages: Grad-CAM maps, and TTA explanation stability (chapter 06's TTA
-source), shardable over :mod:`tmvlib.parallel`."""
+"""Per-image explanation stages: Grad-CAM and Score-CAM maps (on the shared :class:`MapStage`), and
+TTA explanation stability (chapter 06's TTA source), shardable over :mod:`tmvlib.parallel`."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -18,33 +18,57 @@ from ..explain.store import load_heatmaps, save_heatmaps
 from .base import CheckpointStage
 
 
-class GradCAMStage(CheckpointStage):
-    """Grad-CAM maps (captum, min-max scaled) of each record's image, written as float16 ``.npy``
-    files under ``heatmap_dir`` (:mod:`tmvlib.explain.store`, what chapters 04-08 read).
+class MapStage(CheckpointStage):
+    """The shared base of stages that write one map per image: ``<heatmap_dir>/<image_id>.npy``
+    (:mod:`tmvlib.explain.store`; float16, or ``map_dtype="float32"`` for maps read back exactly),
+    and return a summary row per image."""
+
+    def __init__(self, checkpoint: str, image_size: int, heatmap_dir: str, map_dtype: str = "float16",
+                 threads: int | None = None):
+        super().__init__(checkpoint, image_size, threads)
+        self.heatmap_dir, self.map_dtype = str(heatmap_dir), map_dtype
+
+    def save(self, records: pd.DataFrame, maps: np.ndarray, head: str | None = None) -> pd.DataFrame:
+        """Write the shard's maps (N,H,W); returns ``image_id, map_mean, map_peak`` (float32 mean of
+        each map, flat index of its maximum)."""
+        save_heatmaps(self._folder(head), records["image_id"].tolist(), maps, self.map_dtype)
+        flat = maps.reshape(len(maps), -1)
+        return pd.DataFrame({"image_id": records["image_id"].to_numpy(), "map_mean": flat.mean(1),
+                             "map_peak": flat.argmax(1)})
+
+    def maps(self, image_ids, head: str | None = None) -> np.ndarray:
+        """The written maps (N,H,W) of ``image_ids`` (of the extra head ``head`` when given)."""
+        return load_heatmaps(self._folder(head), list(image_ids))
+
+    def _folder(self, head: str | None) -> Path:
+        return Path(self.heatmap_dir) if head is None else Path(self.heatmap_dir) / "heads" / head
+
+
+class GradCAMStage(MapStage):
+    """Grad-CAM maps (captum, min-max scaled) of each record's image, written under
+    ``heatmap_dir`` (what chapters 04-08 read), in batches of ``batch_size`` from the shard's
+    first image (a shard size that is a multiple of it keeps a whole set's batches).
 
     Returns (from :meth:`run`):
-        ``image_id, map_mean, map_peak`` (float32 mean of the map, flat index of its maximum),
+        ``image_id, map_mean, map_peak`` and ``seconds`` (the shard's explaining time per image),
         one row per record; the maps themselves are the files.
     """
 
     name = "gradcam"
 
     def __init__(self, checkpoint: str, image_size: int, heatmap_dir: str, batch_size: int = 16,
-                 threads: int | None = None):
-        super().__init__(checkpoint, image_size, threads)
-        self.heatmap_dir, self.batch_size = str(heatmap_dir), int(batch_size)
+                 map_dtype: str = "float16", threads: int | None = None):
+        super().__init__(checkpoint, image_size, heatmap_dir, map_dtype, threads)
+        self.batch_size = int(batch_size)
 
     def run(self, records: pd.DataFrame) -> pd.DataFrame:
         """Explain the shard's images, write their maps, return one summary row per image."""
-        maps, _ = explain_images(lambda x: gradcam(self._model, x), self.images(records), self._weights,
-                                 self.batch_size, progress=False)
-        save_heatmaps(Path(self.heatmap_dir), records["image_id"].tolist(), maps)
-        flat = maps.reshape(len(maps), -1)
-        return pd.DataFrame({"image_id": records["image_id"].to_numpy(), "map_mean": flat.mean(1),
-                             "map_peak": flat.argmax(1)})
+        maps, seconds = explain_images(lambda x: gradcam(self._model, x), self.images(records), self._weights,
+                                       self.batch_size, progress=False)
+        return self.save(records, maps).assign(seconds=seconds)
 
 
-class ScoreCAMStage(CheckpointStage):
+class ScoreCAMStage(MapStage):
     """Score-CAM maps (:class:`tmvlib.explain.scorecam.ScoreCAM`, exact unless ``top_k``) of each
     record's image, written as ``.npy`` files under ``heatmap_dir`` (float16, or ``map_dtype=
     "float32"`` for maps read back exactly); the scoring engine is built once per worker.
@@ -65,10 +89,9 @@ class ScoreCAMStage(CheckpointStage):
                  weighting: str = "cic", batch_size: int = 8, top_k: int | None = None, engine: str = "auto",
                  precision: str = "fp32", random_head_seed: int | None = None, map_dtype: str = "float16",
                  threads: int | None = None):
-        super().__init__(checkpoint, image_size, threads)
-        self.heatmap_dir, self.score, self.weighting = str(heatmap_dir), score, weighting
-        self.batch_size, self.top_k, self.engine, self.precision = int(batch_size), top_k, engine, precision
-        self.random_head_seed, self.map_dtype = random_head_seed, map_dtype
+        super().__init__(checkpoint, image_size, heatmap_dir, map_dtype, threads)
+        self.score, self.weighting, self.batch_size = score, weighting, int(batch_size)
+        self.top_k, self.engine, self.precision, self.random_head_seed = top_k, engine, precision, random_head_seed
         self._cam = None
 
     def setup(self) -> None:
@@ -83,16 +106,11 @@ class ScoreCAMStage(CheckpointStage):
     def run(self, records: pd.DataFrame) -> pd.DataFrame:
         """Explain the shard's images one by one, write their maps, return one row per image."""
         head_maps: dict[str, np.ndarray] = {}
-        ids = records["image_id"].tolist()
         maps, seconds, stats = explain_with_stats(self._cam, self.images(records), self._weights, batch_size=1,
                                                   progress=False, head_maps=head_maps)
-        save_heatmaps(Path(self.heatmap_dir), ids, maps, self.map_dtype)
         for name, stack in head_maps.items():
-            save_heatmaps(Path(self.heatmap_dir) / "heads" / name, ids, stack, self.map_dtype)
-        flat = maps.reshape(len(maps), -1)
-        return pd.DataFrame({"image_id": records["image_id"].to_numpy(), "map_mean": flat.mean(1),
-                             "map_peak": flat.argmax(1), **{c: stats[c].to_numpy() for c in stats.columns},
-                             "seconds": seconds})
+            self.save(records, stack, head=name)
+        return self.save(records, maps).assign(**{c: stats[c].to_numpy() for c in stats.columns}, seconds=seconds)
 
     def scorer(self) -> ScoreCAM:
         """This process's set-up Score-CAM (built on first use when the shards ran elsewhere or
@@ -102,10 +120,6 @@ class ScoreCAMStage(CheckpointStage):
             self.setup()
         return self._cam
 
-    def maps(self, image_ids, head: str | None = None) -> np.ndarray:
-        """The written maps (N,H,W) of ``image_ids`` (of the extra head ``head`` when given)."""
-        folder = Path(self.heatmap_dir) if head is None else Path(self.heatmap_dir) / "heads" / head
-        return load_heatmaps(folder, list(image_ids))
 
 
 class TTAStabilityStage(CheckpointStage):
@@ -139,4 +153,4 @@ class TTAStabilityStage(CheckpointStage):
         return rows.set_index("image_id").loc[records["image_id"]].reset_index()
 
 
-__all__ = ["GradCAMStage", "ScoreCAMStage", "TTAStabilityStage"]
+__all__ = ["GradCAMStage", "MapStage", "ScoreCAMStage", "TTAStabilityStage"]
