@@ -34,3 +34,20 @@ def test_allocate_bank_layout_and_bad_setting(monkeypatch):
     monkeypatch.setenv("TMV_CACHE_RAM_GB", "lots")
     with pytest.raises(ValueError, match="TMV_CACHE_RAM_GB"):
         allocate_bank((2, 2), torch.float32)
+
+
+def test_augmented_views_are_those_drawn_right_after_seeding():
+    """Views are augmented chunk by chunk between frozen forwards that draw from torch's global
+    generator themselves (precision "auto" probes the CPU); the views must still be those of
+    augmenting every copy right after seeding, as before chunking (a fresh-clone CI caught it)."""
+    from tmvlib.models.augment import augment_batch, xray_augmentation
+    from tmvlib.models.train import seed_everything
+
+    model, info = build_classifier("efficientnet_lite0", "auto", dropout=0.2, frozen_stages=3)
+    x, _ = toy_data(70)  # two chunks of the cache's batches
+    config = TrainConfig(precision="auto", augment_copies=2)
+    seed_everything(config.seed)
+    transform = xray_augmentation()
+    views = [x] + [augment_batch(x, transform) for _ in range(2)]
+    expected = torch.stack([frozen_bank(model, info, v, config, progress=False) for v in views])
+    assert torch.equal(build_train_cache(model, info, x, config, progress=False), expected)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -126,12 +127,13 @@ def _runtime(info: WeightsInfo, config: TrainConfig):
 
 def frozen_bank(model: XrayClassifier, info: WeightsInfo, images: torch.Tensor, config: TrainConfig,
                 progress: bool = True, desc: str = "caching frozen features",
-                out: torch.Tensor | None = None, augment: v2.Compose | None = None) -> torch.Tensor:
+                out: torch.Tensor | None = None,
+                augment: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """Frozen-stage outputs of uint8 ``images`` (N,1,H,W), computed once: every model that shares
     these frozen stages (a last-blocks ensemble on one pretrained trunk) reuses them. In memory,
     or on disk beyond ``TMV_CACHE_RAM_GB`` (:func:`tmvlib.models.feature_cache.allocate_bank`);
-    written into ``out`` when given. ``augment``: applied to each image, chunk by chunk in image
-    order (the same random draws as augmenting them all first, without a full augmented copy)."""
+    written into ``out`` when given. ``augment``: uint8 chunk -> augmented uint8 chunk, applied
+    chunk by chunk in image order (no full augmented copy is made)."""
     tune_cpu_allocator()
     device, _, autocast, to_input = _runtime(info, config)
     _place(model, device, config.channels_last)
@@ -139,7 +141,7 @@ def frozen_bank(model: XrayClassifier, info: WeightsInfo, images: torch.Tensor, 
         plain = to_input
 
         def to_input(chunk: torch.Tensor) -> torch.Tensor:
-            return plain(augment_batch(chunk, augment))
+            return plain(augment(chunk))
     return cache_frozen_features(model, images, to_input, autocast=autocast, progress=progress, desc=desc,
                                  out=out)
 
@@ -148,20 +150,38 @@ def build_train_cache(model: XrayClassifier, info: WeightsInfo, train_images: to
                       config: TrainConfig, progress: bool = True) -> torch.Tensor:
     """Frozen-stage outputs of the training images and their augmented copies: ``(V, N, ...)``
     with V = 1 + augment_copies (the first view unaugmented). Seeded by ``config.cache_seed``,
-    else ``config.seed``. Images are augmented chunk by chunk as they are cached; the cache itself is
-    allocated by :func:`tmvlib.models.feature_cache.allocate_bank` (on disk when large)."""
+    else ``config.seed``. Images are augmented chunk by chunk as they are cached, drawing from
+    their own random stream (the frozen forward itself draws from torch's global generator), so
+    the views are those of augmenting every copy right after seeding; the cache is allocated by
+    :func:`tmvlib.models.feature_cache.allocate_bank` (on disk when large)."""
     seed_everything(config.seed if config.cache_seed is None else config.cache_seed)
     n_views = 1 + (config.augment_copies if config.augment else 0)
-    transform = xray_augmentation() if config.augment else None
+    augment = _AugmentStream(xray_augmentation()) if config.augment else None
     first = frozen_bank(model, info, train_images, config, progress, f"caching frozen features 1/{n_views}")
     cache = allocate_bank((n_views, *first.shape), first.dtype, first)
     cache[0] = first
     del first
     for v in range(1, n_views):
-        # the frozen forward draws no random numbers: the views are those of augmenting every copy first
         frozen_bank(model, info, train_images, config, progress, f"caching frozen features {v + 1}/{n_views}",
-                    out=cache[v], augment=transform)
+                    out=cache[v], augment=augment)
     return cache
+
+
+class _AugmentStream:
+    """``augment_batch`` with ``transform`` on torch's global generator as it was when this was
+    built, continued call after call and set aside in between (other work may draw from it)."""
+
+    def __init__(self, transform: v2.Compose):
+        self.transform, self.state = transform, torch.get_rng_state()
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        outer = torch.get_rng_state()
+        torch.set_rng_state(self.state)
+        try:
+            return augment_batch(images, self.transform)
+        finally:
+            self.state = torch.get_rng_state()
+            torch.set_rng_state(outer)
 
 
 def train_classifier(model: XrayClassifier, info: WeightsInfo, train_images: torch.Tensor,

@@ -91,7 +91,8 @@ def fit_ensemble(n_members: int, checkpoint_dir: Path, backbone: str, weights: s
         prefix: checkpoint file prefix (one per design in a run).
         executor: ``"local"`` (members one after another here), ``"ray"`` (the members to train
             as Ray tasks of ``task_cpus`` CPUs and ``task_gpus`` GPUs each, every task with its
-            own frozen-stage caches) or ``"auto"`` (:func:`tmvlib.parallel.resolve_executor`).
+            own frozen-stage caches; ``checkpoint_dir`` must be on storage every worker can
+            reach) or ``"auto"`` (:func:`tmvlib.parallel.resolve_executor`).
 
     Returns:
         list of M :class:`tmvlib.models.fit.FittedModel`.
