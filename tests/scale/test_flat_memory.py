@@ -20,6 +20,14 @@ SIZE = 32  # the model input: decoding the 256-px files dominates, as it would a
 FIGURES: list[str] = []
 
 
+def replicated_records(shared_data) -> pd.DataFrame:
+    """``N_RECORDS`` records ``image_id, path``: the shared NIH files repeated, distinct ids."""
+    manifest = pd.read_csv(shared_data / "nih14" / "manifest.csv", usecols=["filename"])
+    files = [str(shared_data / "nih14" / "images" / name) for name in manifest["filename"]]
+    return pd.DataFrame({"image_id": [f"r{k:05d}" for k in range(N_RECORDS)],
+                         "path": [files[k % len(files)] for k in range(N_RECORDS)]})
+
+
 class MeasuredLogits(LogitsStage):
     """:class:`LogitsStage` that also reports its worker's pid and peak RSS after each shard."""
 
@@ -39,10 +47,7 @@ def test_worker_memory_is_flat_over_20000_images(tmp_path, shared_data):
     from ray import cloudpickle
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    manifest = pd.read_csv(shared_data / "nih14" / "manifest.csv", usecols=["filename"])
-    files = [str(shared_data / "nih14" / "images" / name) for name in manifest["filename"]]
-    records = pd.DataFrame({"image_id": [f"r{k:05d}" for k in range(N_RECORDS)],
-                            "path": [files[k % len(files)] for k in range(N_RECORDS)]})
+    records = replicated_records(shared_data)
     (x, y), (xv, yv) = toy_data(), toy_data(32, seed=1)
     fit_or_load(tmp_path / "model.pt", "efficientnet_lite0", "auto", SIZE, 0.2, 6,
                 TrainConfig(epochs=1, batch_size=16, precision="fp32", channels_last=False), "h", x, y, xv, yv,
@@ -110,10 +115,7 @@ def test_member_training_on_20000_images_keeps_its_feature_cache_on_disk(tmp_pat
 
     monkeypatch.setenv("TMV_CACHE_RAM_GB", "0.25")
     monkeypatch.setenv("TMV_CACHE_DIR", str(tmp_path))
-    manifest = pd.read_csv(shared_data / "nih14" / "manifest.csv", usecols=["filename"])
-    files = [str(shared_data / "nih14" / "images" / name) for name in manifest["filename"]]
-    records = pd.DataFrame({"image_id": [f"r{k:05d}" for k in range(N_RECORDS)],
-                            "path": [files[k % len(files)] for k in range(N_RECORDS)]})
+    records = replicated_records(shared_data)
     images = load_image_tensor(records, 64, progress=False)
     labels = (torch.arange(N_RECORDS) % 7 == 0).numpy().astype(int)
     config = TrainConfig(epochs=1, batch_size=64, augment_copies=2, precision="fp32", channels_last=True)
