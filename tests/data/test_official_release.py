@@ -57,6 +57,9 @@ def test_full_profile_splits_follow_the_official_lists(tmp_path):
     assert by_split["localisation"] == {"00000009_000", "00000009_001"}
     assert by_split["train"] | by_split["val"] == {n[:-4] for n in lists["train_val"]}
     assert split_summary(splits)["images"].sum() == 48  # every image in exactly one split
+    # the boxed patient left the test split, not the test list: chapter 02's official-list AUROC
+    on_test_list = set(splits.loc[splits["official_list"] == "test", "image_id"])
+    assert on_test_list == listed_test == by_split["test"] | by_split["localisation"]
 
 
 def test_an_image_missing_from_the_lists_is_named(tmp_path):

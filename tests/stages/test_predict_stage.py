@@ -32,3 +32,22 @@ def test_ray_logits_equal_local_logits(trained):
     finally:
         ray.shutdown()
     pd.testing.assert_frame_equal(remote, local)
+
+
+def test_a_moved_checkpoint_keeps_the_finished_shards(trained, tmp_path, monkeypatch):
+    """The stage's identity holds the checkpoint's sha256, not its path: a run folder moved
+    elsewhere reuses its shards; a different model at the same path does not."""
+    import shutil
+
+    folder, records = trained
+    moved = tmp_path / "moved.pt"
+    shutil.copy(folder / "model.pt", moved)
+    here, there = LogitsStage(folder / "model.pt", 32, batch_size=8), LogitsStage(moved, 32, batch_size=8)
+    assert here.identity() == there.identity()
+    assert "checkpoint" not in here.identity()
+    first = map_images(here, records, tmp_path / "shards", shard_size=16, executor="local", progress=False)
+    monkeypatch.setattr(LogitsStage, "run", lambda self, records: pytest.fail("a finished shard was recomputed"))
+    again = map_images(there, records, tmp_path / "shards", shard_size=16, executor="local", progress=False)
+    pd.testing.assert_frame_equal(again, first)
+    moved.write_bytes(moved.read_bytes() + b"\0")  # another file at the same path: another identity
+    assert there.identity() != here.identity()

@@ -5,7 +5,8 @@ import pytest
 from tmvlib.metrics.discrimination import auroc, thresholded_metrics
 from tmvlib.metrics.subgroups import subgroup_auroc
 from tmvlib.report.wording import interval_column
-from tmvlib.tables.summary import metric_summary
+from tmvlib.report.literature_table import published_comparison_text
+from tmvlib.tables.summary import metric_summary, official_test_list_summary
 
 
 def predictions(n=120, seed=0):
@@ -51,3 +52,17 @@ def test_within_largest_source():
     assert got["low"] <= got["value"] <= got["high"]
     one_class = frame.assign(label=np.where(frame["source"] == "a", 1, frame["label"]))
     assert np.isnan(within_largest_source(one_class, n_boot=10)["value"])
+
+
+def test_official_test_list_pools_the_listed_test_and_localisation_rows():
+    frame = predictions().assign(set=np.repeat(["val", "test", "localisation", "external"], 30))
+    assert official_test_list_summary(frame, 0.5, n_boot=50) is None  # a hash split: no list
+    frame["official_list"] = np.where(frame["set"].isin(["test", "localisation"]), "test", "train_val")
+    frame.loc[frame.index[-1], "official_list"] = "test"  # an external row never counts
+    table = official_test_list_summary(frame, 0.5, n_boot=50)
+    listed = frame[frame["set"].isin(["test", "localisation"])]
+    assert table.attrs["images"] == 60
+    assert table.loc["AUROC", "value"] == pytest.approx(auroc(listed["label"], listed["prob"]))
+    text = published_comparison_text(table, "no_finding")
+    assert "60 images" in text and "official test list" in text and "Table 2" in text
+    assert "split_source: official" in published_comparison_text(None, "no_finding")

@@ -53,7 +53,8 @@ def assign_splits(task: pd.DataFrame, fractions: dict[str, float] | None = None,
             salted hash decides all three.
 
     Returns:
-        a copy of ``task`` with ``split`` and ``patient_has_box`` columns; leakage is checked.
+        a copy of ``task`` with ``split`` and ``patient_has_box`` columns (and, with ``official``,
+        ``official_list``: ``"train_val"`` / ``"test"`` per image); leakage is checked.
     """
     fractions = fractions or {"train": 0.7, "val": 0.15, "test": 0.15}
     if set(fractions) != set(SPLITS) or abs(sum(fractions.values()) - 1) > 1e-9:
@@ -69,6 +70,8 @@ def assign_splits(task: pd.DataFrame, fractions: dict[str, float] | None = None,
     boxed = set(out.loc[out["box_findings"] != "", "patient_id"])
     out["patient_has_box"] = out["patient_id"].isin(boxed)
     out["split"] = out["patient_id"].map(split_of)
+    if official is not None:  # kept: a boxed patient moves to the localisation set, not off its list
+        out["official_list"] = out["image_id"].map(official)
     if localisation_set:
         out.loc[out["patient_has_box"], "split"] = LOCALISATION
     check_no_leakage(out)

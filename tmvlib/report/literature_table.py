@@ -7,6 +7,8 @@ import pandas as pd
 
 from .wording import interval_text
 
+CHEXNET = "CheXNet's 0.768 (Rajpurkar et al. 2017, arXiv:1711.05225v3, Table 2)"
+
 
 def _cell(value, low, high) -> str:
     if value is None and low is not None:
@@ -28,3 +30,24 @@ def side_by_side(ours: pd.DataFrame, data: str, finding: str, published: Iterabl
               "metric": p["metric"], "value": _cell(p["value"], p["low"], p["high"]), "source": p["source"]}
              for p in published]
     return pd.DataFrame(rows)
+
+
+def published_comparison_text(official: pd.DataFrame | None, negatives: str) -> str:
+    """Whether this run's AUROC can be set beside published NIH pneumonia numbers, in words.
+
+    Args:
+        official: :func:`tmvlib.tables.summary.official_test_list_summary` (None: the run is
+            split by the salted patient hash).
+        negatives: the task's negative rule (chapter 01's ``negatives``).
+    """
+    caveat = (f"{CHEXNET} is a 14-label DenseNet-121 evaluated on a patient split of the authors' own, "
+              f"with every image without pneumonia as a negative (this task's negatives: '{negatives}'): "
+              "read it as a direction, not a target digit.")
+    if official is None:
+        return ("This run splits patients by the salted hash (split_source: hash), so no published "
+                "number below was measured on the same images; the full profile (split_source: official) "
+                "reports the AUROC on the release's official test list. " + caveat)
+    auroc = official.loc["AUROC"]
+    return (f"On the task's {official.attrs['images']} images ({official.attrs['patients']} patients) of the "
+            f"release's official test list (test_list.txt: the test split and the localisation set's images "
+            f"from it), the AUROC is {interval_text(auroc['value'], auroc['low'], auroc['high'])}. " + caveat)

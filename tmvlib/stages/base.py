@@ -26,9 +26,11 @@ class CheckpointStage(ImageStage):
         self._model = self._weights = None
 
     def identity(self) -> dict:
-        """The stage's parameters and the checkpoint's sha256: a retrained model at the same path
-        invalidates the finished shards."""
-        return {**super().identity(), "checkpoint_sha256": sha256_file(self.checkpoint)}
+        """The stage's parameters and the checkpoint's sha256, not its path: a retrained model at
+        the same path invalidates the finished shards, and a run folder moved or copied elsewhere
+        (another mount on a cluster) keeps them."""
+        identity = {k: v for k, v in super().identity().items() if k != "checkpoint"}
+        return {**identity, "checkpoint_sha256": sha256_file(self.checkpoint)}
 
     def setup(self) -> None:
         """Rebuild the classifier from its checkpoint (once per worker)."""

@@ -2,7 +2,7 @@
 they indicate a direction, not a target digit."""
 
 PUBLISHED_PNEUMONIA_AUROC = {
-    "CheXNet (Rajpurkar et al. 2017), NIH ChestX-ray14, 14-label model": 0.768,
+    "CheXNet (Rajpurkar et al. 2017, arXiv:1711.05225v3, Table 2), NIH ChestX-ray14, 14-label model": 0.768,
     "torchxrayvision DenseNet (Cohen et al. 2022), NIH, all-dataset model": 0.71,
 }
 

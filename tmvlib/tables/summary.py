@@ -38,6 +38,28 @@ def metric_summary(predictions: pd.DataFrame, threshold: float, n_boot: int = 10
     return table
 
 
+def official_test_list_summary(predictions: pd.DataFrame, threshold: float, n_boot: int = 1000,
+                               seed: int = 0) -> pd.DataFrame | None:
+    """:func:`metric_summary` over the task's images on the NIH release's official test list
+    (``test_list.txt``), the list published results such as CheXNet's are compared on.
+
+    Under ``split_source: official`` that list is the test split plus the localisation set's
+    images from it (a patient with a radiologist box moves to the localisation set, not off the
+    list), so the test split alone would leave the boxed patients out.
+
+    Args:
+        predictions: scored rows of every set with ``set, official_list, label, prob,
+            patient_id`` (``official_list`` from :func:`tmvlib.data.splits.assign_splits`).
+    Returns:
+        the summary (``attrs`` as :func:`metric_summary`), or None when the rows carry no
+        ``official_list`` (a run split by the salted patient hash: no published list applies).
+    """
+    if "official_list" not in predictions:
+        return None
+    rows = predictions[predictions["set"].isin(("test", "localisation")) & predictions["official_list"].eq("test")]
+    return metric_summary(rows, threshold, n_boot=n_boot, seed=seed)
+
+
 def within_largest_source(predictions: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict:
     """AUROC within the source repository that holds the most of ``predictions``' images: a
     shortcut control (a model that told sources apart would lose its AUROC within one source).
