@@ -49,6 +49,26 @@ def test_gradcam_maps_through_ray_equal_in_process(trained):
     np.testing.assert_array_equal(load_heatmaps(folder / "maps-ray", ids), load_heatmaps(folder / "maps-local", ids))
 
 
+def test_mean_map_from_shard_sums_equals_the_mean_of_kept_maps(trained):
+    """keep_maps=False writes one float64 sum per shard and no map per image; their mean is the
+    mean of the kept maps, and the prior map built from it is the one built from the maps."""
+    from tmvlib.explain.baselines import prior_from_mean, prior_map
+
+    folder, records = trained
+    kept = GradCAMStage(folder / "model.pt", 32, str(folder / "maps-kept"), batch_size=8, map_dtype="float32")
+    summed = GradCAMStage(folder / "model.pt", 32, str(folder / "maps-summed"), batch_size=8, keep_maps=False)
+    map_images(kept, records, folder / "gc-kept", shard_size=16, executor="local", progress=False)
+    rows = map_images(summed, records, folder / "gc-summed", shard_size=16, executor="local", progress=False)
+    maps = kept.maps(records["image_id"])
+    assert rows["map_sum"].nunique() == 3 and not list((folder / "maps-summed").glob("*.npy"))
+    np.testing.assert_allclose(summed.mean_map(rows), maps.astype(np.float64).mean(0), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(prior_from_mean(summed.mean_map(rows)), prior_map(maps))
+    with pytest.raises(ValueError, match="keep_maps=False"):
+        summed.maps(records["image_id"])
+    with pytest.raises(ValueError, match="map_sum"):
+        kept.mean_map(rows.drop(columns="map_sum"))
+
+
 def test_scorecam_stage_sharded_equals_direct_scorecam(trained):
     """Engine built once per worker; float32 maps (and the random head's maps) identical to one
     direct ScoreCAM pass (torch engine), the per-image statistics carried in the rows."""

@@ -25,7 +25,15 @@ def prior_map(maps) -> np.ndarray:
     maps = np.asarray(maps, dtype=np.float64)
     if maps.ndim != 3 or not len(maps):
         raise ValueError(f"maps must be a non-empty (N, H, W) stack, got shape {maps.shape}")
-    mean = maps.mean(axis=0)
+    return prior_from_mean(maps.mean(axis=0))
+
+
+def prior_from_mean(mean) -> np.ndarray:
+    """:func:`prior_map` from the pixel-wise mean (H, W) already taken (e.g. from per-shard sums,
+    :meth:`tmvlib.stages.MapStage.mean_map`, so the maps themselves need not be kept)."""
+    mean = np.asarray(mean, dtype=np.float64)
+    if mean.ndim != 2:
+        raise ValueError(f"mean must be an (H, W) map, got shape {mean.shape}")
     span = np.ptp(mean)
     return ((mean - mean.min()) / span if span > 0 else np.zeros_like(mean)).astype(np.float32)
 

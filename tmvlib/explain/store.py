@@ -6,6 +6,8 @@ failure audit, trust card) read the maps back by image id instead of recomputing
 """
 from __future__ import annotations
 
+import hashlib
+
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,15 +40,37 @@ def save_heatmaps(directory: str | Path, image_ids: Sequence[str], maps: np.ndar
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for image_id, heat in zip(image_ids, maps):
-        if not np.isfinite(heat).all():
-            raise ValueError(f"heatmap of image {image_id} has NaN or inf values")
-        if heat.min() < 0 or heat.max() > 1:
-            raise ValueError(f"heatmap of image {image_id} leaves [0, 1]: "
-                             f"[{heat.min():.3g}, {heat.max():.3g}]")
+        _check_map(image_id, heat)
         path = directory / f"{image_id}.npy"
         atomic_write(path, lambda tmp, heat=heat: np.save(tmp, heat.astype(dtype)))
         paths.append(path)
     return paths
+
+
+def _check_map(image_id: str, heat: np.ndarray) -> None:
+    """ValueError naming the image when its map is not finite or leaves [0, 1]."""
+    if not np.isfinite(heat).all():
+        raise ValueError(f"heatmap of image {image_id} has NaN or inf values")
+    if heat.min() < 0 or heat.max() > 1:
+        raise ValueError(f"heatmap of image {image_id} leaves [0, 1]: "
+                         f"[{heat.min():.3g}, {heat.max():.3g}]")
+
+
+def save_map_sum(directory: str | Path, image_ids: Sequence[str], maps: np.ndarray) -> str:
+    """Write the float64 pixel-wise sum of ``maps`` (N,H,W) in [0, 1] (checked as
+    :func:`save_heatmaps` does) as ``<directory>/<key>.npy``, ``key`` the sha256 of the ids (16
+    hex): what a mean map over many images needs, without one file per image. Returns the file's
+    name."""
+    maps = np.asarray(maps)
+    if maps.ndim != 3 or len(maps) != len(image_ids) or not len(maps):
+        raise ValueError(f"expected maps (N,H,W) for {len(image_ids)} images, got {maps.shape}")
+    for image_id, heat in zip(image_ids, maps):
+        _check_map(image_id, heat)
+    name = hashlib.sha256("\n".join(map(str, image_ids)).encode()).hexdigest()[:16] + ".npy"
+    total = maps.astype(np.float64).sum(axis=0)
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    atomic_write(Path(directory) / name, lambda tmp: np.save(tmp, total))
+    return name
 
 
 def load_heatmaps(directory: str | Path, image_ids: Sequence[str]) -> np.ndarray:

@@ -14,31 +14,60 @@ from ..explain.run import explain_images, explain_with_stats
 from ..explain.scorecam import ScoreCAM
 from ..explain.stability import tta_stability
 from ..explain.sanity import randomized_copy
-from ..explain.store import load_heatmaps, save_heatmaps
+from ..explain.store import load_heatmaps, save_heatmaps, save_map_sum
 from .base import CheckpointStage
 
 
 class MapStage(CheckpointStage):
     """The shared base of stages that write one map per image: ``<heatmap_dir>/<image_id>.npy``
     (:mod:`tmvlib.explain.store`; float16, or ``map_dtype="float32"`` for maps read back exactly),
-    and return a summary row per image."""
+    and return a summary row per image.
+
+    ``keep_maps=False``: no file per image; each shard writes the float64 sum of its maps under
+    ``<heatmap_dir>/sums/`` (rows name it in ``map_sum``), from which :meth:`mean_map` gives the
+    mean map (chapter 04's prior map over the training images: a few MB instead of ~200 KB per
+    image).
+    """
 
     def __init__(self, checkpoint: str, image_size: int, heatmap_dir: str, map_dtype: str = "float16",
-                 threads: int | None = None):
+                 threads: int | None = None, keep_maps: bool = True):
         super().__init__(checkpoint, image_size, threads)
-        self.heatmap_dir, self.map_dtype = str(heatmap_dir), map_dtype
+        self.heatmap_dir, self.map_dtype, self.keep_maps = str(heatmap_dir), map_dtype, bool(keep_maps)
 
     def save(self, records: pd.DataFrame, maps: np.ndarray, head: str | None = None) -> pd.DataFrame:
-        """Write the shard's maps (N,H,W); returns ``image_id, map_mean, map_peak`` (float32 mean of
-        each map, flat index of its maximum)."""
-        save_heatmaps(self._folder(head), records["image_id"].tolist(), maps, self.map_dtype)
+        """Write the shard's maps (N,H,W), or their sum; returns ``image_id, map_mean, map_peak``
+        (float32 mean of each map, flat index of its maximum) and, without kept maps, ``map_sum``."""
+        ids = records["image_id"].tolist()
         flat = maps.reshape(len(maps), -1)
-        return pd.DataFrame({"image_id": records["image_id"].to_numpy(), "map_mean": flat.mean(1),
+        rows = pd.DataFrame({"image_id": records["image_id"].to_numpy(), "map_mean": flat.mean(1),
                              "map_peak": flat.argmax(1)})
+        if not self.keep_maps:
+            return rows.assign(map_sum=save_map_sum(self._folder(head) / "sums", ids, maps))
+        save_heatmaps(self._folder(head), ids, maps, self.map_dtype)
+        return rows
 
     def maps(self, image_ids, head: str | None = None) -> np.ndarray:
         """The written maps (N,H,W) of ``image_ids`` (of the extra head ``head`` when given)."""
+        if not self.keep_maps:
+            raise ValueError(f"{self.name}: maps were not kept (keep_maps=False); use mean_map")
         return load_heatmaps(self._folder(head), list(image_ids))
+
+    def mean_map(self, rows: pd.DataFrame, head: str | None = None) -> np.ndarray:
+        """float64 (H,W): the mean of the maps behind ``rows`` (this stage's
+        :func:`tmvlib.parallel.map_images` result with ``keep_maps=False``), from the per-shard
+        sums added in row order (the same on every executor).
+
+        Raises:
+            ValueError: the rows carry no ``map_sum`` (maps were kept, or another stage).
+        """
+        if "map_sum" not in rows:
+            raise ValueError(f"{self.name}: rows carry no 'map_sum'; build the stage with keep_maps=False")
+        folder = self._folder(head) / "sums"
+        total = None
+        for name in pd.unique(rows["map_sum"]):
+            part = np.load(folder / name)
+            total = part if total is None else total + part
+        return total / len(rows)
 
     def _folder(self, head: str | None) -> Path:
         return Path(self.heatmap_dir) if head is None else Path(self.heatmap_dir) / "heads" / head
@@ -51,14 +80,15 @@ class GradCAMStage(MapStage):
 
     Returns (from :meth:`run`):
         ``image_id, map_mean, map_peak`` and ``seconds`` (the shard's explaining time per image),
-        one row per record; the maps themselves are the files.
+        one row per record; the maps themselves are the files (or, with ``keep_maps=False``,
+        their per-shard sums: :meth:`MapStage.mean_map`).
     """
 
     name = "gradcam"
 
     def __init__(self, checkpoint: str, image_size: int, heatmap_dir: str, batch_size: int = 16,
-                 map_dtype: str = "float16", threads: int | None = None):
-        super().__init__(checkpoint, image_size, heatmap_dir, map_dtype, threads)
+                 map_dtype: str = "float16", threads: int | None = None, keep_maps: bool = True):
+        super().__init__(checkpoint, image_size, heatmap_dir, map_dtype, threads, keep_maps)
         self.batch_size = int(batch_size)
 
     def run(self, records: pd.DataFrame) -> pd.DataFrame:
