@@ -7,7 +7,6 @@ failure audit, trust card) read the maps back by image id instead of recomputing
 from __future__ import annotations
 
 import hashlib
-
 from collections.abc import Sequence
 from pathlib import Path
 

@@ -58,10 +58,10 @@ class MapStage(CheckpointStage):
         sums added in row order (the same on every executor).
 
         Raises:
-            ValueError: the rows carry no ``map_sum`` (maps were kept, or another stage).
+            ValueError: no rows, or rows without ``map_sum`` (maps were kept, or another stage).
         """
-        if "map_sum" not in rows:
-            raise ValueError(f"{self.name}: rows carry no 'map_sum'; build the stage with keep_maps=False")
+        if "map_sum" not in rows or not len(rows):
+            raise ValueError(f"{self.name}: no rows with a 'map_sum'; build the stage with keep_maps=False")
         folder = self._folder(head) / "sums"
         total = None
         for name in pd.unique(rows["map_sum"]):
