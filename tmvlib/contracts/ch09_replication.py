@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-from .base import N_BOOT, RUN_ID, SEED, param
+from .base import EXECUTOR, N_BOOT, RUN_ID, SEED, SHARD_SIZE, param
 
 CHAPTER = "09_replication"
 
@@ -22,6 +23,8 @@ class Params:
     tta_count: int = param(2, "TTA perturbations per image for the instability (fewer than chapter 06's)")
     n_boot: int = param(1000, N_BOOT)
     seed: int = param(0, SEED)
+    executor: Literal["auto", "local", "ray"] = param("auto", EXECUTOR + " (here each replicate's TTA instability)")
+    shard_size: int = param(256, SHARD_SIZE + "; a multiple of chapter 06's batch_size keeps the batches")
 
 
 READS_PARAMS: dict[str, tuple[str, ...]] = {

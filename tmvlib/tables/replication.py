@@ -20,11 +20,12 @@ from ..metrics.bootstrap import patient_bootstrap, patient_bootstrap_mean
 from ..metrics.confidence import decision_uncertainty, errors_at
 from ..data.tensors import load_image_tensor
 from ..explain.perturbations import Perturbation
-from ..explain.stability import tta_stability
 from ..metrics.discrimination import auroc, choose_threshold
 from ..models.fit import FittedModel
 from ..models.replicates import Replicate, backbone_banks, fit_replicate, replicate_logits
 from ..models.train import TrainConfig
+from ..parallel import map_images
+from ..stages import TTAStabilityStage
 from ..uncertainty.predictions import fit_method_calibrators, method_predictions
 from .endpoints import COMBINED, COMBINED_FEATURES, PRIMARY, paired_score_difference
 from .fitted import fit_trust_score, validation_cuts
@@ -161,21 +162,25 @@ def replicate_trust_quantities(per_image: pd.DataFrame, uncertainty_quantile: fl
 
 
 def replicate_rows(replicate: Replicate, fitted: FittedModel, banks: Mapping[str, torch.Tensor],
-                   sets: Mapping[str, pd.DataFrame], images: Mapping[str, torch.Tensor], threshold_rule: str, *,
+                   sets: Mapping[str, pd.DataFrame], threshold_rule: str, *,
                    perturbations: Sequence[Perturbation], metric_size: int, top_k: float, grid: tuple[int, int],
                    uncertainty_quantile: float, instability_quantile: float, max_flip_rate: float | None,
-                   n_boot: int = 1000, seed: int = 0, batch_size: int = 16) -> pd.DataFrame:
+                   shard_dir: Path, n_boot: int = 1000, seed: int = 0, batch_size: int = 16,
+                   executor: str = "local", shard_size: int = 256) -> pd.DataFrame:
     """Every quantity of one replicate: :func:`replicate_quantities` from its logits on the
-    shared ``banks`` (``val``, ``test``, ``external``), then TTA instability
-    (:func:`tmvlib.explain.stability.tta_stability` on the uint8 ``images`` of ``val`` and
-    ``test``) and :func:`replicate_trust_quantities`. Rows carry ``replicate, backbone, seed``."""
+    shared ``banks`` (``val``, ``test``, ``external``), then TTA instability of the ``val`` and
+    ``test`` images (:class:`tmvlib.stages.TTAStabilityStage` on the replicate's checkpoint,
+    shard by shard under ``shard_dir`` in this process or on Ray: ``executor``, ``shard_size``)
+    and :func:`replicate_trust_quantities`. Rows carry ``replicate, backbone, seed``."""
     logits = replicate_logits(fitted, banks)
     table = replicate_quantities(sets, logits, threshold_rule, n_boot, seed)
     threshold = float(table["threshold"].iloc[0])
     probs = {name: 1 / (1 + np.exp(-np.asarray(z, float))) for name, z in logits.items()}
-    stability = {name: tta_stability(fitted.model, images[name], fitted.weights, probs[name], threshold,
-                                     sets[name]["image_id"], perturbations=perturbations, metric_size=metric_size,
-                                     top_k=top_k, grid=grid, batch_size=batch_size)
+    stage = TTAStabilityStage(fitted.checkpoint, replicate.image_size, threshold, perturbations, metric_size,
+                              top_k, grid, batch_size)
+    stability = {name: map_images(stage, sets[name].assign(prob=probs[name]),
+                                  Path(shard_dir) / f"tta-{Path(fitted.checkpoint).stem}-{name}", shard_size,
+                                  executor, progress=False)
                  for name in ("val", "test")}
     per_image = replicate_trust_frame({n: sets[n] for n in ("val", "test")}, probs, threshold, stability)
     trust = replicate_trust_quantities(per_image, uncertainty_quantile, instability_quantile, max_flip_rate,
@@ -187,8 +192,9 @@ def replicate_rows(replicate: Replicate, fitted: FittedModel, banks: Mapping[str
 def run_replication(grid: Sequence[Replicate], sets: Mapping[str, pd.DataFrame], recipe: Mapping, checkpoint_dir: Path,
                     baseline_checkpoint: Path | None, threshold_rule: str, *, perturbations: Sequence[Perturbation],
                     metric_size: int, top_k: float, grid_cells: tuple[int, int], uncertainty_quantile: float,
-                    instability_quantile: float, max_flip_rate: float | None, n_boot: int = 1000, seed: int = 0,
-                    batch_size: int = 16, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    instability_quantile: float, max_flip_rate: float | None, shard_dir: Path, n_boot: int = 1000,
+                    seed: int = 0, batch_size: int = 16, executor: str = "local", shard_size: int = 256,
+                    progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train (or reuse) and evaluate every replicate of ``grid``, backbone by backbone (images
     decoded and frozen-stage outputs computed once per backbone and size).
 
@@ -216,11 +222,12 @@ def run_replication(grid: Sequence[Replicate], sets: Mapping[str, pd.DataFrame],
                                    recipe["frozen_stages"], train, recipe["split_hash"], images["train"],
                                    sets["train"]["label"].to_numpy(), images["val"], sets["val"]["label"].to_numpy(),
                                    progress, baseline_checkpoint)
-            rows.append(replicate_rows(r, fitted, banks, sets, images, threshold_rule, perturbations=perturbations,
+            rows.append(replicate_rows(r, fitted, banks, sets, threshold_rule, perturbations=perturbations,
                                        metric_size=metric_size, top_k=top_k, grid=grid_cells,
                                        uncertainty_quantile=uncertainty_quantile,
                                        instability_quantile=instability_quantile, max_flip_rate=max_flip_rate,
-                                       n_boot=n_boot, seed=seed, batch_size=batch_size))
+                                       shard_dir=shard_dir, n_boot=n_boot, seed=seed, batch_size=batch_size,
+                                       executor=executor, shard_size=shard_size))
             fits.append({"replicate": r.label, "backbone": r.backbone, "seed": r.seed, "image_size": r.image_size,
                          "status": "reused" if fitted.reused else "trained", "best epoch": fitted.best_epoch,
                          "val AUROC": float(fitted.history["val_auroc"].max()),
