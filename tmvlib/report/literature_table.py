@@ -5,9 +5,10 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
+from ..tables.literature import CHEXNET_CITATION, CHEXNET_PNEUMONIA_AUROC
 from .wording import interval_text
 
-CHEXNET = "CheXNet's 0.768 (Rajpurkar et al. 2017, arXiv:1711.05225v3, Table 2)"
+CHEXNET = f"CheXNet's {CHEXNET_PNEUMONIA_AUROC} ({CHEXNET_CITATION})"
 
 
 def _cell(value, low, high) -> str:
