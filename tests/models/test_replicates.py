@@ -1,10 +1,14 @@
 import numpy as np
+import pandas as pd
 import pytest
 import torch
+from PIL import Image
 
+from tmvlib.data.tensors import load_image_tensor
 from tmvlib.models import gray_to_input
 from tmvlib.models.backbones import UnknownBackboneError
-from tmvlib.models.replicates import Replicate, backbone_banks, fit_replicate, replicate_grid, replicate_logits
+from tmvlib.models.replicates import (Replicate, backbone_banks, fit_replicate, replicate_grid, replicate_logits,
+                                     train_replicates_as_tasks)
 from tmvlib.models.train import TrainConfig
 
 from tmv_testing import toy_data
@@ -66,3 +70,54 @@ def test_the_baseline_checkpoint_is_reused_only_for_its_own_config(tmp_path):
     fitted = fit_replicate(other, other.checkpoint(tmp_path), baseline_checkpoint=tmp_path / "baseline.pt", **args)
     assert not fitted.reused and fitted.checkpoint == other.checkpoint(tmp_path)
     assert (tmp_path / "baseline.pt").read_bytes() == before  # never retrained over
+
+
+def _image_frames(tmp_path):
+    """Toy train and validation sets as PNG files (lossless): ``path, label`` frames."""
+    frames = {}
+    for name, (x, y) in (("train", toy_data()), ("val", toy_data(32, seed=1))):
+        folder = tmp_path / name
+        folder.mkdir()
+        paths = []
+        for k, image in enumerate(x):
+            paths.append(folder / f"{k}.png")
+            Image.fromarray(image[0].numpy(), mode="L").save(paths[-1])
+        frames[name] = pd.DataFrame({"path": [str(p) for p in paths], "label": y})
+    return frames
+
+
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_replicates_trained_as_tasks_equal_replicates_trained_here(tmp_path, executor):
+    """Each task decodes its own images on one thread; the replicates equal those trained here,
+    a second call trains nothing, and the baseline's own config is never trained again."""
+    if executor == "ray":
+        ray = pytest.importorskip("ray")
+    frames = _image_frames(tmp_path)
+    size = 32
+    grid = replicate_grid(["efficientnet_lite0"], [0, 1], size)
+    recipe = dict(weights="auto", dropout=0.2, frozen_stages=6, train=TrainConfig(**FAST), split_hash="h")
+    images = {name: load_image_tensor(frame, size, progress=False) for name, frame in frames.items()}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        here = [fit_replicate(r, r.checkpoint(tmp_path / "here"), **recipe, train_images=images["train"],
+                              train_labels=frames["train"]["label"].to_numpy(), val_images=images["val"],
+                              val_labels=frames["val"]["label"].to_numpy(), progress=False) for r in grid]
+        baseline = here[0].checkpoint
+        trained = train_replicates_as_tasks(grid, tmp_path / "tasks", **recipe, train_set=frames["train"],
+                                            val_set=frames["val"], baseline_checkpoint=baseline, executor=executor,
+                                            task_cpus=1)
+        again = train_replicates_as_tasks(grid, tmp_path / "tasks", **recipe, train_set=frames["train"],
+                                          val_set=frames["val"], baseline_checkpoint=baseline, executor=executor)
+    finally:
+        torch.set_num_threads(threads)
+        if executor == "ray":
+            ray.shutdown()
+    assert trained == [grid[1].checkpoint(tmp_path / "tasks")] and again == []
+    assert not grid[0].checkpoint(tmp_path / "tasks").exists()
+    remote = fit_replicate(grid[1], trained[0], **recipe, train_images=images["train"],
+                           train_labels=frames["train"]["label"].to_numpy(), val_images=images["val"],
+                           val_labels=frames["val"]["label"].to_numpy(), progress=False)
+    assert remote.reused
+    for key, value in here[1].model.state_dict().items():
+        assert torch.equal(value, remote.model.state_dict()[key]), key

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .base import EXECUTOR, N_BOOT, RUN_ID, SEED, SHARD_SIZE, param
+from .base import N_BOOT, RUN_ID, SEED, SHARD_SIZE, param
 
 CHAPTER = "09_replication"
 
@@ -23,7 +23,13 @@ class Params:
     tta_count: int = param(2, "TTA perturbations per image for the instability (fewer than chapter 06's)")
     n_boot: int = param(1000, N_BOOT)
     seed: int = param(0, SEED)
-    executor: Literal["auto", "local", "ray"] = param("auto", EXECUTOR + " (here each replicate's TTA instability)")
+    executor: Literal["auto", "local", "ray"] = param(
+        "auto", 'where the replicates train and their TTA instability runs: "local" (this process), "ray" (each '
+                'replicate still to train one Ray task, then each TTA stage shard by shard, on RAY_ADDRESS\'s '
+                'cluster or a local Ray), "auto" ("ray" when RAY_ADDRESS is set)')
+    replicate_cpus: int = param(1, "CPUs (and torch threads) per replicate trained as a Ray task; replicates equal "
+                                   "locally trained ones when this equals the local run's threads")
+    replicate_gpus: float = param(0.0, "GPUs per replicate trained as a Ray task (1 on a GPU cluster)")
     shard_size: int = param(256, SHARD_SIZE + "; a multiple of chapter 06's batch_size keeps the batches")
 
 

@@ -13,7 +13,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
+
+from ..data.tensors import load_image_tensor
+from ..parallel import run_tasks
 
 from .backbones import get_backbone
 from .classifier import build_classifier
@@ -74,15 +78,55 @@ def fit_replicate(replicate: Replicate, checkpoint: Path, weights: str, dropout:
     when it holds exactly this replicate's config (it is only read, never retrained)."""
     _check_size(replicate, train_images, "train")
     _check_size(replicate, val_images, "validation")
-    config = replace(train, seed=replicate.seed, cache_seed=None)
-    if baseline_checkpoint is not None:
-        _, info = build_classifier(replicate.backbone, weights, dropout=dropout, frozen_stages=frozen_stages)
-        key = model_config(replicate.backbone, weights, replicate.image_size, dropout, frozen_stages, config,
-                           split_hash, info)
-        if reusable_checkpoint(baseline_checkpoint, key):
-            checkpoint = baseline_checkpoint
+    config, key = _replicate_key(replicate, weights, dropout, frozen_stages, train, split_hash)
+    if baseline_checkpoint is not None and reusable_checkpoint(baseline_checkpoint, key):
+        checkpoint = baseline_checkpoint
     return fit_or_load(checkpoint, replicate.backbone, weights, replicate.image_size, dropout, frozen_stages,
                        config, split_hash, train_images, train_labels, val_images, val_labels, progress=progress)
+
+
+def replicate_needs_training(replicate: Replicate, checkpoint: Path, weights: str, dropout: float,
+                             frozen_stages: int, train: TrainConfig, split_hash: str,
+                             baseline_checkpoint: Path | None = None) -> bool:
+    """False when ``checkpoint`` or ``baseline_checkpoint`` already holds exactly this replicate's
+    config (:func:`fit_replicate` would reuse it), True when it must be trained."""
+    _, key = _replicate_key(replicate, weights, dropout, frozen_stages, train, split_hash)
+    return not any(path is not None and reusable_checkpoint(path, key) for path in (checkpoint, baseline_checkpoint))
+
+
+def train_replicate(replicate: Replicate, checkpoint: Path, weights: str, dropout: float, frozen_stages: int,
+                    train: TrainConfig, split_hash: str, train_set: pd.DataFrame, val_set: pd.DataFrame,
+                    threads: int | None = None) -> None:
+    """Train one replicate where it runs (a Ray task): decode the ``path`` column of ``train_set``
+    and ``val_set`` at the replicate's size, as a worker on another machine must, and
+    :func:`fit_replicate` on ``threads`` torch threads (labels: their ``label`` column). The
+    checkpoint it writes is the result."""
+    if threads:
+        torch.set_num_threads(threads)
+    images = {name: load_image_tensor(frame, replicate.image_size, progress=False)
+              for name, frame in (("train", train_set), ("val", val_set))}
+    fit_replicate(replicate, checkpoint, weights, dropout, frozen_stages, train, split_hash, images["train"],
+                  train_set["label"].to_numpy(), images["val"], val_set["label"].to_numpy(), progress=False)
+
+
+def train_replicates_as_tasks(grid: Sequence[Replicate], checkpoint_dir: Path, weights: str, dropout: float,
+                              frozen_stages: int, train: TrainConfig, split_hash: str, train_set: pd.DataFrame,
+                              val_set: pd.DataFrame, baseline_checkpoint: Path | None = None,
+                              executor: str = "ray", task_cpus: int = 1, task_gpus: float = 0.0) -> list[Path]:
+    """Train every replicate of ``grid`` that no checkpoint holds yet (:func:`replicate_needs_training`)
+    as independent tasks (:func:`tmvlib.parallel.run_tasks`: Ray tasks of ``task_cpus`` CPUs, and
+    torch threads, and ``task_gpus`` GPUs each; ``"local"`` one after another here), each
+    :func:`train_replicate` decoding its own images. ``checkpoint_dir`` must be on storage every
+    worker can reach. Returns the checkpoints trained; :func:`fit_replicate` then reuses them.
+    A replicate equals one trained in this process when ``task_cpus`` equals this process's
+    torch threads."""
+    calls = [dict(replicate=r, checkpoint=r.checkpoint(checkpoint_dir), weights=weights, dropout=dropout,
+                  frozen_stages=frozen_stages, train=train, split_hash=split_hash, train_set=train_set,
+                  val_set=val_set, threads=max(1, int(task_cpus)))
+             for r in grid if replicate_needs_training(r, r.checkpoint(checkpoint_dir), weights, dropout, frozen_stages,
+                                                       train, split_hash, baseline_checkpoint)]
+    run_tasks(train_replicate, calls, executor, num_cpus=task_cpus, num_gpus=task_gpus)
+    return [call["checkpoint"] for call in calls]
 
 
 def backbone_banks(replicate: Replicate, weights: str, dropout: float, frozen_stages: int, train: TrainConfig,
@@ -101,6 +145,15 @@ def replicate_logits(fitted: FittedModel, banks: Mapping[str, torch.Tensor]) -> 
     """Logits ``(N,)`` of a fitted replicate on each set's frozen-stage outputs
     (:func:`backbone_banks` of its backbone)."""
     return {name: bank_outputs(fitted.model, bank).numpy() for name, bank in banks.items()}
+
+
+def _replicate_key(replicate: Replicate, weights: str, dropout: float, frozen_stages: int, train: TrainConfig,
+                   split_hash: str) -> tuple[TrainConfig, dict]:
+    """The replicate's training config (the recipe with its seed) and its checkpoint key."""
+    config = replace(train, seed=replicate.seed, cache_seed=None)
+    _, info = build_classifier(replicate.backbone, weights, dropout=dropout, frozen_stages=frozen_stages)
+    return config, model_config(replicate.backbone, weights, replicate.image_size, dropout, frozen_stages, config,
+                                split_hash, info)
 
 
 def _check_size(replicate: Replicate, images: torch.Tensor, what: str) -> None:

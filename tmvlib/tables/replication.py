@@ -22,9 +22,10 @@ from ..data.tensors import load_image_tensor
 from ..explain.perturbations import Perturbation
 from ..metrics.discrimination import auroc, choose_threshold
 from ..models.fit import FittedModel
-from ..models.replicates import Replicate, backbone_banks, fit_replicate, replicate_logits
+from ..models.replicates import (Replicate, backbone_banks, fit_replicate, replicate_logits,
+                                train_replicates_as_tasks)
 from ..models.train import TrainConfig
-from ..parallel import map_images
+from ..parallel import map_images, resolve_executor
 from ..stages import TTAStabilityStage
 from ..uncertainty.predictions import fit_method_calibrators, method_predictions
 from .endpoints import COMBINED, COMBINED_FEATURES, PRIMARY, paired_score_difference
@@ -196,7 +197,7 @@ def run_replication(grid: Sequence[Replicate], sets: Mapping[str, pd.DataFrame],
                     metric_size: int, top_k: float, grid_cells: tuple[int, int], uncertainty_quantile: float,
                     instability_quantile: float, max_flip_rate: float | None, shard_dir: Path, n_boot: int = 1000,
                     seed: int = 0, batch_size: int = 16, executor: str = "local", shard_size: int = 256,
-                    progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    task_cpus: int = 1, task_gpus: float = 0.0, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train (or reuse) and evaluate every replicate of ``grid``, backbone by backbone (images
     decoded and frozen-stage outputs computed once per backbone and size).
 
@@ -207,12 +208,21 @@ def run_replication(grid: Sequence[Replicate], sets: Mapping[str, pd.DataFrame],
             split_hash, train``).
         checkpoint_dir: where replicates are saved (``Replicate.checkpoint``).
         baseline_checkpoint: chapter 02's checkpoint, reused for the replicate with its config.
+        executor: ``"ray"`` (or ``"auto"`` with ``RAY_ADDRESS`` set) first trains the replicates
+            no checkpoint holds as Ray tasks of ``task_cpus`` CPUs and ``task_gpus`` GPUs each
+            (:func:`tmvlib.models.replicates.train_replicates_as_tasks`), then evaluates them
+            here; ``"local"`` trains them one after another here. Also each replicate's TTA stage.
         the rest: :func:`replicate_rows`.
     Returns:
         ``(rows, fits)``: every replicate's :func:`replicate_rows`, and one row per replicate
         (``replicate, backbone, seed, image_size, status, best epoch, val AUROC, train seconds``).
     """
     train = TrainConfig(**recipe["train"])
+    remote = []
+    if resolve_executor(executor) == "ray":
+        remote = train_replicates_as_tasks(grid, checkpoint_dir, recipe["weights"], recipe["dropout"],
+                                           recipe["frozen_stages"], train, recipe["split_hash"], sets["train"],
+                                           sets["val"], baseline_checkpoint, "ray", task_cpus, task_gpus)
     rows, fits = [], []
     for backbone, size in dict.fromkeys((r.backbone, r.image_size) for r in grid):
         images = {name: load_image_tensor(frame, size, progress=False) for name, frame in sets.items()}
@@ -231,7 +241,7 @@ def run_replication(grid: Sequence[Replicate], sets: Mapping[str, pd.DataFrame],
                                        shard_dir=shard_dir, n_boot=n_boot, seed=seed, batch_size=batch_size,
                                        executor=executor, shard_size=shard_size))
             fits.append({"replicate": r.label, "backbone": r.backbone, "seed": r.seed, "image_size": r.image_size,
-                         "status": "reused" if fitted.reused else "trained", "best epoch": fitted.best_epoch,
+                         "status": "reused" if fitted.reused and fitted.checkpoint not in remote else "trained", "best epoch": fitted.best_epoch,
                          "val AUROC": float(fitted.history["val_auroc"].max()),
                          "train seconds": float(fitted.record.get("seconds", float("nan")))})
     return pd.concat(rows, ignore_index=True), pd.DataFrame(fits)
