@@ -90,3 +90,35 @@ def test_scorecam_stage_sharded_equals_direct_scorecam(trained):
         np.testing.assert_array_equal(rows[column].to_numpy(), stats[column].to_numpy())
     torch.testing.assert_close(stage.scorer().logits(torch.zeros(1, 3, 32, 32)),
                                cam.logits(torch.zeros(1, 3, 32, 32)), rtol=0, atol=0)
+
+
+def test_source_stability_on_shards_equals_one_pass_per_set(trained):
+    """Chapter 06's three sources through SourceStabilityStage, shard by shard and set by set,
+    give exactly the rows, reference maps and perturbed probabilities of one unsharded call."""
+    from tmvlib.explain.stability import stability_by_set
+    from tmvlib.models.fit import fit_or_load
+    from tmvlib.models.train import TrainConfig
+    from tmvlib.tables.stability import stability_by_set_on_shards
+
+    from tmv_testing import toy_data
+
+    folder, records = trained
+    (x, y), (xv, yv) = toy_data(seed=3), toy_data(32, seed=4)
+    fit_or_load(folder / "member.pt", "efficientnet_lite0", "auto", 32, 0.2, 6,
+                TrainConfig(epochs=1, batch_size=16, seed=1, precision="fp32", channels_last=False), "h", x, y, xv, yv,
+                progress=False)
+    records = records.assign(prob=np.linspace(0.05, 0.95, len(records)))
+    frames = {"val": records.iloc[:24].reset_index(drop=True), "test": records.iloc[24:].reset_index(drop=True)}
+    args = dict(mc_samples=3, seed=0, perturbations=tta_perturbations(2, seed=0), **TTA)
+    sharded = stability_by_set_on_shards([folder / "model.pt", folder / "member.pt"], frames, 32, 0.5,
+                                         shard_dir=folder / "shards", executor="local", shard_size=16, **args)
+    model, info, _ = load_trained_classifier(folder / "model.pt")
+    member = load_trained_classifier(folder / "member.pt")[0]
+    images = {name: load_image_tensor(frame, 32, progress=False) for name, frame in frames.items()}
+    whole = stability_by_set(model, [member], images, info, frames, 0.5, **args)
+    pd.testing.assert_frame_equal(sharded.rows, whole.rows)
+    for name in frames:
+        np.testing.assert_array_equal(sharded.reference[name], whole.reference[name])
+        assert sharded.probs[name].keys() == whole.probs[name].keys()
+        for source, probs in whole.probs[name].items():
+            np.testing.assert_array_equal(sharded.probs[name][source], probs)

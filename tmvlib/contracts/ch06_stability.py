@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .base import N_BOOT, RUN_ID, param
+from .base import EXECUTOR, N_BOOT, RUN_ID, SHARD_SIZE, param
 
 CHAPTER = "06_stability"
 
@@ -33,6 +33,9 @@ class Params:
     batch_size: int = param(16, "images per forward pass")
     n_boot: int = param(1000, N_BOOT)
     seed: int = param(0, "seed of the MC-dropout masks and TTA perturbations")
+    executor: Literal["auto", "local", "ray"] = param("auto", EXECUTOR + " (here the stability under every "
+                                                      "source, set by set)")
+    shard_size: int = param(256, SHARD_SIZE + "; a multiple of batch_size keeps the batches")
 
 
 READS_PARAMS: dict[str, tuple[str, ...]] = {

@@ -170,6 +170,10 @@ def stability_against_reference(reference: np.ndarray, perturbed: PerturbedMaps,
     return pd.concat(frames, ignore_index=True)
 
 
+#: the perturbation sources of chapter 06, in the order of its rows
+SOURCES = ("MC dropout", "ensemble", "TTA")
+
+
 @dataclass
 class SourceStability:
     """Chapter 06's protocol on N images: ``maps`` (N,H,W) Grad-CAM of the unperturbed images
@@ -198,9 +202,10 @@ def stability_by_source(model: nn.Module, others: Sequence[nn.Module], images: t
 
     maps, _ = explain_images(lambda x: gradcam(model, x), images, norm, batch_size, progress=False)
     reference = reduce_maps(maps, metric_size)
-    sources = {"MC dropout": mc_dropout_maps(model, images, norm, mc_samples, seed, metric_size, batch_size),
-               "ensemble": ensemble_maps(others, images, norm, metric_size, batch_size),
-               "TTA": tta_maps(model, images, norm, perturbations, metric_size, batch_size)}
+    mc, ensemble, tta = SOURCES
+    sources = {mc: mc_dropout_maps(model, images, norm, mc_samples, seed, metric_size, batch_size),
+               ensemble: ensemble_maps(others, images, norm, metric_size, batch_size),
+               tta: tta_maps(model, images, norm, perturbations, metric_size, batch_size)}
     rows = pd.concat([stability_against_reference(reference, perturbed, probs, threshold, image_ids,
                                                   k=top_k, grid=grid).assign(source=name)
                       for name, perturbed in sources.items()], ignore_index=True)

@@ -1,7 +1,8 @@
 """Per-image analyses as shardable stages, run by :func:`tmvlib.parallel.map_images` in this
 process or on a Ray cluster."""
 from .base import CheckpointStage
-from .explain import GradCAMStage, MapStage, ScoreCAMStage, TTAStabilityStage
+from .explain import GradCAMStage, MapStage, ScoreCAMStage, SourceStabilityStage, TTAStabilityStage
 from .predict import LogitsStage
 
-__all__ = ["CheckpointStage", "GradCAMStage", "LogitsStage", "MapStage", "ScoreCAMStage", "TTAStabilityStage"]
+__all__ = ["CheckpointStage", "GradCAMStage", "LogitsStage", "MapStage", "ScoreCAMStage", "SourceStabilityStage",
+           "TTAStabilityStage"]

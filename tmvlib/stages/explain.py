@@ -1,20 +1,26 @@
-"""Per-image explanation stages: Grad-CAM and Score-CAM maps (on the shared :class:`MapStage`), and
-TTA explanation stability (chapter 06's TTA source), shardable over :mod:`tmvlib.parallel`."""
+"""Per-image explanation stages: Grad-CAM and Score-CAM maps (on the shared :class:`MapStage`),
+chapter 06's explanation stability (every source, or its TTA source alone), shardable over
+:mod:`tmvlib.parallel`."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 
+from ..atomic import atomic_write
 from ..explain.gradcam import gradcam
 from ..explain.perturbations import Perturbation
 from ..explain.run import explain_images, explain_with_stats
 from ..explain.scorecam import ScoreCAM
-from ..explain.stability import tta_stability
+from ..explain.stability import SOURCES, stability_by_source, tta_stability
 from ..explain.sanity import randomized_copy
 from ..explain.store import load_heatmaps, save_heatmaps, save_map_sum
+from ..fingerprint import sha256_file
+from ..models.fit import load_trained_classifier
 from .base import CheckpointStage
 
 
@@ -183,4 +189,80 @@ class TTAStabilityStage(CheckpointStage):
         return rows.set_index("image_id").loc[records["image_id"]].reset_index()
 
 
-__all__ = ["GradCAMStage", "MapStage", "ScoreCAMStage", "TTAStabilityStage"]
+class SourceStabilityStage(CheckpointStage):
+    """Chapter 06's explanation stability of each record's image under every source
+    (:func:`tmvlib.explain.stability.stability_by_source`: MC dropout, the other ensemble
+    members, TTA), in batches of ``batch_size`` from the shard's first image; records need
+    ``prob`` (the unperturbed probability, for label flips at ``threshold``).
+
+    Each shard writes, under ``detail_dir`` and named by the sha256 of its image ids (16 hex):
+    ``<key>.parquet``, its per-perturbation stability rows with the perturbed prediction's
+    probability (``prob``), and ``<key>.npy``, float32 (N, metric_size, metric_size) unperturbed
+    Grad-CAMs (the reference maps). :meth:`collect` reads them back in record order.
+
+    Args:
+        checkpoint: the explained model; ``member_checkpoints``: the other ensemble members.
+        the rest: as :func:`~tmvlib.explain.stability.stability_by_source`.
+    Returns (from :meth:`run`):
+        ``image_id, detail`` (the shard's file key), one row per record.
+    """
+
+    name = "source stability"
+
+    def __init__(self, checkpoint: str, member_checkpoints: Sequence[str], image_size: int, detail_dir: str,
+                 threshold: float, mc_samples: int, seed: int, perturbations: Sequence[Perturbation],
+                 metric_size: int, top_k: float, grid: tuple[int, int], batch_size: int = 16,
+                 threads: int | None = None):
+        super().__init__(checkpoint, image_size, threads)
+        self.member_checkpoints, self.detail_dir = [str(c) for c in member_checkpoints], str(detail_dir)
+        self.threshold, self.mc_samples, self.seed = float(threshold), int(mc_samples), int(seed)
+        self.perturbations, self.metric_size, self.top_k = list(perturbations), int(metric_size), float(top_k)
+        self.grid, self.batch_size = tuple(grid), int(batch_size)
+        self._others = None
+
+    def identity(self) -> dict:
+        """As :meth:`CheckpointStage.identity`, with the members' sha256 in place of their paths."""
+        identity = {k: v for k, v in super().identity().items() if k not in ("member_checkpoints", "detail_dir")}
+        return {**identity, "member_sha256": [sha256_file(c) for c in self.member_checkpoints]}
+
+    def setup(self) -> None:
+        """Rebuild the explained model and the other members (once per worker)."""
+        super().setup()
+        self._others = [load_trained_classifier(c)[0] for c in self.member_checkpoints]
+
+    def run(self, records: pd.DataFrame) -> pd.DataFrame:
+        """The shard's stability under every source: write its rows and reference maps, return
+        one row per image naming them."""
+        if "prob" not in records.columns:
+            raise KeyError(f"{self.name}: records need a 'prob' column, got {list(records.columns)}")
+        ids = records["image_id"].tolist()
+        result = stability_by_source(self._model, self._others, self.images(records), self._weights,
+                                     records["prob"].to_numpy(), self.threshold, ids, mc_samples=self.mc_samples,
+                                     seed=self.seed, perturbations=self.perturbations, metric_size=self.metric_size,
+                                     top_k=self.top_k, grid=self.grid, batch_size=self.batch_size)
+        probs = np.concatenate([result.sources[source].probs.reshape(-1) for source in SOURCES])
+        key = hashlib.sha256("\n".join(map(str, ids)).encode()).hexdigest()[:16]
+        folder = Path(self.detail_dir)
+        atomic_write(folder / f"{key}.parquet", lambda tmp: result.rows.assign(prob=probs).to_parquet(tmp))
+        atomic_write(folder / f"{key}.npy", lambda tmp: np.save(tmp, result.reference))
+        return pd.DataFrame({"image_id": ids, "detail": key})
+
+    def collect(self, rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, dict[str, np.ndarray]]:
+        """What :func:`~tmvlib.explain.stability.stability_by_source` returns for the records behind
+        ``rows`` (this stage's :func:`tmvlib.parallel.map_images` result), from the shards' files:
+        ``(stability rows, reference maps (N,h,w), source -> perturbed probabilities (N,P))``, the
+        rows source by source, each in record order, as one unsharded call gives them."""
+        keys = list(pd.unique(rows["detail"]))
+        folder = Path(self.detail_dir)
+        detail = pd.concat([pd.read_parquet(folder / f"{k}.parquet") for k in keys], ignore_index=True)
+        reference = np.concatenate([np.load(folder / f"{k}.npy") for k in keys])
+        order = pd.Categorical(detail["source"], categories=list(SOURCES), ordered=True)
+        detail = detail.iloc[np.argsort(order.codes, kind="stable")].reset_index(drop=True)
+        n, probs = len(rows), {}
+        for source in SOURCES:
+            values = detail.loc[detail["source"] == source, "prob"].to_numpy()
+            probs[source] = values.reshape(n, len(values) // n if n else 0)
+        return detail.drop(columns="prob"), reference, probs
+
+
+__all__ = ["GradCAMStage", "MapStage", "ScoreCAMStage", "SourceStabilityStage", "TTAStabilityStage"]

@@ -30,9 +30,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..explain.stability import SOURCES
 from ..metrics.bootstrap import patient_bootstrap_mean
 
-STABILITY_SOURCES = ("MC dropout", "ensemble", "TTA")
+STABILITY_SOURCES = SOURCES
 INSTABILITY_COLUMNS = tuple(f"instability ({source})" for source in STABILITY_SOURCES)
 
 
