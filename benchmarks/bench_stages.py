@@ -26,22 +26,32 @@ from tmvlib.config import load_params, resolve_data_root
 from tmvlib.explain.perturbations import tta_perturbations_from_params
 from tmvlib.models.checkpoint import read_checkpoint_meta
 from tmvlib.parallel import ImageStage, map_images
-from tmvlib.stages import GradCAMStage, LogitsStage, ScoreCAMStage, TTAStabilityStage
+from tmvlib.stages import (GradCAMStage, InputStatsStage, LogitsStage, ScoreCAMStage, SourceStabilityStage,
+                           TTAStabilityStage)
 
 OFFICIAL_TEST_SHARE = 25_596 / 112_120  # images in test_list.txt / all images (NIH release)
 KERMANY_IMAGES = 3_888
 
 
 def stages(checkpoint: Path, size: int, maps: Path, threads: int) -> dict[str, object]:
-    """The per-image stages of the book with the default profile's parameters."""
+    """The per-image stages of the book with the default profile's parameters (chapter 06's
+    other ensemble members: the ``ensemble_<m>.pt`` beside ``checkpoint``, as many as chapter 03's
+    default makes)."""
     s06 = load_params("06_stability")
+    members = [str(checkpoint.parent / f"ensemble_{m}.pt") for m in range(1, load_params("03_uncertainty")["ensemble_members"])]
+    grid = (s06["spearman_grid"],) * 2
     return {
         "logits (02)": LogitsStage(checkpoint, size, threads=threads),
         "Grad-CAM (04)": GradCAMStage(checkpoint, size, str(maps / "gradcam"), threads=threads),
         "exact Score-CAM (05)": ScoreCAMStage(checkpoint, size, str(maps / "scorecam"), threads=threads),
         "TTA stability, 6 perturbations (06)": TTAStabilityStage(
             checkpoint, size, 0.5, tta_perturbations_from_params(s06), s06["metric_size"], s06["top_k"],
-            (s06["spearman_grid"],) * 2, s06["batch_size"], threads=threads),
+            grid, s06["batch_size"], threads=threads),
+        "stability, MC + ensemble + TTA (06)": SourceStabilityStage(
+            checkpoint, members, size, str(maps / "stability"), 0.5, s06["mc_samples"], s06["seed"],
+            tta_perturbations_from_params(s06), s06["metric_size"], s06["top_k"], grid, s06["batch_size"],
+            threads=threads),
+        "input statistics and features (08)": InputStatsStage(checkpoint, size, str(maps / "input"), threads=threads),
     }
 
 
@@ -93,7 +103,9 @@ def full_profile_images() -> dict[str, int]:
     return {"logits (02)": val + test + localisation + KERMANY_IMAGES,
             "Grad-CAM (04)": test + localisation + external_cap + train,
             "exact Score-CAM (05)": localisation,
-            "TTA stability, 6 perturbations (06)": test + external_cap}
+            "TTA stability, 6 perturbations (06)": test + external_cap,
+            "stability, MC + ensemble + TTA (06)": val + test + external_cap,
+            "input statistics and features (08)": train + val + test + external_cap}
 
 
 def main() -> None:

@@ -35,7 +35,9 @@ from ..explain.stability import reduce_maps, stability_by_source
 from ..models.classifier import gray_to_input
 from ..models.fit import load_trained_classifier
 from ..models.train import predict_logits
+from ..parallel import map_images
 from ..report.deferral import card_decision
+from ..stages import InputStatsStage
 from ..report.wording import interval_text
 from ..tables.endpoints import COMBINED, COMBINED_FEATURES
 from ..tables.failure_modes import failure_mode_flags
@@ -47,7 +49,7 @@ from ..uncertainty.mc_dropout import mc_dropout_logits
 from ..uncertainty.scores import uncertainty_scores
 from ..uncertainty.temperature import probability_logit, temperature_probs
 from .inputs import Radiograph
-from .reference import OOD, InputReference, fit_input_reference, input_checks
+from .reference import OOD, InputReference, fit_input_reference_from_stats, input_checks
 
 CARD = "08_trust_card"  # the chapter whose contract declares what the card reads
 DISCLAIMER = ("Research and education only. Not a medical device; no diagnostic claim. This card "
@@ -82,7 +84,9 @@ class TrustCardPredictor:
     def __init__(self, run_id: str, reference: InputReference | None = None,
                  scorecam_top_k: int | None = None, batch_size: int = 8, engine: str = "auto"):
         self.run_id = run_id
-        loaded = [load_trained_classifier(p) for p in ensemble_checkpoints(run_id)]
+        paths = ensemble_checkpoints(run_id)
+        loaded = [load_trained_classifier(p) for p in paths]
+        self.checkpoint = paths[0]
         self.model, self.weights, self.config = loaded[0]
         self.others = [m for m, _, _ in loaded[1:]]
         self.size = int(self.config["image_size"])
@@ -137,20 +141,32 @@ class TrustCardPredictor:
         """P(positive) after the method's validation temperature (chapter 03)."""
         return float(temperature_probs(probability_logit(np.array([prob])), self.temperatures[method])[0])
 
-    def fit_reference(self, k: int = 10, quantile: float = 0.95) -> InputReference:
+    def fit_reference(self, k: int = 10, quantile: float = 0.95, executor: str = "local",
+                      shard_size: int = 256) -> InputReference:
         """The input reference from this run's training and validation images (chapter 01's
-        splits): intensity and shape of the training files, features of both."""
-        from ..data.images import load_image
+        splits): intensity and file shape of the training images, features of both, gathered
+        shard by shard by :class:`tmvlib.stages.InputStatsStage` (:meth:`input_stats`)."""
         from ..data.store import load_splits
-        from ..data.tensors import load_image_tensor
 
         splits, _, _ = load_splits(self.run_id)
-        train, val = (splits[splits["split"] == name] for name in ("train", "val"))
-        train_images = load_image_tensor(train, self.size, progress=False)
-        shapes = [load_image(path).shape for path in train["path"]]
-        return fit_input_reference(train_images.numpy(), shapes, self.features(train_images),
-                                   self.features(load_image_tensor(val, self.size, progress=False)),
-                                   self.size, k=k, quantile=quantile)
+        train, val = (self.input_stats(splits[splits["split"] == name], name, executor, shard_size)
+                      for name in ("train", "val"))
+        return fit_input_reference_from_stats(train[0]["intensity_mean"].to_numpy(),
+                                              train[0]["intensity_std"].to_numpy(),
+                                              train[0][["height", "width"]].to_numpy(), train[1], val[1],
+                                              self.size, k=k, quantile=quantile)
+
+    def input_stats(self, records, name: str, executor: str = "local",
+                    shard_size: int = 256) -> tuple[pd.DataFrame, np.ndarray]:
+        """:class:`tmvlib.stages.InputStatsStage` of the explained model over ``records``
+        (``image_id, path``), shard by shard under ``shards/input-stats/<name>`` of the run, in
+        this process or on Ray (``executor``): ``(rows, features (N, F))`` in record order, the
+        features equal to :meth:`features` of the decoded images when ``shard_size`` is a
+        multiple of the batch size."""
+        folder = artifact_path(self.run_id, "shards") / "input-stats"
+        stage = InputStatsStage(str(self.checkpoint), self.size, str(folder / f"{name}-features"), self.batch_size)
+        rows = map_images(stage, records, folder / name, shard_size, executor, progress=False)
+        return rows, stage.features(rows)
 
     # -- the card -------------------------------------------------------------------------
     @torch.no_grad()

@@ -24,6 +24,7 @@ import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
 from ..atomic import atomic_write, atomic_write_text
+from ..data.tensors import intensity_stats
 
 OOD = "out of distribution"
 NOTE = "note"
@@ -106,21 +107,24 @@ def knn_distance(features, bank: np.ndarray, k: int) -> np.ndarray:
     return distances[:, -1].astype(np.float64)
 
 
-def intensity_stats(grays) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 (N, H, W) or (N, 1, H, W) -> per-image mean and std of [0, 1] intensities."""
-    x = np.asarray(grays, dtype=np.float32).reshape(len(grays), -1) / 255.0
-    return x.mean(axis=1), x.std(axis=1)
-
-
 def fit_input_reference(train_grays, train_shapes, train_features, val_features, image_size: int,
                         k: int = 10, quantile: float = 0.95,
                         central: float = 0.99) -> InputReference:
     """Fit the reference on training images at the model size (``train_grays`` uint8
     (N, [1,] S, S)), their file shapes ``(h, w)`` as decoded, their pooled features (N, F) and
     the validation images' features (M, F)."""
+    return fit_input_reference_from_stats(*intensity_stats(train_grays), train_shapes, train_features,
+                                          val_features, image_size, k, quantile, central)
+
+
+def fit_input_reference_from_stats(means, stds, train_shapes, train_features, val_features, image_size: int,
+                                   k: int = 10, quantile: float = 0.95, central: float = 0.99) -> InputReference:
+    """:func:`fit_input_reference` from the training images' per-image intensity ``means`` and
+    ``stds`` (N,) (:func:`tmvlib.data.tensors.intensity_stats`, e.g. gathered shard by shard by
+    :class:`tmvlib.stages.InputStatsStage`) instead of the images."""
     if not 0 < quantile < 1 or not 0 < central < 1:
         raise ValueError(f"quantile and central must lie in (0, 1), got {quantile}, {central}")
-    means, stds = intensity_stats(train_grays)
+    means, stds = np.asarray(means), np.asarray(stds)
     tail = (1 - central) / 2
     shapes = np.asarray(train_shapes, dtype=np.float64)
     aspects = shapes[:, 1] / shapes[:, 0]

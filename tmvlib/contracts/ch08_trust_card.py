@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .base import N_BOOT, RUN_ID, SEED, param
+from .base import EXECUTOR, N_BOOT, RUN_ID, SEED, SHARD_SIZE, param
 from .ch07_trust_failures import TTA
 
 CHAPTER = "08_trust_card"
@@ -24,6 +24,9 @@ class Params:
                                              "an int: the fast top-k path")
     n_boot: int = param(1000, N_BOOT)
     seed: int = param(0, SEED)
+    executor: Literal["auto", "local", "ray"] = param("auto", EXECUTOR + " (here the input statistics and "
+                                                      "features of training, validation, test and external images)")
+    shard_size: int = param(256, SHARD_SIZE + "; a multiple of the card's batch size (8) keeps the batches")
 
 
 # What tmvlib.card.predictor.TrustCardPredictor reads (it repeats chapters 03, 06 and 07 per image).

@@ -31,3 +31,10 @@ def resize_gray(gray: np.ndarray, size: int) -> torch.Tensor:
         pixels = F.interpolate(pixels, size=(size, size), mode="bilinear", antialias=True,
                                align_corners=False)
     return pixels.round().clamp(0, 255).to(torch.uint8)[0]
+
+
+def intensity_stats(grays) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 (N, H, W) or (N, 1, H, W) -> per-image mean and std of [0, 1] intensities (float32
+    (N,) each; each image's values depend on that image alone)."""
+    x = np.asarray(grays, dtype=np.float32).reshape(len(grays), -1) / 255.0
+    return x.mean(axis=1), x.std(axis=1)

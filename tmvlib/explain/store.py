@@ -6,13 +6,13 @@ failure audit, trust card) read the maps back by image id instead of recomputing
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..atomic import atomic_write
+from ..parallel.shards import ids_key
 
 
 def heatmap_dir(run: str | Path, method: str) -> Path:
@@ -65,7 +65,7 @@ def save_map_sum(directory: str | Path, image_ids: Sequence[str], maps: np.ndarr
         raise ValueError(f"expected maps (N,H,W) for {len(image_ids)} images, got {maps.shape}")
     for image_id, heat in zip(image_ids, maps):
         _check_map(image_id, heat)
-    name = hashlib.sha256("\n".join(map(str, image_ids)).encode()).hexdigest()[:16] + ".npy"
+    name = ids_key(image_ids) + ".npy"
     total = maps.astype(np.float64).sum(axis=0)
     Path(directory).mkdir(parents=True, exist_ok=True)
     atomic_write(Path(directory) / name, lambda tmp: np.save(tmp, total))

@@ -143,4 +143,11 @@ def check_rows(result: pd.DataFrame, records: pd.DataFrame, where: str) -> None:
                      else f"{where}: result rows are not in the manifest's order")
 
 
-__all__ = ["SHARD", "ShardError", "ShardStore", "check_rows", "plan_shards", "records_digest"]
+def ids_key(image_ids) -> str:
+    """16 hex characters of the sha256 of ``image_ids`` in order: the name of a file a stage
+    writes beside its shard results for one shard's images (maps' sums, per-perturbation rows,
+    features)."""
+    return hashlib.sha256("\n".join(map(str, image_ids)).encode()).hexdigest()[:16]
+
+
+__all__ = ["SHARD", "ShardError", "ShardStore", "check_rows", "ids_key", "plan_shards", "records_digest"]

@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import hashlib
-
 import numpy as np
 import pandas as pd
 
@@ -21,6 +19,7 @@ from ..explain.sanity import randomized_copy
 from ..explain.store import load_heatmaps, save_heatmaps, save_map_sum
 from ..fingerprint import sha256_file
 from ..models.fit import load_trained_classifier
+from ..parallel import ids_key
 from .base import CheckpointStage
 
 
@@ -241,7 +240,7 @@ class SourceStabilityStage(CheckpointStage):
                                      seed=self.seed, perturbations=self.perturbations, metric_size=self.metric_size,
                                      top_k=self.top_k, grid=self.grid, batch_size=self.batch_size)
         probs = np.concatenate([result.sources[source].probs.reshape(-1) for source in SOURCES])
-        key = hashlib.sha256("\n".join(map(str, ids)).encode()).hexdigest()[:16]
+        key = ids_key(ids)
         folder = Path(self.detail_dir)
         atomic_write(folder / f"{key}.parquet", lambda tmp: result.rows.assign(prob=probs).to_parquet(tmp))
         atomic_write(folder / f"{key}.npy", lambda tmp: np.save(tmp, result.reference))

@@ -1,0 +1,67 @@
+"""Chapter 08's input reference, per image: intensity, file shape and pooled features, as a
+shardable stage (:mod:`tmvlib.parallel`)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..atomic import atomic_write
+from ..data.images import load_image
+from ..data.tensors import intensity_stats
+from ..models import gray_to_input
+from ..parallel import ids_key
+from .base import CheckpointStage
+
+
+class InputStatsStage(CheckpointStage):
+    """What the trust card's input reference (:mod:`tmvlib.card.reference`) needs of each record's
+    image: the mean and standard deviation of its [0, 1] intensities at the model size
+    (:func:`tmvlib.data.tensors.intensity_stats`), the decoded file's height and width, and the
+    classifier's pooled features (``model.features``, float32, batches of ``batch_size`` from the
+    shard's first image: a shard size that is a multiple of it keeps one unsharded pass's batches).
+
+    Each shard writes its features, float32 (N, F), as ``<feature_dir>/<key>.npy`` (``key``:
+    :func:`tmvlib.parallel.ids_key` of its image ids); :meth:`features` reads them back.
+
+    Returns (from :meth:`run`):
+        ``image_id, intensity_mean, intensity_std, height, width, features`` (the file key), one
+        row per record.
+    """
+
+    name = "input stats"
+
+    def __init__(self, checkpoint: str, image_size: int, feature_dir: str, batch_size: int = 8,
+                 threads: int | None = None):
+        super().__init__(checkpoint, image_size, threads)
+        self.feature_dir, self.batch_size = str(feature_dir), int(batch_size)
+
+    def identity(self) -> dict:
+        """As :meth:`CheckpointStage.identity`, without the feature folder's path."""
+        return {k: v for k, v in super().identity().items() if k != "feature_dir"}
+
+    @torch.no_grad()
+    def run(self, records: pd.DataFrame) -> pd.DataFrame:
+        """The shard's intensity statistics, file shapes and features (written to its file)."""
+        images = self.images(records)
+        means, stds = intensity_stats(images.numpy())
+        shapes = np.array([load_image(path).shape[:2] for path in records["path"]], dtype=np.int64).reshape(-1, 2)
+        model = self._model.eval()
+        features = np.concatenate([model.features(gray_to_input(images[i:i + self.batch_size], self._weights)).numpy()
+                                   for i in range(0, len(images), self.batch_size)])
+        ids = records["image_id"].tolist()
+        key = ids_key(ids)
+        atomic_write(Path(self.feature_dir) / f"{key}.npy", lambda tmp: np.save(tmp, features))
+        return pd.DataFrame({"image_id": ids, "intensity_mean": means, "intensity_std": stds,
+                             "height": shapes[:, 0], "width": shapes[:, 1], "features": key})
+
+    def features(self, rows: pd.DataFrame) -> np.ndarray:
+        """float32 (N, F): the features of the records behind ``rows`` (this stage's
+        :func:`tmvlib.parallel.map_images` result), in row order."""
+        folder = Path(self.feature_dir)
+        return np.concatenate([np.load(folder / f"{key}.npy") for key in pd.unique(rows["features"])])
+
+
+__all__ = ["InputStatsStage"]
