@@ -149,11 +149,10 @@ class TrustCardPredictor:
         from ..data.store import load_splits
 
         splits, _, _ = load_splits(self.run_id)
-        train, val = (self.input_stats(splits[splits["split"] == name], name, executor, shard_size)
-                      for name in ("train", "val"))
-        return fit_input_reference_from_stats(train[0]["intensity_mean"].to_numpy(),
-                                              train[0]["intensity_std"].to_numpy(),
-                                              train[0][["height", "width"]].to_numpy(), train[1], val[1],
+        (train, train_features), (_, val_features) = (
+            self.input_stats(splits[splits["split"] == name], name, executor, shard_size) for name in ("train", "val"))
+        return fit_input_reference_from_stats(train["intensity_mean"].to_numpy(), train["intensity_std"].to_numpy(),
+                                              train[["height", "width"]].to_numpy(), train_features, val_features,
                                               self.size, k=k, quantile=quantile)
 
     def input_stats(self, records, name: str, executor: str = "local",

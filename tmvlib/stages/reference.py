@@ -10,7 +10,7 @@ import torch
 
 from ..atomic import atomic_write
 from ..data.images import load_image
-from ..data.tensors import intensity_stats
+from ..data.tensors import intensity_stats, resize_gray
 from ..models import gray_to_input
 from ..parallel import ids_key
 from .base import CheckpointStage
@@ -45,9 +45,12 @@ class InputStatsStage(CheckpointStage):
     @torch.no_grad()
     def run(self, records: pd.DataFrame) -> pd.DataFrame:
         """The shard's intensity statistics, file shapes and features (written to its file)."""
-        images = self.images(records)
+        images = torch.empty((len(records), 1, self.image_size, self.image_size), dtype=torch.uint8)
+        shapes = np.empty((len(records), 2), dtype=np.int64)
+        for i, path in enumerate(records["path"]):  # each file decoded once: its shape, then the model input
+            gray = load_image(path)
+            shapes[i], images[i] = gray.shape[:2], resize_gray(gray, self.image_size)
         means, stds = intensity_stats(images.numpy())
-        shapes = np.array([load_image(path).shape[:2] for path in records["path"]], dtype=np.int64).reshape(-1, 2)
         model = self._model.eval()
         features = np.concatenate([model.features(gray_to_input(images[i:i + self.batch_size], self._weights)).numpy()
                                    for i in range(0, len(images), self.batch_size)])
