@@ -51,3 +51,17 @@ def test_a_moved_checkpoint_keeps_the_finished_shards(trained, tmp_path, monkeyp
     pd.testing.assert_frame_equal(again, first)
     moved.write_bytes(moved.read_bytes() + b"\0")  # another file at the same path: another identity
     assert there.identity() != here.identity()
+
+
+@pytest.mark.parametrize("engine", ["torch", "onnxruntime", "openvino"])
+def test_logits_through_a_forward_engine_agree_with_eager(trained, tmp_path, engine):
+    """Every engine scores the same float32 function: logits within 1e-3 of eager float32."""
+    folder, records = trained
+    eager = map_images(LogitsStage(folder / "model.pt", 32, batch_size=8, precision="fp32"), records,
+                       tmp_path / "eager", shard_size=16, executor="local", progress=False)
+    through = map_images(LogitsStage(folder / "model.pt", 32, batch_size=8, precision="fp32", engine=engine), records,
+                         tmp_path / engine, shard_size=16, executor="local", progress=False)
+    assert through["image_id"].tolist() == eager["image_id"].tolist()
+    np.testing.assert_allclose(through["logit"], eager["logit"], atol=1e-3)
+    with pytest.raises(ValueError, match="engine"):
+        LogitsStage(folder / "model.pt", 32, engine="tensorrt")

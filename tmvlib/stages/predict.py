@@ -1,8 +1,13 @@
 """Per-image logits of a trained classifier, as a shardable stage (:mod:`tmvlib.parallel`)."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import torch
 
+from ..models import gray_to_input
+from ..models.engine import ENGINES, build_engine
+from ..models.precision import resolve_device, resolve_precision
 from ..models.train import predict_logits
 from .base import CheckpointStage
 
@@ -15,6 +20,12 @@ class LogitsStage(CheckpointStage):
         batch_size: images per forward pass; a shard size that is a multiple of it gives the
             same batches as one unsharded :func:`~tmvlib.models.train.predict_logits` call.
         precision, device: as :func:`~tmvlib.models.train.predict_logits`.
+        engine: ``"eager"`` (default): :func:`~tmvlib.models.train.predict_logits`, the module as it
+            is (bf16 autocast where ``precision`` resolves to it); else a forward engine of
+            :func:`tmvlib.models.engine.build_engine` (``"auto"``, ``"torch"``, ``"openvino"``,
+            ``"onnxruntime"``) at the resolved precision, built once per worker. Engines agree with
+            eager float32 to float32 rounding (tested within 1e-3 on the logits); on this 2-core
+            EPYC OpenVINO fp32 scored 313 img/s against 280 for torch's bf16 autocast (README).
     Returns (from :meth:`run`):
         ``image_id, logit`` (float32), one row per record.
     """
@@ -22,14 +33,33 @@ class LogitsStage(CheckpointStage):
     name = "logits"
 
     def __init__(self, checkpoint: str, image_size: int, batch_size: int = 64, precision: str = "auto",
-                 device: str = "auto", threads: int | None = None):
+                 device: str = "auto", threads: int | None = None, engine: str = "eager"):
+        if engine not in ("eager", *ENGINES):
+            raise ValueError(f"{self.name}: engine must be one of {('eager', *ENGINES)}, got {engine!r}")
         super().__init__(checkpoint, image_size, threads)
-        self.batch_size, self.precision, self.device = int(batch_size), precision, device
+        self.batch_size, self.precision, self.device, self.engine = int(batch_size), precision, device, engine
+        self._engine = None
+
+    def setup(self) -> None:
+        """Rebuild the classifier and, unless ``engine="eager"``, its forward engine (once per worker)."""
+        super().setup()
+        if self.engine != "eager":
+            device = resolve_device(self.device)
+            self._engine = build_engine(self._model.eval().to(device), (self.image_size, self.image_size), self.engine,
+                                        threads=self.threads, precision=resolve_precision(self.precision, device))
 
     def run(self, records: pd.DataFrame) -> pd.DataFrame:
         """Decode the shard's images and score them: ``image_id, logit``."""
-        logits = predict_logits(self._model, self._weights, self.images(records), batch_size=self.batch_size,
-                                precision=self.precision, device=self.device, progress=False)
+        images = self.images(records)
+        if self._engine is None:
+            logits = predict_logits(self._model, self._weights, images, batch_size=self.batch_size,
+                                    precision=self.precision, device=self.device, progress=False)
+        else:
+            device = resolve_device(self.device)
+            with torch.inference_mode():
+                logits = np.concatenate([
+                    self._engine(gray_to_input(images[i:i + self.batch_size], self._weights).to(device)).reshape(-1)
+                    .cpu().numpy() for i in range(0, len(images), self.batch_size)])
         return pd.DataFrame({"image_id": records["image_id"].to_numpy(), "logit": logits.astype("float32")})
 
 
