@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_write
-from ..parallel.shards import ids_key
+from ..parallel.shards import save_shard_array
 
 
 def heatmap_dir(run: str | Path, method: str) -> Path:
@@ -65,11 +65,7 @@ def save_map_sum(directory: str | Path, image_ids: Sequence[str], maps: np.ndarr
         raise ValueError(f"expected maps (N,H,W) for {len(image_ids)} images, got {maps.shape}")
     for image_id, heat in zip(image_ids, maps):
         _check_map(image_id, heat)
-    name = ids_key(image_ids) + ".npy"
-    total = maps.astype(np.float64).sum(axis=0)
-    Path(directory).mkdir(parents=True, exist_ok=True)
-    atomic_write(Path(directory) / name, lambda tmp: np.save(tmp, total))
-    return name
+    return save_shard_array(directory, image_ids, maps.astype(np.float64).sum(axis=0)) + ".npy"
 
 
 def load_heatmaps(directory: str | Path, image_ids: Sequence[str]) -> np.ndarray:

@@ -18,6 +18,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..atomic import atomic_write, atomic_write_text, remove_stale_temporaries
@@ -150,4 +151,19 @@ def ids_key(image_ids) -> str:
     return hashlib.sha256("\n".join(map(str, image_ids)).encode()).hexdigest()[:16]
 
 
-__all__ = ["SHARD", "ShardError", "ShardStore", "check_rows", "ids_key", "plan_shards", "records_digest"]
+def save_shard_array(folder: str | Path, image_ids, array) -> str:
+    """Write ``array`` for one shard's ``image_ids`` as ``<folder>/<key>.npy`` (atomically; ``key``
+    = :func:`ids_key`), a file a stage keeps beside its shard results; returns the key."""
+    key = ids_key(image_ids)
+    atomic_write(Path(folder) / f"{key}.npy", lambda tmp: np.save(tmp, array))
+    return key
+
+
+def load_shard_arrays(folder: str | Path, keys) -> np.ndarray:
+    """The arrays :func:`save_shard_array` wrote under ``keys`` (each distinct key once, in order),
+    concatenated along their first axis."""
+    return np.concatenate([np.load(Path(folder) / f"{key}.npy") for key in pd.unique(pd.Series(keys))])
+
+
+__all__ = ["SHARD", "ShardError", "ShardStore", "check_rows", "ids_key", "load_shard_arrays", "plan_shards",
+           "records_digest", "save_shard_array"]

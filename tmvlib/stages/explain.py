@@ -19,7 +19,7 @@ from ..explain.sanity import randomized_copy
 from ..explain.store import load_heatmaps, save_heatmaps, save_map_sum
 from ..fingerprint import sha256_file
 from ..models.fit import load_trained_classifier
-from ..parallel import ids_key
+from ..parallel import load_shard_arrays, save_shard_array
 from .base import CheckpointStage
 
 
@@ -240,10 +240,8 @@ class SourceStabilityStage(CheckpointStage):
                                      seed=self.seed, perturbations=self.perturbations, metric_size=self.metric_size,
                                      top_k=self.top_k, grid=self.grid, batch_size=self.batch_size)
         probs = np.concatenate([result.sources[source].probs.reshape(-1) for source in SOURCES])
-        key = ids_key(ids)
-        folder = Path(self.detail_dir)
-        atomic_write(folder / f"{key}.parquet", lambda tmp: result.rows.assign(prob=probs).to_parquet(tmp))
-        atomic_write(folder / f"{key}.npy", lambda tmp: np.save(tmp, result.reference))
+        key = save_shard_array(self.detail_dir, ids, result.reference)
+        atomic_write(Path(self.detail_dir) / f"{key}.parquet", lambda tmp: result.rows.assign(prob=probs).to_parquet(tmp))
         return pd.DataFrame({"image_id": ids, "detail": key})
 
     def collect(self, rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, dict[str, np.ndarray]]:
@@ -251,10 +249,9 @@ class SourceStabilityStage(CheckpointStage):
         ``rows`` (this stage's :func:`tmvlib.parallel.map_images` result), from the shards' files:
         ``(stability rows, reference maps (N,h,w), source -> perturbed probabilities (N,P))``, the
         rows source by source, each in record order, as one unsharded call gives them."""
-        keys = list(pd.unique(rows["detail"]))
-        folder = Path(self.detail_dir)
-        detail = pd.concat([pd.read_parquet(folder / f"{k}.parquet") for k in keys], ignore_index=True)
-        reference = np.concatenate([np.load(folder / f"{k}.npy") for k in keys])
+        detail = pd.concat([pd.read_parquet(Path(self.detail_dir) / f"{k}.parquet") for k in pd.unique(rows["detail"])],
+                           ignore_index=True)
+        reference = load_shard_arrays(self.detail_dir, rows["detail"])
         order = pd.Categorical(detail["source"], categories=list(SOURCES), ordered=True)
         detail = detail.iloc[np.argsort(order.codes, kind="stable")].reset_index(drop=True)
         n, probs = len(rows), {}

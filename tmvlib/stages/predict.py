@@ -38,15 +38,16 @@ class LogitsStage(CheckpointStage):
             raise ValueError(f"{self.name}: engine must be one of {('eager', *ENGINES)}, got {engine!r}")
         super().__init__(checkpoint, image_size, threads)
         self.batch_size, self.precision, self.device, self.engine = int(batch_size), precision, device, engine
-        self._engine = None
+        self._engine = self._device = None
 
     def setup(self) -> None:
         """Rebuild the classifier and, unless ``engine="eager"``, its forward engine (once per worker)."""
         super().setup()
         if self.engine != "eager":
-            device = resolve_device(self.device)
-            self._engine = build_engine(self._model.eval().to(device), (self.image_size, self.image_size), self.engine,
-                                        threads=self.threads, precision=resolve_precision(self.precision, device))
+            self._device = resolve_device(self.device)
+            self._engine = build_engine(self._model.eval().to(self._device), (self.image_size, self.image_size),
+                                        self.engine, threads=self.threads,
+                                        precision=resolve_precision(self.precision, self._device))
 
     def run(self, records: pd.DataFrame) -> pd.DataFrame:
         """Decode the shard's images and score them: ``image_id, logit``."""
@@ -55,10 +56,9 @@ class LogitsStage(CheckpointStage):
             logits = predict_logits(self._model, self._weights, images, batch_size=self.batch_size,
                                     precision=self.precision, device=self.device, progress=False)
         else:
-            device = resolve_device(self.device)
             with torch.inference_mode():
                 logits = np.concatenate([
-                    self._engine(gray_to_input(images[i:i + self.batch_size], self._weights).to(device)).reshape(-1)
+                    self._engine(gray_to_input(images[i:i + self.batch_size], self._weights).to(self._device)).reshape(-1)
                     .cpu().numpy() for i in range(0, len(images), self.batch_size)])
         return pd.DataFrame({"image_id": records["image_id"].to_numpy(), "logit": logits.astype("float32")})
 

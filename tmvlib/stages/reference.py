@@ -2,17 +2,14 @@
 shardable stage (:mod:`tmvlib.parallel`)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import torch
 
-from ..atomic import atomic_write
 from ..data.images import load_image
 from ..data.tensors import intensity_stats, resize_gray
 from ..models import gray_to_input
-from ..parallel import ids_key
+from ..parallel import load_shard_arrays, save_shard_array
 from .base import CheckpointStage
 
 
@@ -24,7 +21,7 @@ class InputStatsStage(CheckpointStage):
     shard's first image: a shard size that is a multiple of it keeps one unsharded pass's batches).
 
     Each shard writes its features, float32 (N, F), as ``<feature_dir>/<key>.npy`` (``key``:
-    :func:`tmvlib.parallel.ids_key` of its image ids); :meth:`features` reads them back.
+    :func:`tmvlib.parallel.save_shard_array`); :meth:`features` reads them back.
 
     Returns (from :meth:`run`):
         ``image_id, intensity_mean, intensity_std, height, width, features`` (the file key), one
@@ -55,16 +52,14 @@ class InputStatsStage(CheckpointStage):
         features = np.concatenate([model.features(gray_to_input(images[i:i + self.batch_size], self._weights)).numpy()
                                    for i in range(0, len(images), self.batch_size)])
         ids = records["image_id"].tolist()
-        key = ids_key(ids)
-        atomic_write(Path(self.feature_dir) / f"{key}.npy", lambda tmp: np.save(tmp, features))
         return pd.DataFrame({"image_id": ids, "intensity_mean": means, "intensity_std": stds,
-                             "height": shapes[:, 0], "width": shapes[:, 1], "features": key})
+                             "height": shapes[:, 0], "width": shapes[:, 1],
+                             "features": save_shard_array(self.feature_dir, ids, features)})
 
     def features(self, rows: pd.DataFrame) -> np.ndarray:
         """float32 (N, F): the features of the records behind ``rows`` (this stage's
         :func:`tmvlib.parallel.map_images` result), in row order."""
-        folder = Path(self.feature_dir)
-        return np.concatenate([np.load(folder / f"{key}.npy") for key in pd.unique(rows["features"])])
+        return load_shard_arrays(self.feature_dir, rows["features"])
 
 
 __all__ = ["InputStatsStage"]

@@ -66,9 +66,8 @@ def stability_by_set_on_shards(checkpoints: Sequence[str | Path], frames: Mappin
         frames: set name -> its images (``image_id, path, prob``), as :func:`stability_sets`.
         the rest: as :func:`tmvlib.explain.stability.stability_by_source`.
     """
-    rows, reference, probs = [], {}, {}
+    rows, reference, probs, folder = [], {}, {}, Path(shard_dir) / "stability"
     for name, frame in frames.items():
-        folder = Path(shard_dir) / "stability"
         stage = SourceStabilityStage(str(checkpoints[0]), [str(c) for c in checkpoints[1:]], image_size,
                                      str(folder / f"{name}-detail"), threshold, mc_samples, seed, perturbations,
                                      metric_size, top_k, grid, batch_size)
