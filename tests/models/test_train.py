@@ -82,3 +82,17 @@ def test_bank_outputs_runs_a_bf16_bank_in_bf16():
     logits = bank_outputs(model, bank)
     assert logits.dtype == torch.float32 and logits.shape == (2,)
     torch.testing.assert_close(logits, expected.reshape(-1), atol=1e-2, rtol=1e-2)
+
+
+def test_an_evaluation_bank_is_float32_whatever_the_training_precision():
+    """A model trained in bf16 is evaluated in float32: the bank of evaluated images is float32
+    and its suffix gives the model's float32 logits (``predict_logits``' default)."""
+    from tmvlib.models.feature_cache import bank_outputs
+    from tmvlib.models.train import evaluation_bank, predict_logits
+
+    model, info = build_classifier("efficientnet_lite0", weights="none", frozen_stages=6)
+    images = torch.randint(0, 256, (4, 1, 64, 64), dtype=torch.uint8)
+    bank = evaluation_bank(model, info, images, TrainConfig(**{**FAST, "precision": "bf16"}), progress=False)
+    assert bank.dtype == torch.float32
+    np.testing.assert_allclose(bank_outputs(model, bank).numpy(), predict_logits(model, info, images, progress=False),
+                               atol=1e-4)

@@ -89,3 +89,15 @@ def test_ray_gives_the_local_results_and_survives_a_killed_worker(tmp_path, ray_
     assert sorted(p.name for p in (tmp_path / "ray-out").glob("shard-*")) == \
         sorted(p.name for p in (tmp_path / "local").glob("shard-*"))
     assert run_tasks(_double, [{"x": 1}, {"x": 2}], executor="ray") == [2, 4]
+
+
+def test_a_stage_travels_without_what_setup_built(tmp_path):
+    """What setup built here (a ``_`` attribute: a model, a compiled engine that cannot be
+    pickled) is left behind; the parameters travel."""
+    import pickle
+    import threading
+
+    stage = Square(str(tmp_path))
+    stage._engine = threading.Lock()  # unpicklable, like OpenVINO's CompiledModel
+    copy = pickle.loads(pickle.dumps(stage))
+    assert copy._engine is None and copy.marks == stage.marks and copy.identity() == stage.identity()

@@ -12,7 +12,7 @@ from tmvlib.stages import LogitsStage
 
 def test_sharded_logits_equal_one_unsharded_pass(trained):
     folder, records = trained
-    result = map_images(LogitsStage(folder / "model.pt", 32, batch_size=8), records, folder / "local",
+    result = map_images(LogitsStage(folder / "model.pt", 32, batch_size=8, engine="eager"), records, folder / "local",
                         shard_size=16, executor="local", progress=False)
     model, info, _ = load_trained_classifier(folder / "model.pt")
     whole = predict_logits(model, info, load_image_tensor(records, 32, progress=False), batch_size=8,
@@ -55,11 +55,12 @@ def test_a_moved_checkpoint_keeps_the_finished_shards(trained, tmp_path, monkeyp
 
 @pytest.mark.parametrize("engine", ["torch", "onnxruntime", "openvino"])
 def test_logits_through_a_forward_engine_agree_with_eager(trained, tmp_path, engine):
-    """Every engine scores the same float32 function: logits within 1e-3 of eager float32."""
+    """Every engine scores the same float32 function (the stage's default precision): logits
+    within 1e-3 of eager float32."""
     folder, records = trained
-    eager = map_images(LogitsStage(folder / "model.pt", 32, batch_size=8, precision="fp32"), records,
+    eager = map_images(LogitsStage(folder / "model.pt", 32, batch_size=8, engine="eager"), records,
                        tmp_path / "eager", shard_size=16, executor="local", progress=False)
-    through = map_images(LogitsStage(folder / "model.pt", 32, batch_size=8, precision="fp32", engine=engine), records,
+    through = map_images(LogitsStage(folder / "model.pt", 32, batch_size=8, engine=engine), records,
                          tmp_path / engine, shard_size=16, executor="local", progress=False)
     assert through["image_id"].tolist() == eager["image_id"].tolist()
     np.testing.assert_allclose(through["logit"], eager["logit"], atol=1e-3)

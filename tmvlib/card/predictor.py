@@ -199,8 +199,8 @@ class TrustCardPredictor:
         image_id = image_id or radiograph.path
         images = self.to_model_size(radiograph)
         x = gray_to_input(images, self.weights)
-        # The probability as chapter 02 computed it (its precision: bf16 autocast where the CPU has
-        # native bf16), so that the card reproduces the chapters' numbers on every machine.
+        # The probability as chapter 02 computed it: the model in float32 (chapter 02's forward engine
+        # computes the same function to float32 rounding), the same on every machine.
         prob = float(expit(predict_logits(self.model, self.weights, images, progress=False)[0]))
         self.model.to(memory_format=torch.contiguous_format)  # predict_logits made it channels_last
         with torch.no_grad():

@@ -28,7 +28,7 @@ class Params:
     augment: bool = param(True, "small affine + intensity jitter, no flips")
     augment_copies: int = param(2, "augmented views per image in the frozen-feature cache")
     precision: Literal["auto", "fp32", "bf16"] = param(
-        "auto", "auto: bf16 only where the CPU computes it natively")
+        "auto", "training precision; auto: bf16 only where the CPU computes it natively")
     channels_last: bool = param(True, "channels-last memory format for the convolutions")
     threshold_rule: Literal["youden", "sensitivity90", "half"] = param(
         "youden", "chosen on validation: youden | sensitivity90 | half")
@@ -38,6 +38,8 @@ class Params:
     retrain: bool = param(False, "True ignores a matching checkpoint")
     executor: Literal["auto", "local", "ray"] = param("auto", EXECUTOR)
     shard_size: int = param(256, SHARD_SIZE + "; a multiple of 64 keeps the scoring batches")
+    engine: Literal["auto", "eager", "torch", "openvino", "onnxruntime"] = param(
+        "auto", "forward engine of the scoring passes, in float32: auto (the fastest measured here), eager, torch, openvino, onnxruntime")
 
 
 READS_PARAMS: dict[str, tuple[str, ...]] = {}

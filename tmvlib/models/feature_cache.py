@@ -52,9 +52,10 @@ def bank_outputs(model: XrayClassifier, bank: torch.Tensor, what: str = "logits"
                  batch_size: int = 256, autocast: Callable | None = None) -> torch.Tensor:
     """Run the trainable part of ``model`` (eval mode) over cached frozen-stage outputs.
 
-    A bfloat16 bank was cached under bf16 autocast (:func:`cache_frozen_features`); without an
-    explicit ``autocast`` its suffix runs under bf16 autocast too, the precision the bank and
-    the model's own predictions were made in (an fp32 conv cannot take a bf16 input).
+    A bfloat16 bank (a training cache, made under bf16 autocast by :func:`cache_frozen_features`)
+    runs its suffix under bf16 autocast too without an explicit ``autocast``, the precision it was
+    made in (an fp32 conv cannot take a bf16 input). Banks of evaluated images are float32
+    (:func:`tmvlib.models.train.evaluation_bank`), and so is their suffix.
 
     Returns:
         ``(N,)`` logits (``what="logits"``) or ``(N, F)`` pooled features (``what="features"``),

@@ -24,7 +24,7 @@ from .classifier import build_classifier
 from .feature_cache import bank_outputs
 from .checkpoint import reusable_checkpoint
 from .fit import FittedModel, fit_or_load, model_config
-from .train import TrainConfig, frozen_bank
+from .train import TrainConfig, evaluation_bank
 
 
 @dataclass(frozen=True)
@@ -133,11 +133,12 @@ def backbone_banks(replicate: Replicate, weights: str, dropout: float, frozen_st
                    images: Mapping[str, torch.Tensor], progress: bool = True) -> dict[str, torch.Tensor]:
     """Frozen-stage outputs of each set of uint8 ``images`` for the replicate's backbone, computed
     once and shared by every seed of that backbone (the frozen stages keep their ImageNet
-    weights, whatever the seed); bf16 where ``train.precision`` resolves to it, as in training."""
+    weights, whatever the seed), in float32 whatever precision ``train`` trained in
+    (:func:`~tmvlib.models.train.evaluation_bank`): these banks are only evaluated on."""
     for name, x in images.items():
         _check_size(replicate, x, name)
     trunk, info = build_classifier(replicate.backbone, weights, dropout=dropout, frozen_stages=frozen_stages)
-    return {name: frozen_bank(trunk, info, x, train, progress, f"{replicate.backbone}: {name} features")
+    return {name: evaluation_bank(trunk, info, x, train, progress, f"{replicate.backbone}: {name} features")
             for name, x in images.items()}
 
 

@@ -10,7 +10,7 @@ import copy
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,7 @@ from ..runtime import tune_cpu_allocator
 from .augment import augment_batch, xray_augmentation
 from .classifier import XrayClassifier, gray_to_input
 from .feature_cache import allocate_bank, cache_frozen_features, trainable_suffix
-from .precision import autocast_factory, resolve_device, resolve_precision
+from .precision import EVALUATION_PRECISION, autocast_factory, resolve_device, resolve_precision
 from .weights import WeightsInfo
 
 
@@ -98,9 +98,10 @@ class _Inputs:
 
 @torch.no_grad()
 def predict_logits(model: XrayClassifier, info: WeightsInfo, images: torch.Tensor,
-                   batch_size: int = 64, precision: str = "auto", device: str = "auto",
+                   batch_size: int = 64, precision: str = EVALUATION_PRECISION, device: str = "auto",
                    channels_last: bool = True, progress: bool = True, desc: str = "predicting") -> np.ndarray:
-    """Logits ``(N,)`` of ``model`` (in eval mode: dropout off) for uint8 images ``(N,1,H,W)``."""
+    """Logits ``(N,)`` of ``model`` (in eval mode: dropout off) for uint8 images ``(N,1,H,W)``,
+    in float32 unless ``precision`` says otherwise (:data:`~tmvlib.models.precision.EVALUATION_PRECISION`)."""
     tune_cpu_allocator()
     dev = resolve_device(device)
     autocast = autocast_factory(dev, resolve_precision(precision, dev))
@@ -144,6 +145,15 @@ def frozen_bank(model: XrayClassifier, info: WeightsInfo, images: torch.Tensor, 
             return plain(augment(chunk))
     return cache_frozen_features(model, images, to_input, autocast=autocast, progress=progress, desc=desc,
                                  out=out)
+
+
+def evaluation_bank(model: XrayClassifier, info: WeightsInfo, images: torch.Tensor, config: TrainConfig,
+                    progress: bool = True, desc: str = "caching frozen features") -> torch.Tensor:
+    """:func:`frozen_bank` of images the model is *evaluated* on: float32 whatever precision
+    ``config`` trained in (:data:`~tmvlib.models.precision.EVALUATION_PRECISION`), so that
+    :func:`~tmvlib.models.feature_cache.bank_outputs` of it equals the model's float32 forward
+    (:func:`predict_logits`, :class:`tmvlib.stages.LogitsStage`) to float32 rounding."""
+    return frozen_bank(model, info, images, replace(config, precision=EVALUATION_PRECISION), progress, desc)
 
 
 def build_train_cache(model: XrayClassifier, info: WeightsInfo, train_images: torch.Tensor,

@@ -23,6 +23,12 @@ class ImageStage:
         """What the results depend on: the stage's name and its public attributes."""
         return {"stage": self.name, **{k: v for k, v in vars(self).items() if not k.startswith("_")}}
 
+    def __getstate__(self) -> dict:
+        """The parameters only: what :meth:`setup` built in this process (attributes starting
+        with ``_``: a model, a compiled forward engine) travels as None, and the receiving
+        worker's :meth:`setup` builds it again, so a stage used here can then go to Ray."""
+        return {k: None if k.startswith("_") else v for k, v in vars(self).items()}
+
     def setup(self) -> None:
         """Load what every shard needs (called once per worker)."""
 
