@@ -130,3 +130,15 @@ def test_chexpert_reader_fuzzed(tmp_path_factory, data):
             assert str(root) in str(err), str(err)
         else:
             assert list(records.columns) == list(RECORD_COLUMNS)
+
+
+def test_a_data_entry_column_named_like_a_manifest_column_does_not_replace_it(nih_base, tmp_path):
+    """Found by the fuzzer: a Data_Entry file with an empty ``filename`` column of its own used to
+    replace the manifest's file names (then ``Path / NaN``); the manifest keeps its file columns."""
+    from tmvlib.data.nih import read_nih
+
+    root = Path(shutil.copytree(nih_base, tmp_path / "nih14"))
+    entries = pd.read_csv(root / "meta/Data_Entry_2017_v2020.csv").assign(filename=float("nan"))
+    entries.to_csv(root / "meta/Data_Entry_2017_v2020.csv", index=False)
+    records = read_nih(root)
+    assert len(records) == 5 and not records["path"].isna().any(), records["path"].tolist()

@@ -117,9 +117,12 @@ def read_nih(root: str | Path) -> pd.DataFrame:
     if unknown.any():
         raise DataError(f"{root}: {int(unknown.sum())} image(s) have no row in the Data_Entry file, "
                         f"e.g. {manifest.loc[unknown, 'filename'].head(5).tolist()}")
-    # The shared manifest carries copies of the label columns; the official file wins.
-    own = [c for c in manifest.columns if c == "image_id" or c not in entries.columns]
-    frame = manifest[own].merge(entries, on="image_id", how="left", validate="one_to_one")
+    # The shared manifest carries copies of the label columns; the official file wins for those,
+    # the manifest for its own file columns (a Data_Entry file with, say, a filename column of its
+    # own does not replace the prepared file names).
+    own = [c for c in manifest.columns if c in ("image_id", *MANIFEST_COLUMNS) or c not in entries.columns]
+    clashing = [c for c in own if c != "image_id" and c in entries.columns]
+    frame = manifest[own].merge(entries.drop(columns=clashing), on="image_id", how="left", validate="one_to_one")
 
     boxes = read_nih_boxes(root)
     box_findings = boxes.groupby("image_id")["finding"].agg(lambda f: "|".join(sorted(set(f)))).to_dict()
