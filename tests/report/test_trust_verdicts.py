@@ -55,7 +55,8 @@ def test_endpoint_verdict_reads_the_paired_interval():
     assert none.startswith("no measurable difference in AURC") and "about 0.021 or more" in none
     # a secondary comparison whose interval excludes 0 but whose Holm-adjusted p does not pass
     held = endpoint_verdict(_endpoint(-0.02, -0.03, -0.001, role="secondary", p_holm=0.09))
-    assert held.startswith("no measurable difference") and "Holm-adjusted p = 0.090" in held
+    assert held.startswith("no difference in AURC between") and "survives the Holm correction" in held
+    assert "the interval excludes 0, but Holm-adjusted p = 0.090" in held
     auroc = endpoint_verdict(_endpoint(0.05, 0.01, 0.09, role="secondary", p_holm=0.01,
                                        quantity="error-detection AUROC"))
     assert "higher error-detection AUROC" in auroc and "(better)" in auroc

@@ -33,7 +33,8 @@ def test_calibration_change_reads_the_paired_interval(interval, expected):
 
 def test_a_holm_adjusted_p_above_alpha_overrides_an_interval_that_excludes_zero():
     text = calibration_change(change(-0.038, -0.060, -0.012, p_holm=0.2), BEFORE, AFTER, "a", "b")
-    assert "no measurable difference" in text and "Holm-adjusted p = 0.20" in text
+    assert "no difference in smooth ECE" in text and "survives the Holm correction" in text
+    assert "Holm-adjusted p = 0.20" in text
     kept = calibration_change(change(-0.038, -0.060, -0.012, p_holm=float("nan")), BEFORE, AFTER, "a", "b")
     assert "a has a lower smooth ECE" in kept  # NaN: outside the family, no adjustment
 

@@ -30,6 +30,11 @@ def test_difference_verdict_on_each_side_of_zero():
     none = difference_verdict(0.004, -0.01, 0.018, "combined", "confidence", "AURC", mdd=0.021)
     assert none.startswith("no measurable difference in AURC")
     assert "0.021 or more" in none
-    # an interval off zero that does not survive the family's correction reads as no difference
-    held = difference_verdict(-0.012, -0.020, -0.001, "A", "B", "AURC", p_adjusted=0.12)
-    assert held.startswith("no measurable difference") and "Holm-adjusted p = 0.120" in held
+    # an interval off zero that does not survive the family's correction claims no difference,
+    # and says why: it is not "no measurable difference"
+    held = difference_verdict(-0.012, -0.020, -0.001, "A", "B", "AURC", p_adjusted=0.12, mdd=0.015)
+    assert held == ("no difference in AURC between A and B that survives the Holm correction "
+                    "(-0.012 [-0.020, -0.001]: the interval excludes 0, but Holm-adjusted p = 0.120; "
+                    "this sample detects differences of about 0.015 or more)")
+    kept = difference_verdict(-0.012, -0.020, -0.001, "A", "B", "AURC", p_adjusted=0.01)
+    assert kept.startswith("A has a lower AURC than B (better)") and "Holm-adjusted p = 0.010" in kept

@@ -118,15 +118,22 @@ def difference_verdict(value: float, low: float, high: float, a: str, b: str, qu
         combined score has a lower AURC than confidence: -0.012 [-0.020, -0.003]
         no measurable difference in AURC between combined score and confidence
         (+0.004 [-0.010, +0.018]; this sample detects differences of about 0.021 or more)
+        no difference in AURC between A and B that survives the Holm correction
+        (-0.012 [-0.020, -0.001]: the interval excludes 0, but Holm-adjusted p = 0.120)
+
+    The last is the case of a family member whose own (unadjusted) interval excludes 0 while
+    its adjusted p-value is not below ``alpha``: no difference is claimed, and the text says
+    why, so that an interval off 0 is never read as "no measurable difference".
     """
     diff = interval_text(value, low, high, digits, signed=True)
     where = position(low, high, 0.0)
     note = "" if p_adjusted is None else f"; {holm_text(p_adjusted)}"
+    power = (f"; this sample detects differences of about {mdd:.{digits}f} or more"
+             if mdd is not None and not _missing(mdd) else "")
     if where != "includes" and p_adjusted is not None and not p_adjusted < alpha:
-        where = "includes"
+        return (f"no difference in {quantity} between {a} and {b} that survives the Holm correction "
+                f"({diff}: the interval excludes 0, but {holm_text(p_adjusted)}{power})")
     if where == "includes":
-        power = (f"; this sample detects differences of about {mdd:.{digits}f} or more"
-                 if mdd is not None and not _missing(mdd) else "")
         return f"no measurable difference in {quantity} between {a} and {b} ({diff}{power}{note})"
     higher = where == "above"
     better = higher != lower_is_better
