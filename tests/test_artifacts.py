@@ -28,6 +28,22 @@ def test_threshold_is_read_with_its_rule(artifacts):
     assert decision_threshold("r") == ("youden", 0.459019)
 
 
+def test_threshold_is_written_at_full_precision(artifacts):
+    """Youden's threshold is one validation image's probability: read back, that image must stay
+    on the positive side (a 6-decimal copy put 0.4590195 below 0.459020)."""
+    import numpy as np
+
+    from tmvlib.artifacts import write_decision_threshold
+    from tmvlib.metrics.discrimination import choose_threshold
+
+    probs = np.array([0.1, 0.4590195, 0.8], dtype=np.float32)
+    threshold = choose_threshold(np.array([0, 1, 1]), probs, "youden")
+    write_decision_threshold("r", "youden", threshold)
+    rule, value = decision_threshold("r")
+    assert (rule, value) == ("youden", threshold)
+    assert probs[1] >= value and probs[1] < float(f"{value:.6f}")
+
+
 def test_registry_names_every_file_and_its_chapter(artifacts):
     from tmvlib.artifacts import ARTIFACTS, artifact_path
     from tmvlib.config import CHAPTER_ORDER

@@ -176,8 +176,17 @@ def baseline_predictions(run_id: str) -> pd.DataFrame:
     return merged
 
 
+def write_decision_threshold(run_id: str, rule: str, value: float) -> Path:
+    """Write chapter 02's operating threshold as ``<rule> <value>``, the value at full precision
+    (``repr``): a rule such as Youden's puts the threshold exactly on one validation image's
+    probability, so a rounded copy would send that image to either side of it depending on the
+    last bits of its probability, and later chapters would disagree with chapter 02 about it."""
+    return write_text(run_id, "baseline_threshold", f"{rule} {float(value)!r}\n")
+
+
 def decision_threshold(run_id: str) -> tuple[str, float]:
-    """Chapter 02's operating threshold: (rule, value), chosen on validation."""
+    """Chapter 02's operating threshold: (rule, value), chosen on validation
+    (:func:`write_decision_threshold`)."""
     text = existing(run_id, "baseline_threshold").read_text()
     rule, value = text.split()
     return rule, float(value)
