@@ -51,10 +51,15 @@ def _is_reference_notebook(item) -> bool:
 
 def pytest_runtest_setup(item):
     """The first reference notebook takes the ``ci`` run's lock, as ``tmv chapter`` would: a
-    ``make refs`` or ``make book PROFILE=ci`` started meanwhile stops instead of mixing runs."""
+    ``make refs`` or ``make book PROFILE=ci`` started meanwhile stops instead of mixing runs; and
+    sets the ci profile's environment for the kernels to come, as ``tmv chapter`` does."""
     global _nbval_lock
     if _is_reference_notebook(item) and _nbval_lock is None:
+        from tmvlib.config import profile_environment
         from tmvlib.runs import run_lock
+
+        # the kernels nbval starts inherit it: the ci book computes with 2 torch threads everywhere
+        os.environ.update(profile_environment("ci"))
 
         _nbval_lock = ExitStack()
         _nbval_lock.enter_context(run_lock("ci", command="pytest (nbval, tests/notebooks)"))

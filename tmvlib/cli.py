@@ -101,6 +101,7 @@ def run_chapter(key: str, profile: str = "default", overrides: dict | None = Non
     recorded in the run's ``config.yaml`` and its completion record is written. A failing
     notebook exits with :data:`EXIT_CHAPTER_FAILED` (the executed copy keeps the error).
     """
+    from .config import profile_environment
     from .runs import chapter_session
 
     root = root or project_root()
@@ -115,6 +116,7 @@ def run_chapter(key: str, profile: str = "default", overrides: dict | None = Non
         print(f"[tmv] running {name} (profile {profile}) -> {output.relative_to(root)}", flush=True)
         # Progress bars help a person in a live notebook; in the rendered book they are noise.
         os.environ.setdefault("TMV_PROGRESS", "0")
+        os.environ.update(profile_environment(profile))  # the kernel inherits it (ci: 2 torch threads)
         import papermill as pm
 
         try:
