@@ -41,6 +41,7 @@ def shared_data() -> Path:
 
 
 _failed_notebooks: set[Path] = set()
+_glue: dict[Path, dict[str, str]] = {}  # glued values nbval has seen, per reference notebook
 _nbval_lock: ExitStack | None = None  # the ci run's lock, held while nbval rewrites the run
 
 
@@ -74,13 +75,16 @@ def pytest_runtest_logreport(report):
 
 def pytest_runtest_teardown(item, nextitem):
     """nbval runs the ci reference notebooks cell by cell, as ``tmv chapter`` would run them but
-    without it: after a chapter's last cell, record its resolved params and write its completion
-    record as ``tmv chapter`` does (unless a cell failed), so that the next chapter finds what it
-    declares it reads."""
+    without it: collect each cell's glued values; after a chapter's last cell, record its resolved
+    params, its glued values and its completion record as ``tmv chapter`` does (unless a cell
+    failed), so that the next chapter finds what it declares it reads."""
     global _nbval_lock
     path = Path(str(item.fspath))
     if not _is_reference_notebook(item):
         return
+    from tmvlib.runs.glue import glued_values, write_glue
+
+    _glue.setdefault(path, {}).update(glued_values(getattr(item, "test_outputs", None) or []))
     if nextitem is not None and Path(str(nextitem.fspath)) == path:
         return
     if path not in _failed_notebooks:
@@ -89,6 +93,8 @@ def pytest_runtest_teardown(item, nextitem):
 
         params = load_params(path.stem, "ci")
         record_run(params["run_id"], path.stem, params)
+        # the chapter's glued values, as tmv chapter keeps them (the numeric regression reads them)
+        write_glue(params["run_id"], path.stem, _glue.pop(path, {}))
         write_record(params["run_id"], path.stem, params, command=f"nbval {path.name}")
     if (nextitem is None or not _is_reference_notebook(nextitem)) and _nbval_lock is not None:
         _nbval_lock.close()  # the last notebook: later tests (tmv predict) may read the run

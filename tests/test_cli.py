@@ -1,4 +1,5 @@
 import json
+import os
 import shutil
 import sys
 import types
@@ -63,14 +64,20 @@ def test_run_chapter_injects_and_records_the_full_params(tmp_path, monkeypatch):
     monkeypatch.setenv("TMV_ARTIFACTS", str(tmp_path / "artifacts"))
     injected = {}
 
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)  # restored after the test
+
     def execute_notebook(source, output, parameters, **kwargs):  # the notebook records its data
-        injected.update(parameters)
+        injected.update(parameters, threads=os.environ.get("OMP_NUM_THREADS"))
         record_data("ci", "01_data", {"nih14": "abc"})
+        Path(output).write_text(json.dumps({"cells": [{"cell_type": "code", "outputs": []}]}))
 
     monkeypatch.setitem(sys.modules, "papermill", types.SimpleNamespace(execute_notebook=execute_notebook))
     run_chapter("01", "ci", {"seed": 1}, root=tmp_path)
     full = {**CONTRACTS["01_data"].defaults(), "run_id": "ci", "n_examples": 2, "seed": 1}
+    assert injected.pop("threads") == "2"  # the ci profile's kernel computes with 2 torch threads
     assert injected == full
+    assert (tmp_path / "artifacts" / "runs" / "ci" / "glue" / "01_data.json").read_text().strip() == "{}"
     entry = yaml.safe_load((tmp_path / "artifacts" / "runs" / "ci" / "config.yaml").read_text())["01_data"]
     assert entry["params"] == full and entry["data_manifests"] == {"nih14": "abc"}
 
@@ -83,3 +90,6 @@ def test_references_carry_no_machine_paths():
         meta = json.loads(text)["metadata"].get("papermill", {})
         assert not Path(meta.get("input_path", "notebooks")).is_absolute(), path.name
         assert "duration" not in meta, path.name
+    for path in sorted((ROOT / "tests" / "references").rglob("*.txt")):  # the numeric references
+        text = path.read_text()
+        assert str(ROOT.parent) not in text, f"{path} names a path of this machine (a volatile value?)"

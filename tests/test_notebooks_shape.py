@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+ROOT = Path(__file__).parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 MAX_LINES = 15
 
 
@@ -42,3 +43,20 @@ def test_no_hand_built_artifact_paths(path):
     """Every artifact path comes from tmvlib.artifacts, never ``run / "metrics" / ...``."""
     found = [f"cell {i}" for i, _, src in code_cells(path) if 'run / "' in src]
     assert not found, f"{path.name} builds artifact paths by hand in {found}; use tmvlib.artifacts"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_reference_notebooks_run_the_current_code(path):
+    """nbval executes the committed ci copies in tests/notebooks/, not notebooks/: their cells
+    must be the chapter's current cells (plus papermill's injected parameters), or ``make test``
+    checks old code. ``make refs`` brings them up to date."""
+    reference = ROOT / "tests" / "notebooks" / path.name
+    assert reference.is_file(), f"{reference} is missing: run make refs"
+
+    def cells(notebook: Path) -> list[tuple[str, str]]:
+        found = json.loads(notebook.read_text())["cells"]
+        return [(c["cell_type"], "".join(c["source"])) for c in found
+                if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+
+    assert cells(reference) == cells(path), (
+        f"tests/notebooks/{path.name} is not the current notebooks/{path.name}: run make refs")

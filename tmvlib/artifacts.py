@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from .atomic import atomic_write, atomic_write_text
-from .config import chapter_params, declared_params, resolve_data_root, run_dir
+from .config import CHAPTER_ORDER, chapter_params, declared_params, resolve_data_root, run_dir
 from .data.nih import read_nih_boxes
 from .data.splits import subsample_patients
 from .data.store import load_splits
@@ -25,68 +25,93 @@ class Artifact:
     """One file, folder or glob pattern of a run: its key, path under the run folder and
     writing chapter. ``recorded``: part of the chapter's completion record
     (:mod:`tmvlib.runs.records`); False for a folder other writers share (``checkpoints``, and
-    ``cards``, where ``tmv predict`` writes too)."""
+    ``cards``, where ``tmv predict`` writes too). ``keys``: a table's identity columns, which name
+    its rows (one row per combination; :mod:`tmvlib.runs.values` names rows by them)."""
 
     name: str
     path: str
     chapter: str
     recorded: bool = True
+    keys: tuple[str, ...] = ()
 
 
 ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
     Artifact("baseline_checkpoint", "checkpoints/baseline.pt", "02_baseline"),
     Artifact("checkpoints", "checkpoints", "02_baseline", recorded=False),
     Artifact("shards", "shards", "02_baseline", recorded=False),  # per-image stage shards (tmvlib.parallel)
-    Artifact("baseline_predictions", "metrics/baseline_predictions.parquet", "02_baseline"),
-    Artifact("baseline_metrics", "metrics/baseline_metrics.csv", "02_baseline"),
+    Artifact("baseline_predictions", "metrics/baseline_predictions.parquet", "02_baseline",
+             keys=("image_id",)),
+    Artifact("baseline_metrics", "metrics/baseline_metrics.csv", "02_baseline", keys=("set", "metric")),
     Artifact("baseline_threshold", "metrics/baseline_threshold.txt", "02_baseline"),
     Artifact("contrast_checkpoint", "checkpoints/contrast.pt", "02_baseline"),
-    Artifact("shortcut_aurocs", "metrics/shortcut_aurocs.parquet", "02_baseline"),
-    Artifact("shortcut_control", "metrics/shortcut_control.parquet", "02_baseline"),
-    Artifact("uncertainty", "metrics/uncertainty.parquet", "03_uncertainty"),
-    Artifact("uncertainty_methods", "metrics/uncertainty_methods.csv", "03_uncertainty"),
+    Artifact("shortcut_aurocs", "metrics/shortcut_aurocs.parquet", "02_baseline", keys=("contrast", "model")),
+    Artifact("shortcut_control", "metrics/shortcut_control.parquet", "02_baseline", keys=("comparison",)),
+    Artifact("uncertainty", "metrics/uncertainty.parquet", "03_uncertainty", keys=("image_id", "method")),
+    Artifact("uncertainty_methods", "metrics/uncertainty_methods.csv", "03_uncertainty",
+             keys=("set", "method", "metric")),
     Artifact("temperatures", "metrics/temperatures.json", "03_uncertainty"),
     Artifact("ensemble_checkpoints", "checkpoints/ensemble_*", "03_uncertainty"),
     Artifact("shared_views_checkpoints", "checkpoints/shared_views_*", "03_uncertainty"),
-    Artifact("ensemble_diversity", "metrics/ensemble_diversity.parquet", "03_uncertainty"),
+    Artifact("ensemble_diversity", "metrics/ensemble_diversity.parquet", "03_uncertainty",
+             keys=("set", "metric", "design")),
     Artifact("explanations_gradcam", "explanations/gradcam", "04_gradcam"),
-    Artifact("localization_gradcam", "metrics/localization_gradcam.parquet", "04_gradcam"),
-    Artifact("sanity_gradcam", "metrics/sanity_gradcam.parquet", "04_gradcam"),
-    Artifact("regions_gradcam", "metrics/regions_gradcam.parquet", "04_gradcam"),
+    Artifact("localization_gradcam", "metrics/localization_gradcam.parquet", "04_gradcam",
+             keys=("image_id", "method")),
+    Artifact("sanity_gradcam", "metrics/sanity_gradcam.parquet", "04_gradcam",
+             keys=("image_id", "step", "layer", "test")),
+    Artifact("regions_gradcam", "metrics/regions_gradcam.parquet", "04_gradcam", keys=("image_id",)),
     Artifact("explanations_prior", "explanations/prior", "04_gradcam"),
     Artifact("permuted_label_checkpoint", "checkpoints/permuted_labels.pt", "04_gradcam"),
-    Artifact("localization_coverage", "metrics/localization_coverage.parquet", "04_gradcam"),
-    Artifact("localization_scorecam", "metrics/localization_scorecam.parquet", "05_scorecam"),
-    Artifact("sanity_scorecam", "metrics/sanity_scorecam.parquet", "05_scorecam"),
-    Artifact("regions_scorecam", "metrics/regions_scorecam.parquet", "05_scorecam"),
+    Artifact("localization_coverage", "metrics/localization_coverage.parquet", "04_gradcam",
+             keys=("method", "quantity", "coverage")),
+    Artifact("localization_scorecam", "metrics/localization_scorecam.parquet", "05_scorecam",
+             keys=("image_id", "method")),
+    Artifact("sanity_scorecam", "metrics/sanity_scorecam.parquet", "05_scorecam",
+             keys=("image_id", "step", "layer", "test")),
+    Artifact("regions_scorecam", "metrics/regions_scorecam.parquet", "05_scorecam",
+             keys=("image_id", "method")),
     Artifact("explanations_scorecam", "explanations/scorecam", "05_scorecam"),
-    Artifact("agreement_gradcam_scorecam", "metrics/agreement_gradcam_scorecam.parquet", "05_scorecam"),
-    Artifact("faithfulness", "metrics/faithfulness.parquet", "05_scorecam"),
-    Artifact("topk_fidelity", "metrics/topk_fidelity.parquet", "05_scorecam"),
-    Artifact("stability_perturbations", "metrics/stability_perturbations.parquet", "06_stability"),
-    Artifact("stability_summary", "metrics/stability_summary.parquet", "06_stability"),
-    Artifact("trust_scores", "metrics/trust_scores.parquet", "06_stability"),
-    Artifact("trust_endpoints", "metrics/trust_endpoints.parquet", "06_stability"),
-    Artifact("perturbation_factors", "metrics/perturbation_factors.parquet", "06_stability"),
-    Artifact("trust_quadrants", "metrics/trust_quadrants.parquet", "07_trust_failures"),
-    Artifact("quadrant_table", "metrics/quadrant_table.parquet", "07_trust_failures"),
-    Artifact("danger_by_stability", "metrics/danger_by_stability.parquet", "07_trust_failures"),
-    Artifact("failure_cases", "metrics/failure_cases.parquet", "07_trust_failures"),
+    Artifact("agreement_gradcam_scorecam", "metrics/agreement_gradcam_scorecam.parquet", "05_scorecam",
+             keys=("image_id",)),
+    Artifact("faithfulness", "metrics/faithfulness.parquet", "05_scorecam", keys=("image_id", "method")),
+    Artifact("topk_fidelity", "metrics/topk_fidelity.parquet", "05_scorecam", keys=("image_id",)),
+    Artifact("stability_perturbations", "metrics/stability_perturbations.parquet", "06_stability",
+             keys=("image_id", "source", "perturbation")),
+    Artifact("stability_summary", "metrics/stability_summary.parquet", "06_stability",
+             keys=("image_id", "source")),
+    Artifact("trust_scores", "metrics/trust_scores.parquet", "06_stability", keys=("image_id",)),
+    Artifact("trust_endpoints", "metrics/trust_endpoints.parquet", "06_stability",
+             keys=("set", "quantity", "comparison")),
+    Artifact("perturbation_factors", "metrics/perturbation_factors.parquet", "06_stability",
+             keys=("set", "quantity", "factor")),
+    Artifact("trust_quadrants", "metrics/trust_quadrants.parquet", "07_trust_failures", keys=("image_id",)),
+    Artifact("quadrant_table", "metrics/quadrant_table.parquet", "07_trust_failures", keys=("set", "cell")),
+    Artifact("danger_by_stability", "metrics/danger_by_stability.parquet", "07_trust_failures",
+             keys=("set", "explanation", "among")),
+    Artifact("failure_cases", "metrics/failure_cases.parquet", "07_trust_failures",
+             keys=("image_id", "reason")),
     Artifact("failure_case_files", "failure_cases", "07_trust_failures"),
-    Artifact("subgroups", "metrics/subgroups.parquet", "07_trust_failures"),
-    Artifact("failure_modes", "metrics/failure_modes.parquet", "07_trust_failures"),
-    Artifact("failure_modes_val", "metrics/failure_modes_val.parquet", "07_trust_failures"),
-    Artifact("subgroup_differences", "metrics/subgroup_differences.parquet", "07_trust_failures"),
+    Artifact("subgroups", "metrics/subgroups.parquet", "07_trust_failures", keys=("grouping", "group")),
+    Artifact("failure_modes", "metrics/failure_modes.parquet", "07_trust_failures", keys=("mode",)),
+    Artifact("failure_modes_val", "metrics/failure_modes_val.parquet", "07_trust_failures", keys=("mode",)),
+    Artifact("subgroup_differences", "metrics/subgroup_differences.parquet", "07_trust_failures",
+             keys=("grouping",)),
     Artifact("deferral_rule", "metrics/deferral_rule.json", "07_trust_failures"),
-    Artifact("deferral_outcomes", "metrics/deferral_outcomes.parquet", "07_trust_failures"),
-    Artifact("deferral_resplits", "metrics/deferral_resplits.parquet", "07_trust_failures"),
-    Artifact("deferral_targets", "metrics/deferral_targets.parquet", "07_trust_failures"),
+    Artifact("deferral_outcomes", "metrics/deferral_outcomes.parquet", "07_trust_failures",
+             keys=("set", "quantity", "score", "rule")),
+    Artifact("deferral_resplits", "metrics/deferral_resplits.parquet", "07_trust_failures",
+             keys=("score", "rule", "draw")),
+    Artifact("deferral_targets", "metrics/deferral_targets.parquet", "07_trust_failures",
+             keys=("score", "rule", "max_error")),
     Artifact("card_reference", "card", "08_trust_card"),
     Artifact("cards", "cards", "08_trust_card", recorded=False),
-    Artifact("ood_flags", "metrics/ood_flags.parquet", "08_trust_card"),
-    Artifact("deferral_ood", "metrics/deferral_ood.parquet", "08_trust_card"),
-    Artifact("replication", "metrics/replication.parquet", "09_replication"),
+    Artifact("ood_flags", "metrics/ood_flags.parquet", "08_trust_card", keys=("image_id",)),
+    Artifact("deferral_ood", "metrics/deferral_ood.parquet", "08_trust_card",
+             keys=("set", "quantity", "stage")),
+    Artifact("replication", "metrics/replication.parquet", "09_replication", keys=("quantity", "replicate")),
     Artifact("replicate_checkpoints", "checkpoints/replicate_*", "09_replication"),
+    # every chapter's glued values, read from its executed notebook (tmvlib.runs.glue)
+    *(Artifact(f"glue_{chapter}", f"glue/{chapter}.json", chapter) for chapter in CHAPTER_ORDER),
 )}
 
 

@@ -2,7 +2,8 @@
 
     tmv chapter 01 --profile default -p negatives=all -p seed=1
     tmv book --profile default
-    tmv refs                      # refresh the nbval references in tests/notebooks/
+    tmv refs                      # refresh the ci references (tests/notebooks/, tests/references/ci/)
+    tmv compare RUN_A RUN_B       # every value of two runs side by side; exit 0 identical, 1 not
     tmv data download DEST        # NIH official files (resumable, checksummed)
     tmv data prepare SOURCE OUT   # official NIH / CheXpert files -> the prepared 256-px layout
 """
@@ -103,6 +104,7 @@ def run_chapter(key: str, profile: str = "default", overrides: dict | None = Non
     """
     from .config import profile_environment
     from .runs import chapter_session
+    from .runs.glue import notebook_glue, write_glue
 
     root = root or project_root()
     name = chapter_name(key, root)
@@ -126,6 +128,7 @@ def run_chapter(key: str, profile: str = "default", overrides: dict | None = Non
         except Exception as err:  # PapermillExecutionError carries the failing cell's traceback
             raise TmvExit(f"\n[tmv] chapter {name} failed; the executed copy with the error is "
                           f"{output}\n{err}", EXIT_CHAPTER_FAILED) from None
+        write_glue(run_id, name, notebook_glue(output), root)  # before the completion record
     return output
 
 
@@ -214,10 +217,24 @@ def remote_scripts(html_dir: Path) -> list[str]:
 
 
 def refresh_references(root: Path | None = None) -> None:
-    """Execute every chapter with the ``ci`` profile into ``tests/notebooks/`` (nbval references)."""
+    """Execute every chapter with the ``ci`` profile into ``tests/notebooks/`` (nbval references),
+    then write the ci run's values into ``tests/references/ci/`` (the numeric regression's
+    references; a value within its tolerance of the old reference keeps the old line)."""
+    from .runs.references import CI_REFERENCES, reference_values, write_references
+    from .runs.tolerance import ci_tolerance
+
     root = root or project_root()
+    run_id = "ci"
     for name in chapters_in_toc(root):
         clean_reference(run_chapter(name, "ci", output_dir=root / "tests" / "notebooks", root=root), root)
+        run_id = chapter_params_or_exit(name, "ci", None, root).get("run_id", run_id)
+    from .config import run_dir, splits_dir
+
+    values = reference_values(run_dir(run_id, root), splits_dir(run_id, root))
+    counts = write_references(values, root / CI_REFERENCES, ci_tolerance)
+    print(f"[tmv] {root / CI_REFERENCES}: {counts['moved']} value(s) moved beyond their tolerance, "
+          f"{counts['added']} added, {counts['removed']} removed, {counts['kept']} kept; "
+          "review the diff (git diff tests/references) before committing")
 
 
 def clean_reference(path: Path, root: Path) -> None:
@@ -238,6 +255,45 @@ def clean_reference(path: Path, root: Path) -> None:
         cell.get("metadata", {}).pop("execution", None)
     text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
     path.write_text(text.replace(str(root.resolve()) + "/", "./"))
+
+
+def run_folders(run: str, splits: Path | None) -> tuple[Path, Path | None]:
+    """A run given as a folder or a run id -> (run folder, its splits folder or None)."""
+    from .config import artifacts_dir
+
+    folder = Path(run)
+    if not folder.is_dir() and "/" not in run:
+        folder = artifacts_dir() / "runs" / run
+    if not folder.is_dir():
+        raise TmvExit(f"[tmv] compare: no run folder {run!r} (give artifacts/runs/<id> or a run id)",
+                      EXIT_USAGE)
+    if splits is None:
+        beside = folder.parent.parent / "splits" / folder.name
+        splits = beside if beside.is_dir() else None
+    return folder, splits
+
+
+def compare_command(args) -> int:
+    """``tmv compare``: print every difference (up to ``--limit``) and a summary; 0 when the two
+    runs are identical within the tolerance, 1 otherwise."""
+    from .runs.compare import compare_runs, spreads
+    from .runs.tolerance import ci_tolerance, uniform
+    from .runs.values import run_values
+
+    run_a, splits_a = run_folders(args.run_a, args.splits_a)
+    run_b, splits_b = run_folders(args.run_b, args.splits_b)
+    tolerance_of = ci_tolerance if args.ci_tolerances else uniform(args.atol, args.rtol)
+    result = compare_runs(run_a, run_b, splits_a, splits_b, tolerance_of, binaries=not args.no_binaries)
+    for difference in result.differences[: args.limit]:
+        print(difference)
+    if len(result.differences) > args.limit:
+        print(f"... and {len(result.differences) - args.limit} more (--limit)")
+    if args.spread:  # by the kinds of the ci regression, whatever the tolerance compared with
+        for found in spreads(run_values(run_a, splits_a), run_values(run_b, splits_b), ci_tolerance):
+            print(f"spread {found.kind}: largest move {found.largest:.3g} of {found.compared} numbers "
+                  f"({found.key}); {found.reworded} text(s) reworded")
+    print(f"[tmv] {run_a} vs {run_b}: {result.summary()}")
+    return 0 if result.identical else 1
 
 
 def peak_rss_mb() -> float:
@@ -325,7 +381,21 @@ def _main(argv: list[str] | None) -> None:
     p_book = sub.add_parser("book", help="run all chapters and build the HTML")
     p_book.add_argument("--profile", default="default")
     p_book.add_argument("--from", dest="start", default=None, help="first chapter to run, e.g. 02")
-    sub.add_parser("refs", help="refresh the nbval references (ci profile)")
+    sub.add_parser("refs", help="refresh the ci references: nbval notebooks and the numeric references")
+    p_compare = sub.add_parser("compare", help="compare two runs value by value (exit 0 identical, 1 not)")
+    p_compare.add_argument("run_a", help="a run folder (artifacts/runs/<id>) or a run id")
+    p_compare.add_argument("run_b", help="a run folder or a run id")
+    p_compare.add_argument("--splits-a", type=Path, default=None,
+                           help="run A's splits folder (default: artifacts/splits/<id> beside it)")
+    p_compare.add_argument("--splits-b", type=Path, default=None, help="run B's splits folder")
+    p_compare.add_argument("--rtol", type=float, default=0.0, help="relative tolerance on floats")
+    p_compare.add_argument("--atol", type=float, default=0.0, help="absolute tolerance on floats")
+    p_compare.add_argument("--ci-tolerances", action="store_true",
+                           help="each kind of quantity within the ci regression's tolerance")
+    p_compare.add_argument("--no-binaries", action="store_true", help="skip PNG and HTML bytes")
+    p_compare.add_argument("--spread", action="store_true",
+                           help="also print the largest move of each kind of quantity")
+    p_compare.add_argument("--limit", type=int, default=200, help="differences printed (default 200)")
     p_predict = sub.add_parser("predict", help="trust cards (HTML, PNG, JSON) for radiographs")
     p_predict.add_argument("images", nargs="+", type=Path, help="PNG, JPEG or (with pydicom) DICOM files")
     p_predict.add_argument("--run", default="default", help="run whose chapters 02-08 to use")
@@ -359,6 +429,8 @@ def _main(argv: list[str] | None) -> None:
         build_book(args.profile, args.start)
     elif args.command == "refs":
         refresh_references()
+    elif args.command == "compare":
+        raise SystemExit(compare_command(args))
     elif args.command == "predict":
         failed = predict(args.images, args.run, args.out, args.scorecam_top_k)
         raise SystemExit(min(failed, MAX_FAILED_STATUS))

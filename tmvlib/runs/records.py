@@ -55,12 +55,12 @@ def _expand(base: Path, pattern: str) -> list[Path]:
 
 def output_files(run_id: str, chapter: str, root: str | Path | None = None) -> list[Path]:
     """Every file ``chapter`` has written for ``run_id`` that its record covers (the registry's
-    artifacts with ``recorded``; chapter 01: its whole splits folder), sorted."""
-    if chapter == DATA_CHAPTER:
-        folder = splits_dir(run_id, root)
-        return sorted(p for p in folder.iterdir() if p.is_file() and not is_temporary(p))
+    artifacts with ``recorded``; chapter 01: also its whole splits folder), sorted."""
     base = run_dir(run_id, root)
     files = {p for a in ARTIFACTS.values() if a.chapter == chapter and a.recorded for p in _expand(base, a.path)}
+    if chapter == DATA_CHAPTER:
+        folder = splits_dir(run_id, root)
+        files |= {p for p in folder.iterdir() if p.is_file() and not is_temporary(p)}
     return sorted(files)
 
 
