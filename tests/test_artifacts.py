@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tmvlib.artifacts import (baseline_checkpoint, baseline_predictions, decision_threshold,
-                              uncertainty_table)
+from tmvlib.artifacts import baseline_checkpoint, baseline_predictions, decision_threshold, read_table
 from tmvlib.config import run_dir
 
 
@@ -20,7 +19,7 @@ def test_missing_outputs_name_the_chapter_to_run(artifacts):
     with pytest.raises(FileNotFoundError, match=r"make chapter CH=02"):
         baseline_predictions("r")
     with pytest.raises(FileNotFoundError, match=r"uncertainty.parquet is missing; run chapter 03"):
-        uncertainty_table("r")
+        read_table("r", "uncertainty")
 
 
 def test_threshold_is_read_with_its_rule(artifacts):

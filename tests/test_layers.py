@@ -12,7 +12,7 @@ PACKAGE = Path(tmvlib.__file__).parent
 # Bottom to top. A module may import from its own top-level package and from any lower layer;
 # two packages in one layer stay independent of each other.
 LAYERS = (
-    ("fingerprint", "progress", "runtime", "contracts", "atomic"),
+    ("fingerprint", "progress", "runtime", "contracts", "atomic", "formatting"),
     ("parallel",),
     ("config",),
     ("metrics",),

@@ -1,9 +1,9 @@
 """The test set is used once: shuffling the NIH test labels moves no fitted quantity of a run.
 
 Every quantity a run fits (the decision threshold, the quadrant cuts, the combined trust score's
-weights, the trust cells' error rates a card shows, the temperatures, the failure modes a card
-warns about, the deferral rules' thresholds) is fitted by a function that receives the rows of every set and reads validation
-only (``tmvlib.tables.fitted``). Shuffling the *validation* labels, as a control, must move them:
+weights, the trust cells' error rates a card shows, chapter 03's calibration maps (temperature,
+Platt, isotonic), the deferral rules' thresholds) is fitted by a function that receives the rows
+of every set and reads validation only (``tmvlib.tables.fitted``): the functions the chapters call. Shuffling the *validation* labels, as a control, must move them:
 otherwise this test could not fail.
 """
 from __future__ import annotations
@@ -15,10 +15,10 @@ import pytest
 from tmvlib.metrics.confidence import decision_uncertainty, errors_at
 from tmvlib.tables.abstention import deferral_recipes
 from tmvlib.tables.endpoints import COMBINED_FEATURES
-from tmvlib.tables.fitted import (fit_trust_score, validation_cell_error_rates, validation_cuts,
-                                  validation_deferral_rules, validation_rows, validation_threshold)
-from tmvlib.tables.trust import CONFIDENCE_SCORE, assign_quadrants
-from tmvlib.uncertainty.predictions import fit_temperatures
+from tmvlib.tables.fitted import (fit_trust_score, validation_calibrators, validation_cell_error_rates,
+                                  validation_cuts, validation_deferral_rules, validation_threshold)
+from tmvlib.contracts.scores import DECISION_UNCERTAINTY, TTA_INSTABILITY
+from tmvlib.tables.trust import assign_quadrants
 
 SETS = {"val": 160, "test": 160, "external": 80}
 
@@ -33,7 +33,7 @@ def run_frames(seed: int = 0) -> pd.DataFrame:
         parts.append(pd.DataFrame({"set": name, "image_id": [f"{name}{i}" for i in range(n)],
                                    "patient_id": [f"{name}{i // 2}" for i in range(n)], "label": label,
                                    "logit": logit, "prob": 1 / (1 + np.exp(-logit)),
-                                   "instability (TTA)": rng.random(n)}))
+                                   TTA_INSTABILITY: rng.random(n)}))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -42,15 +42,18 @@ def fitted_quantities(frame: pd.DataFrame) -> dict:
     threshold = validation_threshold(frame, "youden")
     scores = frame.copy()
     scores["correct"] = ~errors_at(scores["label"], scores["prob"], threshold)
-    scores[CONFIDENCE_SCORE] = decision_uncertainty(scores["prob"], threshold)  # as image_trust_scores
-    cuts = validation_cuts(scores, CONFIDENCE_SCORE, "instability (TTA)", 0.75, 0.75)
-    combined = fit_trust_score(scores, [CONFIDENCE_SCORE, "instability (TTA)"])
-    quadrants = assign_quadrants(scores, CONFIDENCE_SCORE, "instability (TTA)", *cuts)
-    val = validation_rows(frame, "temperatures")
-    temperatures = fit_temperatures({"baseline": val["logit"].to_numpy()[None]}, val["label"].to_numpy())
+    scores[DECISION_UNCERTAINTY] = decision_uncertainty(scores["prob"], threshold)  # as image_trust_scores
+    cuts = validation_cuts(scores, DECISION_UNCERTAINTY, TTA_INSTABILITY, 0.75, 0.75)
+    combined = fit_trust_score(scores, [DECISION_UNCERTAINTY, TTA_INSTABILITY])
+    quadrants = assign_quadrants(scores, DECISION_UNCERTAINTY, TTA_INSTABILITY, *cuts)
+    by_set = {name: part for name, part in frame.groupby("set")}
+    calibrators = validation_calibrators({"baseline": {k: p["logit"].to_numpy()[None] for k, p in by_set.items()}},
+                                         {k: p["label"].to_numpy() for k, p in by_set.items()})
+    grid = np.linspace(0.01, 0.99, 99)  # each map compared through its values (isotonic: its steps)
+    maps = {name: c(grid).round(12).tolist() for name, c in calibrators["baseline"].items()}
     rules = validation_deferral_rules(scores, deferral_recipes(COMBINED_FEATURES), max_error=0.3, delta=0.1)
     return {"threshold": threshold, "cuts": cuts, "combined": combined.coefficients.round(12).to_dict(),
-            "cells": validation_cell_error_rates(quadrants, n_boot=50, seed=0), "temperatures": temperatures,
+            "cells": validation_cell_error_rates(quadrants, n_boot=50, seed=0), "calibrators": maps,
             "deferral": {key: f.rule.to_dict() for key, f in rules.items()}}
 
 
@@ -72,7 +75,8 @@ def test_shuffling_validation_labels_does_move_them():
     before, after = fitted_quantities(frame), fitted_quantities(shuffled(frame, "val"))
     assert after["threshold"] != before["threshold"]
     assert after["combined"] != before["combined"] and after["cells"] != before["cells"]
-    assert after["temperatures"] != before["temperatures"]
+    for name in ("temperature", "Platt", "isotonic"):
+        assert after["calibrators"][name] != before["calibrators"][name], name
 
 
 def test_fitting_without_validation_rows_is_refused():

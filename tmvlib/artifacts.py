@@ -217,11 +217,6 @@ def decision_threshold(run_id: str) -> tuple[str, float]:
     return rule, float(value)
 
 
-def uncertainty_table(run_id: str) -> pd.DataFrame:
-    """Chapter 03's per-image uncertainty table (one row per image x method x set)."""
-    return read_table(run_id, "uncertainty")
-
-
 def radiologist_boxes(run_id: str, image_size: int) -> pd.DataFrame:
     """NIH radiologist boxes (``image_id, finding, x, y, w, h``) in pixels of a square
     ``image_size`` image (the model input), from the data chapter 01 used (its ``data_root``

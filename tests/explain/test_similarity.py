@@ -8,9 +8,16 @@ import pandas as pd
 import pytest
 
 from tmvlib.explain.localization import binarize
-from tmvlib.explain.similarity import (center_of_mass, com_shift, com_shift_percent, pairwise_rows,
-                                       pool_to_grid, rank_correlation, stability_rows,
-                                       stability_summary, topk_dice, topk_iou, topk_mask)
+from tmvlib.explain.similarity import (center_of_mass, com_shift, pair_metrics, pool_to_grid,
+                                       rank_correlation, stability_rows, stability_summary, topk_mask)
+
+
+def topk_iou(a, b, k=0.15, mask=None) -> float:
+    return pair_metrics(a, b, mask, k)["iou_topk"]
+
+
+def topk_dice(a, b, k=0.15, mask=None) -> float:
+    return pair_metrics(a, b, mask, k)["dice_topk"]
 
 
 def square(shape=(20, 20), top=4, left=4, size=4) -> np.ndarray:
@@ -59,7 +66,7 @@ def test_center_of_mass_and_a_3_4_shift_of_5_pixels():
     assert center_of_mass(a) == (5.5, 5.5)
     b = square(top=7, left=8, size=4)
     assert com_shift(a, b) == pytest.approx(5.0)
-    assert com_shift_percent(a, b) == pytest.approx(100 * 5 / 20)
+    assert pair_metrics(a, b)["com_shift_pct"] == pytest.approx(100 * 5 / 20)
     assert all(math.isnan(v) for v in center_of_mass(np.zeros((8, 8))))
     assert math.isnan(com_shift(a, np.zeros_like(a)))
     with pytest.raises(ValueError, match="non-negative"):
@@ -137,18 +144,6 @@ def test_stability_rows_one_row_per_perturbation():
         stability_rows(ref, perturbed, label_flipped=[True])
 
 
-def test_pairwise_rows_cover_every_pair_on_shared_valid_pixels():
-    maps = np.stack([square(left=2), square(left=2), square(left=12)])
-    valid = np.ones((3, 20, 20), dtype=bool)
-    valid[2, :, :10] = False
-    rows = pairwise_rows(maps, valid, k=0.05, names=["a", "b", "c"])
-    assert rows["perturbation"].tolist() == ["a|b", "a|c", "b|c"]
-    assert rows["iou_topk"].iloc[0] == 1.0
-    assert rows["valid_fraction"].tolist() == [1.0, 0.5, 0.5]
-    with pytest.raises(ValueError, match="at least two"):
-        pairwise_rows(maps[:1])
-
-
 def hand_rows() -> pd.DataFrame:
     """Image A: three perturbations, the last flipped; image B: one, flipped."""
     return pd.DataFrame({
@@ -181,11 +176,3 @@ def test_summary_without_label_information_and_by_other_keys():
     assert overall["iou_topk"].iloc[0] == pytest.approx(1.9 / 4)
     with pytest.raises(KeyError, match="grouping"):
         stability_summary(hand_rows().drop(columns="source"))
-
-
-def test_summary_of_pairwise_rows():
-    maps = np.stack([square(left=2), square(left=2), square(left=3)])
-    rows = pairwise_rows(maps, k=0.04).assign(image_id="A", source="pairs")
-    summary = stability_summary(rows)
-    assert summary["n_perturbations"].iloc[0] == 3 and math.isnan(summary["flip_rate"].iloc[0])
-    assert summary["iou_topk"].iloc[0] == pytest.approx(rows["iou_topk"].mean())

@@ -117,28 +117,6 @@ def test_reduce_images_to_uint8_thumbnails():
     np.testing.assert_array_equal(got, reduce_maps(images[:, 0].float().numpy(), 16).round().astype(np.uint8))
 
 
-def test_stability_by_set_runs_each_set_and_keeps_the_small_parts(lite0):
-    import pandas as pd
-
-    from tmvlib.explain.stability import stability_by_set, stability_by_source
-
-    model, info = lite0
-    images = _images(3)
-    frames = {"val": pd.DataFrame({"image_id": ["a"], "prob": [0.2]}),
-              "test": pd.DataFrame({"image_id": ["b", "c"], "prob": [0.9, 0.1]})}
-    stacks = {"val": images[:1], "test": images[1:]}
-    protocol = dict(mc_samples=2, seed=0, perturbations=[Perturbation("r", rotation=5.0)], metric_size=32,
-                    top_k=0.15, grid=(8, 8), batch_size=2)
-    got = stability_by_set(model, [model], stacks, info, frames, 0.5, **protocol)
-    assert got.rows["set"].unique().tolist() == ["val", "test"] and got.rows.index.is_unique
-    ref = stability_by_source(model, [model], stacks["test"], info, np.array([0.9, 0.1]), 0.5, frames["test"]["image_id"],
-                              **protocol)
-    pd.testing.assert_frame_equal(got.rows[got.rows["set"] == "test"].drop(columns="set").reset_index(drop=True),
-                                  ref.rows)
-    np.testing.assert_array_equal(got.reference["test"], ref.reference)
-    assert set(got.probs["val"]) == {"MC dropout", "ensemble", "TTA"} and got.probs["val"]["MC dropout"].shape == (1, 2)
-
-
 def test_method_tta_stability_compares_scorecam_and_gradcam(lite0):
     from tmvlib.explain.stability import method_tta_stability
 

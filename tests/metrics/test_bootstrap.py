@@ -82,3 +82,22 @@ def test_bootstrap_mean_leaves_nan_out_and_refuses_all_nan():
         patient_bootstrap_mean(np.array([np.nan, np.nan]), np.array(["a", "b"]))
     with pytest.raises(ValueError, match="patient ids"):
         patient_bootstrap_mean(np.array([1.0]), np.array(["a", "b"]))
+
+
+def test_one_draw_for_every_patient_interval_whatever_the_block():
+    """patient_bootstrap, patient_bootstrap_mean and the paired bootstrap resample the same
+    patients in the same draws; blocks of any size give the same draws as one pass."""
+    import numpy as np
+
+    from tmvlib.metrics.bootstrap import patient_draws, patient_weight_blocks, patient_weights
+
+    patients = np.array(["a", "a", "b", "c", "c", "c", "d"])
+    whole = patient_weights(patients, 37, seed=5)
+    assert whole.shape == (37, 7)
+    assert np.array_equal(np.concatenate(list(patient_weight_blocks(patients, 37, 5, block=4))), whole)
+    assert np.array_equal(np.stack(list(patient_draws(patients, 37, 5))), whole)
+    assert (whole[:, 0] == whole[:, 1]).all()  # a patient's images are drawn together
+    rng = np.random.default_rng(5)  # the loop this replaced: one draw of as many patients at a time
+    codes = np.array([0, 0, 1, 2, 2, 2, 3])
+    looped = np.stack([np.bincount(rng.integers(0, 4, 4), minlength=4)[codes] for _ in range(37)])
+    assert np.array_equal(looped, whole)

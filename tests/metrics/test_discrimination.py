@@ -63,3 +63,12 @@ def test_fast_auroc_equals_sklearn_with_ties_and_weights():
             roc_auc_score(labels, scores, sample_weight=weight), abs=1e-12)
     with pytest.raises(ValueError, match="one class"):
         auroc(np.array([1, 1]), np.array([0.1, 0.2]))
+
+
+def test_every_threshold_rule_has_its_words():
+    from tmvlib.metrics.discrimination import THRESHOLD_RULES, threshold_rule_text
+
+    assert threshold_rule_text("youden") == "maximise Youden's J (sensitivity + specificity - 1)"
+    assert all(threshold_rule_text(rule) for rule in THRESHOLD_RULES)
+    with pytest.raises(ValueError, match="youden"):
+        threshold_rule_text("yuoden")

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from tmvlib.metrics.paired import holm, paired_bootstrap, patient_weights
+from tmvlib.metrics.bootstrap import patient_weights
+from tmvlib.metrics.paired import holm, paired_bootstrap
 
 
 def _mean(values):

@@ -52,7 +52,7 @@ def test_gradcam_maps_through_ray_equal_in_process(trained):
 def test_mean_map_from_shard_sums_equals_the_mean_of_kept_maps(trained):
     """keep_maps=False writes one float64 sum per shard and no map per image; their mean is the
     mean of the kept maps, and the prior map built from it is the one built from the maps."""
-    from tmvlib.explain.baselines import prior_from_mean, prior_map
+    from tmvlib.explain.baselines import prior_from_mean
 
     folder, records = trained
     kept = GradCAMStage(folder / "model.pt", 32, str(folder / "maps-kept"), batch_size=8, map_dtype="float32")
@@ -62,7 +62,8 @@ def test_mean_map_from_shard_sums_equals_the_mean_of_kept_maps(trained):
     maps = kept.maps(records["image_id"])
     assert rows["map_sum"].nunique() == 3 and not list((folder / "maps-summed").glob("*.npy"))
     np.testing.assert_allclose(summed.mean_map(rows), maps.astype(np.float64).mean(0), rtol=0, atol=1e-12)
-    np.testing.assert_array_equal(prior_from_mean(summed.mean_map(rows)), prior_map(maps))
+    np.testing.assert_array_equal(prior_from_mean(summed.mean_map(rows)),
+                                  prior_from_mean(np.asarray(maps, dtype=np.float64).mean(axis=0)))
     with pytest.raises(ValueError, match="keep_maps=False"):
         summed.maps(records["image_id"])
     with pytest.raises(ValueError, match="map_sum"):
@@ -95,7 +96,7 @@ def test_scorecam_stage_sharded_equals_direct_scorecam(trained):
 def test_source_stability_on_shards_equals_one_pass_per_set(trained):
     """Chapter 06's three sources through SourceStabilityStage, shard by shard and set by set,
     give exactly the rows, reference maps and perturbed probabilities of one unsharded call."""
-    from tmvlib.explain.stability import stability_by_set
+    from tmvlib.explain.stability import stability_by_source
     from tmvlib.models.fit import fit_or_load
     from tmvlib.models.train import TrainConfig
     from tmvlib.tables.stability import stability_by_set_on_shards
@@ -115,10 +116,43 @@ def test_source_stability_on_shards_equals_one_pass_per_set(trained):
     model, info, _ = load_trained_classifier(folder / "model.pt")
     member = load_trained_classifier(folder / "member.pt")[0]
     images = {name: load_image_tensor(frame, 32, progress=False) for name, frame in frames.items()}
-    whole = stability_by_set(model, [member], images, info, frames, 0.5, **args)
-    pd.testing.assert_frame_equal(sharded.rows, whole.rows)
+    whole = {name: stability_by_source(model, [member], images[name], info, frame["prob"].to_numpy(), 0.5,
+                                       frame["image_id"], **args) for name, frame in frames.items()}
+    rows = pd.concat([whole[name].rows.assign(set=name) for name in frames], ignore_index=True)
+    pd.testing.assert_frame_equal(sharded.rows, rows)
     for name in frames:
-        np.testing.assert_array_equal(sharded.reference[name], whole.reference[name])
-        assert sharded.probs[name].keys() == whole.probs[name].keys()
-        for source, probs in whole.probs[name].items():
-            np.testing.assert_array_equal(sharded.probs[name][source], probs)
+        np.testing.assert_array_equal(sharded.reference[name], whole[name].reference)
+        assert sharded.probs[name].keys() == whole[name].sources.keys()
+        for source, perturbed in whole[name].sources.items():
+            np.testing.assert_array_equal(sharded.probs[name][source], perturbed.probs)
+
+
+def test_a_moved_run_folder_recomputes_no_map(trained, tmp_path, monkeypatch):
+    """A map stage's identity holds its map folder relative to the checkpoint's folder: a whole
+    run folder moved elsewhere reuses its shards and finds their maps; maps sent to another
+    folder of the same run are computed again."""
+    import shutil
+
+    folder, records = trained
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    for name in ("model.pt", "model.json"):
+        shutil.copy(folder / name, run / "checkpoints" / name)
+
+    def stage(root, maps="explanations/gradcam"):
+        return GradCAMStage(root / "checkpoints" / "model.pt", 32, str(root / maps), batch_size=8)
+
+    first = map_images(stage(run), records, run / "shards" / "gc", shard_size=16, executor="local", progress=False)
+    before = stage(run).identity()
+    moved = tmp_path / "elsewhere" / "run"
+    shutil.move(run, moved)
+    assert stage(moved).identity() == before
+    assert "heatmap_dir" in stage(moved).identity() and not stage(moved).identity()["heatmap_dir"].startswith("/")
+    with monkeypatch.context() as patch:
+        patch.setattr(GradCAMStage, "run", lambda self, records: pytest.fail("a finished shard was recomputed"))
+        again = map_images(stage(moved), records, moved / "shards" / "gc", shard_size=16, executor="local",
+                           progress=False)
+    pd.testing.assert_frame_equal(again, first)
+    ids = records["image_id"].tolist()
+    assert stage(moved).maps(ids).shape == (len(ids), 32, 32)
+    assert stage(moved, "explanations/other").identity() != stage(moved).identity()

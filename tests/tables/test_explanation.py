@@ -53,9 +53,9 @@ def test_pointing_tolerance_reaches_a_near_miss():
 
 
 def test_baselines_score_chance_levels():
-    from tmvlib.explain.baselines import baseline_maps, prior_map
+    from tmvlib.explain.baselines import baseline_maps, prior_from_mean
 
-    prior = prior_map(np.stack([blob((10, 10)), blob((30, 30))]))
+    prior = prior_from_mean(np.stack([blob((10, 10)), blob((30, 30))]).astype(np.float64).mean(axis=0))
     assert prior.max() == 1.0 and prior.min() == 0.0
     maps = baseline_maps(prior)
     uniform = localization_rows(maps["random point (uniform map)"][None], ["in"], BOXES, tolerance=0.0)

@@ -3,7 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tmvlib.tables.uncertainty import (HEADLINE, PRIMARY_SCORE, SECONDARY_SCORE, aurc_comparisons,
+from tmvlib.contracts.scores import DECISION_UNCERTAINTY, DISTANCE_TO_HALF
+from tmvlib.tables.uncertainty import (HEADLINE, aurc_comparisons,
                                        binned_ece_name, calibration_changes, calibration_draws,
                                        calibration_levels, calibrator_table, paired_calibration,
                                        prior_shift_tables, selective_curves, selective_table,
@@ -107,14 +108,14 @@ def test_selective_table_ranks_by_decision_uncertainty_at_each_threshold(fitted)
     *_, predictions, _ = fitted
     raw = predictions[predictions["calibration"] == "none"]
     table = selective_table(raw)
-    assert set(table.loc[table["method"] == "baseline", "score"]) == {PRIMARY_SCORE, SECONDARY_SCORE}
+    assert set(table.loc[table["method"] == "baseline", "score"]) == {DECISION_UNCERTAINTY, DISTANCE_TO_HALF}
     assert (table["AURC"] >= 0).all() and (table["AURC"] <= 1).all()
     errors = raw.groupby(["method", "set"])["error"].mean()
     for row in table.to_dict("records"):
         assert row["error @100%"] == pytest.approx(errors[(row["method"], row["set"])])  # at the threshold
     # a temperature does not change the ranking by decision uncertainty, nor the AURC
     both = predictions[predictions["method"].isin(["baseline", "baseline + temperature"])]
-    aurc = selective_table(both).query("score == @PRIMARY_SCORE").set_index(["method", "set"])["AURC"]
+    aurc = selective_table(both).query("score == @DECISION_UNCERTAINTY").set_index(["method", "set"])["AURC"]
     assert aurc[("baseline", "test")] == pytest.approx(aurc[("baseline + temperature", "test")])
 
 
@@ -125,7 +126,7 @@ def test_aurc_comparisons_and_curves(fitted):
     assert set(table["set"]) == {"test", "external"} and (table["metric"] == "AURC").all()
     assert (table["low"] <= table["high"]).all()
     curves = selective_curves(raw, ["baseline", "ensemble"])
-    assert set(curves["score"]) == {PRIMARY_SCORE, "mutual information"}
+    assert set(curves["score"]) == {DECISION_UNCERTAINTY, "mutual information"}
 
 
 def test_shift_detection_finds_a_noisier_external_set(fitted):

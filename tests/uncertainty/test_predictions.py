@@ -3,8 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tmvlib.uncertainty.predictions import (fit_method_calibrators, fit_temperatures,
-                                            method_predictions, predictive_probs)
+from tmvlib.uncertainty.predictions import fit_method_calibrators, method_predictions, predictive_probs
 
 
 def image_table(n, offset=0):
@@ -23,11 +22,14 @@ def fitted():
     return val, val_labels, fit_method_calibrators(val, val_labels)
 
 
-def test_temperatures_agree_with_the_temperature_calibrator(fitted):
+def test_the_temperature_calibrator_is_the_nll_temperature_of_the_predictive_logit(fitted):
+    from tmvlib.uncertainty.scores import uncertainty_scores
+    from tmvlib.uncertainty.temperature import fit_temperature
+
     val, labels, calibrators = fitted
-    temperatures = fit_temperatures(val, labels)
-    assert temperatures["baseline"] > 1
-    for method, t in temperatures.items():
+    assert calibrators["baseline"]["temperature"].params["T"] > 1  # over-confident
+    for method, logits in val.items():
+        t = fit_temperature(uncertainty_scores(logits)["logit"].to_numpy(), labels)
         assert calibrators[method]["temperature"].params["T"] == pytest.approx(t)
 
 

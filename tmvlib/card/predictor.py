@@ -26,24 +26,26 @@ from scipy.special import expit
 from ..artifacts import (artifact_path, decision_threshold, deferral_rule, ensemble_checkpoints,
                          need_artifact, read_table, temperatures)
 from ..config import declared_params
+from ..contracts.scores import TTA_FLIP_RATE
 from ..explain.geometry import peak_distance
 from ..explain.perturbations import tta_perturbations_from_params
 from ..explain.regions import peak_region
 from ..explain.scorecam import ScoreCAM
 from ..explain.similarity import rank_correlation, stability_summary
 from ..explain.stability import reduce_maps, stability_by_source
+from ..metrics.confidence import predicted_positive
 from ..models.classifier import gray_to_input
 from ..models.fit import load_trained_classifier
 from ..models.train import predict_logits
 from ..parallel import map_images
 from ..report.deferral import card_decision
-from ..stages import InputStatsStage
 from ..report.wording import interval_text
+from ..stages import InputStatsStage
 from ..tables.endpoints import COMBINED, COMBINED_FEATURES
 from ..tables.failure_modes import failure_mode_flags
 from ..tables.fitted import fit_trust_score, validation_cell_error_rates, validation_cuts
-from ..tables.trust import image_trust_scores
-from ..tables.trust_cells import is_confident, is_stable, trust_cell
+from ..tables.trust import UNCERTAINTY_COLUMNS, image_trust_scores
+from ..tables.trust_cells import INSTABILITY_COLUMNS, is_confident, is_stable, trust_cell
 from ..uncertainty.abstention import DeferralRule
 from ..uncertainty.mc_dropout import mc_dropout_logits
 from ..uncertainty.scores import uncertainty_scores
@@ -221,14 +223,15 @@ class TrustCardPredictor:
             if self.reference is not None else []
         uncertainty = float(scores[self.uncertainty_score])
         instability = float(scores[self.instability_score])
-        confident = is_confident(uncertainty, self.uncertainty_threshold, float(scores["flip rate (TTA)"]),
+        confident = is_confident(uncertainty, self.uncertainty_threshold, float(scores[TTA_FLIP_RATE]),
                                  self.ch07["max_flip_rate"])
         stable = is_stable(instability, self.instability_threshold)  # a constant map (NaN) is unstable
         ood = [c for c in checks if c.fired and c.severity == OOD]
         cell = trust_cell(confident, stable)
         deferral_score = float(self.combined.score(scores.to_frame().T)[0] if self.combined is not None
                                else scores[self.deferral.score])
-        deferral = card_decision(self.deferral, deferral_score, int(prob >= self.threshold), self.positive,
+        positive = bool(predicted_positive(prob, self.threshold))
+        deferral = card_decision(self.deferral, deferral_score, int(positive), self.positive,
                                  out_of_distribution=bool(ood))
         # the peak at chapter 06's metric size, the rule chapter 07 tested the mode with
         gradcam_peak = peak_region(reduce_maps(gradcam_map, int(p["metric_size"])))
@@ -245,7 +248,7 @@ class TrustCardPredictor:
                 "temperature": self.temperatures["baseline"],
                 "threshold": self.calibrated(self.threshold), "threshold_uncalibrated": self.threshold,
                 "threshold_rule": self.threshold_rule,
-                "label": self.positive if prob >= self.threshold else f"no {self.positive}",
+                "label": self.positive if positive else f"no {self.positive}",
                 **self._uncertainty(pooled, np.r_[prob, stability.sources["ensemble"].probs[0]])},
             "explanation": {
                 "gradcam_peak_region": gradcam_peak,
@@ -306,8 +309,7 @@ def _float(value):
     return value if np.isfinite(value) else None
 
 
-TRUST_SCORE_COLUMNS = ("prob", "decision uncertainty", "1 - max(p, 1-p)", "MC mutual information", "ensemble variance",
-                       "instability (MC dropout)", "instability (ensemble)", "instability (TTA)")
+TRUST_SCORE_COLUMNS = ("prob", *UNCERTAINTY_COLUMNS, *INSTABILITY_COLUMNS)
 
 
 def card_scores(record: dict) -> dict[str, float]:

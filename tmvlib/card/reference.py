@@ -25,6 +25,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from ..atomic import atomic_write, atomic_write_text
 from ..data.tensors import intensity_stats
+from ..formatting import bounds_text
 
 OOD = "out of distribution"
 NOTE = "note"
@@ -167,10 +168,10 @@ def input_checks(radiograph, gray_at_size, features, reference: InputReference,
                    "average); radiographs are grey"),
         InputCheck("intensity mean", mean, m_low, m_high, OOD, not m_low <= mean <= m_high,
                    f"mean intensity {mean:.2f} is outside the central 99% of training images "
-                   f"[{m_low:.2f}, {m_high:.2f}]"),
+                   f"{bounds_text(m_low, m_high, digits=2)}"),
         InputCheck("intensity spread", std, s_low, s_high, OOD, not s_low <= std <= s_high,
                    f"intensity spread (std) {std:.2f} is outside the central 99% of training images "
-                   f"[{s_low:.2f}, {s_high:.2f}]"),
+                   f"{bounds_text(s_low, s_high, digits=2)}"),
         InputCheck("feature distance", distance, 0.0, reference.distance_threshold, OOD,
                    distance > reference.distance_threshold,
                    f"unlike the training images to the model: distance to the {reference.k}th nearest "

@@ -17,7 +17,7 @@ from ..explain.overlay import overlay  # noqa: E402
 from ..atomic import atomic_write_bytes, atomic_write_text  # noqa: E402
 from ..report.failure_figures import figure_png  # noqa: E402
 from ..report.records import json_safe  # noqa: E402
-from ..report.wording import interval_text  # noqa: E402
+from ..formatting import bounds_text, interval_text  # noqa: E402
 
 
 def _pct(ci: dict | None) -> str:
@@ -47,9 +47,9 @@ def summary_lines(record: dict) -> list[str]:
                    f"validation threshold {trust['instability_threshold']:.2f}")
     return [
         f"MC dropout ({mc['samples']} masks): p = {mc['probability']:.2f}, 90% of samples in "
-        f"[{mc['sample_range'][0]:.2f}, {mc['sample_range'][1]:.2f}], mutual information {mc['mutual_information']:.4f}",
+        f"{bounds_text(*mc['sample_range'], digits=2)}, mutual information {mc['mutual_information']:.4f}",
         f"Last-blocks ensemble ({ens['members']} members): p = {ens['probability']:.2f}, members "
-        f"[{ens['member_range'][0]:.2f}, {ens['member_range'][1]:.2f}], variance {ens['variance']:.4f}",
+        f"{bounds_text(*ens['member_range'], digits=2)}, variance {ens['variance']:.4f}",
         f"Explanation {stab['score']} (1 - mean Spearman with the unperturbed Grad-CAM): {instability}; "
         f"TTA label flips {_flip(stab.get('flip rate (TTA)'))}",
         f"Trust cell: {trust['cell']} -> {_pct(trust['cell_error_rate_val'])}",

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .base import N_BOOT, RUN_ID, SEED, param
+from .scores import DECISION_UNCERTAINTY, TTA_INSTABILITY
 
 CHAPTER = "07_trust_failures"
 
@@ -17,9 +18,9 @@ class Params:
     """Parameters of chapter 07 (``params/default/07_trust_failures.yaml`` lists the same defaults)."""
 
     run_id: str = param("default", RUN_ID)
-    uncertainty_score: str = param("decision uncertainty", "trust_scores column, higher means less certain "
+    uncertainty_score: str = param(DECISION_UNCERTAINTY, "trust_scores column, higher means less certain "
                                    "(decision uncertainty: exp(-|logit p - logit t|), measured from the threshold)")
-    instability_score: str = param("instability (TTA)", "trust_scores column, higher means less stable")
+    instability_score: str = param(TTA_INSTABILITY, "trust_scores column, higher means less stable")
     uncertainty_quantile: float = param(0.75, 'validation quantile: above it an image is "uncertain" '
                                               "(the top quarter)")
     instability_quantile: float = param(0.75, 'validation quantile: above it an explanation is "unstable"')
@@ -40,7 +41,7 @@ class Params:
                                    "(of each predicted class for the class-conditional rule)")
     delta: float = param(0.1, "the guarantee may fail with probability at most this over the calibration "
                               "draw (0.1: 90% confidence)")
-    deferral_score: str = param("decision uncertainty", "the card's deferral score: a trust_scores column or "
+    deferral_score: str = param(DECISION_UNCERTAINTY, "the card's deferral score: a trust_scores column or "
                                                         "'combined' (chapter 06's combined score)")
     deferral_rule: Literal["marginal", "class-conditional"] = param("marginal", "the card's rule: one threshold, or "
                                                                                  "one per predicted class (Mondrian)")

@@ -4,7 +4,7 @@ A radiologist's pneumonia box always lies in a lung, and any CAM of a chest radi
 central, lung-shaped prior, so "better than a random point" is too easy a bar. Three baselines,
 each an (H, W) map in [0, 1] scored by the same localisation metrics as a method's map:
 
-- ``prior_map``: the mean of one method's maps over training images, min-max normalised: where
+- ``prior_from_mean``: the mean of one method's maps over training images, min-max normalised: where
   the method puts heat on any radiograph, whatever the image shows. A map that localises a
   finding must beat its own prior on the same image (the paired excess of chapters 04-05).
 - ``lung_field_map``: uniform inside the lung-field proxy of ``tmvlib.explain.regions`` (a fixed
@@ -19,18 +19,10 @@ import numpy as np
 from .regions import region_masks
 
 
-def prior_map(maps) -> np.ndarray:
-    """float32 (H, W) in [0, 1]: the pixel-wise mean of ``maps`` (N, H, W), min-max normalised
-    (all zeros if the mean is constant)."""
-    maps = np.asarray(maps, dtype=np.float64)
-    if maps.ndim != 3 or not len(maps):
-        raise ValueError(f"maps must be a non-empty (N, H, W) stack, got shape {maps.shape}")
-    return prior_from_mean(maps.mean(axis=0))
-
-
 def prior_from_mean(mean) -> np.ndarray:
-    """:func:`prior_map` from the pixel-wise mean (H, W) already taken (e.g. from per-shard sums,
-    :meth:`tmvlib.stages.MapStage.mean_map`, so the maps themselves need not be kept)."""
+    """The prior map: float32 (H, W) in [0, 1], the pixel-wise mean (H, W) of one method's maps
+    over training images, min-max normalised (all zeros if the mean is constant). The mean comes
+    from per-shard sums (:meth:`tmvlib.stages.MapStage.mean_map`), so the maps need not be kept."""
     mean = np.asarray(mean, dtype=np.float64)
     if mean.ndim != 2:
         raise ValueError(f"mean must be an (H, W) map, got shape {mean.shape}")

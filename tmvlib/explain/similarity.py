@@ -10,7 +10,7 @@ Neural Networks Is Fragile", AAAI: overlap of the top-k features, Spearman's ran
 the shift of the centre of mass (Adebayo et al. 2018, "Sanity Checks for Saliency Maps", use the
 rank correlation the same way; ``tmvlib.explain.sanity``).
 
-- ``topk_iou`` / ``topk_dice``: overlap of the two sets of the top ``k`` fraction of valid pixels
+- ``iou_topk`` / ``dice_topk``: overlap of the two sets of the top ``k`` fraction of valid pixels
   (top-k as ``tmvlib.explain.localization.binarize``; Ghorbani et al. report the share of the
   top-k set kept, which for equal-sized sets is the Dice). NaN when a map is constant on the
   valid pixels: its top-k set would be an artefact of pixel order.
@@ -21,16 +21,17 @@ rank correlation the same way; ``tmvlib.explain.sanity``).
   pixel, as ``tmvlib.explain.sanity.map_similarity``). NaN when a map is constant on the valid
   pixels (or cells).
 - ``com_shift``: Euclidean distance in pixels between the two maps' centres of mass (heat as
-  mass, over the valid pixels); ``com_shift_percent`` divides by the image width (x 100) so
+  mass, over the valid pixels); ``com_shift_pct`` divides it by the image width (x 100) so
   resolutions compare. NaN when a map has no mass on the valid pixels.
 
+:func:`pair_metrics` computes all of them (:data:`METRICS`) for one pair of maps.
+
 The per-image stability tables follow the test-time-augmentation protocol of the chapter: one
-reference map, P perturbed maps (``stability_rows``: each against the reference;
-``pairwise_rows``: among themselves), summarised per image (``stability_summary``).
+reference map, P perturbed maps, each compared with the reference (``stability_rows``),
+summarised per image (``stability_summary``).
 """
 from __future__ import annotations
 
-import itertools
 import warnings
 from collections.abc import Sequence
 
@@ -106,26 +107,6 @@ def _topk_sets(a, b, k, mask) -> tuple[np.ndarray, np.ndarray] | None:
     return topk_mask(a, k, valid), topk_mask(b, k, valid)
 
 
-def topk_iou(a, b, k: float = 0.15, mask=None) -> float:
-    """IoU in [0, 1] of the top-``k`` pixel sets of two (H, W) maps over the valid pixels; NaN
-    when either map is constant there (or nothing is valid)."""
-    sets = _topk_sets(a, b, k, mask)
-    if sets is None:
-        return float("nan")
-    ta, tb = sets
-    return float(np.logical_and(ta, tb).sum() / np.logical_or(ta, tb).sum())
-
-
-def topk_dice(a, b, k: float = 0.15, mask=None) -> float:
-    """Dice ``2|A & B| / (|A| + |B|)`` in [0, 1] of the top-``k`` pixel sets (equal sizes, so
-    ``Dice = 2 IoU / (1 + IoU)``); NaN when either map is constant on the valid pixels."""
-    sets = _topk_sets(a, b, k, mask)
-    if sets is None:
-        return float("nan")
-    ta, tb = sets
-    return float(2 * np.logical_and(ta, tb).sum() / (ta.sum() + tb.sum()))
-
-
 def pool_to_grid(heatmap, grid: tuple[int, int], mask=None) -> tuple[np.ndarray, np.ndarray]:
     """Average-pool an (H, W) map to ``grid = (gh, gw)`` cells (the cells of
     ``adaptive_avg_pool2d``), each cell the mean of its valid pixels.
@@ -196,11 +177,6 @@ def com_shift(a, b, mask=None) -> float:
     a, b, valid = _pair(a, b, mask)
     (ra, ca), (rb, cb) = center_of_mass(a, valid), center_of_mass(b, valid)
     return float(np.hypot(ra - rb, ca - cb))
-
-
-def com_shift_percent(a, b, mask=None) -> float:
-    """:func:`com_shift` as a percentage of the image width ``W``."""
-    return 100.0 * com_shift(a, b, mask) / _heat(a, "a").shape[1]
 
 
 def pair_metrics(a, b, mask=None, k: float = 0.15,
@@ -283,40 +259,6 @@ def stability_rows(reference, perturbed, valid_masks=None, label_flipped=None, k
     frame = pd.DataFrame(rows, columns=["perturbation", *METRICS, "valid_fraction"])
     frame["label_flipped"] = flipped
     return frame
-
-
-def pairwise_rows(perturbed, valid_masks=None, k: float = 0.15,
-                  grid: tuple[int, int] | None = None,
-                  names: Sequence[str] | None = None) -> pd.DataFrame:
-    """Every pair of perturbed maps compared with each other, on the pixels valid in both.
-
-    Useful where no reference map exists (e.g. the spread of MC-dropout maps). P maps give
-    ``P (P - 1) / 2`` pairs: each costs two top-k sorts and a Spearman of ``H * W`` pixels, so
-    P = 20 at 224 px is 190 pairs, about 5 s on one core (3 s with ``grid=(28, 28)``), per
-    image: keep P modest. The mean pairwise value is the column mean (or
-    :func:`stability_summary`, which leaves ``flip_rate`` NaN: pairs have no label flip).
-
-    Returns:
-        DataFrame, one row per pair ``i < j``: ``perturbation`` ("name_i|name_j"), ``first,
-        second`` (the names) and ``METRICS`` + ``valid_fraction``.
-    Raises:
-        ValueError: fewer than two maps.
-    """
-    stack = _stack(perturbed, "perturbed")
-    count = len(stack)
-    if count < 2:
-        raise ValueError(f"pairwise_rows needs at least two maps, got {count}")
-    masks = _masks(valid_masks, count, stack.shape[1:])
-    labels = _names(names, count)
-    rows = []
-    for i, j in itertools.combinations(range(count), 2):
-        if masks[i] is None:
-            both = None
-        else:
-            both = np.logical_and(masks[i], masks[j])
-        rows.append({"perturbation": f"{labels[i]}|{labels[j]}", "first": labels[i],
-                     "second": labels[j], **pair_metrics(stack[i], stack[j], both, k, grid)})
-    return pd.DataFrame(rows)
 
 
 def stability_summary(rows: pd.DataFrame,

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..metrics.confidence import predicted_positive
 from ..models.classifier import gray_to_input
 from .base import chunks, layer_activations, to_heatmaps
 from .geometry import tta_spread
@@ -160,10 +161,10 @@ def stability_against_reference(reference: np.ndarray, perturbed: PerturbedMaps,
     if reference.shape[0] != perturbed.maps.shape[0] or reference.shape[1:] != perturbed.maps.shape[2:]:
         raise ValueError(f"reference maps {reference.shape} do not match perturbed maps "
                          f"{perturbed.maps.shape}")
-    ref_label = np.asarray(reference_probs) >= threshold
+    ref_label = predicted_positive(reference_probs, threshold)
     frames = []
     for i, image_id in enumerate(image_ids):
-        flipped = (perturbed.probs[i] >= threshold) != ref_label[i]
+        flipped = predicted_positive(perturbed.probs[i], threshold) != ref_label[i]
         rows = stability_rows(reference[i], perturbed.maps[i], perturbed.valid, flipped, k=k,
                               grid=grid, names=perturbed.names)
         frames.append(rows.assign(image_id=image_id))
@@ -230,9 +231,11 @@ def tta_stability(model: nn.Module, images: torch.Tensor, norm, probs: np.ndarra
                                        k=top_k, grid=grid)
     return stability_summary(rows, by=["image_id"])
 
+
 @dataclass
 class StabilityBySet:
-    """:func:`stability_by_source` of several image sets, keeping what chapter 06 reads on:
+    """:func:`stability_by_source` of several image sets (run over shards by
+    :func:`tmvlib.tables.stability.stability_by_set_on_shards`), keeping what chapter 06 reads on:
     ``rows`` (every set's stability rows with a ``set`` column), ``reference`` set -> (N,h,w)
     unperturbed Grad-CAM at the metric size, ``probs`` set -> source -> (N,P) probabilities of
     the perturbed predictions. The perturbed maps themselves are dropped (they are large)."""
@@ -240,34 +243,6 @@ class StabilityBySet:
     rows: "pd.DataFrame"
     reference: dict[str, np.ndarray]
     probs: dict[str, dict[str, np.ndarray]]
-
-
-def stability_by_set(model: nn.Module, others: Sequence[nn.Module], images: Mapping[str, torch.Tensor],
-                     norm, frames: Mapping[str, "pd.DataFrame"], threshold: float, *, mc_samples: int,
-                     seed: int, perturbations: Sequence[Perturbation], metric_size: int, top_k: float,
-                     grid: tuple[int, int], batch_size: int = 16) -> StabilityBySet:
-    """Chapter 06's protocol (:func:`stability_by_source`) on each set of images in turn.
-
-    Args:
-        images: set name -> uint8 (N,1,H,W) images. frames: set name -> its N rows in the same
-            order, with ``image_id`` and ``prob`` (the unperturbed probability, for label flips
-            at ``threshold``).
-        the rest: as :func:`stability_by_source`.
-    Returns:
-        :class:`StabilityBySet`, sets in the order of ``frames``.
-    """
-    import pandas as pd
-
-    rows, reference, probs = [], {}, {}
-    for name, frame in frames.items():
-        result = stability_by_source(model, others, images[name], norm, frame["prob"].to_numpy(), threshold,
-                                     frame["image_id"], mc_samples=mc_samples, seed=seed,
-                                     perturbations=perturbations, metric_size=metric_size, top_k=top_k,
-                                     grid=grid, batch_size=batch_size)
-        reference[name] = result.reference
-        rows.append(result.rows.assign(set=name))
-        probs[name] = {source: p.probs for source, p in result.sources.items()}
-    return StabilityBySet(pd.concat(rows, ignore_index=True), reference, probs)
 
 
 SCORECAM_TOPK = "Score-CAM (top-k)"

@@ -9,10 +9,13 @@ was drawn) rather than by copying rows: the same value, without the copies.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Callable
 
 import numpy as np
 import pandas as pd
+
+from ..formatting import interval_text
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,37 @@ class Interval:
     skipped: int
 
     def __str__(self) -> str:
-        return f"{self.value:.3f} [{self.low:.3f}, {self.high:.3f}]"
+        return interval_text(self.value, self.low, self.high)
+
+
+def patient_weight_blocks(patients: np.ndarray, n_boot: int, seed: int,
+                          block: int = 256) -> Iterator[np.ndarray]:
+    """The patient bootstrap's draws, in blocks of at most ``block`` draws: (k, N) float weights,
+    how often each image's patient is drawn in each resample (with replacement, as many patients
+    as there are). The one draw of every patient-level interval in the report (this module,
+    :mod:`tmvlib.metrics.paired`, :mod:`tmvlib.metrics.calibration.interval`): the same
+    ``patients``, ``n_boot`` and ``seed`` give the same draws whatever the block size."""
+    codes, uniques = pd.factorize(np.asarray(patients))
+    n_patients = len(uniques)
+    rng = np.random.default_rng(seed)
+    for start in range(0, n_boot, block):
+        k = min(block, n_boot - start)
+        draws = rng.integers(0, n_patients, (k, n_patients))
+        counts = np.zeros((k, n_patients))
+        np.add.at(counts, (np.repeat(np.arange(k), n_patients), draws.ravel()), 1.0)
+        yield counts[:, codes]
+
+
+def patient_weights(patients: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, N) weights of :func:`patient_weight_blocks`, all at once."""
+    blocks = list(patient_weight_blocks(patients, n_boot, seed))
+    return np.concatenate(blocks) if blocks else np.zeros((0, len(patients)))
+
+
+def patient_draws(patients: np.ndarray, n_boot: int, seed: int) -> Iterator[np.ndarray]:
+    """(N,) weights of one draw after another (:func:`patient_weight_blocks`)."""
+    for block in patient_weight_blocks(patients, n_boot, seed):
+        yield from block
 
 
 def patient_bootstrap(metric: Callable[[np.ndarray, np.ndarray], float], labels: np.ndarray,
@@ -44,12 +77,9 @@ def patient_bootstrap(metric: Callable[[np.ndarray, np.ndarray], float], labels:
         :class:`Interval` with the metric on the full data and the ``level`` interval.
     """
     labels, scores = np.asarray(labels), np.asarray(scores)
-    codes, uniques = pd.factorize(np.asarray(patients))
-    n_patients = len(uniques)
-    rng = np.random.default_rng(seed)
     values, skipped = [], 0
-    for _ in range(n_boot):
-        weight = np.bincount(rng.integers(0, n_patients, n_patients), minlength=n_patients)[codes]
+    for weight in patient_draws(patients, n_boot, seed):
+        weight = weight.astype(np.int64)  # multiplicities: metrics may repeat rows by them
         drawn = weight > 0
         if labels[drawn].min() == labels[drawn].max():
             skipped += 1
@@ -100,16 +130,13 @@ def patient_bootstrap_mean(values: np.ndarray, patients: np.ndarray, n_boot: int
     defined = ~np.isnan(values)
     if not defined.any():
         raise ValueError("patient_bootstrap_mean: every value is NaN")
-    codes, uniques = pd.factorize(np.asarray(patients))
-    n_patients = len(uniques)
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n_patients, (n_boot, n_patients))
-    counts = np.zeros((n_boot, n_patients))
-    np.add.at(counts, (np.repeat(np.arange(n_boot), n_patients), draws.ravel()), 1.0)
-    weight = counts[:, codes] * defined  # (n_boot, N): how often each defined image is drawn
-    total = weight.sum(1)
-    means = (weight @ np.where(defined, values, 0.0))[total > 0] / total[total > 0]
+    means, empty = [], 0
+    for block in patient_weight_blocks(patients, n_boot, seed):
+        weight = block * defined  # (k, N): how often each defined image is drawn
+        total = weight.sum(1)
+        means.append((weight @ np.where(defined, values, 0.0))[total > 0] / total[total > 0])
+        empty += int((total == 0).sum())
+    means = np.concatenate(means)
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail])
-    return Interval(float(values[defined].mean()), float(low), float(high), n_boot,
-                    int((total == 0).sum()))
+    return Interval(float(values[defined].mean()), float(low), float(high), n_boot, empty)

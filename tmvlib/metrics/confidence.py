@@ -22,7 +22,6 @@ import numpy as np
 from scipy.special import expit
 
 
-
 def probability_logit(probs, eps: float = 1e-7) -> np.ndarray:
     """``log(p / (1 - p))`` with p clipped to [eps, 1 - eps]: the logit of a probability (for an
     averaged prediction, the predictive logit)."""
@@ -30,9 +29,15 @@ def probability_logit(probs, eps: float = 1e-7) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
+def predicted_positive(probs, threshold: float) -> np.ndarray:
+    """(N,) bool: the decision at ``threshold``, positive when ``probs >= threshold`` (a
+    probability on the threshold is positive). The one decision rule of the report."""
+    return np.asarray(probs) >= threshold
+
+
 def errors_at(labels, probs, threshold: float) -> np.ndarray:
-    """(N,) bool: the prediction ``probs >= threshold`` differs from ``labels`` (in {0, 1})."""
-    return (np.asarray(probs) >= threshold).astype(int) != np.asarray(labels).astype(int)
+    """(N,) bool: the decision :func:`predicted_positive` differs from ``labels`` (in {0, 1})."""
+    return predicted_positive(probs, threshold).astype(int) != np.asarray(labels).astype(int)
 
 
 def decision_margin(probs, threshold: float) -> np.ndarray:

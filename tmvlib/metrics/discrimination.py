@@ -10,7 +10,13 @@ import pandas as pd
 from sklearn.metrics import (average_precision_score, confusion_matrix, precision_recall_curve,
                              roc_auc_score, roc_curve)
 
-THRESHOLD_RULES = ("youden", "sensitivity90", "half")
+from .confidence import predicted_positive
+
+# Each rule of choose_threshold, in words (the book says which one chose the run's threshold).
+THRESHOLD_RULE_TEXT = {"youden": "maximise Youden's J (sensitivity + specificity - 1)",
+                       "sensitivity90": "highest threshold with sensitivity >= 0.90",
+                       "half": "0.5"}
+THRESHOLD_RULES = tuple(THRESHOLD_RULE_TEXT)
 
 
 def auroc(labels: np.ndarray, scores: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
@@ -63,16 +69,25 @@ def choose_threshold(labels: np.ndarray, probs: np.ndarray, rule: str = "youden"
     raise ValueError(f"threshold rule must be one of {THRESHOLD_RULES}, got {rule!r}")
 
 
+def threshold_rule_text(rule: str) -> str:
+    """The rule of :func:`choose_threshold` in words, e.g. ``"maximise Youden's J (sensitivity +
+    specificity - 1)"``; ValueError naming the rules for an unknown one."""
+    if rule not in THRESHOLD_RULE_TEXT:
+        raise ValueError(f"threshold rule must be one of {THRESHOLD_RULES}, got {rule!r}")
+    return THRESHOLD_RULE_TEXT[rule]
+
+
 def confusion(labels: np.ndarray, probs: np.ndarray, threshold: float) -> pd.DataFrame:
     """2x2 confusion table (rows: true class, columns: predicted class), counts of images."""
-    matrix = confusion_matrix(labels, (probs >= threshold).astype(int), labels=[0, 1])
+    matrix = confusion_matrix(labels, predicted_positive(probs, threshold).astype(int), labels=[0, 1])
     return pd.DataFrame(matrix, index=["true 0", "true 1"], columns=["pred 0", "pred 1"])
 
 
 def thresholded_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float,
                         sample_weight: np.ndarray | None = None) -> dict[str, float]:
     """Accuracy, F1, sensitivity, specificity, PPV and NPV at ``threshold`` (NaN when undefined)."""
-    (tn, fp), (fn, tp) = confusion_matrix(labels, (probs >= threshold).astype(int), labels=[0, 1],
+    predicted = predicted_positive(probs, threshold).astype(int)
+    (tn, fp), (fn, tp) = confusion_matrix(labels, predicted, labels=[0, 1],
                                           sample_weight=sample_weight)
 
     def ratio(num: float, den: float) -> float:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .calibration.nll import EPS
+from .confidence import predicted_positive
 
 
 def _members(member_probs: np.ndarray) -> np.ndarray:
@@ -37,7 +38,7 @@ def pairwise_disagreement(member_probs: np.ndarray, threshold: float) -> np.ndar
     """
     probs = _members(member_probs)
     m = probs.shape[0]
-    k = (probs >= threshold).sum(0)
+    k = predicted_positive(probs, threshold).sum(0)
     return k * (m - k) / (m * (m - 1) / 2)
 
 

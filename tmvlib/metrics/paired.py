@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from .bootstrap import patient_draws
+
 Statistic = Callable[[np.ndarray, np.ndarray], float]
 
 
@@ -84,18 +86,6 @@ def bootstrap_p_value(draws: np.ndarray, value: float, se: float) -> float:
     return float(p)
 
 
-def patient_weights(patients: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """(n_boot, N) integer weights: how often each image's patient is drawn in each of
-    ``n_boot`` patient resamples (with replacement, as many patients as there are)."""
-    codes, uniques = pd.factorize(np.asarray(patients))
-    n_patients = len(uniques)
-    rng = np.random.default_rng(seed)
-    counts = np.zeros((n_boot, n_patients))
-    draws = rng.integers(0, n_patients, (n_boot, n_patients))
-    np.add.at(counts, (np.repeat(np.arange(n_boot), n_patients), draws.ravel()), 1.0)
-    return counts[:, codes]
-
-
 def paired_bootstrap(statistic_a: Statistic, statistic_b: Statistic, patients: np.ndarray,
                      n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> PairedDifference:
     """Paired patient-bootstrap interval of ``statistic_a - statistic_b``.
@@ -119,7 +109,7 @@ def paired_bootstrap(statistic_a: Statistic, statistic_b: Statistic, patients: n
     if not (np.isfinite(a) and np.isfinite(b)):
         raise ValueError(f"a statistic is undefined on the full data (a={a}, b={b})")
     diffs, skipped = [], 0
-    for weight in patient_weights(patients, n_boot, seed):
+    for weight in patient_draws(patients, n_boot, seed):
         rows = np.flatnonzero(weight)
         try:
             d = float(statistic_a(rows, weight[rows])) - float(statistic_b(rows, weight[rows]))

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import digamma
 
-from .calibration._validate import (check_finite, check_labels, check_probs, check_weight,
-                                    same_length)
+from .calibration._validate import (check_finite, check_labels, check_probs, check_weight, same_length)
+from .confidence import errors_at
 from .discrimination import auroc
 
 
@@ -29,7 +29,7 @@ def _inputs(labels, probs, uncertainty, threshold, sample_weight=None):
     same_length(labels=labels, probs=probs, uncertainty=uncertainty, sample_weight=weight)
     if not np.isfinite(threshold):
         raise ValueError(f"threshold must be a finite number, got {threshold!r}")
-    errors = ((probs >= threshold).astype(float) != labels).astype(float)
+    errors = errors_at(labels, probs, threshold).astype(float)
     return labels, probs, uncertainty, weight, errors
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from ..uncertainty.abstention import DeferralRule
+from ..uncertainty.abstention import DeferralRule, threshold_text
 from .wording import difference_verdict, interval_text, position
 
 POPULATION = "images like the NIH validation images"
@@ -35,18 +35,6 @@ def guarantee_text(rule: DeferralRule | Mapping, population: str = POPULATION) -
         return f"on {population}, at most {_pct(r.max_error)} of the answered cases are wrong, {conf}"
     return (f"on {population}, at most {_pct(r.max_error)} of the answered positive calls and at most "
             f"{_pct(r.max_error)} of the answered negative calls are wrong, {conf} for both together")
-
-
-def threshold_text(rule: DeferralRule | Mapping) -> str:
-    """The certified thresholds, e.g. "decision uncertainty <= 0.35" or "positive calls: none
-    certified (always deferred); negative calls: decision uncertainty <= 0.40"."""
-    r = _rule(rule)
-
-    def one(t):
-        return "none certified (always deferred)" if t is None else f"{r.score} <= {t:.2f}"
-    if r.kind == "marginal":
-        return one(r.thresholds["all"])
-    return "; ".join(f"{group} calls: {one(t)}" for group, t in r.thresholds.items())
 
 
 def calibration_text(rule: DeferralRule | Mapping) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Hashable, Mapping
 import pandas as pd
 
 from ..tables.quadrants import AMONG
-from ..tables.trust import CONFIDENCE_SCORE, SECONDARY_CONFIDENCE
+from ..contracts.scores import DECISION_UNCERTAINTY, DISTANCE_TO_HALF, TTA_FLIP_RATE, TTA_INSTABILITY
 from .wording import difference_verdict, holm_text, interval_text, position
 
 
@@ -57,8 +57,8 @@ def detection_verdict(low: float, high: float) -> str:
             "includes": "does not detect errors better than chance at this sample size"}[position(low, high, 0.5)]
 
 
-SCORE_LABELS = {"combined": "the combined score", CONFIDENCE_SCORE: "the decision uncertainty",
-                "instability (TTA)": "TTA explanation instability", "flip rate (TTA)": "the TTA flip rate"}
+SCORE_LABELS = {"combined": "the combined score", DECISION_UNCERTAINTY: "the decision uncertainty",
+                TTA_INSTABILITY: "TTA explanation instability", TTA_FLIP_RATE: "the TTA flip rate"}
 
 
 def score_label(score: str) -> str:
@@ -119,10 +119,10 @@ def threshold_caveat(test: pd.DataFrame, threshold: float, uncertainty_score: st
     with a threshold elsewhere a prediction just across it can be confident: the sentence counts
     the danger-zone images of ``test`` (quadrant rows with ``prob, danger``) whose probability
     lies between 0.5 and ``threshold``. Another score gets a general sentence."""
-    if uncertainty_score == CONFIDENCE_SCORE:
+    if uncertainty_score == DECISION_UNCERTAINTY:
         return (f"the uncertainty score ({uncertainty_score}) is measured from the decision threshold "
                 f"({threshold:.3f}) on the logit scale, so a confident prediction is one far from changing its label")
-    if uncertainty_score != SECONDARY_CONFIDENCE:
+    if uncertainty_score != DISTANCE_TO_HALF:
         return (f"the uncertainty score ({uncertainty_score}) does not depend on the decision threshold "
                 f"({threshold:.3f}), so a prediction just across the threshold can still count as confident")
     between = test["danger"] & ((test["prob"] - 0.5) * (test["prob"] - threshold) < 0)

@@ -6,37 +6,14 @@ rather than formatting ``value [low, high]`` or "above / below chance" by hand.
 """
 from __future__ import annotations
 
-import math
 from typing import Literal
 
+from ..formatting import bounds_text, interval_text, is_missing
+
+__all__ = ["Position", "auroc_verdict", "bounds_text", "difference_verdict", "holm_text", "interval_column",
+           "interval_text", "p_text", "paired_text", "position", "versus_chance"]
+
 Position = Literal["above", "below", "includes"]
-
-
-def _missing(x) -> bool:
-    try:
-        return x is None or math.isnan(float(x))
-    except (TypeError, ValueError):
-        return True
-
-
-def interval_text(value: float, low: float, high: float, digits: int = 3, signed: bool = False,
-                  percent: bool = False, missing: str = "-") -> str:
-    """``value [low, high]``, e.g. ``0.812 [0.771, 0.850]``.
-
-    Args:
-        digits: decimals (of the percentage when ``percent``).
-        signed: a sign on every number (``+0.031 [-0.004, +0.066]``), for differences.
-        percent: numbers as percentages (``61% [53%, 70%]``).
-        missing: the text when the value is missing (NaN or None).
-    Returns:
-        the text; with a missing bound (a degenerate bootstrap) the value alone.
-    """
-    if _missing(value):
-        return missing
-    spec = f"{'+' if signed else ''}.{digits}{'%' if percent else 'f'}"
-    if _missing(low) or _missing(high):
-        return format(value, spec)
-    return f"{value:{spec}} [{low:{spec}}, {high:{spec}}]"
 
 
 def position(low: float, high: float, reference: float = 0.0) -> Position:
@@ -87,14 +64,6 @@ def paired_text(difference, a: str, b: str, quantity: str, lower_is_better: bool
                               digits=digits)
 
 
-def bounds_text(low: float, high: float, digits: int = 3, missing: str = "-") -> str:
-    """An interval without its estimate, ``[low, high]`` (e.g. ``[0.012, 0.094]``), for a table
-    that shows the estimate in a column of its own; ``missing`` when a bound is missing."""
-    if _missing(low) or _missing(high):
-        return missing
-    return f"[{low:.{digits}f}, {high:.{digits}f}]"
-
-
 def p_text(p: float) -> str:
     """A p-value as text: ``0.012``, or ``< 0.001``."""
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
@@ -129,7 +98,7 @@ def difference_verdict(value: float, low: float, high: float, a: str, b: str, qu
     where = position(low, high, 0.0)
     note = "" if p_adjusted is None else f"; {holm_text(p_adjusted)}"
     power = (f"; this sample detects differences of about {mdd:.{digits}f} or more"
-             if mdd is not None and not _missing(mdd) else "")
+             if mdd is not None and not is_missing(mdd) else "")
     if where != "includes" and p_adjusted is not None and not p_adjusted < alpha:
         return (f"no difference in {quantity} between {a} and {b} that survives the Holm correction "
                 f"({diff}: the interval excludes 0, but {holm_text(p_adjusted)}{power})")

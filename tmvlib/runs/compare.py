@@ -213,24 +213,29 @@ def compare_value(key: str, old, new, tolerance: Tolerance) -> Difference | None
     return None if str(old) == str(new) else Difference(key, old, new, "types differ")
 
 
-def compare_values(old: Mapping[str, object], new: Mapping[str, object],
-                   tolerance_of: ToleranceOf = exact) -> list[Difference]:
-    """Every difference between two ``{key: value}`` maps, sorted by key (a key on one side only
-    is a difference unless its tolerance ignores it)."""
-    out = []
+def _pairs(old: Mapping, new: Mapping, tolerance_of: ToleranceOf, out: list[Difference]):
+    """``(key, tolerance)`` of every key on both sides that its tolerance does not ignore, in key
+    order; a key on one side only is appended to ``out`` as a difference."""
     for key in sorted(set(old) | set(new)):
         tolerance = tolerance_of(key)
         if tolerance.ignored:
             continue
-        if key not in new:
-            out.append(Difference(key, old[key], _MISSING))
-        elif key not in old:
-            out.append(Difference(key, _MISSING, new[key]))
+        if key not in new or key not in old:
+            out.append(Difference(key, old.get(key, _MISSING), new.get(key, _MISSING)))
         else:
-            found = compare_value(key, old[key], new[key], tolerance)
-            if found:
-                out.append(found)
-    return out
+            yield key, tolerance
+
+
+def compare_values(old: Mapping[str, object], new: Mapping[str, object],
+                   tolerance_of: ToleranceOf = exact) -> list[Difference]:
+    """Every difference between two ``{key: value}`` maps, sorted by key (a key on one side only
+    is a difference unless its tolerance ignores it)."""
+    out: list[Difference] = []
+    for key, tolerance in _pairs(old, new, tolerance_of, out):
+        found = compare_value(key, old[key], new[key], tolerance)
+        if found:
+            out.append(found)
+    return sorted(out, key=lambda d: d.key)
 
 
 @dataclass(frozen=True)
@@ -276,18 +281,12 @@ def spreads(old: Mapping[str, object], new: Mapping[str, object],
 def compare_arrays(old: Mapping[str, Path], new: Mapping[str, Path],
                    tolerance_of: ToleranceOf = exact) -> list[Difference]:
     """Heatmap files compared elementwise (shape exactly, values within the tolerance)."""
-    out = []
-    for key in sorted(set(old) | set(new)):
-        if tolerance_of(key).ignored:
-            continue
-        if key not in new or key not in old:
-            out.append(Difference(key, old.get(key, _MISSING), new.get(key, _MISSING)))
-            continue
+    out: list[Difference] = []
+    for key, tolerance in _pairs(old, new, tolerance_of, out):
         a, b = load_arrays(old[key]), load_arrays(new[key])
         if sorted(a) != sorted(b):
             out.append(Difference(key, sorted(a), sorted(b), "array names differ"))
             continue
-        tolerance = tolerance_of(key)
         for name in a:
             x, y = a[name], b[name]
             label = key + (f"[{name}]" if name else "")
@@ -311,14 +310,10 @@ def sha256(path: Path) -> str:
 
 def compare_binaries(old: Mapping[str, Path], new: Mapping[str, Path],
                      tolerance_of: ToleranceOf = exact) -> list[Difference]:
-    """Other files (checkpoints, images, HTML) compared by their bytes."""
-    out = []
-    for key in sorted(set(old) | set(new)):
-        if tolerance_of(key).ignored:
-            continue
-        if key not in new or key not in old:
-            out.append(Difference(key, old.get(key, _MISSING), new.get(key, _MISSING)))
-        elif sha256(old[key]) != sha256(new[key]):
+    """Other files (images, HTML) compared by their bytes."""
+    out: list[Difference] = []
+    for key, _ in _pairs(old, new, tolerance_of, out):
+        if sha256(old[key]) != sha256(new[key]):
             out.append(Difference(key, "sha256 " + sha256(old[key])[:12], "sha256 " + sha256(new[key])[:12],
                                   "the bytes differ"))
     return out

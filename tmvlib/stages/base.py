@@ -1,6 +1,9 @@
 """The shared base of stages that run a trained classifier over a shard's images."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pandas as pd
 import torch
 
@@ -21,15 +24,24 @@ class CheckpointStage(ImageStage):
             must be identical across executors.
     """
 
+    #: attributes naming a folder the stage writes into; the identity holds them relative to the
+    #: checkpoint's folder (both are in the run folder)
+    output_folders: tuple[str, ...] = ()
+
     def __init__(self, checkpoint: str, image_size: int, threads: int | None = None):
         self.checkpoint, self.image_size, self.threads = str(checkpoint), int(image_size), threads
         self._model = self._weights = None
 
     def identity(self) -> dict:
-        """The stage's parameters and the checkpoint's sha256, not its path: a retrained model at
-        the same path invalidates the finished shards, and a run folder moved or copied elsewhere
-        (another mount on a cluster) keeps them."""
+        """The stage's parameters and the checkpoint's sha256, not its path, and its output
+        folders relative to the checkpoint's folder: a retrained model at the same path
+        invalidates the finished shards, a run folder moved or copied elsewhere (another mount on
+        a cluster) keeps them and finds their files, and outputs sent to another folder are
+        computed again."""
         identity = {k: v for k, v in super().identity().items() if k != "checkpoint"}
+        base = Path(self.checkpoint).resolve().parent
+        for name in self.output_folders:
+            identity[name] = Path(os.path.relpath(Path(getattr(self, name)).resolve(), base)).as_posix()
         return {**identity, "checkpoint_sha256": sha256_file(self.checkpoint)}
 
     def setup(self) -> None:

@@ -34,6 +34,8 @@ class MapStage(CheckpointStage):
     image).
     """
 
+    output_folders = ("heatmap_dir",)
+
     def __init__(self, checkpoint: str, image_size: int, heatmap_dir: str, map_dtype: str = "float16",
                  threads: int | None = None, keep_maps: bool = True):
         super().__init__(checkpoint, image_size, threads)
@@ -219,9 +221,11 @@ class SourceStabilityStage(CheckpointStage):
         self.grid, self.batch_size = tuple(grid), int(batch_size)
         self._others = None
 
+    output_folders = ("detail_dir",)
+
     def identity(self) -> dict:
         """As :meth:`CheckpointStage.identity`, with the members' sha256 in place of their paths."""
-        identity = {k: v for k, v in super().identity().items() if k not in ("member_checkpoints", "detail_dir")}
+        identity = {k: v for k, v in super().identity().items() if k != "member_checkpoints"}
         return {**identity, "member_sha256": [sha256_file(c) for c in self.member_checkpoints]}
 
     def setup(self) -> None:

@@ -29,15 +29,12 @@ class InputStatsStage(CheckpointStage):
     """
 
     name = "input stats"
+    output_folders = ("feature_dir",)
 
     def __init__(self, checkpoint: str, image_size: int, feature_dir: str, batch_size: int = 8,
                  threads: int | None = None):
         super().__init__(checkpoint, image_size, threads)
         self.feature_dir, self.batch_size = str(feature_dir), int(batch_size)
-
-    def identity(self) -> dict:
-        """As :meth:`CheckpointStage.identity`, without the feature folder's path."""
-        return {k: v for k, v in super().identity().items() if k != "feature_dir"}
 
     @torch.no_grad()
     def run(self, records: pd.DataFrame) -> pd.DataFrame:

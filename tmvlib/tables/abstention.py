@@ -34,9 +34,10 @@ from ..metrics.bootstrap import patient_bootstrap_mean
 from ..metrics.confidence import decision_uncertainty, errors_at
 from ..metrics.frames import require_columns
 from ..metrics.paired import group_mean, paired_bootstrap
-from ..uncertainty.abstention import RULES, DeferralRule, calibrate_deferral
+from ..uncertainty.abstention import RULES, DeferralRule, calibrate_deferral, threshold_text
 from .endpoints import COMBINED
-from .trust import CONFIDENCE_SCORE, fit_combined_score
+from ..contracts.scores import DECISION_UNCERTAINTY
+from .trust import fit_combined_score
 
 ScoreFunction = Callable[[pd.DataFrame], np.ndarray]
 ScoreRecipe = Callable[[pd.DataFrame], ScoreFunction]
@@ -80,7 +81,7 @@ def confidence_rows(predictions: pd.DataFrame, threshold: float) -> pd.DataFrame
                          "patient_id": predictions["patient_id"].to_numpy(),
                          "label": predictions["label"].to_numpy().astype(int),
                          "correct": ~errors_at(predictions["label"], probs, threshold),
-                         CONFIDENCE_SCORE: decision_uncertainty(probs, threshold)})
+                         DECISION_UNCERTAINTY: decision_uncertainty(probs, threshold)})
 
 
 def _errors(frame: pd.DataFrame) -> np.ndarray:
@@ -266,15 +267,11 @@ def resplit_draws(pooled: pd.DataFrame, recipes: Mapping[str, ScoreRecipe], max_
         for (score, kind), f in fitted.items():
             answered = f.answers(evaluation)
             errors = realised_errors(evaluation, answered)
-            rows.append({"draw": draw, "score": score, "rule": kind, "threshold": _thresholds_text(f.rule),
+            rows.append({"draw": draw, "score": score, "rule": kind, "threshold": threshold_text(f.rule),
                          "certified": f.rule.certified, **errors,
                          "violated": is_violation(kind, errors, max_error),
                          "calibration_images": len(calibration), "evaluation_images": len(evaluation)})
     return pd.DataFrame(rows)
-
-
-def _thresholds_text(rule: DeferralRule) -> str:
-    return ", ".join(f"{g}: {'none' if t is None else f'{t:.2f}'}" for g, t in rule.thresholds.items())
 
 
 def violation_summary(draws: pd.DataFrame, delta: float, level: float = 0.95) -> pd.DataFrame:
@@ -299,7 +296,7 @@ def violation_summary(draws: pd.DataFrame, delta: float, level: float = 0.95) ->
     return pd.DataFrame(rows)
 
 
-def deferral_recipes(combined_features: tuple[str, ...], columns: tuple[str, ...] = (CONFIDENCE_SCORE,),
+def deferral_recipes(combined_features: tuple[str, ...], columns: tuple[str, ...] = (DECISION_UNCERTAINTY,),
                      combined: str = COMBINED) -> dict[str, ScoreRecipe]:
     """The deferral scores chapter 07 compares: each of ``columns`` as it is (``combined`` among
     them is ignored), and the combined score refitted from ``combined_features`` on the
@@ -342,7 +339,7 @@ def targets_table(calibration: pd.DataFrame, evaluation: pd.DataFrame, recipes: 
         fitted = fit_deferral_rules(calibration, recipes, target, delta, grid, fwer)
         for (score, kind), f in fitted.items():
             realised = realised_errors(evaluation, f.answers(evaluation))
-            rows.append({"max_error": target, "score": score, "rule": kind, "threshold": _thresholds_text(f.rule),
+            rows.append({"max_error": target, "score": score, "rule": kind, "threshold": threshold_text(f.rule),
                          "calibration_coverage": float(f.answers(calibration).mean()),
                          "coverage": realised["coverage"], "answered": realised["answered"],
                          "error among answered": realised["error among answered"]})

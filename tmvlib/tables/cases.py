@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 
 from ..artifacts import explanation_dir
+from ..contracts.scores import DECISION_UNCERTAINTY, ENSEMBLE_VARIANCE, MC_MUTUAL_INFORMATION, TTA_FLIP_RATE
 from ..explain.geometry import peak_distance, peak_in_boxes
 from ..explain.gradcam import gradcam
 from ..explain.regions import peak_region
@@ -164,8 +165,8 @@ def case_record(case, row: pd.Series, k: int, maps: CaseMaps, tta: PerturbedMaps
         "uncertainty_threshold": rules.uncertainty_threshold,
         "instability_score": i_name, "instability": float(row[i_name]),
         "instability_threshold": rules.instability_threshold,
-        "decision_uncertainty": float(row["decision uncertainty"]), "mutual_information": float(row["MC mutual information"]),
-        "ensemble_variance": float(row["ensemble variance"]), "flip_rate": float(row["flip rate (TTA)"]),
+        "decision_uncertainty": float(row[DECISION_UNCERTAINTY]), "mutual_information": float(row[MC_MUTUAL_INFORMATION]),
+        "ensemble_variance": float(row[ENSEMBLE_VARIANCE]), "flip_rate": float(row[TTA_FLIP_RATE]),
         "tta_count": len(tta.names), "tta_probs": tta.probs[k].tolist(),
         "scores": {c: row[c] for c in scores},
         "view": row["view"], "sex": row["sex"], "age": row["age"], "quality": row["quality"], "source": row["source"],

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.splits import patient_unit_interval
-from ..metrics.confidence import decision_margin
+from ..metrics.confidence import decision_margin, predicted_positive
 
 OUTCOMES = ("TP", "FP", "FN", "TN")
 
@@ -22,7 +22,7 @@ def outcomes(labels: np.ndarray, probs: np.ndarray, threshold: float) -> np.ndar
     labels = np.asarray(labels)
     if not np.isin(labels, (0, 1)).all():
         raise ValueError("labels must be 0 or 1")
-    predicted = np.asarray(probs) >= threshold
+    predicted = predicted_positive(probs, threshold)
     table = np.array([["TN", "FP"], ["FN", "TP"]])
     return table[labels.astype(int), predicted.astype(int)]
 

@@ -27,10 +27,11 @@ import pandas as pd
 
 from ..metrics.discrimination import auroc
 from ..metrics.paired import PairedDifference, holm, paired_bootstrap
-from .trust import CONFIDENCE_SCORE, SECONDARY_CONFIDENCE, error_aurc, errors_and_patients, score_array
+from ..contracts.scores import DECISION_UNCERTAINTY, DISTANCE_TO_HALF, TTA_FLIP_RATE, TTA_INSTABILITY
+from .trust import error_aurc, errors_and_patients, score_array
 
 COMBINED = "combined"
-COMBINED_FEATURES = (CONFIDENCE_SCORE, "instability (TTA)")  # what chapter 06 fits the combined score on
+COMBINED_FEATURES = (DECISION_UNCERTAINTY, TTA_INSTABILITY)  # what chapter 06 fits the combined score on
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,13 @@ class Comparison:
         return self.quantity == "AURC"
 
 
-PRIMARY = Comparison("primary", "AURC", COMBINED, CONFIDENCE_SCORE, "test")
+PRIMARY = Comparison("primary", "AURC", COMBINED, DECISION_UNCERTAINTY, "test")
 SECONDARY = (
-    Comparison("S1", "AURC", COMBINED, CONFIDENCE_SCORE, "external"),
-    Comparison("S2", "error-detection AUROC", COMBINED, CONFIDENCE_SCORE, "test"),
-    Comparison("S3", "error-detection AUROC", "instability (TTA)", CONFIDENCE_SCORE, "test"),
-    Comparison("S4", "error-detection AUROC", "flip rate (TTA)", CONFIDENCE_SCORE, "test"),
-    Comparison("S5", "AURC", CONFIDENCE_SCORE, SECONDARY_CONFIDENCE, "test"),
+    Comparison("S1", "AURC", COMBINED, DECISION_UNCERTAINTY, "external"),
+    Comparison("S2", "error-detection AUROC", COMBINED, DECISION_UNCERTAINTY, "test"),
+    Comparison("S3", "error-detection AUROC", TTA_INSTABILITY, DECISION_UNCERTAINTY, "test"),
+    Comparison("S4", "error-detection AUROC", TTA_FLIP_RATE, DECISION_UNCERTAINTY, "test"),
+    Comparison("S5", "AURC", DECISION_UNCERTAINTY, DISTANCE_TO_HALF, "test"),
 )
 
 

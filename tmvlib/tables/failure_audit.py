@@ -28,9 +28,9 @@ import pandas as pd
 
 from ..explain.regions import EDGE_REGIONS
 from ..metrics.bootstrap import patient_bootstrap_mean
-from ..metrics.paired import group_mean, holm, paired_bootstrap
+from ..metrics.confidence import decision_margin, errors_at, predicted_positive
 from ..metrics.frames import require_columns
-from .curate import decision_margin
+from ..metrics.paired import group_mean, holm, paired_bootstrap
 
 REASONS = ("danger zone", "confident false negative", "confident false positive",
            "least stable explanation", "shifted-set failure")
@@ -81,11 +81,11 @@ def select_failure_cases(test: pd.DataFrame, external: pd.DataFrame, threshold: 
     frames = {"test": test.assign(margin=decision_margin(test["prob"], threshold)),
               "external": external.assign(margin=decision_margin(external["prob"], threshold))}
     t, e = frames["test"], frames["external"]
-    predicted = t["prob"] >= threshold
+    wrong = errors_at(t["label"], t["prob"], threshold)
     picks: dict[str, pd.DataFrame] = {
         "danger zone": _top(t[t["danger"].astype(bool)], "margin", len(t)),
-        "confident false negative": _top(t[(t["label"] == 1) & ~predicted], "margin", n_confident),
-        "confident false positive": _top(t[(t["label"] == 0) & predicted], "margin", n_confident),
+        "confident false negative": _top(t[wrong & (t["label"] == 1)], "margin", n_confident),
+        "confident false positive": _top(t[wrong & (t["label"] == 0)], "margin", n_confident),
         "least stable explanation": _top(t, instability_col, n_unstable),
         "shifted-set failure": _top(e[~e["correct"].astype(bool)], "margin", n_shifted),
     }
@@ -155,8 +155,8 @@ def case_observations(case: Mapping, threshold: float, uncertainty_threshold: fl
     wrong = None
     if "label" in get and "prob" in get:
         label, prob = int(get["label"]), float(get["prob"])
-        predicted = int(prob >= threshold)
-        wrong = predicted != label
+        predicted = int(predicted_positive(prob, threshold))
+        wrong = bool(errors_at(label, prob, threshold))
         kind = ("false negative" if label == 1 else "false positive") if wrong else (
             "true positive" if label == 1 else "true negative")
         side = ">=" if predicted else "<"

@@ -9,11 +9,12 @@ labels and checks that none of these quantities moves:
 - the quadrant cuts (chapter 07 and the card): :func:`validation_cuts`;
 - the combined trust score's weights (chapter 06): :func:`fit_trust_score`;
 - the error rate of each trust cell shown on a card: :func:`validation_cell_error_rates`;
-- the deferral rules with a guarantee (chapter 07 and the card): :func:`validation_deferral_rules`.
+- the deferral rules with a guarantee (chapter 07 and the card): :func:`validation_deferral_rules`;
+- the calibration maps (temperature, Platt, isotonic) of every method (chapter 03):
+  :func:`validation_calibrators`.
 
-The temperatures (chapter 03) are fitted on validation logits by
-``tmvlib.uncertainty.predictions.fit_temperatures``, and the out-of-distribution quantile
-(chapter 08) on validation features by ``tmvlib.card.reference.fit_input_reference``.
+The out-of-distribution quantile (chapter 08) is fitted on validation features by
+``tmvlib.card.reference.fit_input_reference``.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ import pandas as pd
 
 from ..metrics.discrimination import choose_threshold
 from ..metrics.frames import require_columns
+from ..uncertainty.calibrators import CALIBRATIONS, Calibrator
+from ..uncertainty.predictions import fit_method_calibrators
 from .abstention import FittedDeferral, ScoreRecipe, fit_deferral_rules, targets_table
 from .trust import CombinedScore, fit_combined_score, threshold_at_quantile
 from .trust_cells import cell_error_rates
@@ -51,6 +54,26 @@ def validation_threshold(predictions: pd.DataFrame, rule: str) -> float:
     ``half``)."""
     val = validation_rows(predictions, "the decision threshold")
     return choose_threshold(val["label"].to_numpy(), val["prob"].to_numpy(), rule)
+
+
+def validation_calibrators(logits: Mapping[str, Mapping[str, np.ndarray]], labels: Mapping[str, np.ndarray],
+                           names: tuple[str, ...] = CALIBRATIONS) -> dict[str, dict[str, Calibrator]]:
+    """Chapter 03's calibration maps of every method, fitted on the validation images only
+    (:func:`tmvlib.uncertainty.predictions.fit_method_calibrators`).
+
+    Args:
+        logits: method -> set -> sampled logits ``(S, N_set)``, every set the chapter scored.
+        labels: set -> ``(N_set,)`` labels; only ``labels["val"]`` is read.
+    Raises:
+        ValueError: no validation labels, or a method without validation logits.
+    """
+    if FIT_SET not in labels:
+        raise ValueError(f"the calibration maps: no validation labels to fit on; sets present: {sorted(labels)}")
+    missing = sorted(method for method, by_set in logits.items() if FIT_SET not in by_set)
+    if missing:
+        raise ValueError(f"the calibration maps: no validation logits for {missing}")
+    return fit_method_calibrators({method: by_set[FIT_SET] for method, by_set in logits.items()},
+                                  np.asarray(labels[FIT_SET]), names)
 
 
 def validation_cuts(scores: pd.DataFrame, uncertainty_score: str, instability_score: str,

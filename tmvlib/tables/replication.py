@@ -30,7 +30,8 @@ from ..stages import TTAStabilityStage
 from ..uncertainty.predictions import fit_method_calibrators, method_predictions
 from .endpoints import COMBINED, COMBINED_FEATURES, PRIMARY, paired_score_difference
 from .fitted import fit_trust_score, validation_cuts
-from .trust import CONFIDENCE_SCORE, assign_quadrants
+from ..contracts.scores import DECISION_UNCERTAINTY, TTA_FLIP_RATE, TTA_INSTABILITY
+from .trust import assign_quadrants
 from .trust_cells import fill_constant_maps
 from .uncertainty import HEADLINE, calibration_draws, calibration_levels, paired_calibration
 
@@ -43,7 +44,7 @@ ERROR_AUROC_CONFIDENCE = "error-detection AUROC of the confidence, NIH test"
 ERROR_AUROC_INSTABILITY = "error-detection AUROC of TTA instability, NIH test"
 PRIMARY_ENDPOINT = "primary endpoint: AURC, combined score - confidence, NIH test"
 DANGER_SHARE = "danger-zone share, NIH test"
-INSTABILITY = "instability (TTA)"
+INSTABILITY = TTA_INSTABILITY
 # quantity -> (reference value its verdict is read against, kind)
 FINDINGS = {
     AUROC_TEST: (0.5, "vs chance"),
@@ -126,9 +127,9 @@ def replicate_trust_frame(frames: Mapping[str, pd.DataFrame], probs: Mapping[str
         by_id = stability[name].set_index("image_id")
         part = frame[["image_id", "patient_id", "label"]].reset_index(drop=True).assign(prob=prob, set=name)
         part["correct"] = ~errors_at(part["label"].to_numpy(), prob, threshold)
-        part[CONFIDENCE_SCORE] = decision_uncertainty(prob, threshold)
+        part[DECISION_UNCERTAINTY] = decision_uncertainty(prob, threshold)
         part[INSTABILITY] = part["image_id"].map(by_id["instability"]).to_numpy(float)
-        part["flip rate (TTA)"] = part["image_id"].map(by_id["flip_rate"]).to_numpy(float)
+        part[TTA_FLIP_RATE] = part["image_id"].map(by_id["flip_rate"]).to_numpy(float)
         parts.append(part)
     return fill_constant_maps(pd.concat(parts, ignore_index=True), columns=[INSTABILITY])
 
@@ -152,8 +153,8 @@ def replicate_trust_quantities(per_image: pd.DataFrame, uncertainty_quantile: fl
     patients = test["patient_id"].to_numpy()
     detect = patient_bootstrap(auroc, errors, test[INSTABILITY].to_numpy(float), patients, n_boot, seed)
     primary = paired_score_difference(test, PRIMARY.a, PRIMARY.b, PRIMARY.quantity, n_boot, seed)
-    cuts = validation_cuts(frame, CONFIDENCE_SCORE, INSTABILITY, uncertainty_quantile, instability_quantile)
-    danger = assign_quadrants(test, CONFIDENCE_SCORE, INSTABILITY, *cuts,
+    cuts = validation_cuts(frame, DECISION_UNCERTAINTY, INSTABILITY, uncertainty_quantile, instability_quantile)
+    danger = assign_quadrants(test, DECISION_UNCERTAINTY, INSTABILITY, *cuts,
                               max_flip_rate=max_flip_rate)["danger"].to_numpy(float)
     share = patient_bootstrap_mean(danger, patients, n_boot, seed)
     rows = [(ERROR_AUROC_INSTABILITY, detect.value, detect.low, detect.high),

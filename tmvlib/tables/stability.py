@@ -22,6 +22,7 @@ from ..data.splits import subsample_patients
 from ..explain.perturbations import Perturbation
 from ..explain.regions import peak_region
 from ..explain.stability import StabilityBySet, perturbed_probabilities
+from ..metrics.confidence import predicted_positive
 from ..metrics.frames import require_columns
 from ..parallel import map_images
 from ..stages import SourceStabilityStage
@@ -203,7 +204,7 @@ def factor_table(frame: pd.DataFrame, probs: np.ndarray, names: Sequence[str], t
     rows = []
     for k, name in enumerate(names):
         shift = probs[:, k] - base
-        flips = ((probs[:, k] >= threshold) != (base >= threshold)).astype(float)
+        flips = (predicted_positive(probs[:, k], threshold) != predicted_positive(base, threshold)).astype(float)
         rows += interval_rows({"label flip": flips, "probability shift": shift, "absolute shift": np.abs(shift)},
                               patients, n_boot, seed, factor=name)
     return pd.DataFrame(rows)

@@ -39,6 +39,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from ..contracts.scores import (DECISION_UNCERTAINTY, DISTANCE_TO_HALF, ENSEMBLE_VARIANCE,
+                               MC_MUTUAL_INFORMATION, TTA_FLIP_RATE)
 from ..metrics.bootstrap import Interval, patient_bootstrap, patient_bootstrap_mean
 from ..metrics.calibration import bias_corrected, brier, smooth_ece, statistic_draws
 from ..metrics.confidence import decision_uncertainty, distance_to_half, errors_at
@@ -107,7 +109,7 @@ def threshold_at_quantile(values, q: float = 0.5) -> float:
 
 def assign_quadrants(frame: pd.DataFrame, uncertainty_col: str, instability_col: str,
                      uncertainty_threshold: float, instability_threshold: float,
-                     flip_col: str = "flip rate (TTA)", max_flip_rate: float | None = None) -> pd.DataFrame:
+                     flip_col: str = TTA_FLIP_RATE, max_flip_rate: float | None = None) -> pd.DataFrame:
     """A copy of ``frame`` with the trust cells of every image.
 
     Added columns: ``confident`` (uncertainty <= its threshold and, with ``max_flip_rate``, a
@@ -475,9 +477,7 @@ def subgroup_table(frame: pd.DataFrame,
 
 # The decision-aligned confidence first (``tmvlib.metrics.confidence``); 1 - max(p, 1-p), the
 # distance to 0.5, only as a labelled secondary.
-CONFIDENCE_SCORE = "decision uncertainty"
-SECONDARY_CONFIDENCE = "1 - max(p, 1-p)"
-UNCERTAINTY_COLUMNS = (CONFIDENCE_SCORE, SECONDARY_CONFIDENCE, "MC mutual information", "ensemble variance")
+UNCERTAINTY_COLUMNS = (DECISION_UNCERTAINTY, DISTANCE_TO_HALF, MC_MUTUAL_INFORMATION, ENSEMBLE_VARIANCE)
 
 
 def image_trust_scores(frame: pd.DataFrame, threshold: float, mc_probs: np.ndarray,
@@ -507,12 +507,12 @@ def image_trust_scores(frame: pd.DataFrame, threshold: float, mc_probs: np.ndarr
     prob = out["prob"].to_numpy(dtype=float)
     if "label" in out.columns:
         out["correct"] = ~errors_at(out["label"].to_numpy(), prob, threshold)
-    out[CONFIDENCE_SCORE] = decision_uncertainty(prob, threshold)
-    out[SECONDARY_CONFIDENCE] = distance_to_half(prob)
-    out["MC mutual information"] = uncertainty_scores(
+    out[DECISION_UNCERTAINTY] = decision_uncertainty(prob, threshold)
+    out[DISTANCE_TO_HALF] = distance_to_half(prob)
+    out[MC_MUTUAL_INFORMATION] = uncertainty_scores(
         probability_logit(np.asarray(mc_probs)).T)["mutual_information"].to_numpy()
     members = np.concatenate([prob[:, None], np.asarray(ensemble_probs, dtype=float)], axis=1)
-    out["ensemble variance"] = members.var(axis=1)
+    out[ENSEMBLE_VARIANCE] = members.var(axis=1)
     for source in STABILITY_SOURCES:
         s = summary[summary["source"] == source].set_index("image_id")
         out[f"instability ({source})"] = out["image_id"].map(s["instability"]).to_numpy()

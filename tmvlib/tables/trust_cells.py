@@ -30,11 +30,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..contracts.scores import instability_column
 from ..explain.stability import SOURCES
 from ..metrics.bootstrap import patient_bootstrap_mean
 
 STABILITY_SOURCES = SOURCES
-INSTABILITY_COLUMNS = tuple(f"instability ({source})" for source in STABILITY_SOURCES)
+INSTABILITY_COLUMNS = tuple(instability_column(source) for source in STABILITY_SOURCES)
 
 
 def confidence_word(confident: bool) -> str:

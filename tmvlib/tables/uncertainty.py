@@ -25,22 +25,21 @@ import numpy as np
 import pandas as pd
 
 from ..metrics.bootstrap import patient_bootstrap
+from ..contracts.scores import DECISION_UNCERTAINTY, DISTANCE_TO_HALF
 from ..metrics.calibration import (bias_corrected, bias_corrected_difference, brier, ece, nll,
                                    smooth_ece, smooth_reliability, statistic_draws)
-from ..metrics.confidence import distance_to_half
+from ..metrics.confidence import distance_to_half, errors_at
 from ..metrics.discrimination import auroc
 from ..metrics.frames import require_columns
 from ..metrics.paired import holm, paired_bootstrap
 from ..metrics.selective import aurc, risk_coverage_curve, selective_metrics
 from ..uncertainty.prior_shift import prevalence_weights, prior_shift
 
-# Scores where a higher value means less certain. "decision uncertainty" is the project's
+# Scores where a higher value means less certain. DECISION_UNCERTAINTY is the project's
 # confidence score, exp(-|logit(p) - logit(t)|) at the row's decision threshold t; the distance
-# to 0.5 is a labelled secondary. For one binary output the predictive entropy ranks images as
-# the distance to 0.5 does, so it is left out of the ranking tables.
-PRIMARY_SCORE = "decision uncertainty"
-SECONDARY_SCORE = "1 - max(p, 1-p) [secondary]"
-UNCERTAINTY_SCORES = {PRIMARY_SCORE: "decision_uncertainty", SECONDARY_SCORE: "prob",
+# to 0.5 (DISTANCE_TO_HALF) is a labelled secondary. For one binary output the predictive entropy
+# ranks images as the distance to 0.5 does, so it is left out of the ranking tables.
+UNCERTAINTY_SCORES = {DECISION_UNCERTAINTY: "decision_uncertainty", DISTANCE_TO_HALF: "prob",
                       "mutual information": "mutual_information", "variance": "variance"}
 HEADLINE = "smooth ECE"
 PROPER_SCORES = ("NLL", "Brier")
@@ -50,7 +49,7 @@ def score_values(frame: pd.DataFrame, score: str) -> np.ndarray:
     """(N,) uncertainty values (higher = less certain) for a name of :data:`UNCERTAINTY_SCORES`."""
     column = UNCERTAINTY_SCORES[score]
     values = frame[column].to_numpy()
-    return distance_to_half(values) if score == SECONDARY_SCORE else values
+    return distance_to_half(values) if score == DISTANCE_TO_HALF else values
 
 
 def binned_ece_name(bins: int) -> str:
@@ -233,13 +232,13 @@ def selective_table(frame: pd.DataFrame, coverages=(0.8, 0.9)) -> pd.DataFrame:
                 kept = selective_metrics(labels, probs, values, coverage, threshold)
                 row[f"AUROC @{coverage:.0%}"] = kept["auroc"]
                 row[f"error @{coverage:.0%}"] = kept["error_rate"]
-            row["error @100%"] = float(((probs >= threshold) != labels).mean())
+            row["error @100%"] = float(errors_at(labels, probs, threshold).mean())
             rows.append(row)
     return pd.DataFrame(rows)
 
 
 def aurc_comparisons(frame: pd.DataFrame, pairs: Sequence[tuple[str, str]],
-                     score: str = PRIMARY_SCORE, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+                     score: str = DECISION_UNCERTAINTY, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Paired AURC differences ``AURC(a) - AURC(b)`` per set, each method ranked by ``score``.
 
     Each method's errors are counted at its own decision threshold; the two methods are compared
@@ -343,7 +342,7 @@ def smooth_reliability_rows(frame: pd.DataFrame, set_name: str, methods: Sequenc
     return pd.concat(rows, ignore_index=True)
 
 
-def selective_curves(frame: pd.DataFrame, methods, scores=(PRIMARY_SCORE, "mutual information"),
+def selective_curves(frame: pd.DataFrame, methods, scores=(DECISION_UNCERTAINTY, "mutual information"),
                      max_points: int = 200) -> pd.DataFrame:
     """Risk-coverage curves (:func:`tmvlib.metrics.selective.risk_coverage_curve`) per method,
     set and uncertainty score, errors at each method's decision threshold, thinned to about

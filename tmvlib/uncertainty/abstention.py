@@ -32,6 +32,7 @@ image: the calibration set is too small, or the model too inaccurate, to certify
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -107,6 +108,19 @@ class DeferralRule:
         if missing:
             raise KeyError(f"deferral rule record lacks {sorted(missing)}")
         return cls(**{**record, "grid": tuple(record.get("grid", ()))})
+
+
+def threshold_text(rule: DeferralRule | Mapping) -> str:
+    """The certified thresholds in words, e.g. "decision uncertainty <= 0.35" or "positive calls:
+    none certified (always deferred); negative calls: decision uncertainty <= 0.40": the one text
+    of a rule's thresholds (the book's prose and tables, the re-split tables, the card)."""
+    r = rule if isinstance(rule, DeferralRule) else DeferralRule.from_dict(dict(rule))
+
+    def one(t):
+        return "none certified (always deferred)" if t is None else f"{r.score} <= {t:.2f}"
+    if r.kind == "marginal":
+        return one(r.thresholds["all"])
+    return "; ".join(f"{group} calls: {one(t)}" for group, t in r.thresholds.items())
 
 
 def _limit(threshold: float | None) -> float:

@@ -7,7 +7,7 @@ import pandas as pd
 from ..metrics.confidence import decision_uncertainty, errors_at
 from .calibrators import CALIBRATIONS, Calibrator, fit_calibrators
 from .scores import binary_entropy, uncertainty_scores
-from .temperature import fit_temperature, probability_logit
+from .temperature import probability_logit
 
 KEEP_COLUMNS = ("image_id", "patient_id", "label", "view", "sex", "age", "quality", "source",
                 "box_findings")
@@ -16,17 +16,6 @@ KEEP_COLUMNS = ("image_id", "patient_id", "label", "view", "sex", "age", "qualit
 def predictive_probs(sample_logits: np.ndarray) -> np.ndarray:
     """(N,) predictive probability ``mean_s sigmoid(z_s)`` of sampled logits ``(S, N)``."""
     return uncertainty_scores(sample_logits)["prob"].to_numpy()
-
-
-def fit_temperatures(val_logits: dict[str, np.ndarray], val_labels: np.ndarray) -> dict[str, float]:
-    """One temperature per method, fitted on the validation predictive logit by NLL.
-
-    ``val_logits[method]``: sampled logits ``(S, N_val)``; the predictive logit is the logit of
-    the mean probability (for S = 1, the model's logit). Same value as the ``"temperature"``
-    calibrator of :func:`fit_method_calibrators`.
-    """
-    return {method: fit_temperature(uncertainty_scores(logits)["logit"].to_numpy(), val_labels)
-            for method, logits in val_logits.items()}
 
 
 def fit_method_calibrators(val_logits: dict[str, np.ndarray], val_labels: np.ndarray,
@@ -110,5 +99,5 @@ def method_predictions(sets: dict[str, pd.DataFrame], logits: dict[str, dict[str
     return table
 
 
-__all__ = ["fit_method_calibrators", "fit_temperatures", "method_label", "method_predictions",
+__all__ = ["fit_method_calibrators", "method_label", "method_predictions",
            "predictive_probs", "probability_logit"]

@@ -18,8 +18,8 @@ bias and remove it. With the estimate ``θ̂`` and bootstrap values ``θ*_1..θ*
 Both are the median and percentiles of the *reflected* draws ``2 θ̂ - θ*``; for a paired
 difference ``d = a - b`` the same reflection of the paired draws gives the interval, the
 bias-corrected difference and a p-value consistent with the interval
-(:func:`bias_corrected_difference`). The resampling is :func:`tmvlib.metrics.paired.
-patient_weights`, the one :func:`tmvlib.metrics.paired.paired_bootstrap` uses, so with the same
+(:func:`bias_corrected_difference`). The resampling is :func:`tmvlib.metrics.bootstrap.
+patient_draws`, the one :func:`tmvlib.metrics.paired.paired_bootstrap` uses, so with the same
 patients, ``n_boot`` and seed every statistic is evaluated on the same draws as a paired
 comparison of any other statistic. The basic interval is also what ``relplot`` itself reports
 for smECE (``scipy.stats.bootstrap(..., method="basic")``).
@@ -31,7 +31,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..paired import PairedDifference, bootstrap_p_value, patient_weights
+from ..bootstrap import patient_draws
+from ..paired import PairedDifference, bootstrap_p_value
 
 Statistic = Callable[[np.ndarray, np.ndarray], float]
 
@@ -56,7 +57,7 @@ def statistic_draws(statistic: Statistic, patients: np.ndarray, n_boot: int = 10
     n = len(patients)
     value = float(statistic(np.arange(n), np.ones(n)))
     draws = np.full(n_boot, np.nan)
-    for k, weight in enumerate(patient_weights(patients, n_boot, seed)):
+    for k, weight in enumerate(patient_draws(patients, n_boot, seed)):
         rows = np.flatnonzero(weight)
         try:
             draws[k] = float(statistic(rows, weight[rows]))
