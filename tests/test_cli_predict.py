@@ -96,3 +96,54 @@ def test_a_kermany_image_out_of_distribution_is_deferred_whatever_the_rule(tmp_p
     assert record["status"] == "out of distribution"
     assert record["deferral"]["decision"] == "defer" and record["deferral"]["overridden"]
     assert "DEFER" in (tmp_path / f"{next(tmp_path.glob('*.json')).stem}.html").read_text()
+
+
+def test_a_run_that_is_not_where_it_looked_is_named_and_nothing_is_created(tmp_path, shared_data, monkeypatch,
+                                                                           capsys):
+    """From a folder whose project has no such run: exit 66, naming the run folder, the project
+    folder, how it was found and how to point tmv elsewhere; no folder or lock is left behind."""
+    from tmvlib.cli import main
+
+    project = tmp_path / "project"
+    (project / "params").mkdir(parents=True)
+    (project / "_toc.yml").write_text("root: intro\n")
+    image = sorted((shared_data / "nih14" / "images").glob("*.jpg"))[0]
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("TMV_ROOT", raising=False)
+    monkeypatch.delenv("TMV_ARTIFACTS", raising=False)
+    with pytest.raises(SystemExit) as done:
+        main(["predict", str(image), "--run", "default"])
+    err = capsys.readouterr().err
+    assert done.value.code == 66
+    assert f"no run 'default' at {project / 'artifacts' / 'runs' / 'default'}" in err
+    assert f"the project folder is {project} (found upwards from {project})" in err
+    assert "--root DIR or TMV_ROOT=DIR" in err
+    assert not (project / "artifacts").exists()  # a reading command creates nothing
+
+
+def test_predict_from_outside_the_project_finds_the_installed_checkout(tmp_path, shared_data, monkeypatch):
+    """``cd ~/scans && tmv predict a.png --run ci``: the project is the checkout tmvlib is installed
+    from (or --root), not the current folder. Needs the ci run (make test builds it first)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import tmvlib
+    from tmvlib.runs import RunStateError, require_complete
+
+    try:
+        require_complete("ci", ["08_trust_card"], "this test")
+    except RunStateError as err:
+        pytest.skip(f"needs a complete ci run ({err})")
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    image = sorted((shared_data / "nih14" / "images").glob("*.jpg"))[0]
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("TMV_ROOT", "TMV_ARTIFACTS")}
+    checkout = Path(tmvlib.__file__).resolve().parents[1]
+    for extra in ([], ["--root", str(checkout)]):
+        done = subprocess.run([sys.executable, "-m", "tmvlib.cli", "predict", str(image), "--run", "ci",
+                               "--out", str(tmp_path / "cards"), "--scorecam-top-k", "16", *extra],
+                              cwd=scans, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert (tmp_path / "cards" / f"{image.stem}.json").is_file()
+    assert list(scans.iterdir()) == []  # nothing written where it was called from

@@ -304,6 +304,21 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
+def require_run_folder(run_id: str, root: Path | None = None) -> Path:
+    """The folder of run ``run_id`` for a command that reads it; :class:`TmvExit`
+    (:data:`EXIT_NOT_READY`) saying where the project was looked for, how it was found and how
+    to point ``tmv`` at another, when the run has never run there. Creates nothing."""
+    from .config import artifacts_dir, find_project_root
+
+    root, how = (Path(root), "given") if root else find_project_root()
+    folder = artifacts_dir(root) / "runs" / run_id
+    if not (folder / "records").is_dir():
+        raise TmvExit(f"[tmv] no run {run_id!r} at {folder}: the project folder is {root} ({how}). Run the book "
+                      f"there (make book), or point tmv at the project that has run it: --root DIR or TMV_ROOT=DIR",
+                      EXIT_NOT_READY)
+    return folder
+
+
 def predict(images: list[Path], run_id: str, out: Path | None = None,
             scorecam_top_k: int | None = None, root: Path | None = None) -> int:
     """Write a trust card for each image, one at a time; returns the number of images without a
@@ -318,7 +333,6 @@ def predict(images: list[Path], run_id: str, out: Path | None = None,
     """
     from .card import TrustCardPredictor, read_radiograph, write_card
     from .card.render import headline
-    from .config import run_dir
     from .data.errors import ImageLoadError
     from .runs import require_complete, run_lock
     from .runtime import tune_cpu_allocator
@@ -334,12 +348,13 @@ def predict(images: list[Path], run_id: str, out: Path | None = None,
                 failed += 1
                 continue
             if predictor is None:  # bad input alone never loads a model
+                folder = require_run_folder(run_id, root)
                 stack.enter_context(run_errors())
                 stack.enter_context(run_lock(run_id, False, "tmv predict", root))
                 require_complete(run_id, ["08_trust_card"], "tmv predict", root)
                 tune_cpu_allocator()
                 predictor = TrustCardPredictor.from_run(run_id, scorecam_top_k)
-                out = out or run_dir(run_id, root) / "cards"
+                out = out or folder / "cards"
             try:
                 result = predictor.predict(radiograph, image_id=path.stem)
                 paths = write_card(out, result)
@@ -403,6 +418,9 @@ def _main(argv: list[str] | None) -> None:
                            help="output folder (default artifacts/runs/<run>/cards)")
     p_predict.add_argument("--scorecam-top-k", type=int, default=None,
                            help="fast Score-CAM on the k most varied channels (default: exact)")
+    p_predict.add_argument("--root", type=Path, default=None,
+                           help="the project folder whose run to use (default: TMV_ROOT, the folders above "
+                                "this one, else the checkout tmvlib is installed from)")
     p_data = sub.add_parser("data", help="download or prepare the data")
     data_sub = p_data.add_subparsers(dest="data_command", required=True)
     p_down = data_sub.add_parser("download", help="download the official NIH files")
@@ -432,6 +450,8 @@ def _main(argv: list[str] | None) -> None:
     elif args.command == "compare":
         raise SystemExit(compare_command(args))
     elif args.command == "predict":
+        if args.root is not None:  # every lookup of this command (the run, its chapters' params) uses it
+            os.environ["TMV_ROOT"] = str(args.root.resolve())
         failed = predict(args.images, args.run, args.out, args.scorecam_top_k)
         raise SystemExit(min(failed, MAX_FAILED_STATUS))
     elif args.data_command == "download":

@@ -43,19 +43,30 @@ def profile_environment(profile: str) -> dict[str, str]:
     return dict(PROFILE_ENVIRONMENT.get(profile, {}))
 
 
-def project_root(start: str | Path | None = None) -> Path:
-    """The folder holding ``_toc.yml`` (the book root), searched upwards from ``start`` or the cwd.
+def _is_project(folder: Path) -> bool:
+    return (folder / "_toc.yml").is_file() and (folder / "params").is_dir()
 
-    ``TMV_ROOT`` overrides the search. Falls back to the cwd, so ``tmvlib`` stays usable as a
-    plain library outside a checkout.
-    """
+
+def find_project_root(start: str | Path | None = None) -> tuple[Path, str]:
+    """The project folder (holding ``_toc.yml`` and ``params/``) and how it was found, in order:
+    ``TMV_ROOT``; the first such folder upwards from ``start`` or the cwd; the checkout this
+    ``tmvlib`` is installed from (``pip install -e``), so ``tmv`` works from any folder; else the
+    cwd itself (``"not found"``), so ``tmvlib`` stays usable as a plain library."""
     if os.environ.get("TMV_ROOT"):
-        return Path(os.environ["TMV_ROOT"]).resolve()
+        return Path(os.environ["TMV_ROOT"]).resolve(), "TMV_ROOT"
     here = Path(start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
-        if (folder / "_toc.yml").is_file() and (folder / "params").is_dir():
-            return folder
-    return here
+        if _is_project(folder):
+            return folder, f"found upwards from {here}"
+    installed = Path(__file__).resolve().parents[1]
+    if _is_project(installed):
+        return installed, f"the checkout tmvlib is installed from (none upwards from {here})"
+    return here, f"not found (no _toc.yml upwards from {here}, nor beside the installed tmvlib)"
+
+
+def project_root(start: str | Path | None = None) -> Path:
+    """The project folder of :func:`find_project_root`."""
+    return find_project_root(start)[0]
 
 
 def artifacts_dir(root: str | Path | None = None) -> Path:

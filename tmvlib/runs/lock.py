@@ -33,10 +33,11 @@ class RunLocked(RuntimeError):
     """Another process holds the run's lock."""
 
 
-def lock_path(run_id: str, root: str | Path | None = None) -> Path:
-    """``artifacts/runs/<run_id>/.lock`` (its folder is created)."""
+def lock_path(run_id: str, root: str | Path | None = None, create: bool = True) -> Path:
+    """``artifacts/runs/<run_id>/.lock`` (its folder is created when ``create``)."""
     path = artifacts_dir(root) / "runs" / run_id / ".lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -67,10 +68,15 @@ def run_lock(run_id: str, exclusive: bool = True, command: str | None = None,
              root: str | Path | None = None) -> Iterator[Path]:
     """Hold the run's lock (``exclusive`` for a writer, shared for a reader) for the block.
 
+    A reader creates nothing: its run folder must exist.
+
     Raises:
         RunLocked: another process holds it in a conflicting mode; the message names it.
+        FileNotFoundError: a reader's run folder does not exist (named).
     """
-    path = lock_path(run_id, root).resolve()
+    path = lock_path(run_id, root, create=exclusive).resolve()
+    if not exclusive and not path.parent.is_dir():
+        raise FileNotFoundError(f"no run {run_id!r}: {path.parent} does not exist")
     if fcntl is None:
         yield path
         return
