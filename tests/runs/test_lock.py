@@ -47,6 +47,9 @@ def test_a_second_writer_stops_at_once_naming_the_holder(holder):
 
 
 def test_readers_share_and_exclude_writers(holder):
+    from tmvlib.config import run_dir
+
+    run_dir("r")  # a reader reads a run that exists
     holder("r", mode="read")
     with run_lock("r", exclusive=False):
         pass
@@ -80,3 +83,10 @@ def test_tmv_chapter_on_a_locked_run_exits_with_the_lock_status(holder, capsys, 
         main(["chapter", "02", "--profile", "ci"])
     assert stopped.value.code == EXIT_LOCKED
     assert f"process {proc.pid}" in capsys.readouterr().err
+
+
+def test_a_reader_of_a_missing_run_creates_nothing(artifacts):
+    with pytest.raises(FileNotFoundError, match="no run 'nowhere'"):
+        with run_lock("nowhere", exclusive=False):
+            pass
+    assert not (artifacts / "runs" / "nowhere").exists()
