@@ -50,6 +50,15 @@ def _is_reference_notebook(item) -> bool:
     return path.suffix == ".ipynb" and path.parent.name == "notebooks"
 
 
+def pytest_collection_modifyitems(config, items):
+    """The ci notebooks (nbval) and what reads their run are ``notebooks`` and ``slow``:
+    ``pytest -m "not slow"`` is the developer's quick pass (see pyproject's markers)."""
+    for item in items:
+        if Path(str(item.fspath)).parent.name == "notebooks":
+            item.add_marker(pytest.mark.notebooks)
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_runtest_setup(item):
     """The first reference notebook takes the ``ci`` run's lock, as ``tmv chapter`` would: a
     ``make refs`` or ``make book PROFILE=ci`` started meanwhile stops instead of mixing runs; and

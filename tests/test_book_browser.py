@@ -29,6 +29,8 @@ import pytest
 import yaml
 from headless_chromium import Chromium, find_chromium
 
+pytestmark = [pytest.mark.slow, pytest.mark.browser]  # renders the ci book and opens it in chromium
+
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOTS = REPO / "artifacts" / "browser"
 INSTALL_NOTE = SCREENSHOTS / "chromium-install.txt"  # written by scripts/install_browser.sh

@@ -21,6 +21,7 @@ def test_a_decompression_bomb_gets_a_line_and_the_next_file_is_still_read(tmp_pa
     assert "bomb.png" in err and "pixels" in err and "missing.jpg: file not found" in err
 
 
+@pytest.mark.slow
 def test_a_batch_with_bad_files_mixed_in_cards_every_good_file_with_flat_memory(tmp_path, shared_data, capsys):
     """``tmv predict`` over 200 files, a fifth of them good: every good file gets a card, every bad
     one a line naming it, the exit status says how many failed (capped at 63), and the peak
@@ -121,6 +122,7 @@ def test_a_run_that_is_not_where_it_looked_is_named_and_nothing_is_created(tmp_p
     assert not (project / "artifacts").exists()  # a reading command creates nothing
 
 
+@pytest.mark.slow
 def test_predict_from_outside_the_project_finds_the_installed_checkout(tmp_path, shared_data, monkeypatch):
     """``cd ~/scans && tmv predict a.png --run ci``: the project is the checkout tmvlib is installed
     from (or --root), not the current folder. Needs the ci run (make test builds it first)."""

@@ -20,6 +20,8 @@ from tmvlib.data import DataError, read_kermany, read_nih
 from tmvlib.data.chexpert import CHEXPERT_FINDINGS, read_chexpert
 from tmvlib.data.schema import RECORD_COLUMNS
 
+pytestmark = pytest.mark.slow  # Hypothesis draws hundreds of CSVs per reader
+
 # TMV_FUZZ_EXAMPLES=2000 fuzzes harder (make test keeps the default, about 15 s)
 FUZZ = settings(max_examples=int(os.environ.get("TMV_FUZZ_EXAMPLES", 60)), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])

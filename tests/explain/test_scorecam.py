@@ -198,6 +198,7 @@ def test_cuda_matches_cpu(lite0, x64):
     assert torch.backends.cudnn.allow_tf32 == allow_tf32  # global flag restored
 
 
+@pytest.mark.slow
 def test_against_pytorch_grad_cam(lite0, x64):
     """pytorch-grad-cam's ScoreCAM = softmax over channels of raw logits, masks upsampled with
     align_corners=True, CAM min-max normalised before an OpenCV resize. Predictions:

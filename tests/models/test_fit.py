@@ -73,6 +73,7 @@ def test_model_config_keys_the_checkpoint_by_everything_that_changes_it(data):
     assert other != config
 
 
+@pytest.mark.slow
 def test_permuted_label_model_learns_shuffled_labels_from_a_fresh_head(data, args, tmp_path):
     from tmvlib.models.fit import fit_permuted_label_model
 

@@ -86,7 +86,8 @@ def _image_frames(tmp_path):
     return frames
 
 
-@pytest.mark.parametrize("executor", ["local", "ray"])
+@pytest.mark.slow
+@pytest.mark.parametrize("executor", ["local", pytest.param("ray", marks=pytest.mark.ray)])
 def test_replicates_trained_as_tasks_equal_replicates_trained_here(tmp_path, executor):
     """Each task decodes its own images on one thread; the replicates equal those trained here,
     a second call trains nothing, and the baseline's own config is never trained again."""

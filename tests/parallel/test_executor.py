@@ -75,6 +75,8 @@ def ray_local():
     ray.shutdown()
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_ray_gives_the_local_results_and_survives_a_killed_worker(tmp_path, ray_local):
     local = map_images(Square(str(tmp_path)), _records(), tmp_path / "local", shard_size=4, executor="local",
                        progress=False)

@@ -15,6 +15,8 @@ from tmvlib.artifacts import artifact_path, read_table
 from tmvlib.runs import RunStateError, read_record, require_complete
 from tmvlib.runs.records import output_hashes, params_hash
 
+pytestmark = pytest.mark.slow  # SIGKILLed chapter processes: a few seconds each
+
 WRITER = Path(__file__).with_name("chapter_writer.py")
 RUN = "r"
 

@@ -14,6 +14,8 @@ from tmvlib.stages import LogitsStage
 
 from tmv_testing import toy_data
 
+pytestmark = pytest.mark.slow  # 20,000 records: minutes
+
 N_RECORDS = 20_000
 SHARD = 500
 SIZE = 32  # the model input: decoding the 256-px files dominates, as it would at scale

@@ -34,6 +34,8 @@ def test_tta_stability_sharded_equals_one_pass(trained):
                    progress=False)
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_gradcam_maps_through_ray_equal_in_process(trained):
     ray = pytest.importorskip("ray")
     folder, records = trained
@@ -93,6 +95,7 @@ def test_scorecam_stage_sharded_equals_direct_scorecam(trained):
                                cam.logits(torch.zeros(1, 3, 32, 32)), rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_source_stability_on_shards_equals_one_pass_per_set(trained):
     """Chapter 06's three sources through SourceStabilityStage, shard by shard and set by set,
     give exactly the rows, reference maps and perturbed probabilities of one unsharded call."""

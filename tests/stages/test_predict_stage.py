@@ -21,6 +21,8 @@ def test_sharded_logits_equal_one_unsharded_pass(trained):
     assert result["image_id"].tolist() == records["image_id"].tolist()
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_ray_logits_equal_local_logits(trained):
     ray = pytest.importorskip("ray")
     folder, records = trained

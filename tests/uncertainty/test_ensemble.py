@@ -15,6 +15,7 @@ ARGS = dict(backbone="efficientnet_lite0", weights="auto", image_size=32, dropou
             frozen_stages=6, split_hash="h")
 
 
+@pytest.mark.slow
 def test_member0_is_the_baseline_and_shared_caches_change_nothing(tmp_path):
     (x, y), (xv, yv) = toy_data(), toy_data(32, seed=1)
     base = TrainConfig(**FAST)
@@ -48,6 +49,7 @@ def test_designs_differ_only_in_the_views():
         member_config(base, 1, "deep")
 
 
+@pytest.mark.slow
 def test_shared_views_members_reuse_one_cache_and_equal_training_alone(tmp_path):
     (x, y), (xv, yv) = toy_data(), toy_data(32, seed=1)
     base = TrainConfig(**FAST)
@@ -71,6 +73,7 @@ def test_bootstrap_patients_keeps_whole_patients_and_is_seeded():
     assert sum((drawn == p).sum() / (patients == p).sum() for p in set(drawn)) == 4  # as many draws as patients
 
 
+@pytest.mark.slow
 def test_bagging_needs_patients_and_keys_the_checkpoint(tmp_path):
     (x, y), (xv, yv) = toy_data(), toy_data(32, seed=1)
     base = TrainConfig(**FAST)
@@ -87,6 +90,8 @@ def test_bagging_needs_patients_and_keys_the_checkpoint(tmp_path):
     assert not plain[1].reused
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 @pytest.mark.parametrize("design", ["independent", "shared views"])
 def test_members_trained_as_ray_tasks_equal_members_trained_here(tmp_path, design):
     """Each Ray task builds its own caches on one thread; the members equal those trained here."""
