@@ -147,7 +147,7 @@ def _explainer(method: str, model, x, args):
     if method == "captum_gradcam":
         return (lambda: None), (lambda _: gradcam(model, x)[0]), None
     if method == "ours_mc_gradcam_t30":
-        return (lambda: None), (lambda _: np.asarray(mc_dropout_gradcam(model, x, T=30, seed=0))), \
+        return (lambda: None), (lambda _: np.asarray(mc_dropout_gradcam(model, x, "bench", T=30, seed=0))), \
             None
     raise ValueError(method)
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from tmvlib.explain import channel_keep_masks, gradcam, mc_dropout_gradcam
+from tmvlib.explain import gradcam, mc_dropout_gradcam
+from tmvlib.models.dropout_masks import keep_masks
 from tmvlib.explain.base import capture_output, upsample
 
 
@@ -68,8 +69,8 @@ def test_mc_dropout_gradcam_equals_naive_per_sample_gradcam(lite0, xray_input):
     model, _ = lite0
     x = xray_input(64, seed=3)
     T, seed = 6, 11
-    fast = mc_dropout_gradcam(model, x, T=T, seed=seed)
-    masks = channel_keep_masks(T, model.fc.in_features, model.dropout.p, seed)
+    fast = mc_dropout_gradcam(model, x, "img", T=T, seed=seed)
+    masks = keep_masks(["img"], T, model.fc.in_features, model.dropout.p, seed)[0].float()
     assert fast.shape == (T, 64, 64) and fast.dtype == np.float32
     np.testing.assert_allclose(fast, naive_mc_gradcam(model, x, masks), atol=1e-5)
     assert not np.allclose(fast[0], fast[1])  # the masks really differ
@@ -78,16 +79,11 @@ def test_mc_dropout_gradcam_equals_naive_per_sample_gradcam(lite0, xray_input):
 def test_mc_dropout_is_seeded_and_reduces_to_gradcam_without_dropout(lite0, xray_input):
     model, _ = lite0
     x = xray_input(64)
-    a = mc_dropout_gradcam(model, x, T=4, seed=5)
-    np.testing.assert_array_equal(a, mc_dropout_gradcam(model, x, T=4, seed=5))
-    assert not np.array_equal(a, mc_dropout_gradcam(model, x, T=4, seed=6))
+    a = mc_dropout_gradcam(model, x, "img", T=4, seed=5)
+    np.testing.assert_array_equal(a, mc_dropout_gradcam(model, x, "img", T=4, seed=5))
+    assert not np.array_equal(a, mc_dropout_gradcam(model, x, "img", T=4, seed=6))
+    assert not np.array_equal(a, mc_dropout_gradcam(model, x, "other", T=4, seed=5))
     no_drop = copy.deepcopy(model)
     no_drop.dropout.p = 0.0
-    np.testing.assert_allclose(mc_dropout_gradcam(no_drop, x, T=3)[2], gradcam(model, x)[0],
+    np.testing.assert_allclose(mc_dropout_gradcam(no_drop, x, "img", T=3)[2], gradcam(model, x)[0],
                                atol=1e-5)
-
-
-def test_dropout_masks_keep_rate():
-    masks = channel_keep_masks(200, 1280, 0.2, seed=0)
-    assert masks.shape == (200, 1280) and set(masks.unique().tolist()) <= {0.0, 1.0}
-    assert masks.mean().item() == pytest.approx(0.8, abs=0.01)

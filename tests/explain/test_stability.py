@@ -25,10 +25,11 @@ def _images(n=2, size=64):
 def test_mc_dropout_maps_equal_the_single_image_method(lite0):
     model, info = lite0
     images = _images()
-    got = mc_dropout_maps(model, images, info, samples=4, seed=3, metric_size=64, batch_size=1)
+    got = mc_dropout_maps(model, images, info, samples=4, seed=3, metric_size=64, image_ids=["a", "b"],
+                          batch_size=1)
     assert got.maps.shape == (2, 4, 64, 64) and got.probs.shape == (2, 4) and got.valid is None
     for i in range(2):
-        ref = mc_dropout_gradcam(model, gray_to_input(images[i:i + 1], info), T=4, seed=3)
+        ref = mc_dropout_gradcam(model, gray_to_input(images[i:i + 1], info), ["a", "b"][i], T=4, seed=3)
         np.testing.assert_allclose(got.maps[i], ref, atol=1e-4)
     # the closed-form logits equal the head applied to the same masks
     assert np.all((got.probs > 0) & (got.probs < 1))

@@ -171,12 +171,13 @@ class TrustCardPredictor:
 
     # -- the card -------------------------------------------------------------------------
     @torch.no_grad()
-    def _uncertainty(self, features: torch.Tensor, member_probs: np.ndarray) -> dict:
-        """MC dropout with chapter 03's masks on the pooled ``features`` (1, F), and the deep
-        ensemble from ``member_probs`` (M,) (the explained model first), each with its
-        temperature."""
+    def _uncertainty(self, features: torch.Tensor, member_probs: np.ndarray, image_id: str) -> dict:
+        """MC dropout on the pooled ``features`` (1, F) with the masks chapter 03 draws for
+        ``image_id`` (:mod:`tmvlib.models.dropout_masks`: a test image's card reproduces its row),
+        and the last-blocks ensemble from ``member_probs`` (M,) (the explained model first), each
+        with its temperature."""
         t = self.temperatures
-        mc = mc_dropout_logits(self.model, features, n_samples=int(self.ch03["mc_samples"]),
+        mc = mc_dropout_logits(self.model, features, [image_id], n_samples=int(self.ch03["mc_samples"]),
                                seed=int(self.ch03["seed"])).numpy()              # (T, 1)
         members = probability_logit(np.asarray(member_probs, dtype=np.float64))[:, None]  # (M, 1)
         mc_s = uncertainty_scores(mc, t["MC dropout"]).iloc[0]
@@ -249,7 +250,7 @@ class TrustCardPredictor:
                 "threshold": self.calibrated(self.threshold), "threshold_uncalibrated": self.threshold,
                 "threshold_rule": self.threshold_rule,
                 "label": self.positive if positive else f"no {self.positive}",
-                **self._uncertainty(pooled, np.r_[prob, stability.sources["ensemble"].probs[0]])},
+                **self._uncertainty(pooled, np.r_[prob, stability.sources["ensemble"].probs[0]], image_id)},
             "explanation": {
                 "gradcam_peak_region": gradcam_peak,
                 **(self._agreement(gradcam_map, scorecam_map) if scorecam else

@@ -10,7 +10,7 @@ from .base import (
     normalize_maps,
     upsample,
 )
-from .gradcam import channel_keep_masks, gradcam, mc_dropout_cams, mc_dropout_gradcam
+from .gradcam import gradcam, mc_dropout_cams, mc_dropout_gradcam
 from .faithfulness import curve_auc, perturbation_curves
 from .localization import (
     binarize,
@@ -27,7 +27,7 @@ from .scorecam import ScoreCAM, score_cam
 
 __all__ = [
     "ScoreCAM", "SingleLogit", "binarize", "box_auprc", "box_mask", "capture_output", "curve_auc",
-    "cascading_randomization", "channel_keep_masks", "energy_by_region", "energy_inside", "gradcam",
+    "cascading_randomization", "energy_by_region", "energy_inside", "gradcam",
     "iou_thresholded", "layer_activations", "map_similarity", "mc_dropout_cams", "mc_dropout_gradcam",
     "normalize_maps", "overlay", "perturbation_curves", "pointing_game", "randomization_steps", "region_masks",
     "score_cam", "upsample",

@@ -15,11 +15,14 @@ captum Grad-CAMs under the same masks.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
+from ..models.dropout_masks import keep_masks
 from .base import (
     SingleLogit,
     as_batch,
@@ -54,14 +57,6 @@ def gradcam(model: nn.Module, x: torch.Tensor, layer: nn.Module | str | None = N
     return maps.float().cpu().numpy()
 
 
-def channel_keep_masks(samples: int, channels: int, p: float, seed: int = 0) -> torch.Tensor:
-    """Seeded MC-dropout keep-masks: float32 (samples, channels) of 0/1, each entry kept with
-    probability 1 - p (the draw ``u >= p`` with u ~ U[0,1) from a private torch.Generator, so
-    the global RNG is untouched)."""
-    gen = torch.Generator().manual_seed(int(seed))
-    return (torch.rand(samples, channels, generator=gen) >= p).float()
-
-
 def _dropout_head(model: nn.Module) -> tuple[torch.Tensor, float]:
     """(fc weight (C,), dropout p) after checking the head is GAP -> Dropout -> Linear(C, 1),
     which the closed-form gradient assumes."""
@@ -73,29 +68,33 @@ def _dropout_head(model: nn.Module) -> tuple[torch.Tensor, float]:
     return fc.weight.detach()[0].float(), float(drop.p)
 
 
-def mc_dropout_cams(model: nn.Module, acts: torch.Tensor, T: int, seed: int = 0
+def mc_dropout_cams(model: nn.Module, acts: torch.Tensor, T: int, seed: int, image_ids: Sequence[str]
                     ) -> tuple[torch.Tensor, torch.Tensor]:
     """Closed-form Grad-CAM and logits under T MC-dropout masks for target-layer activations
     ``acts`` (B,C,h,w) of the eval-mode model (the map the head pools).
 
-    Masks: ``channel_keep_masks(T, C, model.dropout.p, seed)``, the same for every image; sample t
-    weights channel c by ``alpha_tc = w_c m_tc / (1-p)``. Returns (raw CAMs (B,T,h,w) =
-    ``ReLU(sum_c alpha_tc A_c) / (h w)``, logits (B,T) = ``alpha_t . GAP(A) + b``)."""
+    Masks: image ``b`` gets :func:`tmvlib.models.dropout_masks.keep_masks` of ``(seed,
+    image_ids[b])``, the masks chapter 03 applies to its pooled features; sample t weights
+    channel c by ``alpha_btc = w_c m_btc / (1-p)``. Returns (raw CAMs (B,T,h,w) =
+    ``ReLU(sum_c alpha_btc A_bc) / (h w)``, logits (B,T) = ``alpha_bt . GAP(A_b) + b``)."""
     weight, p = _dropout_head(model)
     acts = acts.float()
-    _, channels, h, w = acts.shape
-    masks = channel_keep_masks(T, channels, p, seed)
+    batch, channels, h, w = acts.shape
+    if len(image_ids) != batch:
+        raise ValueError(f"{len(image_ids)} image ids for a batch of {batch}")
+    masks = keep_masks(list(image_ids), T, channels, p, seed).float()          # (B, T, C)
     alpha = masks * weight / (1.0 - p) if p < 1 else torch.zeros_like(masks)  # p = 1: zero maps
-    logits = acts.mean((2, 3)) @ alpha.T + model.fc.bias.detach().float()[0]
-    cams = torch.relu(torch.einsum("tc,bchw->bthw", alpha / (h * w), acts))
+    logits = torch.einsum("bc,btc->bt", acts.mean((2, 3)), alpha) + model.fc.bias.detach().float()[0]
+    cams = torch.relu(torch.einsum("btc,bchw->bthw", alpha / (h * w), acts))
     return cams, logits
 
 
-def mc_dropout_gradcam(model: nn.Module, x: torch.Tensor, T: int = 30, seed: int = 0,
+def mc_dropout_gradcam(model: nn.Module, x: torch.Tensor, image_id: str, T: int = 30, seed: int = 0,
                        normalize: bool = True) -> np.ndarray:
     """Grad-CAM of one image under T MC-dropout masks (dropout on, BatchNorm in eval).
 
-    x: (3,H,W) or (1,3,H,W). Masks: ``channel_keep_masks(T, C, model.dropout.p, seed)``. One forward
+    x: (3,H,W) or (1,3,H,W). Masks: :func:`tmvlib.models.dropout_masks.keep_masks` of ``(seed,
+    image_id)``, as chapter 03 and the card draw them for this image. One forward
     gives A (C,h,w) at ``model.cam_target_layer`` (the map the head pools); sample t has channel
     weights ``alpha_tc = w_c m_tc / ((1-p) h w)`` (the spatial mean of dy/dA, exact for this
     head). Returns float32 (T,H,W): ``ReLU(sum_c alpha_tc A_c)`` upsampled bilinearly and, if
@@ -110,5 +109,5 @@ def mc_dropout_gradcam(model: nn.Module, x: torch.Tensor, T: int = 30, seed: int
     if abs(pooled_logit - float(logits[0])) > 1e-3 * max(1.0, abs(float(logits[0]))):
         raise ValueError("model.cam_target_layer is not the map the head pools; the closed-form "
                          "MC-dropout gradient does not apply")
-    cams, _ = mc_dropout_cams(model, acts, T, seed)
+    cams, _ = mc_dropout_cams(model, acts, T, seed, [image_id])
     return to_heatmaps(cams[0], tuple(x.shape[-2:]), normalize)

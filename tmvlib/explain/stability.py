@@ -77,14 +77,18 @@ def reduce_masks(masks, size: int) -> np.ndarray:
 
 
 def mc_dropout_maps(model: nn.Module, images: torch.Tensor, norm, samples: int, seed: int,
-                    metric_size: int, batch_size: int = 16) -> PerturbedMaps:
-    """Grad-CAM under ``samples`` MC-dropout masks (the same masks for every image, as
-    ``mc_dropout_gradcam`` draws them from ``seed``) for uint8 ``images`` (N,1,H,W)."""
+                    metric_size: int, image_ids: Sequence[str], batch_size: int = 16) -> PerturbedMaps:
+    """Grad-CAM under ``samples`` MC-dropout masks for uint8 ``images`` (N,1,H,W): each image's
+    own masks, keyed by ``seed`` and its id (:mod:`tmvlib.models.dropout_masks`), the masks of
+    chapter 03's MC-dropout predictions and of the card."""
+    if len(image_ids) != len(images):
+        raise ValueError(f"{len(image_ids)} image ids for {len(images)} images")
+    ids = list(image_ids)
     out_maps, out_probs = [], []
     for sl in chunks(len(images), batch_size):
         x = gray_to_input(images[sl], norm)
         _, acts = layer_activations(model, x)
-        cams, logits = mc_dropout_cams(model, acts, samples, seed)
+        cams, logits = mc_dropout_cams(model, acts, samples, seed, ids[sl])
         maps = to_heatmaps(cams, tuple(x.shape[-2:]))  # as mc_dropout_gradcam: upsample, [0, 1]
         out_maps.append(reduce_maps(maps, metric_size))
         out_probs.append(torch.sigmoid(logits).numpy())
@@ -204,7 +208,7 @@ def stability_by_source(model: nn.Module, others: Sequence[nn.Module], images: t
     maps, _ = explain_images(lambda x: gradcam(model, x), images, norm, batch_size, progress=False)
     reference = reduce_maps(maps, metric_size)
     mc, ensemble, tta = SOURCES
-    sources = {mc: mc_dropout_maps(model, images, norm, mc_samples, seed, metric_size, batch_size),
+    sources = {mc: mc_dropout_maps(model, images, norm, mc_samples, seed, metric_size, image_ids, batch_size),
                ensemble: ensemble_maps(others, images, norm, metric_size, batch_size),
                tta: tta_maps(model, images, norm, perturbations, metric_size, batch_size)}
     rows = pd.concat([stability_against_reference(reference, perturbed, probs, threshold, image_ids,
