@@ -23,7 +23,7 @@ LAYERS = (
     ("uncertainty", "explain"),
     ("stages",),
     ("tables",),
-    ("report",),
+    ("report", "orchestration"),
     ("card",),
     ("cli",),
 )

@@ -18,7 +18,7 @@ from tmvlib.tables.endpoints import COMBINED_FEATURES
 from tmvlib.tables.fitted import (fit_trust_score, validation_calibrators, validation_cell_error_rates,
                                   validation_cuts, validation_deferral_rules, validation_threshold)
 from tmvlib.contracts.scores import DECISION_UNCERTAINTY, TTA_INSTABILITY
-from tmvlib.tables.trust import assign_quadrants
+from tmvlib.tables.quadrants import assign_quadrants
 
 SETS = {"val": 160, "test": 160, "external": 80}
 

@@ -96,3 +96,18 @@ def png_declaring(path: Path, width: int, height: int) -> Path:
     rows = zlib.compress(b"\x00" * min(width + 1, 4096) * 4)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
     return path
+
+
+def _deferral_rules():
+    from tmvlib.uncertainty.abstention import DeferralRule
+
+    marginal = DeferralRule("decision uncertainty", "marginal", 0.2, 0.1, {"all": 0.3},
+                            {"all": {"images": 161, "answered": 50, "errors": 4}})
+    mondrian = DeferralRule("decision uncertainty", "class-conditional", 0.2, 0.1, {"positive": None, "negative": 0.4},
+                            {"positive": {"images": 58, "answered": 0, "errors": 0},
+                             "negative": {"images": 103, "answered": 40, "errors": 3}})
+    return marginal, mondrian
+
+
+# Two calibrated deferral rules: one marginal threshold; one per predicted class, positive calls uncertified.
+MARGINAL, MONDRIAN = _deferral_rules()

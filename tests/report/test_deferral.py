@@ -1,16 +1,11 @@
-"""The words of a deferral rule (tmvlib.report.deferral): the guarantee, the card's decision and the
-out-of-distribution override."""
+"""The words of a deferral rule (tmvlib.report.deferral): the guarantee, the thresholds, the checks
+over re-splits and on the external set."""
 import pandas as pd
 
-from tmvlib.report.deferral import (calibration_text, card_decision, coverage_text, external_text, guarantee_text,
+from tmvlib.report.deferral import (calibration_text, coverage_text, external_text, guarantee_text,
                                     ood_rescue_text, threshold_text, violation_text)
-from tmvlib.uncertainty.abstention import DeferralRule
 
-MARGINAL = DeferralRule("decision uncertainty", "marginal", 0.2, 0.1, {"all": 0.3},
-                        {"all": {"images": 161, "answered": 50, "errors": 4}})
-MONDRIAN = DeferralRule("decision uncertainty", "class-conditional", 0.2, 0.1, {"positive": None, "negative": 0.4},
-                        {"positive": {"images": 58, "answered": 0, "errors": 0},
-                         "negative": {"images": 103, "answered": 40, "errors": 3}})
+from tmv_testing import MARGINAL, MONDRIAN
 
 
 def test_guarantee_states_target_confidence_and_population():
@@ -23,23 +18,6 @@ def test_thresholds_and_calibration_in_words():
     assert threshold_text(MARGINAL) == "decision uncertainty <= 0.30"
     assert threshold_text(MONDRIAN).startswith("positive calls: none certified (always deferred); negative")
     assert calibration_text(MARGINAL) == "answers 50 of the 161 (4 of them wrong) validation images"
-
-
-def test_card_answers_below_the_threshold_and_defers_above():
-    answer = card_decision(MARGINAL, 0.1, 1, "Pneumonia", out_of_distribution=False)
-    assert answer["decision"] == "answer" and answer["guarantee"] == guarantee_text(MARGINAL)
-    assert card_decision(MARGINAL, 0.5, 1, "Pneumonia", False)["decision"] == "defer"
-
-
-def test_out_of_distribution_overrides_an_answer():
-    d = card_decision(MARGINAL, 0.1, 0, "Pneumonia", out_of_distribution=True)
-    assert d["decision"] == "defer" and d["overridden"] and "out of distribution" in d["reason"]
-
-
-def test_an_uncertified_class_is_always_deferred():
-    d = card_decision(MONDRIAN, 0.01, 1, "Pneumonia", out_of_distribution=False)
-    assert d["decision"] == "defer" and "no threshold certifies 'Pneumonia' calls" in d["reason"]
-    assert card_decision(MONDRIAN, 0.01, 0, "Pneumonia", False)["decision"] == "answer"
 
 
 def _outcomes(events_cov, n, err, err_events):

@@ -9,8 +9,7 @@ from tmvlib.report.trust_tables import (FAILURE_MODE_COLUMNS, SUBGROUP_COLUMNS, 
                                         failure_mode_display, mode_rate_text, quadrant_styler,
                                         subgroup_display)
 from tmvlib.report.wording import bounds_text
-from tmvlib.tables.trust import assign_quadrants
-from tmvlib.tables.quadrants import quadrant_tables
+from tmvlib.tables.quadrants import assign_quadrants, quadrant_tables
 
 
 def test_bounds_text_and_column():

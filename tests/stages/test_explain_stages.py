@@ -102,7 +102,7 @@ def test_source_stability_on_shards_equals_one_pass_per_set(trained):
     from tmvlib.explain.stability import stability_by_source
     from tmvlib.models.fit import fit_or_load
     from tmvlib.models.train import TrainConfig
-    from tmvlib.tables.stability import stability_by_set_on_shards
+    from tmvlib.orchestration import stability_by_set_on_shards
 
     from tmv_testing import toy_data
 

@@ -8,7 +8,7 @@ import pytest
 
 from tmvlib.tables.quadrants import (AMONG, METADATA_COLUMNS, danger_rates, image_metadata, quadrant_rows,
                                      quadrant_tables, quadrants_by_set, read_trust_scores, set_counts)
-from tmvlib.tables.trust import assign_quadrants, danger_rate_by_stability, quadrant_table
+from tmvlib.tables.quadrants import assign_quadrants, danger_rate_by_stability, quadrant_table
 
 
 def scores_frame(n=12):

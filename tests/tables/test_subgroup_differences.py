@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 
 from tmvlib.tables.subgroup_differences import subgroup_differences
-from tmvlib.tables.trust import subgroup_table
+from tmvlib.tables.subgroups import subgroup_table
 
 
 def test_pairs_of_reportable_groups_with_holm():

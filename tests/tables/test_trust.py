@@ -10,10 +10,11 @@ import pytest
 
 from tmvlib.metrics.bootstrap import patient_bootstrap_mean
 from tmvlib.metrics.selective import aurc
-from tmvlib.tables.trust import (age_bands, assign_quadrants, danger_rate_by_stability,
-                                 error_detection_table, fit_combined_score, quadrant_table,
-                                 risk_coverage_rows, selective_comparison, subgroup_table,
-                                 threshold_at_quantile)
+from tmvlib.tables.error_detection import error_detection_table, risk_coverage_rows, selective_comparison
+from tmvlib.tables.quadrants import (assign_quadrants, danger_rate_by_stability, quadrant_table,
+                                     threshold_at_quantile)
+from tmvlib.tables.subgroups import age_bands, subgroup_table
+from tmvlib.uncertainty.combined_score import fit_combined_score
 
 N_BOOT = 200
 
@@ -274,7 +275,7 @@ def test_secondary_confidence_is_measured_from_one_half():
 
 
 def test_subgroup_error_rate_resamples_every_patient_of_the_frame():
-    from tmvlib.tables.trust import subgroup_groupings
+    from tmvlib.tables.subgroups import subgroup_groupings
 
     rng = np.random.default_rng(1)
     n = 120

@@ -82,7 +82,7 @@ def test_a_prediction_that_flips_under_most_perturbations_is_not_confident():
 
 
 def test_assign_quadrants_applies_the_flip_rule():
-    from tmvlib.tables.trust import assign_quadrants
+    from tmvlib.tables.quadrants import assign_quadrants
 
     frame = pd.DataFrame({"correct": [True, False], "u": [0.1, 0.1], "i": [0.1, 0.1],
                           "flip rate (TTA)": [0.0, 5 / 6]})

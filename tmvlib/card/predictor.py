@@ -12,7 +12,7 @@ place the image are chapter 07's own: the TTA perturbations
 constant-map rule (:mod:`tmvlib.tables.trust_cells`), the failure-mode flags
 (:func:`tmvlib.tables.failure_modes.failure_mode_flags`) and the deferral rule with its
 guarantee (``deferral_rule.json``, :mod:`tmvlib.uncertainty.abstention`), which an
-out-of-distribution input overrides (:func:`tmvlib.report.deferral.card_decision`).
+out-of-distribution input overrides (:func:`tmvlib.card.decision.card_decision`).
 """
 from __future__ import annotations
 
@@ -38,7 +38,6 @@ from ..models.classifier import gray_to_input
 from ..models.fit import load_trained_classifier
 from ..models.train import predict_logits
 from ..parallel import map_images
-from ..report.deferral import card_decision
 from ..report.wording import interval_text
 from ..stages import InputStatsStage
 from ..tables.endpoints import COMBINED, COMBINED_FEATURES
@@ -50,6 +49,7 @@ from ..uncertainty.abstention import DeferralRule
 from ..uncertainty.mc_dropout import mc_dropout_logits
 from ..uncertainty.scores import uncertainty_scores
 from ..uncertainty.temperature import probability_logit, temperature_probs
+from .decision import card_decision
 from .inputs import Radiograph
 from .reference import OOD, InputReference, fit_input_reference_from_stats, input_checks
 

@@ -1,5 +1,5 @@
-"""The words and tables of a deferral rule: its guarantee, its check over re-splits, what it does
-on a card.
+"""The words and tables of a deferral rule: its guarantee, its check over re-splits and on the
+external set (the card's decision itself is :mod:`tmvlib.card.decision`).
 
 Every sentence is built from a calibrated :class:`tmvlib.uncertainty.abstention.DeferralRule` (or
 its JSON record) and the tables of :mod:`tmvlib.tables.abstention`, so the prose states the
@@ -67,31 +67,6 @@ def coverage_text(outcomes: pd.DataFrame) -> str:
     n_err = int(err["events"])
     return (f"answers {c} of the {int(cov['n']):,} images ({int(cov['events']):,}), {e} of them wrong "
             f"({n_err} error{'' if n_err == 1 else 's'})")
-
-
-def card_decision(rule: DeferralRule | Mapping, score_value: float, predicted: int, positive: str,
-                  out_of_distribution: bool) -> dict:
-    """The deferral part of a trust card: ``decision`` ("answer" | "defer"), ``reason`` and the
-    ``guarantee`` in words. An out-of-distribution image is deferred whatever the rule says: its
-    guarantee is about images like the validation set, which this one is not."""
-    r = _rule(rule)
-    group = "all" if r.kind == "marginal" else ("positive" if predicted == 1 else "negative")
-    threshold = r.thresholds[group]
-    call = positive if predicted == 1 else f"no {positive}"
-    answered = bool(r.answers([score_value], [predicted])[0])
-    if out_of_distribution:
-        decision, reason = "defer", ("out of distribution: the guarantee covers only images like the "
-                                     "validation set, so the rule is overridden")
-    elif threshold is None:
-        decision, reason = "defer", (f"no threshold certifies '{call}' calls at this target on the "
-                                     "validation set, so every such call is deferred")
-    elif answered:
-        decision, reason = "answer", f"{r.score} {score_value:.2f} <= certified threshold {threshold:.2f}"
-    else:
-        decision, reason = "defer", f"{r.score} {score_value:.2f} > certified threshold {threshold:.2f}"
-    return {"decision": decision, "reason": reason, "call": call, "rule": r.kind, "score": r.score,
-            "score_value": float(score_value), "threshold": threshold, "max_error": r.max_error,
-            "confidence": 1 - r.delta, "guarantee": guarantee_text(r), "overridden": bool(out_of_distribution)}
 
 
 def _outcome(outcomes: pd.DataFrame, quantity: str, digits: int = 0) -> str:

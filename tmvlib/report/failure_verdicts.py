@@ -51,7 +51,7 @@ def subgroup_lines(subgroups: pd.DataFrame, differences: pd.DataFrame) -> str:
     """What the subgroup table supports, one Markdown bullet per grouping.
 
     Args:
-        subgroups: ``tmvlib.tables.trust.subgroup_table`` rows (``grouping, group, too_thin,
+        subgroups: ``tmvlib.tables.subgroups.subgroup_table`` rows (``grouping, group, too_thin,
             reason``).
         differences: ``tmvlib.tables.subgroup_differences.subgroup_differences`` rows (AUROC
             ``a - b`` per pair of reportable groups, with ``p_holm``).

@@ -91,7 +91,7 @@ def replication_display(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     test-sampling interval), and the spread of the estimates over the seeds (``min - max``).
 
     Args:
-        table: :func:`tmvlib.tables.replication.run_replication` rows (``quantity, backbone,
+        table: :func:`tmvlib.orchestration.run_replication` rows (``quantity, backbone,
             seed, value, low, high``).
     """
     cells = table.assign(cell=[interval_text(v, lo, hi, digits) for v, lo, hi

@@ -18,7 +18,7 @@ def instability_chart(summary: pd.DataFrame, title: str) -> alt.Chart:
 
 
 def risk_coverage_by_score_chart(curves: pd.DataFrame, title: str, max_points: int = 300) -> alt.Chart:
-    """``curves``: ``score, coverage, risk, set`` (``tmvlib.tables.trust.risk_coverage_rows``);
+    """``curves``: ``score, coverage, risk, set`` (``tmvlib.tables.error_detection.risk_coverage_rows``);
     one line per score, one panel per set; each curve thinned to at most ``max_points``."""
     thinned = [g.iloc[::max(1, len(g) // max_points)] for _, g in curves.groupby(["set", "score"])]
     data = pd.concat(thinned)[["set", "score", "coverage", "risk"]]

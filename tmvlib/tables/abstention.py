@@ -37,7 +37,7 @@ from ..metrics.paired import group_mean, paired_bootstrap
 from ..uncertainty.abstention import RULES, DeferralRule, calibrate_deferral, threshold_text
 from .endpoints import COMBINED
 from ..contracts.scores import DECISION_UNCERTAINTY
-from .trust import fit_combined_score
+from ..uncertainty.combined_score import fit_combined_score
 
 ScoreFunction = Callable[[pd.DataFrame], np.ndarray]
 ScoreRecipe = Callable[[pd.DataFrame], ScoreFunction]
@@ -54,7 +54,7 @@ def column_score(column: str) -> ScoreRecipe:
 
 
 def combined_score(features: tuple[str, ...]) -> ScoreRecipe:
-    """A recipe for the combined score: ``tables.trust.fit_combined_score`` on the calibration
+    """A recipe for the combined score: ``uncertainty.combined_score.fit_combined_score`` on the calibration
     rows (P(error) from ``features``), applied to any frame."""
     def recipe(calibration: pd.DataFrame) -> ScoreFunction:
         return fit_combined_score(calibration, features).score

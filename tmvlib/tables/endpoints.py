@@ -28,7 +28,8 @@ import pandas as pd
 from ..metrics.discrimination import auroc
 from ..metrics.paired import PairedDifference, holm, paired_bootstrap
 from ..contracts.scores import DECISION_UNCERTAINTY, DISTANCE_TO_HALF, TTA_FLIP_RATE, TTA_INSTABILITY
-from .trust import error_aurc, errors_and_patients, score_array
+from ..metrics.frames import errors_and_patients, score_array
+from .error_detection import error_aurc
 
 COMBINED = "combined"
 COMBINED_FEATURES = (DECISION_UNCERTAINTY, TTA_INSTABILITY)  # what chapter 06 fits the combined score on

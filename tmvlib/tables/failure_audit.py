@@ -3,7 +3,7 @@ failure modes the run supports.
 
 Inputs are per-image DataFrames as chapter 06 writes them (``trust_scores.parquet``: ``image_id,
 patient_id, label, prob, correct, set`` and score columns), after
-:func:`tmvlib.tables.trust.assign_quadrants` where a ``danger`` column is needed. Everything here
+:func:`tmvlib.tables.quadrants.assign_quadrants` where a ``danger`` column is needed. Everything here
 is a function of those frames and of numbers passed in (the decision threshold of chapter 02,
 the validation thresholds of the trust quadrants), so the chapter's prose can be generated from
 the data and checked by tests.

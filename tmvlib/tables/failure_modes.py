@@ -78,7 +78,7 @@ def failure_mode_frame(test: pd.DataFrame, external: pd.DataFrame, peaks: pd.Ser
     """NIH test and external rows with the flag of every candidate mode, pooled.
 
     Args:
-        test: NIH test rows after :func:`tmvlib.tables.trust.assign_quadrants` (``image_id,
+        test: NIH test rows after :func:`tmvlib.tables.quadrants.assign_quadrants` (``image_id,
             prob, view, stable, confident`` at least). external: external rows (``prob``).
         peaks: image id -> Grad-CAM peak region (:func:`peak_regions`); test images without
             one get ``edge`` None.

@@ -28,7 +28,8 @@ from ..metrics.frames import require_columns
 from ..uncertainty.calibrators import CALIBRATIONS, Calibrator
 from ..uncertainty.predictions import fit_method_calibrators
 from .abstention import FittedDeferral, ScoreRecipe, fit_deferral_rules, targets_table
-from .trust import CombinedScore, fit_combined_score, threshold_at_quantile
+from ..uncertainty.combined_score import CombinedScore, fit_combined_score
+from .quadrants import threshold_at_quantile
 from .trust_cells import cell_error_rates
 
 FIT_SET = "val"
@@ -90,7 +91,7 @@ def validation_cuts(scores: pd.DataFrame, uncertainty_score: str, instability_sc
 
 
 def fit_trust_score(per_image: pd.DataFrame, features: Sequence[str]) -> CombinedScore:
-    """The combined trust score (``tmvlib.tables.trust.fit_combined_score``) fitted on the
+    """The combined trust score (``tmvlib.uncertainty.combined_score.fit_combined_score``) fitted on the
     validation rows of ``per_image``."""
     return fit_combined_score(validation_rows(per_image, "the combined trust score"), features)
 

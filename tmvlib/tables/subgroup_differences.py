@@ -49,7 +49,7 @@ def subgroup_differences(frame: pd.DataFrame, subgroups: pd.DataFrame,
 
     Args:
         frame: the per-image rows ``subgroups`` was built from (``label, prob, patient_id``).
-        subgroups: ``tmvlib.tables.trust.subgroup_table(frame, group_cols, ...)``; groups marked
+        subgroups: ``tmvlib.tables.subgroups.subgroup_table(frame, group_cols, ...)``; groups marked
             ``too_thin`` are left out.
         group_cols: the same groupings (name -> column or function of the frame).
     Returns:
