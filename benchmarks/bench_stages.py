@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from tmvlib.config import load_params, resolve_data_root
-from tmvlib.explain.perturbations import tta_perturbations_from_params
+from tmvlib.explain.stability import stability_protocol_from_params
 from tmvlib.models.checkpoint import read_checkpoint_meta
 from tmvlib.parallel import ImageStage, map_images
 from tmvlib.stages import (GradCAMStage, InputStatsStage, LogitsStage, ScoreCAMStage, SourceStabilityStage,
@@ -39,18 +39,14 @@ def stages(checkpoint: Path, size: int, maps: Path, threads: int) -> dict[str, o
     default makes)."""
     s06 = load_params("06_stability")
     members = [str(checkpoint.parent / f"ensemble_{m}.pt") for m in range(1, load_params("03_uncertainty")["ensemble_members"])]
-    grid = (s06["spearman_grid"],) * 2
+    protocol = stability_protocol_from_params(s06)
     return {
         "logits (02)": LogitsStage(checkpoint, size, threads=threads),
         "Grad-CAM (04)": GradCAMStage(checkpoint, size, str(maps / "gradcam"), threads=threads),
         "exact Score-CAM (05)": ScoreCAMStage(checkpoint, size, str(maps / "scorecam"), threads=threads),
-        "TTA stability, 6 perturbations (06)": TTAStabilityStage(
-            checkpoint, size, 0.5, tta_perturbations_from_params(s06), s06["metric_size"], s06["top_k"],
-            grid, s06["batch_size"], threads=threads),
+        "TTA stability, 6 perturbations (06)": TTAStabilityStage(checkpoint, size, 0.5, protocol, threads=threads),
         "stability, MC + ensemble + TTA (06)": SourceStabilityStage(
-            checkpoint, members, size, str(maps / "stability"), 0.5, s06["mc_samples"], s06["seed"],
-            tta_perturbations_from_params(s06), s06["metric_size"], s06["top_k"], grid, s06["batch_size"],
-            threads=threads),
+            checkpoint, members, size, str(maps / "stability"), 0.5, protocol, threads=threads),
         "input statistics and features (08)": InputStatsStage(checkpoint, size, str(maps / "input"), threads=threads),
     }
 

@@ -139,6 +139,16 @@ def chapters_in_toc(root: Path) -> list[str]:
     return [name for name in names if name in CHAPTER_ORDER]
 
 
+def chapters_from(chapters: list[str], start: str) -> list[str]:
+    """``chapters`` from the first whose name starts with ``start`` (``"06"``, ``"06_stability"``).
+
+    Raises TmvExit (usage) naming the book's chapters when none does."""
+    for k, name in enumerate(chapters):
+        if name.startswith(start):
+            return chapters[k:]
+    raise TmvExit(f"[tmv] no chapter starts with {start!r}; the book's chapters are {', '.join(chapters)}", EXIT_USAGE)
+
+
 def write_vega_bundle(root: Path) -> Path:
     """Write the vega/vega-lite/vega-embed bundle once, as a static file of the book."""
     import vl_convert
@@ -190,7 +200,7 @@ def build_book(profile: str = "default", start: str | None = None, root: Path | 
     root = root or project_root()
     chapters = chapters_in_toc(root)
     if start:
-        chapters = chapters[[c.startswith(start) for c in chapters].index(True):]
+        chapters = chapters_from(chapters, start)
     seconds: dict[str, float] = {}
     run_id = chapter_params_or_exit(chapters[0], profile, None, root).get("run_id", profile)
     from .runs import run_lock
@@ -216,16 +226,20 @@ def remote_scripts(html_dir: Path) -> list[str]:
             for src in pattern.findall(page.read_text(errors="replace"))]
 
 
-def refresh_references(root: Path | None = None) -> None:
-    """Execute every chapter with the ``ci`` profile into ``tests/notebooks/`` (nbval references),
-    then write the ci run's values into ``tests/references/ci/`` (the numeric regression's
-    references; a value within its tolerance of the old reference keeps the old line)."""
+def refresh_references(root: Path | None = None, start: str | None = None) -> None:
+    """Execute every chapter (from ``start``, the earlier ones kept as they ran) with the ``ci``
+    profile into ``tests/notebooks/`` (nbval references), then write the ci run's values into
+    ``tests/references/ci/`` (the numeric regression's references; a value within its tolerance
+    of the old reference keeps the old line)."""
     from .runs.references import CI_REFERENCES, reference_values, write_references
     from .runs.tolerance import ci_tolerance
 
     root = root or project_root()
     run_id = "ci"
-    for name in chapters_in_toc(root):
+    chapters = chapters_in_toc(root)
+    if start:
+        chapters = chapters_from(chapters, start)
+    for name in chapters:
         clean_reference(run_chapter(name, "ci", output_dir=root / "tests" / "notebooks", root=root), root)
         run_id = chapter_params_or_exit(name, "ci", None, root).get("run_id", run_id)
     from .config import run_dir, splits_dir
@@ -396,7 +410,8 @@ def _main(argv: list[str] | None) -> None:
     p_book = sub.add_parser("book", help="run all chapters and build the HTML")
     p_book.add_argument("--profile", default="default")
     p_book.add_argument("--from", dest="start", default=None, help="first chapter to run, e.g. 02")
-    sub.add_parser("refs", help="refresh the ci references: nbval notebooks and the numeric references")
+    refs = sub.add_parser("refs", help="refresh the ci references: nbval notebooks and the numeric references")
+    refs.add_argument("--from", dest="start", default=None, help="rerun from this chapter (e.g. 06), keeping the earlier ones as they ran")
     p_compare = sub.add_parser("compare", help="compare two runs value by value (exit 0 identical, 1 not)")
     p_compare.add_argument("run_a", help="a run folder (artifacts/runs/<id>) or a run id")
     p_compare.add_argument("run_b", help="a run folder or a run id")
@@ -446,7 +461,7 @@ def _main(argv: list[str] | None) -> None:
     elif args.command == "book":
         build_book(args.profile, args.start)
     elif args.command == "refs":
-        refresh_references()
+        refresh_references(start=args.start)
     elif args.command == "compare":
         raise SystemExit(compare_command(args))
     elif args.command == "predict":

@@ -15,6 +15,7 @@ from tmvlib.card import predictor as card
 from tmvlib.card.inputs import Radiograph
 from tmvlib.card.predictor import TrustCardPredictor, failure_mode_warning
 from tmvlib.explain.perturbations import tta_perturbations, tta_perturbations_from_params
+from tmvlib.explain.stability import stability_protocol_from_params
 from tmvlib.explain.regions import EDGE_REGIONS, REGIONS
 from tmvlib.tables.failure_modes import FAILURE_MODES, failure_mode_flags
 from tmvlib.tables.trust_cells import is_confident, is_stable, trust_cell
@@ -105,6 +106,7 @@ def small_predictor():
         ch06=CH06, uncertainty_score="decision uncertainty", instability_score="instability (TTA)",
         uncertainty_threshold=0.3, instability_threshold=0.2, cell_errors={"confident · stable": {"rate": 0.1}},
         failure_modes=failure_modes(), perturbations=tta_perturbations_from_params(CH06), reference=None,
+        protocol=stability_protocol_from_params(CH06, batch_size=2),
         scorecam=None, scorecam_top_k=None, batch_size=2,
         deferral=DeferralRule("decision uncertainty", "marginal", 0.25, 0.1, {"all": 2.0}), combined=None)
     return predictor

@@ -7,7 +7,7 @@ import torch
 
 from tmvlib.explain import gradcam, mc_dropout_gradcam
 from tmvlib.explain.perturbations import Perturbation
-from tmvlib.explain.stability import (ensemble_maps, mc_dropout_maps, reduce_maps, reduce_masks,
+from tmvlib.explain.stability import (StabilityProtocol, ensemble_maps, mc_dropout_maps, reduce_maps, reduce_masks,
                                       stability_against_reference, tta_maps)
 from tmvlib.models import gray_to_input
 
@@ -80,8 +80,7 @@ def test_stability_by_source_runs_the_three_sources_against_one_reference(lite0)
     images = _images(2)
     ident = Perturbation("identity")
     got = stability_by_source(model, [model], images, info, np.array([0.2, 0.9]), 0.5, ["a", "b"],
-                              mc_samples=3, seed=0, perturbations=[ident], metric_size=32, top_k=0.15,
-                              grid=(8, 8), batch_size=2)
+                              StabilityProtocol([ident], 32, 0.15, (8, 8), mc_samples=3, seed=0, batch_size=2))
     np.testing.assert_allclose(got.maps, gradcam(model, gray_to_input(images, info)), atol=1e-5)
     assert got.reference.shape == (2, 32, 32) and set(got.sources) == {"MC dropout", "ensemble", "TTA"}
     counts = got.rows.groupby(["source", "image_id"]).size()
@@ -125,8 +124,7 @@ def test_method_tta_stability_compares_scorecam_and_gradcam(lite0):
     images = _images(1)
     reference = reduce_maps(gradcam(model, gray_to_input(images, info)), 32)
     rows = method_tta_stability(model, images, info, reference, np.array([0.7]), 0.5, ["a"],
-                                [Perturbation("identity")], scorecam_top_k=4, metric_size=32, top_k=0.15,
-                                grid=(8, 8))
+                                StabilityProtocol([Perturbation("identity")], 32, 0.15, (8, 8)), scorecam_top_k=4)
     assert rows["method"].tolist() == ["Score-CAM (top-k)", "Grad-CAM"] and rows.index.tolist() == [0, 0]
     # the identity perturbation reproduces both reference maps
     np.testing.assert_allclose(rows["spearman"], 1.0, atol=1e-5)
@@ -153,10 +151,9 @@ def test_tta_stability_is_the_tta_source_of_stability_by_source(lite0):
     model, info = lite0
     images = _images(2)
     perts = tta_perturbations(2, seed=0)
-    args = dict(perturbations=perts, metric_size=32, top_k=0.15, grid=(8, 8), batch_size=2)
-    got = tta_stability(model, images, info, np.array([0.2, 0.9]), 0.5, ["a", "b"], **args)
-    full = stability_by_source(model, [model], images, info, np.array([0.2, 0.9]), 0.5, ["a", "b"],
-                               mc_samples=2, seed=0, **args)
+    protocol = StabilityProtocol(perts, 32, 0.15, (8, 8), mc_samples=2, seed=0, batch_size=2)
+    got = tta_stability(model, images, info, np.array([0.2, 0.9]), 0.5, ["a", "b"], protocol)
+    full = stability_by_source(model, [model], images, info, np.array([0.2, 0.9]), 0.5, ["a", "b"], protocol)
     want = stability_summary(full.rows[full.rows["source"] == "TTA"], by=["image_id"])
     np.testing.assert_allclose(got["instability"], want["instability"], atol=1e-6)
     np.testing.assert_allclose(got["flip_rate"], want["flip_rate"])

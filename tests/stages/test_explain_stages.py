@@ -9,7 +9,7 @@ from tmvlib.explain.perturbations import tta_perturbations
 from tmvlib.explain.run import explain_with_stats
 from tmvlib.explain.sanity import randomized_copy
 from tmvlib.explain.scorecam import ScoreCAM
-from tmvlib.explain.stability import tta_stability
+from tmvlib.explain.stability import StabilityProtocol, tta_stability
 from tmvlib.explain.store import load_heatmaps
 from tmvlib.models.fit import load_trained_classifier
 from tmvlib.parallel import map_images
@@ -18,15 +18,19 @@ from tmvlib.stages import GradCAMStage, ScoreCAMStage, TTAStabilityStage
 TTA = dict(metric_size=16, top_k=0.15, grid=(4, 4), batch_size=8)
 
 
+def protocol(perturbations, **extra) -> StabilityProtocol:
+    return StabilityProtocol(perturbations, **TTA, **extra)
+
+
 def test_tta_stability_sharded_equals_one_pass(trained):
     folder, records = trained
     records = records.assign(prob=np.linspace(0.05, 0.95, len(records)))
     perturbations = tta_perturbations(2, seed=0)
-    stage = TTAStabilityStage(folder / "model.pt", 32, 0.5, perturbations, **TTA)
+    stage = TTAStabilityStage(folder / "model.pt", 32, 0.5, protocol(perturbations))
     sharded = map_images(stage, records, folder / "tta", shard_size=16, executor="local", progress=False)
     model, info, _ = load_trained_classifier(folder / "model.pt")
     whole = tta_stability(model, load_image_tensor(records, 32, progress=False), info, records["prob"].to_numpy(),
-                          0.5, records["image_id"].tolist(), perturbations=perturbations, **TTA)
+                          0.5, records["image_id"].tolist(), protocol(perturbations))
     whole = whole.set_index("image_id").loc[records["image_id"]].reset_index()
     pd.testing.assert_frame_equal(sharded, whole)
     with pytest.raises(KeyError, match="'prob'"):
@@ -113,14 +117,14 @@ def test_source_stability_on_shards_equals_one_pass_per_set(trained):
                 progress=False)
     records = records.assign(prob=np.linspace(0.05, 0.95, len(records)))
     frames = {"val": records.iloc[:24].reset_index(drop=True), "test": records.iloc[24:].reset_index(drop=True)}
-    args = dict(mc_samples=3, seed=0, perturbations=tta_perturbations(2, seed=0), **TTA)
-    sharded = stability_by_set_on_shards([folder / "model.pt", folder / "member.pt"], frames, 32, 0.5,
-                                         shard_dir=folder / "shards", executor="local", shard_size=16, **args)
+    sources = protocol(tta_perturbations(2, seed=0), mc_samples=3, seed=0)
+    sharded = stability_by_set_on_shards([folder / "model.pt", folder / "member.pt"], frames, 32, 0.5, sources,
+                                         shard_dir=folder / "shards", executor="local", shard_size=16)
     model, info, _ = load_trained_classifier(folder / "model.pt")
     member = load_trained_classifier(folder / "member.pt")[0]
     images = {name: load_image_tensor(frame, 32, progress=False) for name, frame in frames.items()}
     whole = {name: stability_by_source(model, [member], images[name], info, frame["prob"].to_numpy(), 0.5,
-                                       frame["image_id"], **args) for name, frame in frames.items()}
+                                       frame["image_id"], sources) for name, frame in frames.items()}
     rows = pd.concat([whole[name].rows.assign(set=name) for name in frames], ignore_index=True)
     pd.testing.assert_frame_equal(sharded.rows, rows)
     for name in frames:

@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tmvlib.tables.quadrants import QuadrantRules
 from tmvlib.tables.replication import (AUROC_EXTERNAL, AUROC_TEST, ECE_CHANGE, ERROR_AUROC_CONFIDENCE, FINDINGS,
                                        replicate_quantities, seed_spread)
 
@@ -46,7 +47,7 @@ def test_trust_quantities_fit_on_validation():
                                         "flip_rate": rng.random(len(frame))})
     per_image = replicate_trust_frame(frames, probs, 0.5, stability)
     assert per_image["instability (TTA)"].notna().all()  # filled with the validation maximum
-    table = replicate_trust_quantities(per_image, 0.75, 0.75, n_boot=100).set_index("quantity")
+    table = replicate_trust_quantities(per_image, QuadrantRules(0.75, 0.75, None), n_boot=100).set_index("quantity")
     assert table.loc[ERROR_AUROC_INSTABILITY, "low"] > 0.5
     assert table.loc[PRIMARY_ENDPOINT, "high"] < 0  # the combined score defers errors earlier
     assert 0 <= table.loc[DANGER_SHARE, "low"] <= table.loc[DANGER_SHARE, "value"] <= table.loc[DANGER_SHARE, "high"]

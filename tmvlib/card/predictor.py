@@ -28,11 +28,10 @@ from ..artifacts import (artifact_path, decision_threshold, deferral_rule, ensem
 from ..config import declared_params
 from ..contracts.scores import TTA_FLIP_RATE
 from ..explain.geometry import peak_distance
-from ..explain.perturbations import tta_perturbations_from_params
 from ..explain.regions import peak_region
 from ..explain.scorecam import ScoreCAM
 from ..explain.similarity import rank_correlation, stability_summary
-from ..explain.stability import reduce_maps, stability_by_source
+from ..explain.stability import reduce_maps, stability_by_source, stability_protocol_from_params
 from ..metrics.confidence import predicted_positive
 from ..models.classifier import gray_to_input
 from ..models.fit import load_trained_classifier
@@ -112,7 +111,8 @@ class TrustCardPredictor:
         self.cell_errors = validation_cell_error_rates(read_table(run_id, "trust_quadrants"),
                                                        self.ch07["n_boot"], self.ch07["seed"])
         self.failure_modes = read_table(run_id, "failure_modes_val")
-        self.perturbations = tta_perturbations_from_params(self.ch06)
+        self.protocol = stability_protocol_from_params(self.ch06, batch_size=batch_size)  # chapter 06's
+        self.perturbations = self.protocol.perturbations
         self.reference = reference
         self.scorecam = ScoreCAM(self.model, top_k=scorecam_top_k, batch_size=8, engine=engine)
         self.scorecam_top_k = scorecam_top_k
@@ -208,12 +208,8 @@ class TrustCardPredictor:
         self.model.to(memory_format=torch.contiguous_format)  # predict_logits made it channels_last
         with torch.no_grad():
             pooled = self.model.features(x)
-        p = self.ch06
-        stability = stability_by_source(
-            self.model, self.others, images, self.weights, np.array([prob]), self.threshold, [image_id],
-            mc_samples=int(p["mc_samples"]), seed=int(p["seed"]), perturbations=self.perturbations,
-            metric_size=int(p["metric_size"]), top_k=float(p["top_k"]),
-            grid=(int(p["spearman_grid"]),) * 2, batch_size=self.batch_size)
+        stability = stability_by_source(self.model, self.others, images, self.weights, np.array([prob]),
+                                        self.threshold, [image_id], self.protocol)
         summary = stability_summary(stability.rows, by=["image_id", "source"])
         scores = image_trust_scores(pd.DataFrame({"image_id": [image_id], "prob": [prob]}), self.threshold,
                                     stability.sources["MC dropout"].probs, stability.sources["ensemble"].probs,
@@ -235,7 +231,7 @@ class TrustCardPredictor:
         deferral = card_decision(self.deferral, deferral_score, int(positive), self.positive,
                                  out_of_distribution=bool(ood))
         # the peak at chapter 06's metric size, the rule chapter 07 tested the mode with
-        gradcam_peak = peak_region(reduce_maps(gradcam_map, int(p["metric_size"])))
+        gradcam_peak = peak_region(reduce_maps(gradcam_map, self.protocol.metric_size))
         flags = failure_mode_flags(gradcam_peak, radiograph.view, stable, confident, external=bool(ood))
         calibrated = self.calibrated(prob)
         record = {
@@ -260,7 +256,7 @@ class TrustCardPredictor:
                 "stability": None if not np.isfinite(instability) else 1 - instability,
                 **{k: _float(scores[k]) for k in scores.index if k.startswith(("instability", "flip rate"))},
                 "tta_probs": stability.sources["TTA"].probs[0].tolist(),
-                "perturbations": {"MC dropout": int(p["mc_samples"]), "ensemble": len(self.others),
+                "perturbations": {"MC dropout": self.protocol.mc_samples, "ensemble": len(self.others),
                                   "TTA": len(self.perturbations)}},
             "trust": {
                 "uncertainty_score": self.uncertainty_score, "uncertainty": uncertainty,

@@ -17,7 +17,7 @@ its pixels are).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,7 +30,7 @@ from ..models.classifier import gray_to_input
 from .base import chunks, layer_activations, to_heatmaps
 from .geometry import tta_spread
 from .gradcam import gradcam, mc_dropout_cams
-from .perturbations import Perturbation, apply_perturbation, invert_heatmap
+from .perturbations import Perturbation, apply_perturbation, invert_heatmap, tta_perturbations_from_params
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -192,47 +192,86 @@ class SourceStability:
     rows: "pd.DataFrame"
 
 
+@dataclass(frozen=True)
+class StabilityProtocol:
+    """How chapter 06 measures an explanation's stability, the parameters that travel together
+    through every function and stage that measures it (chapters 06, 07, 09 and the card).
+
+    Attributes:
+        perturbations: the test-time perturbations (:func:`~tmvlib.explain.perturbations.tta_perturbations_from_params`).
+        metric_size: maps are compared at ``metric_size`` x ``metric_size`` px (:func:`reduce_maps`).
+        top_k: the share of pixels in the top-k overlap. grid: Spearman on ``grid`` cells.
+        mc_samples: MC-dropout masks per image, drawn with ``seed`` (:mod:`tmvlib.models.dropout_masks`).
+        batch_size: images per Grad-CAM batch.
+    """
+
+    perturbations: tuple[Perturbation, ...]
+    metric_size: int
+    top_k: float
+    grid: tuple[int, int]
+    mc_samples: int = 0
+    seed: int = 0
+    batch_size: int = 16
+
+    def __post_init__(self):
+        object.__setattr__(self, "perturbations", tuple(self.perturbations))
+        object.__setattr__(self, "grid", tuple(int(g) for g in self.grid))
+
+    def first_perturbations(self, n: int) -> StabilityProtocol:
+        """The protocol with only its first ``n`` test-time perturbations (a costly method on fewer)."""
+        return replace(self, perturbations=self.perturbations[:n])
+
+
+def stability_protocol_from_params(params: Mapping, batch_size: int | None = None) -> StabilityProtocol:
+    """Chapter 06's protocol from its params (its notebook parameters, or what it recorded):
+    the TTA perturbations, ``metric_size``, ``top_k``, ``spearman_grid`` (square), ``mc_samples``,
+    ``seed`` and ``batch_size`` (unless given)."""
+    return StabilityProtocol(tta_perturbations_from_params(params), int(params["metric_size"]),
+                             float(params["top_k"]), (int(params["spearman_grid"]),) * 2,
+                             int(params["mc_samples"]), int(params["seed"]),
+                             int(batch_size if batch_size is not None else params["batch_size"]))
+
+
 def stability_by_source(model: nn.Module, others: Sequence[nn.Module], images: torch.Tensor, norm,
-                        probs: np.ndarray, threshold: float, image_ids: Sequence[str], *,
-                        mc_samples: int, seed: int, perturbations: Sequence[Perturbation],
-                        metric_size: int, top_k: float, grid: tuple[int, int],
-                        batch_size: int = 16) -> SourceStability:
+                        probs: np.ndarray, threshold: float, image_ids: Sequence[str],
+                        protocol: StabilityProtocol) -> SourceStability:
     """Grad-CAM of ``model`` on uint8 ``images`` (N,1,H,W) and its stability under MC dropout,
-    the other ensemble members ``others`` and the test-time ``perturbations``, each compared
-    with the unperturbed map (``probs`` (N,): the unperturbed probabilities, for label flips at
-    ``threshold``). The stability chapter and the trust card both call this."""
+    the other ensemble members ``others`` and the test-time perturbations of ``protocol``, each
+    compared with the unperturbed map (``probs`` (N,): the unperturbed probabilities, for label
+    flips at ``threshold``). The stability chapter and the trust card both call this."""
     import pandas as pd
 
     from .run import explain_images
 
-    maps, _ = explain_images(lambda x: gradcam(model, x), images, norm, batch_size, progress=False)
-    reference = reduce_maps(maps, metric_size)
+    p = protocol
+    maps, _ = explain_images(lambda x: gradcam(model, x), images, norm, p.batch_size, progress=False)
+    reference = reduce_maps(maps, p.metric_size)
     mc, ensemble, tta = SOURCES
-    sources = {mc: mc_dropout_maps(model, images, norm, mc_samples, seed, metric_size, image_ids, batch_size),
-               ensemble: ensemble_maps(others, images, norm, metric_size, batch_size),
-               tta: tta_maps(model, images, norm, perturbations, metric_size, batch_size)}
+    sources = {mc: mc_dropout_maps(model, images, norm, p.mc_samples, p.seed, p.metric_size, image_ids, p.batch_size),
+               ensemble: ensemble_maps(others, images, norm, p.metric_size, p.batch_size),
+               tta: tta_maps(model, images, norm, p.perturbations, p.metric_size, p.batch_size)}
     rows = pd.concat([stability_against_reference(reference, perturbed, probs, threshold, image_ids,
-                                                  k=top_k, grid=grid).assign(source=name)
+                                                  k=p.top_k, grid=p.grid).assign(source=name)
                       for name, perturbed in sources.items()], ignore_index=True)
     return SourceStability(maps, reference, sources, rows)
 
 
 
 def tta_stability(model: nn.Module, images: torch.Tensor, norm, probs: np.ndarray, threshold: float,
-                  image_ids: Sequence[str], *, perturbations: Sequence[Perturbation], metric_size: int,
-                  top_k: float, grid: tuple[int, int], batch_size: int = 16) -> "pd.DataFrame":
+                  image_ids: Sequence[str], protocol: StabilityProtocol) -> "pd.DataFrame":
     """Chapter 06's TTA source alone (no MC dropout, no ensemble): the Grad-CAM of each uint8
-    image (N,1,H,W) against its Grad-CAMs under ``perturbations``, as
+    image (N,1,H,W) against its Grad-CAMs under the protocol's perturbations, as
     :func:`tmvlib.explain.similarity.stability_summary` rows by ``image_id`` (``instability`` =
     1 - mean Spearman, NaN for a constant map; ``flip_rate`` at ``threshold`` from the
     unperturbed ``probs`` (N,)). The replication chapter runs it for every replicate."""
     from .run import explain_images
     from .similarity import stability_summary
 
-    maps, _ = explain_images(lambda x: gradcam(model, x), images, norm, batch_size, progress=False)
-    perturbed = tta_maps(model, images, norm, perturbations, metric_size, batch_size)
-    rows = stability_against_reference(reduce_maps(maps, metric_size), perturbed, probs, threshold, image_ids,
-                                       k=top_k, grid=grid)
+    p = protocol
+    maps, _ = explain_images(lambda x: gradcam(model, x), images, norm, p.batch_size, progress=False)
+    perturbed = tta_maps(model, images, norm, p.perturbations, p.metric_size, p.batch_size)
+    rows = stability_against_reference(reduce_maps(maps, p.metric_size), perturbed, probs, threshold, image_ids,
+                                       k=p.top_k, grid=p.grid)
     return stability_summary(rows, by=["image_id"])
 
 
@@ -254,11 +293,9 @@ SCORECAM_TOPK = "Score-CAM (top-k)"
 
 def method_tta_stability(model: nn.Module, images: torch.Tensor, norm, gradcam_reference: np.ndarray,
                          probs: np.ndarray, threshold: float, image_ids: Sequence[str],
-                         perturbations: Sequence[Perturbation], *, scorecam_top_k: int,
-                         metric_size: int, top_k: float, grid: tuple[int, int],
-                         engine: str = "auto") -> "pd.DataFrame":
-    """Score-CAM (the fast top-k path) and Grad-CAM under the same test-time perturbations, for
-    a few images (Score-CAM costs seconds per image).
+                         protocol: StabilityProtocol, *, scorecam_top_k: int, engine: str = "auto") -> "pd.DataFrame":
+    """Score-CAM (the fast top-k path) and Grad-CAM under the same test-time perturbations (the
+    protocol's), for a few images (Score-CAM costs seconds per image).
 
     Args:
         images: uint8 (N,1,H,W). gradcam_reference: (N,h,w) unperturbed Grad-CAM at
@@ -276,16 +313,17 @@ def method_tta_stability(model: nn.Module, images: torch.Tensor, norm, gradcam_r
     from .run import explain_images
     from .scorecam import ScoreCAM
 
+    p = protocol
     cam = ScoreCAM(model, top_k=scorecam_top_k, batch_size=8, engine=engine)
     scorecam_reference, _ = explain_images(cam, images, norm, batch_size=1)
-    scorecam_tta = tta_maps(model, images, norm, perturbations, metric_size, 1,
+    scorecam_tta = tta_maps(model, images, norm, p.perturbations, p.metric_size, 1,
                             explain=lambda _model, x: cam(x))
-    gradcam_tta = tta_maps(model, images, norm, perturbations, metric_size, 1)
+    gradcam_tta = tta_maps(model, images, norm, p.perturbations, p.metric_size, 1)
     return pd.concat([
-        stability_against_reference(reduce_maps(scorecam_reference, metric_size), scorecam_tta, probs,
-                                    threshold, image_ids, k=top_k, grid=grid).assign(method=SCORECAM_TOPK),
+        stability_against_reference(reduce_maps(scorecam_reference, p.metric_size), scorecam_tta, probs,
+                                    threshold, image_ids, k=p.top_k, grid=p.grid).assign(method=SCORECAM_TOPK),
         stability_against_reference(gradcam_reference, gradcam_tta, probs, threshold, image_ids,
-                                    k=top_k, grid=grid).assign(method="Grad-CAM")])
+                                    k=p.top_k, grid=p.grid).assign(method="Grad-CAM")])
 
 
 def tta_spread_maps(perturbed: PerturbedMaps) -> np.ndarray:

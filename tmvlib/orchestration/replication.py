@@ -12,20 +12,19 @@ import pandas as pd
 import torch
 
 from ..data.tensors import load_image_tensor
-from ..explain.perturbations import Perturbation
+from ..explain.stability import StabilityProtocol
 from ..models.fit import FittedModel
 from ..models.replicates import Replicate, backbone_banks, fit_replicate, replicate_logits, train_replicates_as_tasks
 from ..models.train import TrainConfig
 from ..parallel import map_images, resolve_executor
 from ..stages import TTAStabilityStage
+from ..tables.quadrants import QuadrantRules
 from ..tables.replication import replicate_quantities, replicate_trust_frame, replicate_trust_quantities
 
 
 def replicate_rows(replicate: Replicate, fitted: FittedModel, banks: Mapping[str, torch.Tensor],
-                   sets: Mapping[str, pd.DataFrame], threshold_rule: str, *,
-                   perturbations: Sequence[Perturbation], metric_size: int, top_k: float, grid: tuple[int, int],
-                   uncertainty_quantile: float, instability_quantile: float, max_flip_rate: float | None,
-                   shard_dir: Path, n_boot: int = 1000, seed: int = 0, batch_size: int = 16,
+                   sets: Mapping[str, pd.DataFrame], threshold_rule: str, protocol: StabilityProtocol,
+                   rules: QuadrantRules, *, shard_dir: Path, n_boot: int = 1000, seed: int = 0,
                    executor: str = "local", shard_size: int = 256) -> pd.DataFrame:
     """Every quantity of one replicate: :func:`replicate_quantities` from its logits on the
     shared ``banks`` (``val``, ``test``, ``external``), then TTA instability of the ``val`` and
@@ -38,25 +37,22 @@ def replicate_rows(replicate: Replicate, fitted: FittedModel, banks: Mapping[str
     table = replicate_quantities(sets, logits, threshold_rule, n_boot, seed)
     threshold = float(table["threshold"].iloc[0])
     probs = {name: 1 / (1 + np.exp(-np.asarray(z, float))) for name, z in logits.items()}
-    stage = TTAStabilityStage(fitted.checkpoint, replicate.image_size, threshold, perturbations, metric_size,
-                              top_k, grid, batch_size)
+    stage = TTAStabilityStage(fitted.checkpoint, replicate.image_size, threshold, protocol)
     stability = {name: map_images(stage, sets[name].assign(prob=probs[name]),
                                   Path(shard_dir) / f"tta-{Path(fitted.checkpoint).stem}-{name}", shard_size,
                                   executor, progress=False)
                  for name in ("val", "test")}
     per_image = replicate_trust_frame({n: sets[n] for n in ("val", "test")}, probs, threshold, stability)
-    trust = replicate_trust_quantities(per_image, uncertainty_quantile, instability_quantile, max_flip_rate,
-                                       n_boot, seed).assign(threshold=threshold)
+    trust = replicate_trust_quantities(per_image, rules, n_boot, seed).assign(threshold=threshold)
     return pd.concat([table, trust], ignore_index=True).assign(
         replicate=replicate.label, backbone=replicate.backbone, seed=replicate.seed)
 
 
 def run_replication(grid: Sequence[Replicate], sets: Mapping[str, pd.DataFrame], recipe: Mapping, checkpoint_dir: Path,
-                    baseline_checkpoint: Path | None, threshold_rule: str, *, perturbations: Sequence[Perturbation],
-                    metric_size: int, top_k: float, grid_cells: tuple[int, int], uncertainty_quantile: float,
-                    instability_quantile: float, max_flip_rate: float | None, shard_dir: Path, n_boot: int = 1000,
-                    seed: int = 0, batch_size: int = 16, executor: str = "local", shard_size: int = 256,
-                    task_cpus: int = 1, task_gpus: float = 0.0, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    baseline_checkpoint: Path | None, threshold_rule: str, protocol: StabilityProtocol,
+                    rules: QuadrantRules, *, shard_dir: Path, n_boot: int = 1000, seed: int = 0,
+                    executor: str = "local", shard_size: int = 256, task_cpus: int = 1, task_gpus: float = 0.0,
+                    progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train (or reuse) and evaluate every replicate of ``grid``, backbone by backbone (images
     decoded and frozen-stage outputs computed once per backbone and size).
 
@@ -93,12 +89,9 @@ def run_replication(grid: Sequence[Replicate], sets: Mapping[str, pd.DataFrame],
                                    recipe["frozen_stages"], train, recipe["split_hash"], images["train"],
                                    sets["train"]["label"].to_numpy(), images["val"], sets["val"]["label"].to_numpy(),
                                    progress, baseline_checkpoint)
-            rows.append(replicate_rows(r, fitted, banks, sets, threshold_rule, perturbations=perturbations,
-                                       metric_size=metric_size, top_k=top_k, grid=grid_cells,
-                                       uncertainty_quantile=uncertainty_quantile,
-                                       instability_quantile=instability_quantile, max_flip_rate=max_flip_rate,
-                                       shard_dir=shard_dir, n_boot=n_boot, seed=seed, batch_size=batch_size,
-                                       executor=executor, shard_size=shard_size))
+            rows.append(replicate_rows(r, fitted, banks, sets, threshold_rule, protocol, rules,
+                                       shard_dir=shard_dir, n_boot=n_boot, seed=seed, executor=executor,
+                                       shard_size=shard_size))
             fits.append({"replicate": r.label, "backbone": r.backbone, "seed": r.seed, "image_size": r.image_size,
                          "status": "reused" if fitted.reused and fitted.checkpoint not in remote else "trained", "best epoch": fitted.best_epoch,
                          "val AUROC": float(fitted.history["val_auroc"].max()),

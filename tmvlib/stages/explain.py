@@ -11,10 +11,9 @@ import pandas as pd
 
 from ..atomic import atomic_write
 from ..explain.gradcam import gradcam
-from ..explain.perturbations import Perturbation
 from ..explain.run import explain_images, explain_with_stats
 from ..explain.scorecam import ScoreCAM
-from ..explain.stability import SOURCES, stability_by_source, tta_stability
+from ..explain.stability import SOURCES, StabilityProtocol, stability_by_source, tta_stability
 from ..explain.sanity import randomized_copy
 from ..explain.store import load_heatmaps, save_heatmaps, save_map_sum
 from ..fingerprint import sha256_file
@@ -171,22 +170,17 @@ class TTAStabilityStage(CheckpointStage):
 
     name = "tta stability"
 
-    def __init__(self, checkpoint: str, image_size: int, threshold: float, perturbations: Sequence[Perturbation],
-                 metric_size: int, top_k: float, grid: tuple[int, int], batch_size: int = 16,
+    def __init__(self, checkpoint: str, image_size: int, threshold: float, protocol: StabilityProtocol,
                  threads: int | None = None):
         super().__init__(checkpoint, image_size, threads)
-        self.threshold, self.perturbations = float(threshold), list(perturbations)
-        self.metric_size, self.top_k, self.grid = int(metric_size), float(top_k), tuple(grid)
-        self.batch_size = int(batch_size)
+        self.threshold, self.protocol = float(threshold), protocol
 
     def run(self, records: pd.DataFrame) -> pd.DataFrame:
         """The shard's stability rows, in record order."""
         if "prob" not in records.columns:
             raise KeyError(f"{self.name}: records need a 'prob' column, got {list(records.columns)}")
         rows = tta_stability(self._model, self.images(records), self._weights, records["prob"].to_numpy(np.float64),
-                             self.threshold, records["image_id"].tolist(), perturbations=self.perturbations,
-                             metric_size=self.metric_size, top_k=self.top_k, grid=self.grid,
-                             batch_size=self.batch_size)
+                             self.threshold, records["image_id"].tolist(), self.protocol)
         return rows.set_index("image_id").loc[records["image_id"]].reset_index()
 
 
@@ -211,14 +205,10 @@ class SourceStabilityStage(CheckpointStage):
     name = "source stability"
 
     def __init__(self, checkpoint: str, member_checkpoints: Sequence[str], image_size: int, detail_dir: str,
-                 threshold: float, mc_samples: int, seed: int, perturbations: Sequence[Perturbation],
-                 metric_size: int, top_k: float, grid: tuple[int, int], batch_size: int = 16,
-                 threads: int | None = None):
+                 threshold: float, protocol: StabilityProtocol, threads: int | None = None):
         super().__init__(checkpoint, image_size, threads)
         self.member_checkpoints, self.detail_dir = [str(c) for c in member_checkpoints], str(detail_dir)
-        self.threshold, self.mc_samples, self.seed = float(threshold), int(mc_samples), int(seed)
-        self.perturbations, self.metric_size, self.top_k = list(perturbations), int(metric_size), float(top_k)
-        self.grid, self.batch_size = tuple(grid), int(batch_size)
+        self.threshold, self.protocol = float(threshold), protocol
         self._others = None
 
     output_folders = ("detail_dir",)
@@ -240,9 +230,7 @@ class SourceStabilityStage(CheckpointStage):
             raise KeyError(f"{self.name}: records need a 'prob' column, got {list(records.columns)}")
         ids = records["image_id"].tolist()
         result = stability_by_source(self._model, self._others, self.images(records), self._weights,
-                                     records["prob"].to_numpy(), self.threshold, ids, mc_samples=self.mc_samples,
-                                     seed=self.seed, perturbations=self.perturbations, metric_size=self.metric_size,
-                                     top_k=self.top_k, grid=self.grid, batch_size=self.batch_size)
+                                     records["prob"].to_numpy(), self.threshold, ids, self.protocol)
         probs = np.concatenate([result.sources[source].probs.reshape(-1) for source in SOURCES])
         key = save_shard_array(self.detail_dir, ids, result.reference)
         atomic_write(Path(self.detail_dir) / f"{key}.parquet", lambda tmp: result.rows.assign(prob=probs).to_parquet(tmp))

@@ -13,6 +13,7 @@ the image metadata) and the same tables per set. The cell labels are in
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,25 @@ from ..contracts.scores import TTA_FLIP_RATE
 from ..metrics.frames import error_indicator, require_columns, score_array
 from ..metrics.paired import group_mean, holm, paired_bootstrap
 from .trust_cells import confidence_word, correctness_word, is_confident, trust_cell
+
+@dataclass(frozen=True)
+class QuadrantRules:
+    """Chapter 07's rules that place an image in a trust quadrant: the validation quantiles above
+    which an image is "uncertain" (``uncertainty_quantile``) and its explanation "unstable"
+    (``instability_quantile``), and the flip-rate rule of "confident" (``max_flip_rate``; None:
+    none). Chapter 09 and the card apply the same rules."""
+
+    uncertainty_quantile: float = 0.75
+    instability_quantile: float = 0.75
+    max_flip_rate: float | None = 0.5
+
+    @classmethod
+    def from_params(cls, params: Mapping) -> QuadrantRules:
+        """The rules of chapter 07's params (its notebook parameters, or what it recorded)."""
+        flip = params["max_flip_rate"]
+        return cls(float(params["uncertainty_quantile"]), float(params["instability_quantile"]),
+                   None if flip is None else float(flip))
+
 
 def threshold_at_quantile(values, q: float = 0.5) -> float:
     """The ``q`` quantile of ``values`` (N,) (NaN ignored; numpy's linear interpolation).

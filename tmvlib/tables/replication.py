@@ -18,10 +18,11 @@ from ..contracts.scores import DECISION_UNCERTAINTY, TTA_FLIP_RATE, TTA_INSTABIL
 from ..metrics.bootstrap import patient_bootstrap, patient_bootstrap_mean
 from ..metrics.confidence import decision_uncertainty, errors_at
 from ..metrics.discrimination import auroc, choose_threshold
+from ..metrics.frames import error_indicator
 from ..uncertainty.predictions import fit_method_calibrators, method_predictions
 from .endpoints import COMBINED, COMBINED_FEATURES, PRIMARY, paired_score_difference
 from .fitted import fit_trust_score, validation_cuts
-from .quadrants import assign_quadrants
+from .quadrants import QuadrantRules, assign_quadrants
 from .trust_cells import fill_constant_maps
 from .uncertainty import HEADLINE, calibration_draws, calibration_levels, paired_calibration
 
@@ -124,8 +125,8 @@ def replicate_trust_frame(frames: Mapping[str, pd.DataFrame], probs: Mapping[str
     return fill_constant_maps(pd.concat(parts, ignore_index=True), columns=[INSTABILITY])
 
 
-def replicate_trust_quantities(per_image: pd.DataFrame, uncertainty_quantile: float, instability_quantile: float,
-                               max_flip_rate: float | None = None, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+def replicate_trust_quantities(per_image: pd.DataFrame, rules: QuadrantRules, n_boot: int = 1000,
+                               seed: int = 0) -> pd.DataFrame:
     """The trust findings of one replicate, fitted on its validation rows, read on NIH test:
     the error-detection AUROC of TTA instability; the primary endpoint (AURC of the combined
     score, fitted on validation from ``COMBINED_FEATURES``, minus the confidence's, paired); the
@@ -134,25 +135,24 @@ def replicate_trust_quantities(per_image: pd.DataFrame, uncertainty_quantile: fl
 
     Args:
         per_image: :func:`replicate_trust_frame`.
-        uncertainty_quantile, instability_quantile, max_flip_rate: chapter 07's quadrant params.
+        rules: chapter 07's quadrant rules.
     """
     frame = per_image.copy()
     frame[COMBINED] = fit_trust_score(frame, COMBINED_FEATURES).score(frame)
     test = frame[frame["set"] == "test"]
-    errors = (~test["correct"].to_numpy(bool)).astype(int)
+    errors = error_indicator(test)
     patients = test["patient_id"].to_numpy()
     detect = patient_bootstrap(auroc, errors, test[INSTABILITY].to_numpy(float), patients, n_boot, seed)
     primary = paired_score_difference(test, PRIMARY.a, PRIMARY.b, PRIMARY.quantity, n_boot, seed)
-    cuts = validation_cuts(frame, DECISION_UNCERTAINTY, INSTABILITY, uncertainty_quantile, instability_quantile)
+    cuts = validation_cuts(frame, DECISION_UNCERTAINTY, INSTABILITY, rules.uncertainty_quantile,
+                           rules.instability_quantile)
     danger = assign_quadrants(test, DECISION_UNCERTAINTY, INSTABILITY, *cuts,
-                              max_flip_rate=max_flip_rate)["danger"].to_numpy(float)
+                              max_flip_rate=rules.max_flip_rate)["danger"].to_numpy(float)
     share = patient_bootstrap_mean(danger, patients, n_boot, seed)
     rows = [(ERROR_AUROC_INSTABILITY, detect.value, detect.low, detect.high),
             (PRIMARY_ENDPOINT, primary.value, primary.low, primary.high),
             (DANGER_SHARE, share.value, share.low, share.high)]
     return pd.DataFrame([{"quantity": q, "value": v, "low": lo, "high": hi} for q, v, lo, hi in rows])
-
-
 
 
 def seed_spread(table: pd.DataFrame) -> pd.DataFrame:
