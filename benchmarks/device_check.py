@@ -318,6 +318,7 @@ def main() -> None:
 
         from tmvlib.models import build_classifier
         from tmvlib.models.train import TrainConfig, train_classifier
+        from tmvlib.models.training_data import TrainingData
 
         torch.manual_seed(0)
         model, info = build_classifier("efficientnet_lite0", "auto", dropout=0.2)
@@ -332,7 +333,7 @@ def main() -> None:
         config = TrainConfig(epochs=1, batch_size=16, device="cuda", precision="auto",
                              augment=True, augment_copies=1, patience=1)
         try:
-            result = train_classifier(model, info, train_x, train_y, val_x, val_y, config,
+            result = train_classifier(model, info, TrainingData(train_x, train_y, val_x, val_y), config,
                                       progress=False)
         finally:
             torch.use_deterministic_algorithms(False)  # seed_everything turned it on

@@ -64,6 +64,24 @@ def toy_data(n=48, size=32, seed=0):
     return torch.from_numpy(images), labels
 
 
+def toy_recipe(size: int = 32, split_hash: str = "h", **train):
+    """EfficientNet-Lite0 at ``size`` px (0.2 dropout, 6 frozen stages) with a fast fp32
+    training config (1 epoch, batch 16, no channels-last) updated by ``train``."""
+    from tmvlib.models.recipe import ModelRecipe
+    from tmvlib.models.train import TrainConfig
+
+    config = TrainConfig(**{"epochs": 1, "batch_size": 16, "precision": "fp32", "channels_last": False, **train})
+    return ModelRecipe("efficientnet_lite0", "auto", size, 0.2, 6, config, split_hash)
+
+
+def toy_training_data(seed: int = 0, val_seed: int = 1):
+    """:func:`toy_data` as training (48 images) and validation (32 images) sets."""
+    from tmvlib.models.recipe import TrainingData
+
+    (x, y), (xv, yv) = toy_data(seed=seed), toy_data(32, seed=val_seed)
+    return TrainingData(x, y, xv, yv)
+
+
 def shortcut_evaluation(n_per_kind: int = 60, seed: int = 0) -> pd.DataFrame:
     """Positives, No Finding and other-finding images (2 per patient): ``abnormality`` scores
     other findings like positives, ``specific`` scores them like No Finding."""

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from tmvlib.models.checkpoint import CheckpointMismatch, read_checkpoint_meta
-from tmvlib.models.fit import (TRAINING_CODE_VERSION, fit_or_load, load_trained_classifier,
-                               model_config)
+from tmvlib.models.fit import TRAINING_CODE_VERSION, fit_or_load, load_trained_classifier, model_config
+from tmvlib.models.recipe import ModelRecipe, TrainingData
 from tmvlib.models.train import TrainConfig, predict_logits
 
 from tmv_testing import toy_data
@@ -18,30 +18,28 @@ def data():
     return toy_data(), toy_data(32, seed=1)
 
 
+RECIPE = ModelRecipe("efficientnet_lite0", "auto", 32, 0.2, 6, TrainConfig(**FAST), "h")
+
+
 @pytest.fixture
 def args(data):
     (x, y), (xv, yv) = data
-    return dict(backbone="efficientnet_lite0", weights="auto", image_size=32, dropout=0.2,
-                frozen_stages=6, split_hash="h", train_images=x, train_labels=y,
-                val_images=xv, val_labels=yv, progress=False)
+    return dict(recipe=RECIPE, data=TrainingData(x, y, xv, yv), progress=False)
 
 
-def test_fit_or_load_reuses_a_matching_checkpoint(data, tmp_path):
-    (x, y), (xv, yv) = data
-    args = dict(backbone="efficientnet_lite0", weights="auto", image_size=32, dropout=0.2,
-                frozen_stages=6, split_hash="h", train_images=x, train_labels=y,
-                val_images=xv, val_labels=yv, progress=False)
-    first = fit_or_load(tmp_path / "b.pt", train=TrainConfig(**FAST), **args)
-    again = fit_or_load(tmp_path / "b.pt", train=TrainConfig(**FAST), **args)
+def test_fit_or_load_reuses_a_matching_checkpoint(data, args, tmp_path):
+    xv = data[1][0]
+    first = fit_or_load(tmp_path / "b.pt", **args)
+    again = fit_or_load(tmp_path / "b.pt", **args)
     assert not first.reused and again.reused and again.best_epoch == first.best_epoch
     assert np.allclose(predict_logits(first.model, first.weights, xv, channels_last=False, progress=False),
                        predict_logits(again.model, again.weights, xv, channels_last=False, progress=False))
-    changed = fit_or_load(tmp_path / "b.pt", train=TrainConfig(**{**FAST, "epochs": 1}), **args)
+    changed = fit_or_load(tmp_path / "b.pt", **{**args, "recipe": RECIPE.with_train(epochs=1)})
     assert not changed.reused
 
 
 def test_load_trained_classifier_rebuilds_the_same_model(data, args, tmp_path):
-    fitted = fit_or_load(tmp_path / "b.pt", train=TrainConfig(**FAST), **args)
+    fitted = fit_or_load(tmp_path / "b.pt", **args)
     model, info, config = load_trained_classifier(tmp_path / "b.pt")
     xv = data[1][0]
     assert config["backbone"] == "efficientnet_lite0" and config["code_version"] == TRAINING_CODE_VERSION
@@ -51,7 +49,7 @@ def test_load_trained_classifier_rebuilds_the_same_model(data, args, tmp_path):
 
 
 def test_load_trained_classifier_refuses_other_pretrained_weights(args, tmp_path, monkeypatch):
-    fit_or_load(tmp_path / "b.pt", train=TrainConfig(**FAST), **args)
+    fit_or_load(tmp_path / "b.pt", **args)
     meta = read_checkpoint_meta(tmp_path / "b.pt")
 
     import tmvlib.models.checkpoint as checkpoint  # load_trained_classifier imports it when called
@@ -66,11 +64,24 @@ def test_model_config_keys_the_checkpoint_by_everything_that_changes_it(data):
     from tmvlib.models import build_classifier
 
     _, info = build_classifier("efficientnet_lite0", "auto", dropout=0.2, frozen_stages=6)
-    config = model_config("efficientnet_lite0", "auto", 32, 0.2, 6, TrainConfig(**FAST), "h", info)
-    assert config["weights_sha256"] == info.sha256 and config["split_hash"] == "h"
-    assert config["train"] == TrainConfig(**FAST).to_dict()
-    other = model_config("efficientnet_lite0", "auto", 32, 0.2, 6, TrainConfig(**FAST), "h2", info)
-    assert other != config
+    config = model_config(RECIPE, info)
+    # the key checkpoints were saved under before ModelRecipe existed: they are still reused
+    assert config == {"code_version": TRAINING_CODE_VERSION, "backbone": "efficientnet_lite0", "weights": "auto",
+                      "weights_sha256": info.sha256, "image_size": 32, "dropout": 0.2, "frozen_stages": 6,
+                      "split_hash": "h", "train": TrainConfig(**FAST).to_dict()}
+    assert model_config(RECIPE.with_split("h2"), info) != config
+    # a recipe read back from its checkpoint's config keys the same checkpoint
+    assert model_config(ModelRecipe.from_checkpoint_config(config), info) == config
+
+
+def test_training_data_refuses_images_and_labels_of_different_lengths(data):
+    (x, y), (xv, yv) = data
+    with pytest.raises(ValueError, match="validation: 32 images but 31 labels"):
+        TrainingData(x, y, xv, yv[:-1])
+    rows = np.array([0, 0, 5])
+    resampled = TrainingData(x, y, xv, yv).train_rows(rows)
+    assert len(resampled.train_images) == 3 and list(resampled.train_labels) == list(y[rows])
+    assert resampled.val_images is xv
 
 
 @pytest.mark.slow
@@ -78,7 +89,7 @@ def test_permuted_label_model_learns_shuffled_labels_from_a_fresh_head(data, arg
     from tmvlib.models.fit import fit_permuted_label_model
 
     (x, y), _ = data
-    baseline = fit_or_load(tmp_path / "b.pt", train=TrainConfig(**FAST), **args)
+    baseline = fit_or_load(tmp_path / "b.pt", **args)
     config = read_checkpoint_meta(tmp_path / "b.pt")["config"]
     ids = [f"i{k}" for k in range(len(y))]
     permuted = fit_permuted_label_model(tmp_path / "p.pt", config, x, y, ids, seed=0)

@@ -7,13 +7,27 @@ from PIL import Image
 from tmvlib.data.tensors import load_image_tensor
 from tmvlib.models import gray_to_input
 from tmvlib.models.backbones import UnknownBackboneError
-from tmvlib.models.replicates import (Replicate, backbone_banks, fit_replicate, replicate_grid, replicate_logits,
-                                     train_replicates_as_tasks)
+from tmvlib.models.recipe import ModelRecipe, TrainingData
+from tmvlib.models.replicates import (Replicate, backbone_banks, baseline_replicate, fit_replicate, replicate_grid,
+                                     replicate_logits, train_replicates_as_tasks)
 from tmvlib.models.train import TrainConfig
+from tmvlib.parallel import TaskPlacement
 
 from tmv_testing import toy_data
 
 FAST = dict(epochs=1, batch_size=16, lr=3e-3, patience=5, augment=False, precision="fp32", channels_last=False)
+# the baseline's recipe; a replicate takes its backbone, size and seed from the Replicate
+BASELINE = ModelRecipe("efficientnet_lite0", "auto", 32, 0.2, 6, TrainConfig(**FAST), "h")
+
+
+def test_a_replicate_is_the_baseline_recipe_with_its_backbone_size_and_seed():
+    own = Replicate("efficientnet_lite1", 3, 240).recipe(BASELINE)
+    assert (own.backbone, own.image_size, own.train.seed, own.train.cache_seed) == ("efficientnet_lite1", 240, 3, None)
+    assert (own.weights, own.dropout, own.frozen_stages, own.split_hash) == ("auto", 0.2, 6, "h")
+    assert own.train.epochs == BASELINE.train.epochs
+    grid = replicate_grid(["efficientnet_lite0"], [1, 0], 32)
+    assert baseline_replicate(grid, BASELINE) == grid[1]
+    assert baseline_replicate(grid, BASELINE.with_train(seed=7)) is None
 
 
 def test_grid_is_backbone_major_at_native_sizes():
@@ -38,11 +52,9 @@ def test_grid_refuses_bad_input():
 def test_replicates_differ_by_seed_and_are_reused(tmp_path):
     (x, y), (xv, yv) = toy_data(), toy_data(32, seed=1)
     size = x.shape[-1]
-    args = dict(weights="auto", dropout=0.2, frozen_stages=6, train=TrainConfig(**FAST), split_hash="h",
-                train_images=x, train_labels=y, val_images=xv, val_labels=yv, progress=False)
+    args = dict(recipe=BASELINE, data=TrainingData(x, y, xv, yv), progress=False)
     fits = [fit_replicate(r, r.checkpoint(tmp_path), **args) for r in replicate_grid(["efficientnet_lite0"], [0, 1], size)]
-    banks = backbone_banks(Replicate("efficientnet_lite0", 0, size), "auto", 0.2, 6, TrainConfig(**FAST), {"val": xv},
-                           progress=False)
+    banks = backbone_banks(Replicate("efficientnet_lite0", 0, size), BASELINE, {"val": xv}, progress=False)
     logits = [replicate_logits(f, banks)["val"] for f in fits]
     # the shared bank gives each replicate's own forward pass
     with torch.no_grad():
@@ -59,8 +71,7 @@ def test_replicates_differ_by_seed_and_are_reused(tmp_path):
 def test_the_baseline_checkpoint_is_reused_only_for_its_own_config(tmp_path):
     (x, y), (xv, yv) = toy_data(), toy_data(32, seed=1)
     size = x.shape[-1]
-    args = dict(weights="auto", dropout=0.2, frozen_stages=6, train=TrainConfig(**FAST), split_hash="h",
-                train_images=x, train_labels=y, val_images=xv, val_labels=yv, progress=False)
+    args = dict(recipe=BASELINE, data=TrainingData(x, y, xv, yv), progress=False)
     base = Replicate("efficientnet_lite0", 0, size)
     fit_replicate(base, tmp_path / "baseline.pt", **args)
     before = (tmp_path / "baseline.pt").read_bytes()
@@ -96,29 +107,25 @@ def test_replicates_trained_as_tasks_equal_replicates_trained_here(tmp_path, exe
     frames = _image_frames(tmp_path)
     size = 32
     grid = replicate_grid(["efficientnet_lite0"], [0, 1], size)
-    recipe = dict(weights="auto", dropout=0.2, frozen_stages=6, train=TrainConfig(**FAST), split_hash="h")
     images = {name: load_image_tensor(frame, size, progress=False) for name, frame in frames.items()}
+    data = TrainingData(images["train"], frames["train"]["label"].to_numpy(), images["val"],
+                        frames["val"]["label"].to_numpy())
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        here = [fit_replicate(r, r.checkpoint(tmp_path / "here"), **recipe, train_images=images["train"],
-                              train_labels=frames["train"]["label"].to_numpy(), val_images=images["val"],
-                              val_labels=frames["val"]["label"].to_numpy(), progress=False) for r in grid]
+        here = [fit_replicate(r, r.checkpoint(tmp_path / "here"), BASELINE, data, progress=False) for r in grid]
         baseline = here[0].checkpoint
-        trained = train_replicates_as_tasks(grid, tmp_path / "tasks", **recipe, train_set=frames["train"],
-                                            val_set=frames["val"], baseline_checkpoint=baseline, executor=executor,
-                                            task_cpus=1)
-        again = train_replicates_as_tasks(grid, tmp_path / "tasks", **recipe, train_set=frames["train"],
-                                          val_set=frames["val"], baseline_checkpoint=baseline, executor=executor)
+        trained = train_replicates_as_tasks(grid, tmp_path / "tasks", BASELINE, frames["train"], frames["val"],
+                                            baseline_checkpoint=baseline, placement=TaskPlacement(executor, 1))
+        again = train_replicates_as_tasks(grid, tmp_path / "tasks", BASELINE, frames["train"], frames["val"],
+                                          baseline_checkpoint=baseline, placement=TaskPlacement(executor))
     finally:
         torch.set_num_threads(threads)
         if executor == "ray":
             ray.shutdown()
     assert trained == [grid[1].checkpoint(tmp_path / "tasks")] and again == []
     assert not grid[0].checkpoint(tmp_path / "tasks").exists()
-    remote = fit_replicate(grid[1], trained[0], **recipe, train_images=images["train"],
-                           train_labels=frames["train"]["label"].to_numpy(), val_images=images["val"],
-                           val_labels=frames["val"]["label"].to_numpy(), progress=False)
+    remote = fit_replicate(grid[1], trained[0], BASELINE, data, progress=False)
     assert remote.reused
     for key, value in here[1].model.state_dict().items():
         assert torch.equal(value, remote.model.state_dict()[key]), key

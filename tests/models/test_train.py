@@ -5,6 +5,7 @@ import torch
 from tmvlib.models import build_classifier
 from tmvlib.models.feature_cache import frozen_prefix, trainable_suffix
 from tmvlib.models.train import TrainConfig, seed_everything, train_classifier
+from tmvlib.models.training_data import TrainingData
 
 from tmv_testing import toy_data
 
@@ -32,7 +33,7 @@ def test_training_learns_and_is_deterministic(data, cache):
     for _ in range(2):
         seed_everything(0)
         model, info = build_classifier("efficientnet_lite0", frozen_stages=6)
-        result = train_classifier(model, info, x, y, xv, yv, TrainConfig(cache_features=cache, **FAST),
+        result = train_classifier(model, info, TrainingData(x, y, xv, yv), TrainConfig(cache_features=cache, **FAST),
                                   progress=False)
         histories.append(result.history)
     assert histories[0][["train_loss", "val_auroc"]].equals(histories[1][["train_loss", "val_auroc"]])
@@ -45,7 +46,7 @@ def test_frozen_parameters_do_not_change(data):
     model, info = build_classifier("efficientnet_lite0", frozen_stages=6)
     stem_before = model.trunk.conv_stem.weight.clone()
     head_before = model.fc.weight.clone()
-    train_classifier(model, info, x, y, xv, yv, TrainConfig(**FAST), progress=False)
+    train_classifier(model, info, TrainingData(x, y, xv, yv), TrainConfig(**FAST), progress=False)
     assert torch.equal(model.trunk.conv_stem.weight, stem_before)
     assert not torch.equal(model.fc.weight, head_before)
 
@@ -55,16 +56,16 @@ def test_nan_loss_stops_training_with_a_message(data):
     model, info = build_classifier("efficientnet_lite0", frozen_stages=6)
     model.fc.weight.data.fill_(float("nan"))
     with pytest.raises(FloatingPointError, match="non-finite training loss .* at epoch 1, batch 0"):
-        train_classifier(model, info, x, y, xv, yv, TrainConfig(**FAST), progress=False)
+        train_classifier(model, info, TrainingData(x, y, xv, yv), TrainConfig(**FAST), progress=False)
 
 
 def test_single_class_splits_are_refused(data):
     (x, y), (xv, yv) = data
     model, info = build_classifier("efficientnet_lite0", frozen_stages=6)
     with pytest.raises(ValueError, match="validation split holds a single class"):
-        train_classifier(model, info, x, y, xv, np.zeros_like(yv), TrainConfig(**FAST), progress=False)
+        train_classifier(model, info, TrainingData(x, y, xv, np.zeros_like(yv)), TrainConfig(**FAST), progress=False)
     with pytest.raises(ValueError, match="training split holds a single class"):
-        train_classifier(model, info, x, np.ones_like(y), xv, yv, TrainConfig(**FAST), progress=False)
+        train_classifier(model, info, TrainingData(x, np.ones_like(y), xv, yv), TrainConfig(**FAST), progress=False)
 
 
 def test_bank_outputs_runs_a_bf16_bank_in_bf16():

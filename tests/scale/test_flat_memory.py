@@ -12,7 +12,7 @@ from tmvlib.models.train import TrainConfig
 from tmvlib.parallel import map_images
 from tmvlib.stages import LogitsStage
 
-from tmv_testing import toy_data
+from tmv_testing import toy_recipe, toy_training_data
 
 pytestmark = pytest.mark.slow  # 20,000 records: minutes
 
@@ -50,10 +50,7 @@ def test_worker_memory_is_flat_over_20000_images(tmp_path, shared_data):
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     records = replicated_records(shared_data)
-    (x, y), (xv, yv) = toy_data(), toy_data(32, seed=1)
-    fit_or_load(tmp_path / "model.pt", "efficientnet_lite0", "auto", SIZE, 0.2, 6,
-                TrainConfig(epochs=1, batch_size=16, precision="fp32", channels_last=False), "h", x, y, xv, yv,
-                progress=False)
+    fit_or_load(tmp_path / "model.pt", toy_recipe(SIZE), toy_training_data(), progress=False)
     start = time.perf_counter()
     try:
         out = map_images(MeasuredLogits(tmp_path / "model.pt", SIZE, batch_size=100, threads=1), records,
@@ -114,6 +111,7 @@ def test_member_training_on_20000_images_keeps_its_feature_cache_on_disk(tmp_pat
     from tmvlib.data.tensors import load_image_tensor
     from tmvlib.models.classifier import build_classifier
     from tmvlib.models.train import build_train_cache, train_classifier
+    from tmvlib.models.training_data import TrainingData
 
     monkeypatch.setenv("TMV_CACHE_RAM_GB", "0.25")
     monkeypatch.setenv("TMV_CACHE_DIR", str(tmp_path))
@@ -126,7 +124,7 @@ def test_member_training_on_20000_images_keeps_its_feature_cache_on_disk(tmp_pat
     with AnonPeak() as caching:
         cache = build_train_cache(model, info, images, config, progress=False)
     with AnonPeak() as training:
-        result = train_classifier(model, info, images, labels, images[:2000], labels[:2000], config,
+        result = train_classifier(model, info, TrainingData(images, labels, images[:2000], labels[:2000]), config,
                                   progress=False, train_cache=cache)
     seconds = time.perf_counter() - start
     cache_mb = cache.numel() * cache.element_size() / 1024**2

@@ -4,19 +4,15 @@ import pytest
 from PIL import Image
 
 from tmvlib.models.fit import fit_or_load
-from tmvlib.models.train import TrainConfig
 
-from tmv_testing import toy_data
+from tmv_testing import toy_data, toy_recipe, toy_training_data
 
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory):
     """(folder with model.pt at 32 px and img00..img39.png, records ``image_id, path``)."""
     folder = tmp_path_factory.mktemp("stage")
-    (x, y), (xv, yv) = toy_data(), toy_data(32, seed=1)
-    fit_or_load(folder / "model.pt", "efficientnet_lite0", "auto", 32, 0.2, 6,
-                TrainConfig(epochs=1, batch_size=16, precision="fp32", channels_last=False), "h", x, y, xv, yv,
-                progress=False)
+    fit_or_load(folder / "model.pt", toy_recipe(), toy_training_data(), progress=False)
     rows = []
     for k, image in enumerate(toy_data(40, seed=2)[0]):
         path = folder / f"img{k:02d}.png"

@@ -105,16 +105,12 @@ def test_source_stability_on_shards_equals_one_pass_per_set(trained):
     give exactly the rows, reference maps and perturbed probabilities of one unsharded call."""
     from tmvlib.explain.stability import stability_by_source
     from tmvlib.models.fit import fit_or_load
-    from tmvlib.models.train import TrainConfig
     from tmvlib.orchestration import stability_by_set_on_shards
 
-    from tmv_testing import toy_data
+    from tmv_testing import toy_recipe, toy_training_data
 
     folder, records = trained
-    (x, y), (xv, yv) = toy_data(seed=3), toy_data(32, seed=4)
-    fit_or_load(folder / "member.pt", "efficientnet_lite0", "auto", 32, 0.2, 6,
-                TrainConfig(epochs=1, batch_size=16, seed=1, precision="fp32", channels_last=False), "h", x, y, xv, yv,
-                progress=False)
+    fit_or_load(folder / "member.pt", toy_recipe(seed=1), toy_training_data(3, 4), progress=False)
     records = records.assign(prob=np.linspace(0.05, 0.95, len(records)))
     frames = {"val": records.iloc[:24].reset_index(drop=True), "test": records.iloc[24:].reset_index(drop=True)}
     sources = protocol(tta_perturbations(2, seed=0), mc_samples=3, seed=0)

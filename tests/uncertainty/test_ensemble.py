@@ -1,34 +1,41 @@
+from dataclasses import replace
+
 import numpy as np
 import torch
 
-from tmvlib.models.fit import fit_or_load
-from tmvlib.models.train import TrainConfig, frozen_bank
 import pytest
 
-from tmvlib.uncertainty.ensemble import bootstrap_patients, fit_ensemble, member_config, member_logits
+from tmvlib.models.fit import fit_or_load
+from tmvlib.models.recipe import ModelRecipe, TrainingData
+from tmvlib.models.train import TrainConfig, frozen_bank
+from tmvlib.parallel import TaskPlacement
+from tmvlib.uncertainty.ensemble import EnsembleSpec, bootstrap_patients, fit_ensemble, member_config, member_logits
 
 from tmv_testing import toy_data
 
 FAST = dict(epochs=2, batch_size=16, lr=3e-3, patience=5, augment=True, augment_copies=1,
             precision="fp32", channels_last=False)
-ARGS = dict(backbone="efficientnet_lite0", weights="auto", image_size=32, dropout=0.2,
-            frozen_stages=6, split_hash="h")
+RECIPE = ModelRecipe("efficientnet_lite0", "auto", 32, 0.2, 6, TrainConfig(**FAST), "h")
+
+
+def _data():
+    (x, y), (xv, yv) = toy_data(), toy_data(32, seed=1)
+    return TrainingData(x, y, xv, yv)
 
 
 @pytest.mark.slow
 def test_member0_is_the_baseline_and_shared_caches_change_nothing(tmp_path):
-    (x, y), (xv, yv) = toy_data(), toy_data(32, seed=1)
-    base = TrainConfig(**FAST)
-    baseline = fit_or_load(tmp_path / "baseline.pt", train=base, train_images=x, train_labels=y,
-                           val_images=xv, val_labels=yv, progress=False, **ARGS)
-    members = fit_ensemble(3, tmp_path, train=base, train_images=x, train_labels=y, val_images=xv,
-                           val_labels=yv, member0_checkpoint=tmp_path / "baseline.pt", progress=False, **ARGS)
+    data = _data()
+    base, xv = RECIPE.train, data.val_images
+    baseline = fit_or_load(tmp_path / "baseline.pt", RECIPE, data, progress=False)
+    members = fit_ensemble(EnsembleSpec(3), tmp_path, RECIPE, data, member0_checkpoint=tmp_path / "baseline.pt",
+                           progress=False)
     assert members[0].reused and not members[1].reused
     assert [m.record["weights"]["backbone"] for m in members] == ["efficientnet_lite0"] * 3
 
     # member 1 trained alone (building its own caches) equals member 1 trained in the ensemble
-    alone = fit_or_load(tmp_path / "alone.pt", train=member_config(base, 1), train_images=x,
-                        train_labels=y, val_images=xv, val_labels=yv, progress=False, **ARGS)
+    alone = fit_or_load(tmp_path / "alone.pt", replace(RECIPE, train=member_config(base, 1)), data,
+                        progress=False)
     for key, value in alone.model.state_dict().items():
         assert torch.equal(value, members[1].model.state_dict()[key]), key
 
@@ -47,17 +54,17 @@ def test_designs_differ_only_in_the_views():
     assert own.cache_seed is None and shared.cache_seed == 3  # own views drawn with seed 5, or the baseline's
     with pytest.raises(ValueError, match="design"):
         member_config(base, 1, "deep")
+    with pytest.raises(ValueError, match="design"):
+        EnsembleSpec(2, "deep")
 
 
 @pytest.mark.slow
 def test_shared_views_members_reuse_one_cache_and_equal_training_alone(tmp_path):
-    (x, y), (xv, yv) = toy_data(), toy_data(32, seed=1)
-    base = TrainConfig(**FAST)
-    members = fit_ensemble(2, tmp_path, train=base, train_images=x, train_labels=y, val_images=xv,
-                           val_labels=yv, progress=False, design="shared views", prefix="shared", **ARGS)
+    data = _data()
+    members = fit_ensemble(EnsembleSpec(2, "shared views", prefix="shared"), tmp_path, RECIPE, data, progress=False)
     assert (tmp_path / "shared_1.pt").is_file()
-    alone = fit_or_load(tmp_path / "alone.pt", train=member_config(base, 1, "shared views"), train_images=x,
-                        train_labels=y, val_images=xv, val_labels=yv, progress=False, **ARGS)
+    alone = fit_or_load(tmp_path / "alone.pt", replace(RECIPE, train=member_config(RECIPE.train, 1, "shared views")),
+                        data, progress=False)
     for key, value in alone.model.state_dict().items():
         assert torch.equal(value, members[1].model.state_dict()[key]), key
 
@@ -75,18 +82,15 @@ def test_bootstrap_patients_keeps_whole_patients_and_is_seeded():
 
 @pytest.mark.slow
 def test_bagging_needs_patients_and_keys_the_checkpoint(tmp_path):
-    (x, y), (xv, yv) = toy_data(), toy_data(32, seed=1)
-    base = TrainConfig(**FAST)
+    data = _data()
     with pytest.raises(ValueError, match="train_patients"):
-        fit_ensemble(2, tmp_path, train=base, train_images=x, train_labels=y, val_images=xv,
-                     val_labels=yv, progress=False, bagging=True, **ARGS)
-    patients = np.arange(len(x)) // 2
-    members = fit_ensemble(2, tmp_path, train=base, train_images=x, train_labels=y, val_images=xv, val_labels=yv,
-                           progress=False, bagging=True, train_patients=patients, **ARGS)
+        fit_ensemble(EnsembleSpec(2, bagging=True), tmp_path, RECIPE, data, progress=False)
+    patients = np.arange(len(data.train_labels)) // 2
+    members = fit_ensemble(EnsembleSpec(2, bagging=True), tmp_path, RECIPE, data, train_patients=patients,
+                           progress=False)
     assert members[1].record is not None
     # a bagged member is keyed by its resample: the unbagged design does not reuse it
-    plain = fit_ensemble(2, tmp_path, train=base, train_images=x, train_labels=y, val_images=xv, val_labels=yv,
-                         progress=False, **ARGS)
+    plain = fit_ensemble(EnsembleSpec(2), tmp_path, RECIPE, data, progress=False)
     assert not plain[1].reused
 
 
@@ -96,15 +100,13 @@ def test_bagging_needs_patients_and_keys_the_checkpoint(tmp_path):
 def test_members_trained_as_ray_tasks_equal_members_trained_here(tmp_path, design):
     """Each Ray task builds its own caches on one thread; the members equal those trained here."""
     ray = pytest.importorskip("ray")
-    (x, y), (xv, yv) = toy_data(), toy_data(32, seed=1)
-    base = TrainConfig(**FAST)
+    data = _data()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        here = fit_ensemble(3, tmp_path / "here", train=base, train_images=x, train_labels=y, val_images=xv,
-                            val_labels=yv, progress=False, design=design, **ARGS)
-        remote = fit_ensemble(3, tmp_path / "ray", train=base, train_images=x, train_labels=y, val_images=xv,
-                              val_labels=yv, progress=False, design=design, executor="ray", task_cpus=1, **ARGS)
+        here = fit_ensemble(EnsembleSpec(3, design), tmp_path / "here", RECIPE, data, progress=False)
+        remote = fit_ensemble(EnsembleSpec(3, design), tmp_path / "ray", RECIPE, data,
+                              placement=TaskPlacement("ray", 1), progress=False)
     finally:
         torch.set_num_threads(threads)
         ray.shutdown()

@@ -1,7 +1,7 @@
 """Train-or-reuse: a checkpoint made with the same config is loaded instead of retrained."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +11,12 @@ import torch
 from ..data.splits import split_hash
 from .checkpoint import load_checkpoint, reusable_checkpoint, save_checkpoint
 from .classifier import XrayClassifier, build_classifier
+from .recipe import TRAINING_CODE_VERSION, ModelRecipe, TrainingData
 from .train import TrainConfig, TrainResult, seed_everything, train_classifier
 from .weights import WeightsInfo
+
+__all__ = ["TRAINING_CODE_VERSION", "FittedModel", "ModelRecipe", "TrainingData", "fit_or_load",
+           "fit_permuted_label_model", "load_trained_classifier", "model_config"]
 
 
 @dataclass
@@ -30,41 +34,30 @@ class FittedModel:
     record: dict
 
 
-# Bump when a change to the training code changes what a given config produces, so that old
-# checkpoints stop matching instead of being reused.
-TRAINING_CODE_VERSION = 2
+def model_config(recipe: ModelRecipe, info: WeightsInfo) -> dict:
+    """The config a checkpoint is keyed by (:meth:`ModelRecipe.key`)."""
+    return recipe.key(info)
 
 
-def model_config(backbone: str, weights: str, image_size: int, dropout: float,
-                 frozen_stages: int, train: TrainConfig, split_hash: str, info: WeightsInfo) -> dict:
-    """The config a checkpoint is keyed by: model, pretrained weights file, training, data split."""
-    return {"code_version": TRAINING_CODE_VERSION, "backbone": backbone, "weights": weights, "weights_sha256": info.sha256,
-            "image_size": image_size, "dropout": dropout, "frozen_stages": frozen_stages,
-            "split_hash": split_hash, "train": train.to_dict()}
-
-
-def fit_or_load(checkpoint: Path, backbone: str, weights: str, image_size: int, dropout: float,
-                frozen_stages: int, train: TrainConfig, split_hash: str,
-                train_images: torch.Tensor, train_labels: np.ndarray,
-                val_images: torch.Tensor, val_labels: np.ndarray, retrain: bool = False,
+def fit_or_load(checkpoint: Path, recipe: ModelRecipe, data: TrainingData, *, retrain: bool = False,
                 progress: bool = True, train_cache: torch.Tensor | None = None,
                 val_cache: torch.Tensor | None = None) -> FittedModel:
-    """Load ``checkpoint`` when its config matches, else train and save it.
+    """Load ``checkpoint`` when it was trained from ``recipe`` (:meth:`ModelRecipe.key`), else
+    train the recipe on ``data`` and save it.
 
     A checkpoint whose bytes do not match its recorded sha256 is refused (CheckpointMismatch),
     never silently retrained over. ``train_cache``/``val_cache``: frozen-stage outputs shared
     with other models on the same trunk (see :func:`tmvlib.models.train.build_train_cache`).
     """
-    seed_everything(train.seed)  # the new head's initial weights come from the global RNG
-    model, info = build_classifier(backbone, weights, dropout=dropout, frozen_stages=frozen_stages)
-    config = model_config(backbone, weights, image_size, dropout, frozen_stages, train, split_hash, info)
+    seed_everything(recipe.train.seed)  # the new head's initial weights come from the global RNG
+    model, info = recipe.build()
+    config = recipe.key(info)
     if not retrain and reusable_checkpoint(checkpoint, config):
         meta = load_checkpoint(model, checkpoint, expected_config=config)
         record = meta["record"]
         return FittedModel(model.eval(), info, pd.DataFrame(record["history"]), record["best_epoch"],
                            True, checkpoint, meta["sha256"], record)
-    result: TrainResult = train_classifier(model, info, train_images, train_labels, val_images,
-                                           val_labels, train, progress=progress,
+    result: TrainResult = train_classifier(model, info, data, recipe.train, progress=progress,
                                            train_cache=train_cache, val_cache=val_cache)
     record = {"history": result.history.to_dict(orient="list"), "best_epoch": result.best_epoch,
               "best_val_auroc": result.best_val_auroc, "precision": result.precision,
@@ -110,14 +103,12 @@ def fit_permuted_label_model(checkpoint: Path, baseline: dict, train_images: tor
     initial weights are drawn afresh (a shared initialisation would let the two maps agree
     through the start they share rather than anything learned).
     Reused from ``checkpoint`` when the same config trained it (train-or-reuse)."""
-    train = TrainConfig(**{**baseline["train"], "augment": False, "augment_copies": 0,
-                           "patience": baseline["train"]["epochs"],
-                           "seed": baseline["train"]["seed"] + 1 + seed,
-                           "cache_seed": None})
+    recipe = ModelRecipe.from_checkpoint_config(baseline)
     permuted = np.random.default_rng(seed).permutation(np.asarray(train_labels))
     table = pd.DataFrame({"image_id": list(image_ids), "patient_id": "", "split": "train",
                           "label": permuted})
-    return fit_or_load(checkpoint, baseline["backbone"], baseline["weights"], baseline["image_size"],
-                       baseline["dropout"], baseline["frozen_stages"], train,
-                       "permuted:" + split_hash(table), train_images, permuted, train_images,
-                       permuted, progress=progress)
+    recipe = replace(recipe.with_train(augment=False, augment_copies=0, patience=recipe.train.epochs,
+                                       seed=recipe.train.seed + 1 + seed, cache_seed=None),
+                     split_hash="permuted:" + split_hash(table))
+    return fit_or_load(checkpoint, recipe, TrainingData(train_images, permuted, train_images, permuted),
+                       progress=progress)

@@ -17,14 +17,14 @@ import pandas as pd
 import torch
 
 from ..data.tensors import load_image_tensor
-from ..parallel import run_tasks
+from ..parallel import TaskPlacement, run_tasks
 
 from .backbones import get_backbone
-from .classifier import build_classifier
-from .feature_cache import bank_outputs
 from .checkpoint import reusable_checkpoint
-from .fit import FittedModel, fit_or_load, model_config
-from .train import TrainConfig, evaluation_bank
+from .feature_cache import bank_outputs
+from .fit import FittedModel, fit_or_load
+from .recipe import ModelRecipe, TrainingData
+from .train import evaluation_bank
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,12 @@ class Replicate:
     def label(self) -> str:
         """``"efficientnet_lite1 · seed 2"``."""
         return f"{self.backbone} · seed {self.seed}"
+
+    def recipe(self, baseline: ModelRecipe) -> ModelRecipe:
+        """The baseline's recipe with this replicate's backbone, input size and training seed
+        (everything trainable and its own augmented views: ``cache_seed`` None)."""
+        return replace(baseline.with_train(seed=self.seed, cache_seed=None), backbone=self.backbone,
+                       image_size=self.image_size)
 
     def checkpoint(self, directory: Path) -> Path:
         """``<directory>/replicate_<backbone>_<size>_seed<seed>.pt``."""
@@ -63,40 +69,37 @@ def replicate_grid(backbones: Sequence[str], seeds: Sequence[int],
     return [Replicate(b, int(s), int(image_size or get_backbone(b).input_size)) for b in backbones for s in seeds]
 
 
-def baseline_replicate(grid: Sequence[Replicate], backbone: str, seed: int, image_size: int) -> Replicate | None:
-    """The replicate of ``grid`` with the baseline's backbone, seed and size (None if absent)."""
-    return next((r for r in grid if (r.backbone, r.seed, r.image_size) == (backbone, seed, image_size)), None)
+def baseline_replicate(grid: Sequence[Replicate], recipe: ModelRecipe) -> Replicate | None:
+    """The replicate of ``grid`` with the baseline ``recipe``'s backbone, seed and size (None if absent)."""
+    return next((r for r in grid if (r.backbone, r.seed, r.image_size) ==
+                 (recipe.backbone, recipe.train.seed, recipe.image_size)), None)
 
 
-def fit_replicate(replicate: Replicate, checkpoint: Path, weights: str, dropout: float, frozen_stages: int,
-                  train: TrainConfig, split_hash: str, train_images: torch.Tensor, train_labels: np.ndarray,
-                  val_images: torch.Tensor, val_labels: np.ndarray, progress: bool = True,
-                  baseline_checkpoint: Path | None = None) -> FittedModel:
+def fit_replicate(replicate: Replicate, checkpoint: Path, recipe: ModelRecipe, data: TrainingData, *,
+                  progress: bool = True, baseline_checkpoint: Path | None = None) -> FittedModel:
     """Train (or reuse, when ``checkpoint`` holds the same config) one replicate with the
-    baseline's recipe ``train`` and ``seed = replicate.seed``; images uint8 (N,1,S,S) at
-    ``replicate.image_size``. ``baseline_checkpoint``: chapter 02's checkpoint, used instead
-    when it holds exactly this replicate's config (it is only read, never retrained)."""
-    _check_size(replicate, train_images, "train")
-    _check_size(replicate, val_images, "validation")
-    config, key = _replicate_key(replicate, weights, dropout, frozen_stages, train, split_hash)
-    if baseline_checkpoint is not None and reusable_checkpoint(baseline_checkpoint, key):
+    baseline's ``recipe`` (:meth:`Replicate.recipe`: its backbone, size and seed); images uint8
+    (N,1,S,S) at ``replicate.image_size``. ``baseline_checkpoint``: chapter 02's checkpoint, used
+    instead when it holds exactly this replicate's config (it is only read, never retrained)."""
+    _check_size(replicate, data.train_images, "train")
+    _check_size(replicate, data.val_images, "validation")
+    own = replicate.recipe(recipe)
+    if baseline_checkpoint is not None and reusable_checkpoint(baseline_checkpoint, own.key(own.build()[1])):
         checkpoint = baseline_checkpoint
-    return fit_or_load(checkpoint, replicate.backbone, weights, replicate.image_size, dropout, frozen_stages,
-                       config, split_hash, train_images, train_labels, val_images, val_labels, progress=progress)
+    return fit_or_load(checkpoint, own, data, progress=progress)
 
 
-def replicate_needs_training(replicate: Replicate, checkpoint: Path, weights: str, dropout: float,
-                             frozen_stages: int, train: TrainConfig, split_hash: str,
+def replicate_needs_training(replicate: Replicate, checkpoint: Path, recipe: ModelRecipe,
                              baseline_checkpoint: Path | None = None) -> bool:
     """False when ``checkpoint`` or ``baseline_checkpoint`` already holds exactly this replicate's
     config (:func:`fit_replicate` would reuse it), True when it must be trained."""
-    _, key = _replicate_key(replicate, weights, dropout, frozen_stages, train, split_hash)
+    own = replicate.recipe(recipe)
+    key = own.key(own.build()[1])
     return not any(path is not None and reusable_checkpoint(path, key) for path in (checkpoint, baseline_checkpoint))
 
 
-def train_replicate(replicate: Replicate, checkpoint: Path, weights: str, dropout: float, frozen_stages: int,
-                    train: TrainConfig, split_hash: str, train_set: pd.DataFrame, val_set: pd.DataFrame,
-                    threads: int | None = None) -> None:
+def train_replicate(replicate: Replicate, checkpoint: Path, recipe: ModelRecipe, train_set: pd.DataFrame,
+                    val_set: pd.DataFrame, threads: int | None = None) -> None:
     """Train one replicate where it runs (a Ray task): decode the ``path`` column of ``train_set``
     and ``val_set`` at the replicate's size, as a worker on another machine must, and
     :func:`fit_replicate` on ``threads`` torch threads (labels: their ``label`` column). The
@@ -105,40 +108,38 @@ def train_replicate(replicate: Replicate, checkpoint: Path, weights: str, dropou
         torch.set_num_threads(threads)
     images = {name: load_image_tensor(frame, replicate.image_size, progress=False)
               for name, frame in (("train", train_set), ("val", val_set))}
-    fit_replicate(replicate, checkpoint, weights, dropout, frozen_stages, train, split_hash, images["train"],
-                  train_set["label"].to_numpy(), images["val"], val_set["label"].to_numpy(), progress=False)
+    data = TrainingData(images["train"], train_set["label"].to_numpy(), images["val"], val_set["label"].to_numpy())
+    fit_replicate(replicate, checkpoint, recipe, data, progress=False)
 
 
-def train_replicates_as_tasks(grid: Sequence[Replicate], checkpoint_dir: Path, weights: str, dropout: float,
-                              frozen_stages: int, train: TrainConfig, split_hash: str, train_set: pd.DataFrame,
-                              val_set: pd.DataFrame, baseline_checkpoint: Path | None = None,
-                              executor: str = "ray", task_cpus: int = 1, task_gpus: float = 0.0) -> list[Path]:
+def train_replicates_as_tasks(grid: Sequence[Replicate], checkpoint_dir: Path, recipe: ModelRecipe,
+                              train_set: pd.DataFrame, val_set: pd.DataFrame, *,
+                              baseline_checkpoint: Path | None = None,
+                              placement: TaskPlacement = TaskPlacement("ray")) -> list[Path]:
     """Train every replicate of ``grid`` that no checkpoint holds yet (:func:`replicate_needs_training`)
-    as independent tasks (:func:`tmvlib.parallel.run_tasks`: Ray tasks of ``task_cpus`` CPUs, and
-    torch threads, and ``task_gpus`` GPUs each; ``"local"`` one after another here), each
-    :func:`train_replicate` decoding its own images. ``checkpoint_dir`` must be on storage every
-    worker can reach. Returns the checkpoints trained; :func:`fit_replicate` then reuses them.
-    A replicate equals one trained in this process when ``task_cpus`` equals this process's
-    torch threads."""
-    calls = [dict(replicate=r, checkpoint=r.checkpoint(checkpoint_dir), weights=weights, dropout=dropout,
-                  frozen_stages=frozen_stages, train=train, split_hash=split_hash, train_set=train_set,
-                  val_set=val_set, threads=max(1, int(task_cpus)))
-             for r in grid if replicate_needs_training(r, r.checkpoint(checkpoint_dir), weights, dropout, frozen_stages,
-                                                       train, split_hash, baseline_checkpoint)]
-    run_tasks(train_replicate, calls, executor, num_cpus=task_cpus, num_gpus=task_gpus)
+    as independent tasks (:func:`tmvlib.parallel.run_tasks` under ``placement``: Ray tasks of
+    ``task_cpus`` CPUs, and torch threads, and ``task_gpus`` GPUs each; ``"local"`` one after
+    another here), each :func:`train_replicate` decoding its own images. ``checkpoint_dir`` must
+    be on storage every worker can reach. Returns the checkpoints trained; :func:`fit_replicate`
+    then reuses them. A replicate equals one trained in this process when ``task_cpus`` equals
+    this process's torch threads."""
+    calls = [dict(replicate=r, checkpoint=r.checkpoint(checkpoint_dir), recipe=recipe, train_set=train_set,
+                  val_set=val_set, threads=max(1, int(placement.task_cpus)))
+             for r in grid if replicate_needs_training(r, r.checkpoint(checkpoint_dir), recipe, baseline_checkpoint)]
+    run_tasks(train_replicate, calls, placement.executor, num_cpus=placement.task_cpus, num_gpus=placement.task_gpus)
     return [call["checkpoint"] for call in calls]
 
 
-def backbone_banks(replicate: Replicate, weights: str, dropout: float, frozen_stages: int, train: TrainConfig,
-                   images: Mapping[str, torch.Tensor], progress: bool = True) -> dict[str, torch.Tensor]:
+def backbone_banks(replicate: Replicate, recipe: ModelRecipe, images: Mapping[str, torch.Tensor],
+                   progress: bool = True) -> dict[str, torch.Tensor]:
     """Frozen-stage outputs of each set of uint8 ``images`` for the replicate's backbone, computed
     once and shared by every seed of that backbone (the frozen stages keep their ImageNet
-    weights, whatever the seed), in float32 whatever precision ``train`` trained in
+    weights, whatever the seed), in float32 whatever precision ``recipe.train`` trained in
     (:func:`~tmvlib.models.train.evaluation_bank`): these banks are only evaluated on."""
     for name, x in images.items():
         _check_size(replicate, x, name)
-    trunk, info = build_classifier(replicate.backbone, weights, dropout=dropout, frozen_stages=frozen_stages)
-    return {name: evaluation_bank(trunk, info, x, train, progress, f"{replicate.backbone}: {name} features")
+    trunk, info = replicate.recipe(recipe).build()
+    return {name: evaluation_bank(trunk, info, x, recipe.train, progress, f"{replicate.backbone}: {name} features")
             for name, x in images.items()}
 
 
@@ -146,15 +147,6 @@ def replicate_logits(fitted: FittedModel, banks: Mapping[str, torch.Tensor]) -> 
     """Logits ``(N,)`` of a fitted replicate on each set's frozen-stage outputs
     (:func:`backbone_banks` of its backbone)."""
     return {name: bank_outputs(fitted.model, bank).numpy() for name, bank in banks.items()}
-
-
-def _replicate_key(replicate: Replicate, weights: str, dropout: float, frozen_stages: int, train: TrainConfig,
-                   split_hash: str) -> tuple[TrainConfig, dict]:
-    """The replicate's training config (the recipe with its seed) and its checkpoint key."""
-    config = replace(train, seed=replicate.seed, cache_seed=None)
-    _, info = build_classifier(replicate.backbone, weights, dropout=dropout, frozen_stages=frozen_stages)
-    return config, model_config(replicate.backbone, weights, replicate.image_size, dropout, frozen_stages, config,
-                                split_hash, info)
 
 
 def _check_size(replicate: Replicate, images: torch.Tensor, what: str) -> None:

@@ -24,6 +24,7 @@ from ..runtime import tune_cpu_allocator
 from .augment import augment_batch, xray_augmentation
 from .classifier import XrayClassifier, gray_to_input
 from .feature_cache import allocate_bank, cache_frozen_features, trainable_suffix
+from .training_data import TrainingData
 from .precision import EVALUATION_PRECISION, autocast_factory, resolve_device, resolve_precision
 from .weights import WeightsInfo
 
@@ -194,11 +195,11 @@ class _AugmentStream:
             torch.set_rng_state(outer)
 
 
-def train_classifier(model: XrayClassifier, info: WeightsInfo, train_images: torch.Tensor,
-                     train_labels: np.ndarray, val_images: torch.Tensor, val_labels: np.ndarray,
-                     config: TrainConfig, progress: bool = True, train_cache: torch.Tensor | None = None,
+def train_classifier(model: XrayClassifier, info: WeightsInfo, data: TrainingData, config: TrainConfig, *,
+                     progress: bool = True, train_cache: torch.Tensor | None = None,
                      val_cache: torch.Tensor | None = None) -> TrainResult:
-    """Fine-tune ``model`` in place; on return it holds the weights of the best validation epoch.
+    """Fine-tune ``model`` in place on ``data`` (uint8 training and validation images with
+    labels); on return it holds the weights of the best validation epoch.
 
     Same config, same data and the same initial weights give the same result on CPU; the head's
     initial weights come from the RNG when the model is built, so seed before building it
@@ -212,6 +213,8 @@ def train_classifier(model: XrayClassifier, info: WeightsInfo, train_images: tor
     ``train_cache`` / ``val_cache`` (from :func:`build_train_cache` / :func:`frozen_bank`) may be
     passed in when several models share the frozen stages; results equal computing them here.
     """
+    train_images, train_labels, val_images, val_labels = (data.train_images, data.train_labels, data.val_images,
+                                                          data.val_labels)
     if len(np.unique(val_labels)) < 2:
         raise ValueError("the validation split holds a single class; AUROC is undefined")
     seed_everything(config.seed)

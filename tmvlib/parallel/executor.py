@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -31,6 +32,35 @@ from .shards import ShardStore
 from .stage import ImageStage, run_shard
 
 EXECUTORS = ("auto", "local", "ray")
+
+
+@dataclass(frozen=True)
+class TaskPlacement:
+    """Where independent work runs, the settings that travel together through every function
+    that trains models or maps images as tasks.
+
+    Attributes:
+        executor: ``"local"``, ``"ray"`` or ``"auto"`` (:func:`resolve_executor`).
+        task_cpus: CPUs (and torch threads) per Ray task that trains a model.
+        task_gpus: GPUs per Ray task that trains a model.
+        shard_size: images per shard of a per-image stage (:func:`map_images`).
+    """
+
+    executor: str = "local"
+    task_cpus: float = 1
+    task_gpus: float = 0
+    shard_size: int = 256
+
+    def __post_init__(self):
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"executor must be one of {EXECUTORS}, got {self.executor!r}")
+        if self.task_cpus <= 0 or self.task_gpus < 0 or self.shard_size < 1:
+            raise ValueError(f"task_cpus must be > 0, task_gpus >= 0 and shard_size >= 1, got {self}")
+
+    @property
+    def resolved(self) -> str:
+        """``"local"`` or ``"ray"`` (:func:`resolve_executor`)."""
+        return resolve_executor(self.executor)
 
 
 def resolve_executor(executor: str) -> str:
@@ -102,4 +132,4 @@ def run_tasks(fn: Callable, calls: Sequence[dict], executor: str = "auto", num_c
     return run_tasks_on_ray(fn, calls, num_cpus, num_gpus)
 
 
-__all__ = ["EXECUTORS", "ImageStage", "map_images", "resolve_executor", "run_shard", "run_tasks"]
+__all__ = ["EXECUTORS", "ImageStage", "TaskPlacement", "map_images", "resolve_executor", "run_shard", "run_tasks"]

@@ -23,7 +23,7 @@ those checkpoints in this process, as reused ones are.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,11 +31,11 @@ import pandas as pd
 import torch
 
 from ..models.checkpoint import reusable_checkpoint
-from ..models.classifier import build_classifier
 from ..models.feature_cache import bank_outputs
-from ..models.fit import FittedModel, fit_or_load, model_config
+from ..models.fit import FittedModel, fit_or_load
+from ..models.recipe import ModelRecipe, TrainingData
 from ..models.train import TrainConfig, build_train_cache, frozen_bank
-from ..parallel import resolve_executor, run_tasks
+from ..parallel import TaskPlacement, run_tasks
 
 DESIGNS = ("independent", "shared views")
 
@@ -60,39 +60,48 @@ def bootstrap_patients(patients: np.ndarray, seed: int) -> np.ndarray:
     return np.concatenate([rows[c] for c in drawn])
 
 
-def fit_ensemble(n_members: int, checkpoint_dir: Path, backbone: str, weights: str,
-                 image_size: int, dropout: float, frozen_stages: int, train: TrainConfig,
-                 split_hash: str, train_images: torch.Tensor, train_labels: np.ndarray,
-                 val_images: torch.Tensor, val_labels: np.ndarray,
-                 member0_checkpoint: Path | None = None, progress: bool = True,
-                 design: str = "independent", bagging: bool = False,
-                 train_patients: np.ndarray | None = None, prefix: str = "ensemble",
-                 executor: str = "local", task_cpus: float = 1, task_gpus: float = 0) -> list[FittedModel]:
-    """Train (or reuse) the ``n_members`` members of a last-blocks ensemble (see the module doc);
-    returns them in member order.
+@dataclass(frozen=True)
+class EnsembleSpec:
+    """Which ensemble to train: ``n_members`` members M (member 0 included), the ``design``
+    (:data:`DESIGNS`), patient-level ``bagging`` of members m >= 1, and the checkpoint file
+    ``prefix`` (``<prefix>_<m>.pt``; one per design in a run)."""
+
+    n_members: int
+    design: str = "independent"
+    bagging: bool = False
+    prefix: str = "ensemble"
+
+    def __post_init__(self):
+        if self.design not in DESIGNS:
+            raise ValueError(f"design must be one of {DESIGNS}, got {self.design!r}")
+        if self.n_members < 1:
+            raise ValueError(f"an ensemble needs at least one member, got {self.n_members}")
+
+
+def fit_ensemble(spec: EnsembleSpec, checkpoint_dir: Path, recipe: ModelRecipe, data: TrainingData, *,
+                 member0_checkpoint: Path | None = None, train_patients: np.ndarray | None = None,
+                 placement: TaskPlacement = TaskPlacement(), progress: bool = True) -> list[FittedModel]:
+    """Train (or reuse) the members of a last-blocks ensemble (see the module doc); returns them
+    in member order.
 
     Args:
-        n_members: members M, member 0 included.
+        spec: members, design, bagging and checkpoint prefix (:class:`EnsembleSpec`).
         checkpoint_dir: where member m >= 1 is saved as ``<prefix>_<m>.pt`` (and reused when its
             checkpoint matches the config).
-        backbone, weights, image_size, dropout, frozen_stages: the classifier, as in
-            :func:`tmvlib.models.classifier.build_classifier`; the same for every member.
-        train: the training config of member 0; member m's is :func:`member_config`.
-        split_hash: hash of the training/validation images, part of each checkpoint's key (a
-            bagged member's key adds its bootstrap rows).
-        train_images, val_images: uint8 radiographs (N, 1, H, W); train_labels, val_labels: (N,)
-            in {0, 1}.
+        recipe: member 0's recipe (:class:`tmvlib.models.recipe.ModelRecipe`); member m's
+            training config is :func:`member_config`, the classifier the same for every member;
+            a bagged member's checkpoint key adds its bootstrap rows to ``recipe.split_hash``.
+        data: uint8 training and validation radiographs (N, 1, H, W) with labels in {0, 1}
+            (:class:`tmvlib.models.recipe.TrainingData`).
         member0_checkpoint: chapter 02's baseline, used as member 0 when given (else
             ``<prefix>_0.pt``).
-        progress: show progress bars.
-        design: ``"independent"`` or ``"shared views"`` (:data:`DESIGNS`).
-        bagging: members m >= 1 train on :func:`bootstrap_patients` of the training set (seeded
-            by the member's seed); needs ``train_patients`` (N,).
-        prefix: checkpoint file prefix (one per design in a run).
-        executor: ``"local"`` (members one after another here), ``"ray"`` (the members to train
+        train_patients: (N,) patient ids of the training images; needed by ``spec.bagging``
+            (members m >= 1 train on :func:`bootstrap_patients`, seeded by the member's seed).
+        placement: ``"local"`` (members one after another here), ``"ray"`` (the members to train
             as Ray tasks of ``task_cpus`` CPUs and ``task_gpus`` GPUs each, every task with its
             own frozen-stage caches; ``checkpoint_dir`` must be on storage every worker can
-            reach) or ``"auto"`` (:func:`tmvlib.parallel.resolve_executor`).
+            reach) or ``"auto"`` (:class:`tmvlib.parallel.TaskPlacement`).
+        progress: show progress bars.
 
     Returns:
         list of M :class:`tmvlib.models.fit.FittedModel`.
@@ -101,45 +110,43 @@ def fit_ensemble(n_members: int, checkpoint_dir: Path, backbone: str, weights: s
     training views) are computed once, and only when some member must be trained. Locally,
     members train one after another: on a 2-core CPU each already uses both cores.
     """
-    if bagging and train_patients is None:
+    if spec.bagging and train_patients is None:
         raise ValueError("bagging resamples patients: pass train_patients")
-    trunk, info = build_classifier(backbone, weights, dropout=dropout, frozen_stages=frozen_stages)
+    trunk, info = recipe.build()
     paths = [member0_checkpoint if m == 0 and member0_checkpoint else
-             Path(checkpoint_dir) / f"{prefix}_{m}.pt" for m in range(n_members)]
-    configs = [member_config(train, m, design) for m in range(n_members)]
+             Path(checkpoint_dir) / f"{spec.prefix}_{m}.pt" for m in range(spec.n_members)]
     val_cache: torch.Tensor | None = None
     shared_views: torch.Tensor | None = None
     plans = []
-    for m, (path, config) in enumerate(zip(paths, configs)):
-        rows = bootstrap_patients(train_patients, config.seed) if bagging and m > 0 else None
-        key_hash = split_hash if rows is None else _bagged_hash(split_hash, rows)
-        images, labels = (train_images, train_labels) if rows is None else (train_images[rows], train_labels[rows])
-        key = model_config(backbone, weights, image_size, dropout, frozen_stages, config, key_hash, info)
-        plans.append((path, config, rows, key_hash, images, labels, reusable_checkpoint(path, key)))
+    for m, path in enumerate(paths):
+        config = member_config(recipe.train, m, spec.design)
+        rows = bootstrap_patients(train_patients, config.seed) if spec.bagging and m > 0 else None
+        key_hash = recipe.split_hash if rows is None else _bagged_hash(recipe.split_hash, rows)
+        member = replace(recipe, train=config, split_hash=key_hash)
+        member_data = data if rows is None else data.train_rows(rows)
+        plans.append((path, member, rows, member_data, reusable_checkpoint(path, member.key(info))))
     trained_remotely = set()
-    if resolve_executor(executor) == "ray":
-        calls = [dict(checkpoint=path, backbone=backbone, weights=weights, image_size=image_size, dropout=dropout,
-                      frozen_stages=frozen_stages, train=config, split_hash=key_hash, train_images=images,
-                      train_labels=labels, val_images=val_images, val_labels=val_labels, progress=False,
-                      threads=max(1, int(task_cpus)))
-                 for path, config, _, key_hash, images, labels, reusable in plans if not reusable]
-        run_tasks(train_member, calls, "ray", num_cpus=task_cpus, num_gpus=task_gpus)
+    if placement.resolved == "ray":
+        calls = [dict(checkpoint=path, recipe=member, data=member_data, progress=False,
+                      threads=max(1, int(placement.task_cpus)))
+                 for path, member, _, member_data, reusable in plans if not reusable]
+        run_tasks(train_member, calls, "ray", num_cpus=placement.task_cpus, num_gpus=placement.task_gpus)
         trained_remotely = {call["checkpoint"] for call in calls}
     members = []
-    for path, config, rows, key_hash, images, labels, reusable in plans:
+    for path, member, rows, member_data, reusable in plans:
         train_cache = None  # built by the trainer from the member's own views
-        if frozen_stages > 0 and not reusable and path not in trained_remotely:
+        if recipe.frozen_stages > 0 and not reusable and path not in trained_remotely:
             if val_cache is None:
-                val_cache = frozen_bank(trunk, info, val_images, config, progress, "caching validation features")
-            if config.cache_seed is not None and rows is None:
+                val_cache = frozen_bank(trunk, info, data.val_images, member.train, progress,
+                                        "caching validation features")
+            if member.train.cache_seed is not None and rows is None:
                 if shared_views is None:
-                    shared_views = build_train_cache(trunk, info, train_images,
-                                                     replace(config, cache_seed=train.seed), progress)
+                    shared_views = build_train_cache(trunk, info, data.train_images,
+                                                     replace(member.train, cache_seed=recipe.train.seed), progress)
                 train_cache = shared_views
-        member = fit_or_load(path, backbone, weights, image_size, dropout, frozen_stages, config,
-                             key_hash, images, labels, val_images, val_labels, progress=progress,
-                             train_cache=train_cache, val_cache=val_cache)
-        members.append(replace(member, reused=False) if path in trained_remotely else member)
+        fitted = fit_or_load(path, member, member_data, progress=progress, train_cache=train_cache,
+                             val_cache=val_cache)
+        members.append(replace(fitted, reused=False) if path in trained_remotely else fitted)
     return members
 
 

@@ -1,0 +1,29 @@
+"""The images a classifier is fitted on, as one object (:class:`TrainingData`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingData:
+    """The images a classifier is fitted on: uint8 radiographs ``(N, 1, H, W)`` with labels
+    ``(N,)`` in {0, 1}, for training and for validation (early stopping)."""
+
+    train_images: torch.Tensor
+    train_labels: np.ndarray
+    val_images: torch.Tensor
+    val_labels: np.ndarray
+
+    def __post_init__(self):
+        for split, images, labels in (("train", self.train_images, self.train_labels),
+                                      ("validation", self.val_images, self.val_labels)):
+            if len(images) != len(labels):
+                raise ValueError(f"{split}: {len(images)} images but {len(labels)} labels")
+
+    def train_rows(self, rows: np.ndarray) -> TrainingData:
+        """The same validation set with training rows ``rows`` (a resample may repeat rows)."""
+        return TrainingData(self.train_images[rows], np.asarray(self.train_labels)[rows], self.val_images,
+                            self.val_labels)
