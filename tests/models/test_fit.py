@@ -38,6 +38,22 @@ def test_fit_or_load_reuses_a_matching_checkpoint(data, args, tmp_path):
     assert not changed.reused
 
 
+def test_a_trained_model_comes_back_as_a_reused_one_does(data, args, tmp_path):
+    """Training in channels-last leaves the model in that memory format; fit_or_load returns it as
+    a reused checkpoint comes back (CPU, default format), so both compute the same bits."""
+    import torch
+
+    recipe = RECIPE.with_train(channels_last=True)
+    fresh = fit_or_load(tmp_path / "b.pt", **{**args, "recipe": recipe})
+    reused = fit_or_load(tmp_path / "b.pt", **{**args, "recipe": recipe})
+    assert not fresh.reused and reused.reused
+    for (name, a), b in zip(fresh.model.state_dict().items(), reused.model.state_dict().values()):
+        assert torch.equal(a, b) and a.is_contiguous() == b.is_contiguous() and a.device == b.device, name
+    x = data[1][0][:8].float().div(255).repeat(1, 3, 1, 1)
+    with torch.no_grad():
+        assert torch.equal(fresh.model(x), reused.model(x))
+
+
 def test_load_trained_classifier_rebuilds_the_same_model(data, args, tmp_path):
     fitted = fit_or_load(tmp_path / "b.pt", **args)
     model, info, config = load_trained_classifier(tmp_path / "b.pt")

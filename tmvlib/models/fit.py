@@ -43,7 +43,9 @@ def fit_or_load(checkpoint: Path, recipe: ModelRecipe, data: TrainingData, *, re
                 progress: bool = True, train_cache: torch.Tensor | None = None,
                 val_cache: torch.Tensor | None = None) -> FittedModel:
     """Load ``checkpoint`` when it was trained from ``recipe`` (:meth:`ModelRecipe.key`), else
-    train the recipe on ``data`` and save it.
+    train the recipe on ``data`` and save it. Either way the model comes back the same: in eval
+    mode, on the CPU, in the default memory format (so a run that trains and a rerun that reuses
+    compute the same numbers).
 
     A checkpoint whose bytes do not match its recorded sha256 is refused (CheckpointMismatch),
     never silently retrained over. ``train_cache``/``val_cache``: frozen-stage outputs shared
@@ -63,6 +65,10 @@ def fit_or_load(checkpoint: Path, recipe: ModelRecipe, data: TrainingData, *, re
               "best_val_auroc": result.best_val_auroc, "precision": result.precision,
               "device": result.device, "seconds": result.seconds, "weights": info.to_dict()}
     digest = save_checkpoint(model, checkpoint, config, record)
+    # As a reused checkpoint comes back: on the CPU, in the default memory format. Training may
+    # leave it on a GPU or in channels-last, whose kernels round differently (Grad-CAMs moved by
+    # up to 4e-5 between a fresh run and a rerun that reused the checkpoints).
+    model = model.to("cpu", memory_format=torch.contiguous_format)
     return FittedModel(model.eval(), info, result.history, result.best_epoch, False, checkpoint,
                        digest, record)
 
