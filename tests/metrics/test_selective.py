@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tmvlib.metrics.discrimination import auroc
-from tmvlib.metrics.selective import aurc, risk_coverage_curve, selective_metrics
+from tmvlib.metrics.selective import augrc, aurc, oracle_augrc, risk_coverage_curve, selective_metrics
 
 # Errors at threshold 0.5: predictions [1, 0, 0, 1] against labels [1, 0, 1, 0] -> [0, 0, 1, 1].
 LABELS = np.array([1, 0, 1, 0])
@@ -113,3 +113,40 @@ def test_bad_input_raises_a_clear_value_error(kwargs, message):
 def test_bad_coverage_raises():
     with pytest.raises(ValueError, match="coverage"):
         selective_metrics(LABELS, PROBS, np.arange(4.0), coverage=0)
+
+
+def test_augrc_hand_computed():
+    # Errors [0, 0, 1, 1] ranked most certain first: errors kept E(k) = 0, 0, 1, 2 of N = 4.
+    assert augrc(LABELS, PROBS, np.array([0.1, 0.2, 0.3, 0.4])) == pytest.approx((0 + 0 + 1 + 2) / 16)
+    # The reverse ranking puts the errors first: E(k) = 1, 2, 2, 2.
+    assert augrc(LABELS, PROBS, np.array([0.4, 0.3, 0.2, 0.1])) == pytest.approx(7 / 16)
+    # Ties averaged: errors [0 | 0, 1 | 1] -> E(k) = 0, 0.5, 1, 2.
+    assert augrc(LABELS, PROBS, np.array([0.1, 0.2, 0.2, 0.3])) == pytest.approx(0.21875)
+    # A constant score: error rate x (N + 1) / (2N).
+    assert augrc(LABELS, PROBS, np.zeros(4)) == pytest.approx(0.5 * 5 / 8)
+    assert oracle_augrc(LABELS, PROBS) == pytest.approx(3 / 16)
+
+
+def test_augrc_is_the_expected_value_over_random_tie_breaking_and_weights_repeat_rows():
+    rng = np.random.default_rng(2)
+    labels, probs = rng.integers(0, 2, 7), rng.random(7)
+    uncertainty = rng.integers(0, 3, 7).astype(float)
+    values = []
+    for perm in itertools.permutations(range(7)):
+        order = np.array(perm)[np.argsort(uncertainty[list(perm)], kind="stable")]
+        errors = ((probs[order] >= 0.5) != labels[order]).astype(float)
+        values.append(np.mean(np.cumsum(errors) / 7))
+    assert augrc(labels, probs, uncertainty) == pytest.approx(np.mean(values))
+    labels, probs = rng.integers(0, 2, 60), rng.random(60)
+    uncertainty, weight = np.round(rng.random(60), 1), rng.integers(0, 4, 60)
+    repeated = augrc(np.repeat(labels, weight), np.repeat(probs, weight), np.repeat(uncertainty, weight))
+    assert augrc(labels, probs, uncertainty, sample_weight=weight) == pytest.approx(repeated)
+
+
+def test_augrc_lies_between_its_oracle_and_the_reverse_ranking():
+    rng = np.random.default_rng(3)
+    labels, probs = rng.integers(0, 2, 200), rng.random(200)
+    errors = ((probs >= 0.5) != labels).astype(float)
+    score = errors + rng.normal(0, 0.8, 200)  # informative, not perfect
+    assert oracle_augrc(labels, probs) <= augrc(labels, probs, score) <= augrc(labels, probs, -errors)
+    assert augrc(labels, probs, score) < augrc(labels, probs, np.zeros(200))  # better than no ranking

@@ -2,7 +2,7 @@
 
 - ``discrimination``: AUROC, average precision, operating thresholds, confusion counts;
 - ``calibration/``: NLL, Brier, ECE, MCE and the reliability table, one metric per file;
-- ``selective``: risk-coverage curves and AURC for selective prediction;
+- ``selective``: risk-coverage curves, AURC and AUGRC for selective prediction;
 - ``bootstrap``: patient-level bootstrap intervals of any metric (and of paired differences);
 - ``subgroups``: a metric per subgroup with its interval;
 - ``diversity``: per-image disagreement, spread and NLL gain of an ensemble's members;

@@ -2,7 +2,9 @@
 
 A model that abstains on its most uncertain images and decides the rest trades *coverage* (the
 fraction decided) for *risk* (the error rate among them): the risk-coverage curve (Geifman &
-El-Yaniv 2017). A useful uncertainty score makes the curve fall as coverage shrinks.
+El-Yaniv 2017). A useful uncertainty score makes the curve fall as coverage shrinks. Its area is AURC; the area
+under the *generalized* risk-coverage curve (AUGRC, the share of all samples accepted and wrong)
+counts every error once whatever its rank (Traub et al. 2024).
 
 Ties in ``uncertainty`` are treated as a group, never broken by row order: a coverage that cuts
 through a tied group takes the group's mean error for the part it keeps. This is the expected
@@ -116,6 +118,52 @@ def aurc(labels: np.ndarray, probs: np.ndarray, uncertainty: np.ndarray, thresho
     offset = wrong_before - size_before * wrong / size
     total = wrong + offset * (harmonic(size_before + size) - harmonic(size_before))
     return float(total.sum() / size.sum())
+
+
+def augrc(labels: np.ndarray, probs: np.ndarray, uncertainty: np.ndarray, threshold: float = 0.5,
+          sample_weight: np.ndarray | None = None) -> float:
+    """Area under the generalized risk-coverage curve (AUGRC; Traub et al. 2024).
+
+    The generalized risk of the ``k`` most certain samples is the share of *all* N samples that
+    are kept and wrong, ``GR(k) = E(k) / N`` with ``E(k)`` the errors among the k most certain
+    (the selective risk of :func:`aurc` divides by ``k`` instead). ``AUGRC = (1/N) sum_{k=1..N}
+    GR(k)``: the probability that a random sample is both accepted and wrong, averaged over
+    coverage, so every error counts once whatever its rank. Unlike AURC it does not weigh the few
+    most confident cases most (the requirement AURC fails in the paper). Lower is better; a
+    constant score gives ``error rate x (N + 1) / (2N)``, a score that puts every error last the
+    least value for these errors (:func:`oracle_augrc`).
+
+    Ties are averaged as in :func:`risk_coverage_curve` (the expected value under random
+    tie-breaking), and ``sample_weight`` counts sample ``i`` as ``w_i`` tied copies (``N = sum
+    w``). Per tied group ``g`` (most certain first; size ``W_g``, errors ``E_g``, preceded by
+    ``EB_g`` errors) the sum over its positions is ``W_g EB_g + E_g (W_g + 1) / 2``, so
+    ``AUGRC = (1/N^2) sum_g [W_g EB_g + E_g (W_g + 1) / 2]``.
+
+    Args:
+        labels: (N,) in {0, 1}. probs: (N,) ``P(y=1)`` in [0, 1].
+        uncertainty: (N,) finite, larger = less certain. threshold: for the predicted label.
+        sample_weight: (N,) non-negative weights; None: all ones.
+
+    Returns:
+        AUGRC as a float in [0, (N + 1) / (2N)] (the upper end when every prediction is wrong).
+
+    Reference: L. Traub, P. F. Jaeger et al. (2024), "Overcoming Common Flaws in the Evaluation
+    of Selective Classification Systems", NeurIPS (arXiv 2407.01032), section 3, AUGRC.
+    """
+    _, _, uncertainty, weight, errors = _inputs(labels, probs, uncertainty, threshold, sample_weight)
+    size, wrong, _, wrong_before = _groups(uncertainty, errors, weight)
+    return float((size * wrong_before + wrong * (size + 1) / 2).sum() / size.sum() ** 2)
+
+
+def oracle_augrc(labels: np.ndarray, probs: np.ndarray, threshold: float = 0.5,
+                 sample_weight: np.ndarray | None = None) -> float:
+    """The least AUGRC any score can reach for these errors: every correct prediction ranked
+    before every error (the score is the error itself). ``augrc - oracle_augrc`` is the excess
+    AUGRC (e-AUGRC), the part a score could still gain; it compares scores of methods whose
+    errors differ."""
+    labels, probs = check_labels(labels), check_probs(probs)
+    errors = errors_at(labels, probs, threshold).astype(float)
+    return augrc(labels, probs, errors, threshold, sample_weight)
 
 
 def selective_metrics(labels: np.ndarray, probs: np.ndarray, uncertainty: np.ndarray,
