@@ -31,14 +31,9 @@ def test_a_batch_with_bad_files_mixed_in_cards_every_good_file_with_flat_memory(
     import subprocess
     import sys
 
-    from tmv_testing import png_declaring
+    from tmv_testing import png_declaring, require_ci_run
 
-    from tmvlib.runs import RunStateError, require_complete
-
-    try:
-        require_complete("ci", ["08_trust_card"], "this test")
-    except RunStateError as err:
-        pytest.skip(f"needs a complete ci run ({err})")
+    require_ci_run()
     good = sorted((shared_data / "nih14" / "images").glob("*.jpg"))[:40]
     bad = []
     for k in range(160):
@@ -80,13 +75,11 @@ def test_a_kermany_image_out_of_distribution_is_deferred_whatever_the_rule(tmp_p
     import json
     from pathlib import Path
 
-    from tmvlib.artifacts import baseline_predictions, read_table
-    from tmvlib.runs import RunStateError, require_complete
+    from tmv_testing import require_ci_run
 
-    try:
-        require_complete("ci", ["08_trust_card"], "this test")
-    except RunStateError as err:
-        pytest.skip(f"needs a complete ci run ({err})")
+    from tmvlib.artifacts import baseline_predictions, read_table
+
+    require_ci_run()
     flags = read_table("ci", "ood_flags")
     flagged = flags[(flags["set"] == "external") & flags["flagged"]].sort_values("feature distance")["image_id"]
     assert len(flagged), "the ci run flags no external image"
@@ -131,12 +124,9 @@ def test_predict_from_outside_the_project_finds_the_installed_checkout(tmp_path,
     from pathlib import Path
 
     import tmvlib
-    from tmvlib.runs import RunStateError, require_complete
+    from tmv_testing import require_ci_run
 
-    try:
-        require_complete("ci", ["08_trust_card"], "this test")
-    except RunStateError as err:
-        pytest.skip(f"needs a complete ci run ({err})")
+    require_ci_run()
     scans = tmp_path / "scans"
     scans.mkdir()
     image = sorted((shared_data / "nih14" / "images").glob("*.jpg"))[0]

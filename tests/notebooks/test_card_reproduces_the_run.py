@@ -1,11 +1,15 @@
 """A test image's trust card reproduces its rows of the run it is built from: the MC-dropout
 samples chapter 03 drew for that image (the masks are keyed by the seed and the image id, not by
-the batch the image fell in). Needs the ci run, which make test builds in tests/notebooks first."""
+the batch the image fell in). Needs the ci run, which make test builds in tests/notebooks first:
+this file sits beside the reference notebooks so that it runs after them (in tests/card it ran
+before them on a clean clone, and skipped)."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from tmv_testing import require_ci_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.notebooks]
 
@@ -14,12 +18,8 @@ def test_the_cards_mc_dropout_probability_is_chapter_03s_row():
     from tmvlib.artifacts import artifact_path
     from tmvlib.card import TrustCardPredictor, read_radiograph
     from tmvlib.data.store import load_splits
-    from tmvlib.runs import RunStateError, require_complete
 
-    try:
-        require_complete("ci", ["08_trust_card"], "this test")
-    except RunStateError as err:
-        pytest.skip(f"needs a complete ci run ({err})")
+    require_ci_run()  # on CI the notebooks above have just built it
     rows = pd.read_parquet(artifact_path("ci", "uncertainty"))
     mc = rows[(rows["method"] == "MC dropout") & (rows["set"] == "test")].set_index("image_id")
     splits = load_splits("ci")[0].set_index("image_id")
