@@ -9,9 +9,13 @@ from tmv_testing import MARGINAL, MONDRIAN
 
 
 def test_guarantee_states_target_confidence_and_population():
-    assert guarantee_text(MARGINAL) == ("on images like the NIH validation images, at most 20% of the answered "
-                                        "cases are wrong, with 90% confidence")
-    assert "positive calls" in guarantee_text(MONDRIAN.to_dict()) and "for both together" in guarantee_text(MONDRIAN)
+    assert guarantee_text(MARGINAL) == (
+        "with probability at least 90% over the draw of the calibration images, the error rate among the answered "
+        "images exchangeable with the NIH validation images is at most 20% in the long run (a long-run rate over "
+        "many such images, not a promise about any one image or batch)")
+    mondrian = guarantee_text(MONDRIAN.to_dict())
+    assert "positive calls" in mondrian and "for both classes together" in mondrian and "is each at most" in mondrian
+    assert "guaranteed" not in guarantee_text(MARGINAL)
 
 
 def test_thresholds_and_calibration_in_words():

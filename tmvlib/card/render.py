@@ -58,10 +58,11 @@ def summary_lines(record: dict) -> list[str]:
 
 
 def deferral_line(deferral: dict) -> str:
-    """The deferral rule's decision with its reason and, for an answer, the guarantee behind it."""
+    """The deferral rule's decision with its reason and, for an answer, the rule's guarantee: a
+    long-run error rate over the population, never a promise about this one answer."""
     text = f"Deferral rule ({deferral['rule']}, {deferral['score']}): {deferral['decision'].upper()}: {deferral['reason']}"
     if deferral["decision"] == "answer":
-        text += f". Guarantee: {deferral['guarantee']}"
+        text += f". This answer is not guaranteed; the rule is: {deferral['guarantee']}"
     return text
 
 

@@ -14,7 +14,11 @@ import pandas as pd
 from ..uncertainty.abstention import DeferralRule, threshold_text
 from .wording import difference_verdict, interval_text, position
 
-POPULATION = "images like the NIH validation images"
+POPULATION = "images exchangeable with the NIH validation images"
+# What Learn then Test gives (Angelopoulos et al. 2021, Theorem 1): a bound on the long-run error
+# rate of the answered images of the population, holding with probability >= 1 - delta over the
+# draw of the calibration images. Nothing about one image or one batch.
+SCOPE = "a long-run rate over many such images, not a promise about any one image or batch"
 
 
 def _rule(rule: DeferralRule | Mapping) -> DeferralRule:
@@ -26,15 +30,19 @@ def _pct(x: float) -> str:
 
 
 def guarantee_text(rule: DeferralRule | Mapping, population: str = POPULATION) -> str:
-    """The guarantee in words, e.g. "on images like the NIH validation images, at most 20% of the
-    answered cases are wrong, with 90% confidence"; the class-conditional rule bounds each
-    predicted class."""
+    """The guarantee in words, exactly as Learn then Test gives it, e.g. "with probability at
+    least 90% over the draw of the calibration images, the error rate among the answered images
+    exchangeable with the NIH validation images is at most 20% in the long run (a long-run rate
+    over many such images, not a promise about any one image or batch)". The class-conditional
+    rule bounds each predicted class's rate, with the confidence holding for both together."""
     r = _rule(rule)
-    conf = f"with {_pct(1 - r.delta)} confidence"
+    conf = f"with probability at least {_pct(1 - r.delta)} over the draw of the calibration images"
     if r.kind == "marginal":
-        return f"on {population}, at most {_pct(r.max_error)} of the answered cases are wrong, {conf}"
-    return (f"on {population}, at most {_pct(r.max_error)} of the answered positive calls and at most "
-            f"{_pct(r.max_error)} of the answered negative calls are wrong, {conf} for both together")
+        return (f"{conf}, the error rate among the answered {population} is at most {_pct(r.max_error)} "
+                f"in the long run ({SCOPE})")
+    return (f"{conf} (for both classes together), the error rate among the answered positive calls and among "
+            f"the answered negative calls on {population} is each at most {_pct(r.max_error)} in the long "
+            f"run ({SCOPE})")
 
 
 def calibration_text(rule: DeferralRule | Mapping) -> str:
