@@ -146,3 +146,18 @@ def _deferral_rules():
 
 # Two calibrated deferral rules: one marginal threshold; one per predicted class, positive calls uncertified.
 MARGINAL, MONDRIAN = _deferral_rules()
+
+
+def error_score_frame(n=400, seed=0) -> pd.DataFrame:
+    """Per-image scores against errors (25% of 400 images, 2 images a patient): ``perfect`` ranks
+    every error above every correct image, ``noise`` is chance, ``informative`` and ``instability``
+    are two independent noisy signals of the error."""
+    rng = np.random.default_rng(seed)
+    error = rng.random(n) < 0.25
+    return pd.DataFrame({
+        "correct": ~error, "patient_id": np.arange(n) // 2,
+        "perfect": error + rng.random(n) * 0.5,            # every error above every correct
+        "noise": rng.random(n),
+        "informative": error + rng.normal(0, 1.0, n),
+        "instability": error * 0.8 + rng.normal(0, 0.5, n),
+    })

@@ -30,3 +30,9 @@ def test_calibrated_threshold_keeps_every_decision():
     t, temperature = 0.3, 1.7
     t_cal = calibrated_threshold(t, temperature)
     assert ((expit(z / temperature) >= t_cal) == (expit(z) >= t)).all()
+
+
+def test_secondary_confidence_is_measured_from_one_half():
+    from tmvlib.metrics.confidence import distance_to_half
+
+    np.testing.assert_allclose(distance_to_half([0.9, 0.5, 0.2, 0.0]), [0.1, 0.5, 0.2, 0.0])
