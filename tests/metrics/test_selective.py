@@ -42,15 +42,19 @@ def test_ties_are_averaged_not_broken_by_row_order():
     np.testing.assert_allclose(constant["risk"], 1 / 4)
 
 
+def _errors_in_every_tie_order(labels, probs, uncertainty):
+    """The errors at 0.5, most certain first, for every order of the rows (ties broken every way)."""
+    for perm in itertools.permutations(range(len(labels))):
+        order = np.array(perm)[np.argsort(uncertainty[list(perm)], kind="stable")]
+        yield ((probs[order] >= 0.5) != labels[order]).astype(float)
+
+
 def test_aurc_is_the_expected_value_over_random_tie_breaking():
     rng = np.random.default_rng(0)
     labels, probs = rng.integers(0, 2, 7), rng.random(7)
     uncertainty = rng.integers(0, 3, 7).astype(float)
-    values = []
-    for perm in itertools.permutations(range(7)):
-        order = np.array(perm)[np.argsort(uncertainty[list(perm)], kind="stable")]
-        errors = ((probs[order] >= 0.5) != labels[order]).astype(float)
-        values.append(np.mean(np.cumsum(errors) / np.arange(1, 8)))
+    values = [np.mean(np.cumsum(errors) / np.arange(1, 8)) for errors in _errors_in_every_tie_order(
+        labels, probs, uncertainty)]
     assert aurc(labels, probs, uncertainty) == pytest.approx(np.mean(values))
     assert risk_coverage_curve(labels, probs, uncertainty)["risk"].mean() == pytest.approx(
         np.mean(values))
@@ -131,11 +135,7 @@ def test_augrc_is_the_expected_value_over_random_tie_breaking_and_weights_repeat
     rng = np.random.default_rng(2)
     labels, probs = rng.integers(0, 2, 7), rng.random(7)
     uncertainty = rng.integers(0, 3, 7).astype(float)
-    values = []
-    for perm in itertools.permutations(range(7)):
-        order = np.array(perm)[np.argsort(uncertainty[list(perm)], kind="stable")]
-        errors = ((probs[order] >= 0.5) != labels[order]).astype(float)
-        values.append(np.mean(np.cumsum(errors) / 7))
+    values = [np.mean(np.cumsum(errors) / 7) for errors in _errors_in_every_tie_order(labels, probs, uncertainty)]
     assert augrc(labels, probs, uncertainty) == pytest.approx(np.mean(values))
     labels, probs = rng.integers(0, 2, 60), rng.random(60)
     uncertainty, weight = np.round(rng.random(60), 1), rng.integers(0, 4, 60)

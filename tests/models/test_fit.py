@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from tmvlib.models.checkpoint import CheckpointMismatch, read_checkpoint_meta
-from tmvlib.models.fit import TRAINING_CODE_VERSION, fit_or_load, load_trained_classifier, model_config
+from tmvlib.models.fit import TRAINING_CODE_VERSION, fit_or_load, load_trained_classifier
 from tmvlib.models.recipe import ModelRecipe, TrainingData
 from tmvlib.models.train import TrainConfig, predict_logits
 
@@ -76,18 +76,18 @@ def test_load_trained_classifier_refuses_other_pretrained_weights(args, tmp_path
         load_trained_classifier(tmp_path / "b.pt")
 
 
-def test_model_config_keys_the_checkpoint_by_everything_that_changes_it(data):
+def test_the_recipe_keys_the_checkpoint_by_everything_that_changes_it(data):
     from tmvlib.models import build_classifier
 
     _, info = build_classifier("efficientnet_lite0", "auto", dropout=0.2, frozen_stages=6)
-    config = model_config(RECIPE, info)
+    config = RECIPE.key(info)
     # the key checkpoints were saved under before ModelRecipe existed: they are still reused
     assert config == {"code_version": TRAINING_CODE_VERSION, "backbone": "efficientnet_lite0", "weights": "auto",
                       "weights_sha256": info.sha256, "image_size": 32, "dropout": 0.2, "frozen_stages": 6,
                       "split_hash": "h", "train": TrainConfig(**FAST).to_dict()}
-    assert model_config(RECIPE.with_split("h2"), info) != config
+    assert RECIPE.with_split("h2").key(info) != config
     # a recipe read back from its checkpoint's config keys the same checkpoint
-    assert model_config(ModelRecipe.from_checkpoint_config(config), info) == config
+    assert ModelRecipe.from_checkpoint_config(config).key(info) == config
 
 
 def test_training_data_refuses_images_and_labels_of_different_lengths(data):

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
-import pandas as pd
 from scipy.stats import norm
 
 from .bootstrap import patient_draws

@@ -12,11 +12,11 @@ from ..data.splits import split_hash
 from .checkpoint import load_checkpoint, reusable_checkpoint, save_checkpoint
 from .classifier import XrayClassifier, build_classifier
 from .recipe import TRAINING_CODE_VERSION, ModelRecipe, TrainingData
-from .train import TrainConfig, TrainResult, seed_everything, train_classifier
+from .train import TrainResult, seed_everything, train_classifier
 from .weights import WeightsInfo
 
 __all__ = ["TRAINING_CODE_VERSION", "FittedModel", "ModelRecipe", "TrainingData", "fit_or_load",
-           "fit_permuted_label_model", "load_trained_classifier", "model_config"]
+           "fit_permuted_label_model", "load_trained_classifier"]
 
 
 @dataclass
@@ -32,11 +32,6 @@ class FittedModel:
     checkpoint: Path
     sha256: str
     record: dict
-
-
-def model_config(recipe: ModelRecipe, info: WeightsInfo) -> dict:
-    """The config a checkpoint is keyed by (:meth:`ModelRecipe.key`)."""
-    return recipe.key(info)
 
 
 def fit_or_load(checkpoint: Path, recipe: ModelRecipe, data: TrainingData, *, retrain: bool = False,

@@ -83,18 +83,16 @@ def fit_replicate(replicate: Replicate, checkpoint: Path, recipe: ModelRecipe, d
     instead when it holds exactly this replicate's config (it is only read, never retrained)."""
     _check_size(replicate, data.train_images, "train")
     _check_size(replicate, data.val_images, "validation")
-    own = replicate.recipe(recipe)
-    if baseline_checkpoint is not None and reusable_checkpoint(baseline_checkpoint, own.key(own.build()[1])):
+    if baseline_checkpoint is not None and reusable_checkpoint(baseline_checkpoint, _key(replicate, recipe)):
         checkpoint = baseline_checkpoint
-    return fit_or_load(checkpoint, own, data, progress=progress)
+    return fit_or_load(checkpoint, replicate.recipe(recipe), data, progress=progress)
 
 
 def replicate_needs_training(replicate: Replicate, checkpoint: Path, recipe: ModelRecipe,
                              baseline_checkpoint: Path | None = None) -> bool:
     """False when ``checkpoint`` or ``baseline_checkpoint`` already holds exactly this replicate's
     config (:func:`fit_replicate` would reuse it), True when it must be trained."""
-    own = replicate.recipe(recipe)
-    key = own.key(own.build()[1])
+    key = _key(replicate, recipe)
     return not any(path is not None and reusable_checkpoint(path, key) for path in (checkpoint, baseline_checkpoint))
 
 
@@ -147,6 +145,12 @@ def replicate_logits(fitted: FittedModel, banks: Mapping[str, torch.Tensor]) -> 
     """Logits ``(N,)`` of a fitted replicate on each set's frozen-stage outputs
     (:func:`backbone_banks` of its backbone)."""
     return {name: bank_outputs(fitted.model, bank).numpy() for name, bank in banks.items()}
+
+
+def _key(replicate: Replicate, recipe: ModelRecipe) -> dict:
+    """The checkpoint key of ``replicate`` trained from the baseline ``recipe``."""
+    own = replicate.recipe(recipe)
+    return own.key(own.build()[1])
 
 
 def _check_size(replicate: Replicate, images: torch.Tensor, what: str) -> None:
