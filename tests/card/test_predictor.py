@@ -131,5 +131,5 @@ def test_predict_places_the_image_with_the_shared_rules(small_predictor):
     # the deferral rule (threshold 2: every in-distribution image is answered) and its guarantee
     assert record["deferral"]["decision"] == "answer" and not record["deferral"]["overridden"]
     assert record["deferral"]["score_value"] == pytest.approx(trust["uncertainty"])
-    assert "answered images exchangeable with the NIH validation images is at most 25% in the long run" in \
+    assert "the error rate among the answered images is at most 25% in the long run for" in \
         record["deferral"]["guarantee"]

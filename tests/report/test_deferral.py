@@ -1,5 +1,7 @@
 """The words of a deferral rule (tmvlib.report.deferral): the guarantee, the thresholds, the checks
 over re-splits and on the external set."""
+from dataclasses import replace
+
 import pandas as pd
 
 from tmvlib.report.deferral import (calibration_text, coverage_text, external_text, guarantee_text,
@@ -11,8 +13,16 @@ from tmv_testing import MARGINAL, MONDRIAN
 def test_guarantee_states_target_confidence_and_population():
     assert guarantee_text(MARGINAL) == (
         "with probability at least 90% over the draw of the calibration images, the error rate among the answered "
-        "images exchangeable with the NIH validation images is at most 20% in the long run (a long-run rate over "
-        "many such images, not a promise about any one image or batch)")
+        "images is at most 20% in the long run for images exchangeable with the NIH validation images (a long-run "
+        "rate over many such images, not a promise about any one image or batch)")
+    per_patient = replace(MARGINAL, unit="patient", set_aside=12)
+    assert guarantee_text(per_patient) == (
+        "with probability at least 90% over the draw of the calibration patients, the error rate among the answered "
+        "images is at most 20% in the long run for new patients exchangeable with the NIH validation patients, one "
+        "image each (a long-run rate over many such images, not a promise about any one image or batch)")
+    picked = guarantee_text(replace(per_patient, target_chosen="price list"))
+    assert picked.endswith("the 20% target was picked from the price list after seeing these validation images, "
+                           "so the formal guarantee does not cover it (the re-split check is the evidence)")
     mondrian = guarantee_text(MONDRIAN.to_dict())
     assert "positive calls" in mondrian and "for both classes together" in mondrian and "is each at most" in mondrian
     assert "guaranteed" not in guarantee_text(MARGINAL)
@@ -22,6 +32,9 @@ def test_thresholds_and_calibration_in_words():
     assert threshold_text(MARGINAL) == "decision uncertainty <= 0.30"
     assert threshold_text(MONDRIAN).startswith("positive calls: none certified (always deferred); negative")
     assert calibration_text(MARGINAL) == "answers 50 of the 161 (4 of them wrong) validation images"
+    assert calibration_text(replace(MARGINAL, unit="patient", set_aside=12)) == (
+        "answers 50 of the 161 (4 of them wrong) validation images (one per patient; 12 further images of the "
+        "same patients set aside)")
 
 
 def _outcomes(events_cov, n, err, err_events):

@@ -88,7 +88,7 @@ def test_violation_is_per_class_for_the_class_conditional_rule():
 
 
 def test_resplits_are_deterministic_and_hold_the_guarantee_on_exchangeable_data():
-    f = frame(800)
+    f = frame(1600)  # 400 calibration patients a draw (one image each)
     recipes = {"u": column_score("u")}
     a = resplit_draws(f, recipes, 0.25, 0.1, n_splits=60, seed=3)
     assert a.equals(resplit_draws(f, recipes, 0.25, 0.1, n_splits=60, seed=3))

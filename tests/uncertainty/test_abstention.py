@@ -7,7 +7,8 @@ import pytest
 from scipy.stats import binom
 from statsmodels.stats.multitest import multipletests
 
-from tmvlib.uncertainty.abstention import DeferralRule, calibrate_deferral, certified_threshold, score_grid
+from tmvlib.uncertainty.abstention import (DeferralRule, calibrate_deferral, certified_threshold,
+                                           one_image_per_patient, score_grid)
 
 
 def synthetic(n, rng, slope_pos=0.5, slope_neg=0.5):
@@ -41,6 +42,52 @@ def test_marginal_rule_controls_the_true_risk_over_calibration_draws():
         unsafe += lam is not None and lam / 4 > alpha + 1e-12
     assert unsafe <= binom.ppf(0.999, draws, delta)
     assert np.median(chosen) >= 0.2  # useful: the largest safe threshold is 0.4
+
+
+def clustered(n_patients, images_per_patient, rng):
+    """:func:`synthetic` at the level of the patient (slope 0.5: true risk lam / 4), each patient's
+    score, prediction and error repeated on all of its images: the images of one patient are not
+    independent cases."""
+    s, predicted, labels = synthetic(n_patients, rng)
+    return (*(np.repeat(a, images_per_patient) for a in (s, predicted, labels)),
+            np.repeat(np.arange(n_patients), images_per_patient))
+
+
+def test_one_image_per_patient_keeps_the_guarantee_on_clustered_data():
+    """100 patients of 20 images each, 300 calibration draws, max_error 0.1 (safe up to lam 0.4),
+    delta 0.1. Counting every image as a case, the binomial test sees 2,000 cases where there are
+    100: the chosen threshold is unsafe in far more than delta of the draws. One image per patient
+    keeps the rate within delta (binomial slack at 99.9%)."""
+    rng = np.random.default_rng(0)
+    draws, delta = 300, 0.1
+    unsafe = {"image": 0, "patient": 0}
+    for _ in range(draws):
+        s, predicted, labels, patients = clustered(100, 20, rng)
+        for unit in unsafe:
+            rule = calibrate_deferral(s, predicted, labels, max_error=0.1, delta=delta,
+                                      patients=patients if unit == "patient" else None)
+            lam = rule.thresholds["all"]
+            unsafe[unit] += lam is not None and lam / 4 > 0.1 + 1e-12
+    slack = binom.ppf(0.999, draws, delta)
+    assert unsafe["patient"] <= slack
+    assert unsafe["image"] > slack
+
+
+def test_the_patient_rule_counts_what_it_sets_aside():
+    s, predicted, labels, patients = clustered(30, 4, np.random.default_rng(3))
+    rule = calibrate_deferral(s, predicted, labels, max_error=0.3, delta=0.1, patients=patients)
+    assert (rule.unit, rule.set_aside, rule.calibration["all"]["images"]) == ("patient", 90, 30)
+    assert DeferralRule.from_dict(json.loads(json.dumps(rule.to_dict()))) == rule
+    with pytest.raises(ValueError, match="patient ids"):
+        calibrate_deferral(s, predicted, labels, max_error=0.3, delta=0.1, patients=patients[:-1])
+
+
+def test_one_image_per_patient_is_seeded_and_covers_every_patient():
+    patients = np.array(["a", "b", "a", "c", "b", "a"])
+    keep = one_image_per_patient(patients, seed=0)
+    assert sorted(patients[keep]) == ["a", "b", "c"]
+    assert (keep == one_image_per_patient(patients, seed=0)).all()
+    assert any((one_image_per_patient(patients, seed=s) != keep).any() for s in range(1, 10))
 
 
 def test_class_conditional_rule_controls_each_predicted_class():

@@ -15,9 +15,10 @@ from ..uncertainty.abstention import DeferralRule, threshold_text
 from .wording import difference_verdict, interval_text, position
 
 POPULATION = "images exchangeable with the NIH validation images"
+PATIENT_POPULATION = "new patients exchangeable with the NIH validation patients, one image each"
 # What Learn then Test gives (Angelopoulos et al. 2021, Theorem 1): a bound on the long-run error
 # rate of the answered images of the population, holding with probability >= 1 - delta over the
-# draw of the calibration images. Nothing about one image or one batch.
+# draw of the calibration cases. Nothing about one image or one batch.
 SCOPE = "a long-run rate over many such images, not a promise about any one image or batch"
 
 
@@ -29,29 +30,48 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
-def guarantee_text(rule: DeferralRule | Mapping, population: str = POPULATION) -> str:
+def guarantee_text(rule: DeferralRule | Mapping, population: str | None = None) -> str:
     """The guarantee in words, exactly as Learn then Test gives it, e.g. "with probability at
-    least 90% over the draw of the calibration images, the error rate among the answered images
-    exchangeable with the NIH validation images is at most 20% in the long run (a long-run rate
-    over many such images, not a promise about any one image or batch)". The class-conditional
-    rule bounds each predicted class's rate, with the confidence holding for both together."""
+    least 90% over the draw of the calibration patients, the error rate among the answered images
+    is at most 20% in the long run for new patients exchangeable with the NIH validation patients,
+    one image each (a long-run rate over many such images, not a promise about any one image or
+    batch)". The population follows the rule's calibration unit (patients, one image each, or
+    images). The class-conditional rule bounds each predicted class's rate, with the confidence
+    holding for both together. A target picked from the price list is labelled as outside the
+    formal guarantee."""
     r = _rule(rule)
-    conf = f"with probability at least {_pct(1 - r.delta)} over the draw of the calibration images"
+    per_patient = r.unit == "patient"
+    population = population or (PATIENT_POPULATION if per_patient else POPULATION)
+    drawn = "calibration patients" if per_patient else "calibration images"
+    conf = f"with probability at least {_pct(1 - r.delta)} over the draw of the {drawn}"
     if r.kind == "marginal":
-        return (f"{conf}, the error rate among the answered {population} is at most {_pct(r.max_error)} "
-                f"in the long run ({SCOPE})")
-    return (f"{conf} (for both classes together), the error rate among the answered positive calls and among "
-            f"the answered negative calls on {population} is each at most {_pct(r.max_error)} in the long "
-            f"run ({SCOPE})")
+        text = (f"{conf}, the error rate among the answered images is at most {_pct(r.max_error)} in the long "
+                f"run for {population} ({SCOPE})")
+    else:
+        text = (f"{conf} (for both classes together), the error rate among the answered positive calls and among "
+                f"the answered negative calls is each at most {_pct(r.max_error)} in the long run for {population} "
+                f"({SCOPE})")
+    if r.target_chosen == "price list":
+        text += (f"; the {_pct(r.max_error)} target was picked from the price list after seeing these validation "
+                 "images, so the formal guarantee does not cover it (the re-split check is the evidence)")
+    return text
 
 
 def calibration_text(rule: DeferralRule | Mapping) -> str:
     """What the rule answered on its calibration images, e.g. "answers 41 of the 161 (3 of them
-    wrong) validation images"."""
+    wrong) validation images (one per patient; 12 further images of the same patients set
+    aside)"."""
     r = _rule(rule)
-    parts = [f"{c['answered']} of the {c['images']}" + ("" if r.kind == "marginal" else f" {g} calls")
-             + f" ({c['errors']} of them wrong)" for g, c in r.calibration.items()]
-    return "answers " + ", ".join(parts) + " validation images"
+    text = f"answers {_calibration_counts(r)} validation images"
+    if r.unit == "patient":
+        text += f" (one per patient; {r.set_aside} further images of the same patients set aside)"
+    return text
+
+
+def _calibration_counts(r: DeferralRule) -> str:
+    """"41 of the 161 (3 of them wrong)", per group for the class-conditional rule."""
+    return ", ".join(f"{c['answered']} of the {c['images']}" + ("" if r.kind == "marginal" else f" {g} calls")
+                     + f" ({c['errors']} of them wrong)" for g, c in r.calibration.items())
 
 
 def violation_text(row: Mapping, delta: float) -> str:
@@ -92,8 +112,8 @@ def deferral_display(rules: Mapping, outcomes: pd.DataFrame, set_name: str = "te
     for (score, kind), fitted in rules.items():
         o = outcomes[(outcomes["score"] == score) & (outcomes["rule"] == kind) & (outcomes["set"] == set_name)]
         rows.append({"score": score, "rule": kind, "certified thresholds": threshold_text(fitted.rule),
-                     "validation": calibration_text(fitted.rule).removeprefix("answers ").removesuffix(
-                         " validation images"),
+                     "validation": _calibration_counts(fitted.rule)
+                     + (" (one image per patient)" if fitted.rule.unit == "patient" else ""),
                      "coverage": _outcome(o, "coverage"), "error among answered": _outcome(o, "error among answered"),
                      "error, positive calls": _outcome(o, "error among answered positive calls"),
                      "error, negative calls": _outcome(o, "error among answered negative calls"),

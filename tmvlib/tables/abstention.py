@@ -103,22 +103,28 @@ class FittedDeferral:
 
 def fit_deferral_rules(calibration: pd.DataFrame, recipes: Mapping[str, ScoreRecipe], max_error: float,
                        delta: float, grid: np.ndarray | None = None,
-                       fwer: str = "bonferroni_holm") -> dict[tuple[str, str], FittedDeferral]:
+                       fwer: str = "bonferroni_holm",
+                       target_chosen: str = "declared") -> dict[tuple[str, str], FittedDeferral]:
     """Both rule kinds (``"marginal"``, ``"class-conditional"``) for every score recipe,
-    calibrated on the rows of ``calibration`` (``uncertainty.abstention.calibrate_deferral``).
+    calibrated on the rows of ``calibration`` (``uncertainty.abstention.calibrate_deferral``), one
+    image per patient (the score recipe is fitted on every row). ``target_chosen``: how
+    ``max_error`` was chosen (``uncertainty.abstention.TARGET_CHOICES``), recorded in each rule.
 
     Returns:
         ``{(score name, kind): FittedDeferral}``.
     """
+    require_columns(calibration, ["patient_id"], "deferral rules")
     predicted = predicted_labels(calibration)
     labels = calibration["label"].to_numpy().astype(int)
+    patients = calibration["patient_id"].to_numpy()
     fitted = {}
     for name, recipe in recipes.items():
         score = recipe(calibration)
         values = score(calibration)
         for kind in RULES:
             rule = calibrate_deferral(values, predicted, labels, max_error, delta, kind=kind, grid=grid,
-                                      fwer=fwer, score=name)
+                                      fwer=fwer, score=name, patients=patients,
+                                      target_chosen=target_chosen)
             fitted[(name, kind)] = FittedDeferral(rule, score)
     return fitted
 

@@ -104,12 +104,13 @@ def validation_cell_error_rates(quadrants: pd.DataFrame, n_boot: int = 1000, see
 
 def validation_deferral_rules(per_image: pd.DataFrame, recipes: Mapping[str, ScoreRecipe], max_error: float,
                               delta: float, grid: np.ndarray | None = None,
-                              fwer: str = "bonferroni_holm") -> dict[tuple[str, str], FittedDeferral]:
+                              fwer: str = "bonferroni_holm",
+                              target_chosen: str = "declared") -> dict[tuple[str, str], FittedDeferral]:
     """The deferral rules (``tmvlib.tables.abstention.fit_deferral_rules``: every score recipe,
     both rule kinds) calibrated on the validation rows of ``per_image``: the calibration set of
     the guarantee. A recipe that fits its score (the combined score) fits it on the same rows."""
     return fit_deferral_rules(validation_rows(per_image, "the deferral rules"), recipes, max_error, delta,
-                              grid, fwer)
+                              grid, fwer, target_chosen)
 
 
 def validation_targets(per_image: pd.DataFrame, recipes: Mapping[str, ScoreRecipe], targets: Sequence[float],

@@ -28,6 +28,15 @@ Two rules, both from :func:`calibrate_deferral`:
 
 When no threshold of the grid is rejected, the rule (or that class's half of it) defers every
 image: the calibration set is too small, or the model too inaccurate, to certify the target.
+
+**The calibration unit.** The binomial test counts independent cases, but a patient contributes
+several images whose errors go together: exchangeability holds between patients, not between the
+images of one patient. Given the patient ids, :func:`calibrate_deferral` calibrates on one image
+per patient (:func:`one_image_per_patient`, a seeded choice), so that the cases it counts are
+exchangeable; the guarantee is then about new patients drawn like the calibration patients, one
+image each. The other images of those patients are set aside and counted
+(``DeferralRule.set_aside``). On clustered data the per-image test certifies unsafe thresholds
+far more often than ``delta`` (``tests/uncertainty/test_abstention.py``).
 """
 from __future__ import annotations
 
@@ -38,6 +47,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 RULES = ("marginal", "class-conditional")
+# How the target was chosen: fixed in the params before calibration (the guarantee covers it), or
+# picked from chapter 07's price list after seeing the calibration images (it does not).
+TARGET_CHOICES = ("declared", "price list")
 FWER_METHODS = ("bonferroni", "bonferroni_holm")
 CLASSES = {"positive": 1, "negative": 0}
 
@@ -66,6 +78,11 @@ class DeferralRule:
             (that group is always deferred).
         calibration: group -> ``{"images", "answered", "errors"}`` on the calibration set.
         grid: the thresholds tested. fwer: the multiplicity correction.
+        unit: ``"patient"`` (calibrated on one image per patient) or ``"image"`` (every image
+            counted as an independent case).
+        set_aside: calibration images not used because their patient already had one.
+        target_chosen: ``"declared"`` (``max_error`` fixed before calibration) or ``"price list"``
+            (picked after seeing the calibration images: the formal guarantee does not cover it).
     """
 
     score: str
@@ -76,6 +93,9 @@ class DeferralRule:
     calibration: dict[str, dict[str, int]] = field(default_factory=dict)
     grid: tuple[float, ...] = ()
     fwer: str = "bonferroni_holm"
+    unit: str = "image"
+    set_aside: int = 0
+    target_chosen: str = "declared"
 
     def answers(self, scores: np.ndarray, predicted: np.ndarray) -> np.ndarray:
         """(N,) bool: the images the rule answers. ``scores`` (N,) float (NaN: deferred),
@@ -121,6 +141,21 @@ def threshold_text(rule: DeferralRule | Mapping) -> str:
     if r.kind == "marginal":
         return one(r.thresholds["all"])
     return "; ".join(f"{group} calls: {one(t)}" for group, t in r.thresholds.items())
+
+
+def one_image_per_patient(patients: np.ndarray, seed: int = 0) -> np.ndarray:
+    """(N,) bool: one image of every patient, chosen at random (seeded), the rest False.
+
+    Args:
+        patients: (N,) patient ids, in any order. seed: the choice depends on it and on the
+            order of the rows only.
+    """
+    patients = np.asarray(patients)
+    order = np.random.default_rng(seed).permutation(len(patients))
+    _, first = np.unique(patients[order], return_index=True)
+    keep = np.zeros(len(patients), bool)
+    keep[order[first]] = True
+    return keep
 
 
 def _limit(threshold: float | None) -> float:
@@ -174,7 +209,8 @@ def certified_threshold(scores: np.ndarray, predicted: np.ndarray, labels: np.nd
 
 def calibrate_deferral(scores: np.ndarray, predicted: np.ndarray, labels: np.ndarray, max_error: float,
                        delta: float, kind: str = "marginal", grid: np.ndarray | None = None,
-                       fwer: str = "bonferroni_holm", score: str = "score") -> DeferralRule:
+                       fwer: str = "bonferroni_holm", score: str = "score", patients: np.ndarray | None = None,
+                       seed: int = 0, target_chosen: str = "declared") -> DeferralRule:
     """Calibrate a :class:`DeferralRule` on calibration images (see the module doc).
 
     Args:
@@ -187,14 +223,19 @@ def calibrate_deferral(scores: np.ndarray, predicted: np.ndarray, labels: np.nda
         grid: thresholds to test (default :func:`score_grid` ``(20)``).
         fwer: ``"bonferroni_holm"`` or ``"bonferroni"`` (valid for any score; fixed-sequence
             testing needs a risk monotone in the threshold, which a selective risk is not).
+        patients: (N,) patient ids: calibrate on one image per patient (seeded by ``seed``); None
+            counts every image as an independent case (only for data with one image per patient).
+        target_chosen: how ``max_error`` was chosen (:data:`TARGET_CHOICES`), recorded in the rule.
     Raises:
-        ValueError: an unknown kind or fwer, a target or delta outside (0, 1), mismatched lengths,
+        ValueError: an unknown kind, fwer or target_chosen, a target or delta outside (0, 1), mismatched lengths,
             labels or predictions that are not 0/1.
     """
     if kind not in RULES:
         raise ValueError(f"unknown deferral rule kind {kind!r}; use one of {RULES}")
     if fwer not in FWER_METHODS:
         raise ValueError(f"unknown fwer {fwer!r}; use one of {FWER_METHODS}")
+    if target_chosen not in TARGET_CHOICES:
+        raise ValueError(f"unknown target_chosen {target_chosen!r}; use one of {TARGET_CHOICES}")
     for name, value in (("max_error", max_error), ("delta", delta)):
         if not 0 < value < 1:
             raise ValueError(f"{name} must be in (0, 1), got {value}")
@@ -207,6 +248,14 @@ def calibrate_deferral(scores: np.ndarray, predicted: np.ndarray, labels: np.nda
         if not np.isin(values, (0, 1)).all():
             raise ValueError(f"{name} must be 0/1; found {sorted(set(np.unique(values)) - {0, 1})[:5]}")
     grid = score_grid() if grid is None else np.asarray(grid, dtype=np.float64)
+    unit, set_aside = "image", 0
+    if patients is not None:
+        patients = np.asarray(patients)
+        if len(patients) != len(scores):
+            raise ValueError(f"lengths differ: {len(scores)} scores, {len(patients)} patient ids")
+        keep = one_image_per_patient(patients, seed)
+        unit, set_aside = "patient", int((~keep).sum())
+        scores, predicted, labels = scores[keep], predicted[keep], labels[keep]
     groups = ({"all": np.ones(len(scores), bool)} if kind == "marginal" else
               {name: predicted == value for name, value in CLASSES.items()})
     level = delta if kind == "marginal" else delta / len(groups)
@@ -219,4 +268,4 @@ def calibrate_deferral(scores: np.ndarray, predicted: np.ndarray, labels: np.nda
         calibration[name] = {"images": int(member.sum()), "answered": int(answered.sum()),
                              "errors": int((predicted[answered] != labels[answered]).sum())}
     return DeferralRule(score, kind, float(max_error), float(delta), thresholds, calibration,
-                        tuple(float(g) for g in grid), fwer)
+                        tuple(float(g) for g in grid), fwer, unit, set_aside, target_chosen)
