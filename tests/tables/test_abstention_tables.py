@@ -9,6 +9,7 @@ from tmvlib.tables.abstention import (column_score, combined_score, confidence_r
                                       deferral_outcomes, deferral_recipes, fit_deferral_rules, is_violation,
                                       ood_rescue, patient_halves, predicted_labels, resplit_coverage_difference,
                                       resplit_draws, targets_table, violation_summary)
+from tmvlib.metrics.discrimination import choose_threshold
 from tmvlib.tables.fitted import validation_deferral_rules
 
 N_BOOT = 100
@@ -97,6 +98,21 @@ def test_resplits_are_deterministic_and_hold_the_guarantee_on_exchangeable_data(
     assert summary.loc["marginal", "certified"] > 0.9
     assert summary.loc["marginal", "rate"] <= 0.1
     assert summary.loc["marginal", "low"] <= summary.loc["marginal", "rate"] <= summary.loc["marginal", "high"]
+
+
+def test_resplits_refit_the_decision_threshold_on_each_calibration_half():
+    f = frame(400)
+    f["prob"] = np.clip(0.5 + (f["label"] - 0.5) * (1 - f["u"]) + 0.05 * np.sin(np.arange(400)), 0.01, 0.99)
+    recipes = {"u": column_score("u"), "decision uncertainty": column_score("decision uncertainty")}
+    draws = resplit_draws(f.assign(**{"decision uncertainty": 0.0}), recipes, 0.25, 0.1, n_splits=5, seed=3,
+                          threshold_rule="youden")
+    member = patient_halves(f["patient_id"].to_numpy(), np.random.default_rng(3))
+    assert draws.loc[0, "decision_threshold"] == choose_threshold(f["label"][member], f["prob"][member], "youden")
+    assert draws["decision_threshold"].nunique() > 1
+    fixed = resplit_draws(f, {"u": column_score("u")}, 0.25, 0.1, n_splits=2, seed=3)
+    assert fixed["decision_threshold"].isna().all()
+    with pytest.raises(KeyError, match="prob"):
+        resplit_draws(f.drop(columns="prob"), recipes, 0.25, 0.1, n_splits=1, threshold_rule="youden")
 
 
 def test_resplit_coverage_difference_pairs_draws():

@@ -31,13 +31,14 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from ..metrics.bootstrap import patient_bootstrap_mean
-from ..metrics.confidence import decision_uncertainty, errors_at
+from ..metrics.discrimination import choose_threshold
 from ..metrics.frames import require_columns
 from ..metrics.paired import group_mean, paired_bootstrap
 from ..uncertainty.abstention import RULES, DeferralRule, calibrate_deferral, threshold_text
 from .endpoints import COMBINED
 from ..contracts.scores import DECISION_UNCERTAINTY
 from ..uncertainty.combined_score import fit_combined_score
+from .trust import at_threshold
 
 ScoreFunction = Callable[[pd.DataFrame], np.ndarray]
 ScoreRecipe = Callable[[pd.DataFrame], ScoreFunction]
@@ -76,12 +77,9 @@ def confidence_rows(predictions: pd.DataFrame, threshold: float) -> pd.DataFrame
     at ``threshold`` and the decision uncertainty, for a set too large for chapter 06's trust
     scores (the whole external set); only a rule on the decision uncertainty applies."""
     require_columns(predictions, ["image_id", "patient_id", "label", "prob"], "confidence_rows")
-    probs = predictions["prob"].to_numpy(dtype=np.float64)
-    return pd.DataFrame({"image_id": predictions["image_id"].to_numpy(),
-                         "patient_id": predictions["patient_id"].to_numpy(),
-                         "label": predictions["label"].to_numpy().astype(int),
-                         "correct": ~errors_at(predictions["label"], probs, threshold),
-                         DECISION_UNCERTAINTY: decision_uncertainty(probs, threshold)})
+    rows = predictions[["image_id", "patient_id", "label", "prob"]].reset_index(drop=True)
+    rows = at_threshold(rows.astype({"label": int, "prob": np.float64}), threshold)
+    return rows[["image_id", "patient_id", "label", "correct", DECISION_UNCERTAINTY]]
 
 
 def _errors(frame: pd.DataFrame) -> np.ndarray:
@@ -249,23 +247,39 @@ def patient_halves(patients: np.ndarray, rng: np.random.Generator,
 
 def resplit_draws(pooled: pd.DataFrame, recipes: Mapping[str, ScoreRecipe], max_error: float, delta: float,
                   n_splits: int = 1000, seed: int = 0, grid: np.ndarray | None = None,
-                  fwer: str = "bonferroni_holm", share: float = 0.5) -> pd.DataFrame:
+                  fwer: str = "bonferroni_holm", share: float = 0.5,
+                  threshold_rule: str | None = None) -> pd.DataFrame:
     """Calibrate every rule on a random patient half of ``pooled`` and evaluate it on the other
-    half, ``n_splits`` times (the whole pipeline each time: a recipe refits its score).
+    half, ``n_splits`` times, refitting everything the rule depends on in each draw: the decision
+    threshold (``threshold_rule``, chapter 02's rule, on the calibration half; ``correct`` and the
+    decision uncertainty of both halves recomputed at it, ``tables.trust.at_threshold``), the
+    score (a recipe refits its weights), then the rule. The spread over draws is split-to-split
+    noise within this pool of patients, not what another hospital would see.
 
+    Args:
+        pooled: rows with ``patient_id``, ``label``, ``correct`` and the score columns (and
+            ``prob`` when ``threshold_rule`` is given).
+        threshold_rule: ``metrics.discrimination.choose_threshold``'s rule; None keeps the
+            ``correct`` and scores of ``pooled`` as they are (a threshold fixed beforehand).
     Returns:
-        one row per draw, score and rule: ``draw, score, rule, threshold`` (as text),
+        one row per draw, score and rule: ``draw, decision_threshold`` (NaN when not refitted),
+        ``score, rule, threshold`` (the rule's, as text),
         ``certified`` (some group has a threshold), ``coverage, answered, error among answered,
         error among answered positive calls, error among answered negative calls``, ``violated``
         (:func:`is_violation`), ``calibration_images, evaluation_images``.
     """
-    require_columns(pooled, ["patient_id", "label", "correct"], "resplit_draws")
+    require_columns(pooled, ["patient_id", "label", "correct"] + (["prob"] if threshold_rule else []),
+                    "resplit_draws")
     rng = np.random.default_rng(seed)
     patients = pooled["patient_id"].to_numpy()
     rows = []
     for draw in range(n_splits):
         member = patient_halves(patients, rng, share)
         calibration, evaluation = pooled[member], pooled[~member]
+        t = float("nan")
+        if threshold_rule is not None:
+            t = choose_threshold(calibration["label"].to_numpy(), calibration["prob"].to_numpy(), threshold_rule)
+            calibration, evaluation = at_threshold(calibration, t), at_threshold(evaluation, t)
         try:
             fitted = fit_deferral_rules(calibration, recipes, max_error, delta, grid, fwer)
         except ValueError as error:  # e.g. a calibration half without an error: the score cannot be fitted
@@ -273,7 +287,8 @@ def resplit_draws(pooled: pd.DataFrame, recipes: Mapping[str, ScoreRecipe], max_
         for (score, kind), f in fitted.items():
             answered = f.answers(evaluation)
             errors = realised_errors(evaluation, answered)
-            rows.append({"draw": draw, "score": score, "rule": kind, "threshold": threshold_text(f.rule),
+            rows.append({"draw": draw, "decision_threshold": t, "score": score, "rule": kind,
+                         "threshold": threshold_text(f.rule),
                          "certified": f.rule.certified, **errors,
                          "violated": is_violation(kind, errors, max_error),
                          "calibration_images": len(calibration), "evaluation_images": len(evaluation)})

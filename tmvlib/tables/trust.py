@@ -28,6 +28,20 @@ from .trust_cells import INSTABILITY_COLUMNS, STABILITY_SOURCES
 UNCERTAINTY_COLUMNS = (DECISION_UNCERTAINTY, DISTANCE_TO_HALF, MC_MUTUAL_INFORMATION, ENSEMBLE_VARIANCE)
 
 
+def at_threshold(frame: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """A copy of ``frame`` (``prob``, optionally ``label``) with what depends on the decision
+    threshold computed at ``threshold``: ``correct`` (where there is a label; *the* definition of
+    an error, ``metrics.confidence.errors_at``) and the decision uncertainty. Chapter 06 computes
+    them at chapter 02's threshold; chapter 07's re-splits at the threshold refitted on each
+    calibration half."""
+    out = frame.copy()
+    prob = out["prob"].to_numpy(dtype=float)
+    if "label" in out.columns:
+        out["correct"] = ~errors_at(out["label"].to_numpy(), prob, threshold)
+    out[DECISION_UNCERTAINTY] = decision_uncertainty(prob, threshold)
+    return out
+
+
 def image_trust_scores(frame: pd.DataFrame, threshold: float, mc_probs: np.ndarray,
                        ensemble_probs: np.ndarray, summary: pd.DataFrame) -> pd.DataFrame:
     """Per-image trust scores of the stability chapter (its ``trust_scores.parquet``).
@@ -51,11 +65,8 @@ def image_trust_scores(frame: pd.DataFrame, threshold: float, mc_probs: np.ndarr
     from ..uncertainty.scores import uncertainty_scores
     from ..uncertainty.temperature import probability_logit
 
-    out = frame.copy()
+    out = at_threshold(frame, threshold)
     prob = out["prob"].to_numpy(dtype=float)
-    if "label" in out.columns:
-        out["correct"] = ~errors_at(out["label"].to_numpy(), prob, threshold)
-    out[DECISION_UNCERTAINTY] = decision_uncertainty(prob, threshold)
     out[DISTANCE_TO_HALF] = distance_to_half(prob)
     out[MC_MUTUAL_INFORMATION] = uncertainty_scores(
         probability_logit(np.asarray(mc_probs)).T)["mutual_information"].to_numpy()
