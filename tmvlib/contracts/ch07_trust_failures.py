@@ -39,6 +39,10 @@ class Params:
     min_images: int = param(10, "failure mode: fewer images with or without it -> too thin")
     max_error: float = param(0.25, "deferral rule target: at most this share of the answered cases wrong "
                                    "(of each predicted class for the class-conditional rule)")
+    target_chosen: Literal["declared", "price list"] = param(
+        "price list", "how max_error was chosen: 'declared' (fixed here before the rule was calibrated) or "
+                      "'price list' (picked after seeing the price list on these validation images: the formal "
+                      "guarantee does not cover it, and the page and the card say so)")
     delta: float = param(0.1, "the guarantee may fail with probability at most this over the calibration "
                               "draw (0.1: 90% confidence)")
     deferral_score: str = param(DECISION_UNCERTAINTY, "the card's deferral score: a trust_scores column or "

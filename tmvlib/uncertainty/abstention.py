@@ -113,6 +113,12 @@ class DeferralRule:
             return scores <= limit  # NaN <= x is False: an undefined score is deferred
 
     @property
+    def calibration_cases(self) -> int:
+        """The calibration cases the rule was tested on (one per patient for ``unit="patient"``),
+        over its groups."""
+        return sum(int(c["images"]) for c in self.calibration.values())
+
+    @property
     def certified(self) -> bool:
         """True when at least one group has a certified threshold (the rule answers something)."""
         return any(t is not None for t in self.thresholds.values())
