@@ -1,10 +1,13 @@
-"""The test set is used once: shuffling the NIH test labels moves no fitted quantity of a run.
+"""The test set is used once: shuffling the NIH test **and external** labels (and scrambling
+their instabilities and features) moves no fitted quantity of a run.
 
 Every quantity a run fits (the decision threshold, the quadrant cuts, the combined trust score's
 weights, the trust cells' error rates a card shows, chapter 03's calibration maps (temperature,
-Platt, isotonic), the deferral rules' thresholds) is fitted by a function that receives the rows
-of every set and reads validation only (``tmvlib.tables.fitted``): the functions the chapters call. Shuffling the *validation* labels, as a control, must move them:
-otherwise this test could not fail.
+Platt, isotonic), the deferral rules, the failure modes a card may warn about, the constant-map
+fill, the out-of-distribution reference) is fitted by a function that receives the rows of every
+set and reads validation only (``tmvlib.tables.fitted``): the functions the chapters call.
+Shuffling the *validation* labels, as a control, must move them: otherwise this test could not
+fail.
 """
 from __future__ import annotations
 
@@ -12,13 +15,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tmvlib.metrics.confidence import decision_uncertainty, errors_at
+from tmvlib.card.reference import fit_input_reference_from_stats
+from tmvlib.contracts.scores import DECISION_UNCERTAINTY, TTA_INSTABILITY
 from tmvlib.tables.abstention import deferral_recipes
 from tmvlib.tables.endpoints import COMBINED_FEATURES
 from tmvlib.tables.fitted import (fit_trust_score, validation_calibrators, validation_cell_error_rates,
-                                  validation_cuts, validation_deferral_rules, validation_threshold)
-from tmvlib.contracts.scores import DECISION_UNCERTAINTY, TTA_INSTABILITY
+                                  validation_cuts, validation_deferral_rules, validation_failure_modes,
+                                  validation_threshold)
 from tmvlib.tables.quadrants import assign_quadrants
+from tmvlib.tables.trust import at_threshold
+from tmvlib.tables.trust_cells import fill_constant_maps
 
 SETS = {"val": 160, "test": 160, "external": 80}
 
@@ -30,19 +36,21 @@ def run_frames(seed: int = 0) -> pd.DataFrame:
     for name, n in SETS.items():
         label = rng.integers(0, 2, n)
         logit = 1.5 * (label - 0.5) + rng.normal(size=n)
+        instability = np.where(rng.random(n) < 0.1, np.nan, rng.random(n))  # NaN: a constant map
         parts.append(pd.DataFrame({"set": name, "image_id": [f"{name}{i}" for i in range(n)],
                                    "patient_id": [f"{name}{i // 2}" for i in range(n)], "label": label,
                                    "logit": logit, "prob": 1 / (1 + np.exp(-logit)),
-                                   TTA_INSTABILITY: rng.random(n)}))
+                                   TTA_INSTABILITY: instability, "view": rng.choice(["AP", "PA"], n),
+                                   "peak": rng.choice(["centre", "border", "corners", "left"], n),
+                                   "feature": rng.normal(size=n)}))
     return pd.concat(parts, ignore_index=True)
 
 
 def fitted_quantities(frame: pd.DataFrame) -> dict:
     """Every fitted quantity, computed as the chapters and the card compute it."""
     threshold = validation_threshold(frame, "youden")
-    scores = frame.copy()
-    scores["correct"] = ~errors_at(scores["label"], scores["prob"], threshold)
-    scores[DECISION_UNCERTAINTY] = decision_uncertainty(scores["prob"], threshold)  # as image_trust_scores
+    filled = fill_constant_maps(frame, [TTA_INSTABILITY])  # chapter 06: a constant map ranks as the least stable
+    scores = at_threshold(filled, threshold)  # as image_trust_scores
     cuts = validation_cuts(scores, DECISION_UNCERTAINTY, TTA_INSTABILITY, 0.75, 0.75)
     combined = fit_trust_score(scores, [DECISION_UNCERTAINTY, TTA_INSTABILITY])
     quadrants = assign_quadrants(scores, DECISION_UNCERTAINTY, TTA_INSTABILITY, *cuts)
@@ -52,29 +60,46 @@ def fitted_quantities(frame: pd.DataFrame) -> dict:
     grid = np.linspace(0.01, 0.99, 99)  # each map compared through its values (isotonic: its steps)
     maps = {name: c(grid).round(12).tolist() for name, c in calibrators["baseline"].items()}
     rules = validation_deferral_rules(scores, deferral_recipes(COMBINED_FEATURES), max_error=0.3, delta=0.1)
+    modes = validation_failure_modes(quadrants, frame.set_index("image_id")["peak"], threshold, n_boot=50,
+                                     min_images=5)
+    bank = np.random.default_rng(0).normal(size=(8, 1))  # the training images' features (fixed)
+    reference = fit_input_reference_from_stats(np.ones(8), np.ones(8), np.full((8, 2), 64), bank,
+                                               frame.loc[frame["set"] == "val", ["feature"]].to_numpy(),
+                                               image_size=64, k=2)
     return {"threshold": threshold, "cuts": cuts, "combined": combined.coefficients.round(12).to_dict(),
             "cells": validation_cell_error_rates(quadrants, n_boot=50, seed=0), "calibrators": maps,
-            "deferral": {key: f.rule.to_dict() for key, f in rules.items()}}
+            "deferral": {key: f.rule.to_dict() for key, f in rules.items()},
+            "modes": modes.drop(columns=["examples"], errors="ignore").to_dict("records"),
+            "fill": filled.loc[frame[TTA_INSTABILITY].isna(), TTA_INSTABILITY].tolist(),
+            "ood": reference.distance_threshold}
 
 
-def shuffled(frame: pd.DataFrame, set_name: str, seed: int = 1) -> pd.DataFrame:
+def shuffled(frame: pd.DataFrame, set_names: tuple[str, ...], seed: int = 1) -> pd.DataFrame:
+    """``frame`` with the labels of ``set_names`` permuted within each set; for sets other than
+    validation, their instabilities and features scrambled too."""
     out = frame.copy()
-    rows = out["set"] == set_name
-    out.loc[rows, "label"] = np.random.default_rng(seed).permutation(out.loc[rows, "label"].to_numpy())
+    rng = np.random.default_rng(seed)
+    for name in set_names:
+        rows = out["set"] == name
+        out.loc[rows, "label"] = rng.permutation(out.loc[rows, "label"].to_numpy())
+        if name != "val":
+            out.loc[rows, TTA_INSTABILITY] = rng.permutation(out.loc[rows, TTA_INSTABILITY].to_numpy()) * 3
+            out.loc[rows, "feature"] = rng.normal(size=int(rows.sum())) * 10
     return out
 
 
-def test_shuffling_test_labels_moves_no_fitted_quantity():
+def test_shuffling_test_and_external_labels_moves_no_fitted_quantity():
     frame = run_frames()
-    assert fitted_quantities(shuffled(frame, "test")) == fitted_quantities(frame)
+    assert fitted_quantities(shuffled(frame, ("test", "external"))) == fitted_quantities(frame)
 
 
 @pytest.mark.filterwarnings("ignore:fit_temperature")
 def test_shuffling_validation_labels_does_move_them():
     frame = run_frames()
-    before, after = fitted_quantities(frame), fitted_quantities(shuffled(frame, "val"))
+    before, after = fitted_quantities(frame), fitted_quantities(shuffled(frame, ("val",)))
     assert after["threshold"] != before["threshold"]
     assert after["combined"] != before["combined"] and after["cells"] != before["cells"]
+    assert after["deferral"] != before["deferral"] and after["modes"] != before["modes"]
     for name in ("temperature", "Platt", "isotonic"):
         assert after["calibrators"][name] != before["calibrators"][name], name
 

@@ -115,7 +115,8 @@ def run_chapter(key: str, profile: str = "default", overrides: dict | None = Non
     output = output_dir / f"{name}.ipynb"
     command = f"tmv chapter {name} --profile {profile}" + "".join(f" -p {k}={v}" for k, v in (overrides or {}).items())
     with run_errors(), chapter_session(run_id, name, params, command, root):
-        print(f"[tmv] running {name} (profile {profile}) -> {output.relative_to(root)}", flush=True)
+        shown = output.relative_to(root) if output.is_relative_to(root) else output  # an output_dir elsewhere
+        print(f"[tmv] running {name} (profile {profile}) -> {shown}", flush=True)
         # Progress bars help a person in a live notebook; in the rendered book they are noise.
         os.environ.setdefault("TMV_PROGRESS", "0")
         os.environ.update(profile_environment(profile))  # the kernel inherits it (ci: 2 torch threads)

@@ -23,7 +23,7 @@ on external images) and ``external`` compares the external images with NIH test
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
@@ -37,6 +37,9 @@ FAILURE_MODES = {"heat peak on border/corners": "edge", "AP view": "ap",
                  "external population": "external"}
 # Flags compared within the NIH test images only (left out, None, on another population).
 WITHIN_TEST = ("edge", "ap", "unstable", "low_confidence")
+# The modes judged within one NIH set: the only ones the trust card may warn about (nothing a
+# card shows is fitted on external labels; another population is the out-of-distribution check's).
+NIH_MODES = {name: key for name, key in FAILURE_MODES.items() if key in WITHIN_TEST}
 SCOPE_TEST, SCOPE_POOLED = "NIH test", "NIH test + external"
 
 
@@ -73,13 +76,15 @@ def peak_regions(regions: pd.DataFrame) -> pd.Series:
     return regions.drop_duplicates("image_id").set_index("image_id")["peak_region"]
 
 
-def failure_mode_frame(test: pd.DataFrame, external: pd.DataFrame, peaks: pd.Series,
+def failure_mode_frame(test: pd.DataFrame, external: pd.DataFrame | None, peaks: pd.Series,
                        threshold: float) -> pd.DataFrame:
-    """NIH test and external rows with the flag of every candidate mode, pooled.
+    """NIH rows (test, or validation for the card's table) and external rows with the flag of
+    every candidate mode, pooled.
 
     Args:
-        test: NIH test rows after :func:`tmvlib.tables.quadrants.assign_quadrants` (``image_id,
-            prob, view, stable, confident`` at least). external: external rows (``prob``).
+        test: NIH rows after :func:`tmvlib.tables.quadrants.assign_quadrants` (``image_id,
+            prob, view, stable, confident`` at least). external: external rows (``prob``), or
+            None for the NIH rows alone (``external`` False on every row).
         peaks: image id -> Grad-CAM peak region (:func:`peak_regions`); test images without
             one get ``edge`` None.
         threshold: chapter 02's decision threshold.
@@ -90,6 +95,7 @@ def failure_mode_frame(test: pd.DataFrame, external: pd.DataFrame, peaks: pd.Ser
         (``tmvlib.tables.curate.decision_margin`` of ``prob``).
     """
     require_columns(test, ["image_id", "prob", "view", "stable", "confident"], "failure_mode_frame (test)")
+    external = test.iloc[:0] if external is None else external
     require_columns(external, ["prob"], "failure_mode_frame (external)")
     test_flags = [failure_mode_flags(peaks.get(image_id), view, stable, confident, False)
                   for image_id, view, stable, confident in
@@ -114,12 +120,14 @@ def mode_scope(column: str, within: str = SCOPE_TEST) -> str:
 
 def candidate_failure_modes(pooled: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
                             min_images: int = 10, prefer: Iterable[str] = (),
-                            n_examples: int = 3, within: str = SCOPE_TEST) -> pd.DataFrame:
+                            n_examples: int = 3, within: str = SCOPE_TEST,
+                            modes: Mapping[str, str] = FAILURE_MODES) -> pd.DataFrame:
     """Chapter 07's failure-mode table: :func:`tmvlib.tables.failure_audit.failure_mode_table`
-    of every mode of :data:`FAILURE_MODES` on ``pooled`` (:func:`failure_mode_frame`; examples
-    ranked by the decision margin, the audited cases ``prefer`` first), plus ``scope``
-    (:func:`mode_scope` with ``within``, the NIH set the rows come from)."""
-    table = failure_mode_table(pooled, FAILURE_MODES, n_boot=n_boot, seed=seed,
+    of every mode of ``modes`` (default :data:`FAILURE_MODES`; the card's table:
+    :data:`NIH_MODES`) on ``pooled`` (:func:`failure_mode_frame`; examples ranked by the decision
+    margin, the audited cases ``prefer`` first), plus ``scope`` (:func:`mode_scope` with
+    ``within``, the NIH set the rows come from)."""
+    table = failure_mode_table(pooled, dict(modes), n_boot=n_boot, seed=seed,
                                min_images=min_images, n_examples=n_examples, prefer=prefer,
                                rank_by="decision_margin")
     table["scope"] = [mode_scope(c, within) for c in table["column"]]

@@ -10,6 +10,9 @@ labels and checks that none of these quantities moves:
 - the combined trust score's weights (chapter 06): :func:`fit_trust_score`;
 - the error rate of each trust cell shown on a card: :func:`validation_cell_error_rates`;
 - the deferral rules with a guarantee (chapter 07 and the card): :func:`validation_deferral_rules`;
+- the failure modes a card may warn about (chapter 07): :func:`validation_failure_modes`, judged
+  within the validation images only (the external population is not among them: another
+  population is flagged by the out-of-distribution check, never by a mode fitted on its labels);
 - the calibration maps (temperature, Platt, isotonic) of every method (chapter 03):
   :func:`validation_calibrators`.
 
@@ -27,6 +30,7 @@ from ..metrics.discrimination import choose_threshold
 from ..metrics.frames import require_columns
 from ..uncertainty.calibrators import CALIBRATIONS, Calibrator
 from ..uncertainty.predictions import fit_method_calibrators
+from .failure_modes import NIH_MODES, candidate_failure_modes, failure_mode_frame
 from .abstention import FittedDeferral, ScoreRecipe, fit_deferral_rules, targets_table
 from ..uncertainty.combined_score import CombinedScore, fit_combined_score
 from .quadrants import threshold_at_quantile
@@ -120,3 +124,17 @@ def validation_targets(per_image: pd.DataFrame, recipes: Mapping[str, ScoreRecip
     ``per_image`` and evaluated on its ``evaluate`` rows."""
     return targets_table(validation_rows(per_image, "the deferral targets"), per_image[per_image["set"] == evaluate],
                          recipes, tuple(targets), delta, grid, fwer)
+
+
+def validation_failure_modes(quadrants: pd.DataFrame, peaks: pd.Series, threshold: float, n_boot: int = 1000,
+                             seed: int = 0, min_images: int = 10) -> pd.DataFrame:
+    """The failure modes a trust card may warn about: ``tables.failure_modes.candidate_failure_modes``
+    of the NIH modes (:data:`tmvlib.tables.failure_modes.NIH_MODES`, not the external population)
+    within the validation rows of ``quadrants`` (chapter 07's quadrant rows, a ``set`` column).
+
+    Args:
+        peaks: image id -> Grad-CAM peak region. threshold: chapter 02's decision threshold.
+    """
+    val = validation_rows(quadrants, "the card's failure modes")
+    return candidate_failure_modes(failure_mode_frame(val, None, peaks, threshold), n_boot=n_boot, seed=seed,
+                                   min_images=min_images, within="NIH validation", modes=NIH_MODES)
