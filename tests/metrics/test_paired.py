@@ -63,3 +63,35 @@ def test_holm_within_a_declared_family_only():
     adjusted = holm([0.01, 0.04, 0.5, 0.03], family=[True, True, False, True])
     assert np.isnan(adjusted[2])
     assert adjusted.tolist()[:2] == pytest.approx([0.03, 0.06]) and adjusted[3] == pytest.approx(0.06)
+
+
+def test_holm_family_detects_at_alpha_over_m_and_carries_the_monte_carlo_error():
+    import pandas as pd
+    from scipy.stats import norm
+
+    from tmvlib.metrics.paired import holm_family, minimum_detectable, p_mc_error
+
+    table = pd.DataFrame({"p_value": [0.01, 0.04, 0.30, np.nan], "se": [0.01, 0.02, 0.03, 0.04],
+                          "mdd": [9.0, 9.0, 9.0, 9.0], "p_mc_error": [p_mc_error(p, 1000) for p in (0.01, 0.04, 0.3, 1)]})
+    out = holm_family(table, family=[True, True, False, True])
+    assert out["family_size"].tolist()[:2] == [2, 2] and np.isnan(out["family_size"][2:]).all()
+    assert out["p_holm"].tolist()[:2] == pytest.approx([0.02, 0.04])
+    z = norm.ppf(1 - 0.05 / 4) + norm.ppf(0.8)  # alpha / m = 0.025, two-sided
+    assert out["mdd"].tolist() == pytest.approx([z * 0.01, z * 0.02, 9.0, 9.0])
+    assert minimum_detectable(0.01) == pytest.approx((norm.ppf(0.975) + norm.ppf(0.8)) * 0.01)
+    # the adjusted p-value's Monte Carlo error: the raw one times Holm's factor
+    assert out["p_holm_mc_error"][0] == pytest.approx(2 * np.sqrt(0.01 * 1.99 / 1000))
+    assert np.isnan(out["p_holm_mc_error"][2])
+
+
+def test_p_value_monte_carlo_error_and_the_normal_approximation_label():
+    from tmvlib.metrics.paired import NORMAL_APPROXIMATION, p_mc_error
+
+    assert p_mc_error(0.05, 1000) == pytest.approx(0.0099, abs=1e-4)  # the size of a rerun's move
+    assert np.isnan(p_mc_error(0.001, 1000, NORMAL_APPROXIMATION))
+    rng = np.random.default_rng(0)
+    far = paired_bootstrap(lambda r, w: 1.0 + 1e-3 * rng.random(), lambda r, w: 0.0, np.arange(20), n_boot=50)
+    assert far.p_method == NORMAL_APPROXIMATION and np.isnan(far.row()["p_mc_error"])
+    near = paired_bootstrap(lambda r, w: rng.normal(), lambda r, w: 0.0, np.arange(20), n_boot=200)
+    assert near.p_method == "bootstrap" and near.row()["p_mc_error"] == pytest.approx(
+        np.sqrt(near.p_value * (2 - near.p_value) / 200))

@@ -38,3 +38,15 @@ def test_difference_verdict_on_each_side_of_zero():
                     "this sample detects differences of about 0.015 or more)")
     kept = difference_verdict(-0.012, -0.020, -0.001, "A", "B", "AURC", p_adjusted=0.01)
     assert kept.startswith("A has a lower AURC than B (better)") and "Holm-adjusted p = 0.010" in kept
+
+
+def test_a_family_members_p_value_says_how_it_is_known():
+    from tmvlib.report.wording import holm_text, p_details
+
+    assert holm_text(0.012) == "Holm-adjusted p = 0.012"
+    assert holm_text(0.04, "bootstrap", 0.0123) == "Holm-adjusted p = 0.040 (Monte Carlo error ±0.012)"
+    assert holm_text(0.0004, "normal approximation", float("nan")) == (
+        "Holm-adjusted p < 0.001 (normal approximation: no bootstrap draw crossed 0)")
+    assert p_details({"p_holm": float("nan"), "p_method": "bootstrap"}) == {"p_adjusted": None}
+    row = {"p_holm": 0.04, "p_method": "bootstrap", "p_holm_mc_error": 0.01}
+    assert p_details(row) == {"p_adjusted": 0.04, "p_method": "bootstrap", "p_mc_error": 0.01}

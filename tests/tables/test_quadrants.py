@@ -69,12 +69,15 @@ def test_quadrants_tables_and_rates_per_set():
         ["external", AMONG["confident"]]]
     ref = danger_rate_by_stability(quadrants["external"], n_boot=50, seed=2, among="confident")
     got = rates[(rates["set"] == "external") & (rates["among"] == AMONG["confident"])]
-    pd.testing.assert_frame_equal(got.drop(columns=["set", "among", "p_holm"]).reset_index(drop=True), ref)
-    assert list(rates.columns)[-3:] == ["set", "among", "p_holm"]
-    # Holm over the four "unstable - stable" rows only
+    added = ["set", "among", "p_holm", "family_size", "p_holm_mc_error"]
+    pd.testing.assert_frame_equal(got.drop(columns=added + ["mdd"]).reset_index(drop=True), ref.drop(columns="mdd"))
+    assert list(rates.columns)[-5:] == added
+    # Holm over the four "unstable - stable" rows only; their detectable difference at alpha / 4
     family = rates["explanation"] == "unstable - stable"
     assert rates.loc[~family, "p_holm"].isna().all()
     assert (rates.loc[family, "p_holm"].dropna() >= rates.loc[family, "p_value"].dropna()).all()
+    assert (rates.loc[family, "family_size"] == 4).all()
+    assert got["mdd"].iloc[-1] >= ref["mdd"].iloc[-1] and ref["mdd"].iloc[:2].isna().all()
 
 
 def test_quadrant_rows_drop_the_path():

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..tables.cases import boxed_hits, rule_share
 from .trust_tables import mode_rate_text
-from .wording import difference_verdict
+from .wording import difference_verdict, p_details
 
 
 def records_for(records: Sequence[Mapping], reason: str) -> list[Mapping]:
@@ -67,8 +67,9 @@ def subgroup_lines(subgroups: pd.DataFrame, differences: pd.DataFrame) -> str:
         usable = part[~part["too_thin"]]
         pairs = differences[differences["grouping"] == grouping]
         if len(usable) >= 2:
-            text = "; ".join(difference_verdict(d.value, d.low, d.high, d.a, d.b, "AUROC", lower_is_better=False,
-                                                mdd=d.mdd, p_adjusted=d.p_holm) for d in pairs.itertuples())
+            text = "; ".join(difference_verdict(d["value"], d["low"], d["high"], d["a"], d["b"], "AUROC",
+                                                lower_is_better=False, mdd=d["mdd"], **p_details(d))
+                             for d in pairs.to_dict("records"))
         elif len(usable) == 1:
             text = f"only {usable['group'].iloc[0]} has enough images to report, so nothing can be compared"
         else:

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .wording import difference_verdict, interval_text, position
-
-
-def _adjusted(row: Mapping) -> float | None:
-    """The row's Holm-adjusted p-value, or None outside a corrected family (missing or NaN)."""
-    p = row.get("p_holm")
-    return None if p is None or p != p else float(p)
+from .wording import difference_verdict, interval_text, p_details, position
 
 
 def paired_verdict(row: Mapping, a: str, b: str, quantity: str, lower_is_better: bool = True) -> str:
@@ -18,7 +12,7 @@ def paired_verdict(row: Mapping, a: str, b: str, quantity: str, lower_is_better:
     (``value, low, high``, ``mdd`` and, in a corrected family, ``p_holm``)."""
     return difference_verdict(row["value"], row["low"], row["high"], a, b, quantity,
                               lower_is_better=lower_is_better, mdd=row.get("mdd"),
-                              p_adjusted=_adjusted(row))
+                              **p_details(row))
 
 
 def calibration_change(change: Mapping, before: Mapping, after: Mapping, a: str, b: str,

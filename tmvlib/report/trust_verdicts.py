@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..tables.quadrants import AMONG
 from ..contracts.scores import DECISION_UNCERTAINTY, DISTANCE_TO_HALF, TTA_FLIP_RATE, TTA_INSTABILITY
-from .wording import difference_verdict, holm_text, interval_text, position
+from .wording import difference_verdict, holm_text, interval_text, p_details, position
 
 
 def interval_at(table: pd.DataFrame, key: Hashable, digits: int = 3, signed: bool = False,
@@ -77,7 +77,7 @@ def endpoint_verdict(row: Mapping) -> str:
     return difference_verdict(row["value"], row["low"], row["high"], score_label(row["a"]), score_label(row["b"]),
                               row["quantity"],
                               lower_is_better=bool(row["lower_is_better"]), mdd=row["mdd"],
-                              p_adjusted=row["p_holm"] if secondary else None)
+                              **(p_details(row) if secondary else {"p_adjusted": None}))
 
 
 def method_comparison_text(means: Mapping[str, float], n_images: int) -> str:

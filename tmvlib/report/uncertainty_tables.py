@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .wording import difference_verdict, interval_column, p_text
+from .wording import difference_verdict, interval_column, p_details, p_text
 
 SET_ORDER = ("test", "external")
 METHOD_ORDER = ("baseline", "MC dropout", "ensemble")
@@ -68,7 +68,7 @@ def family_display(family: pd.DataFrame) -> pd.DataFrame:
                      "detectable": f"{row['mdd']:.3f}",
                      "verdict": difference_verdict(row["value"], row["low"], row["high"],
                                                    row["compared"], row["against"], row["metric"],
-                                                   mdd=row["mdd"], p_adjusted=row["p_holm"])})
+                                                   mdd=row["mdd"], **p_details(row))})
     return pd.DataFrame(rows)
 
 

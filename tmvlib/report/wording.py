@@ -6,12 +6,14 @@ rather than formatting ``value [low, high]`` or "above / below chance" by hand.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 from ..formatting import bounds_text, interval_text, is_missing
+from ..metrics.paired import NORMAL_APPROXIMATION
 
 __all__ = ["Position", "auroc_verdict", "bounds_text", "difference_verdict", "holm_text", "interval_column",
-           "interval_text", "p_text", "paired_text", "position", "versus_chance"]
+           "interval_text", "p_details", "p_text", "paired_text", "position", "versus_chance"]
 
 Position = Literal["above", "below", "includes"]
 
@@ -69,14 +71,41 @@ def p_text(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def holm_text(p_adjusted: float) -> str:
-    """``"Holm-adjusted p = 0.012"``, or ``"Holm-adjusted p < 0.001"``."""
-    return "Holm-adjusted p < 0.001" if p_adjusted < 0.001 else f"Holm-adjusted p = {p_adjusted:.3f}"
+def holm_text(p_adjusted: float, p_method: str | None = None, mc_error: float | None = None) -> str:
+    """``"Holm-adjusted p = 0.012"``, or ``"Holm-adjusted p < 0.001"``, followed by how the p-value
+    is known: ``" (Monte Carlo error ±0.004)"`` for a bootstrap p-value with its Monte Carlo
+    error (``tmvlib.metrics.paired.p_mc_error``, scaled by the Holm factor), or ``" (normal
+    approximation: no bootstrap draw crossed 0)"``."""
+    text = "Holm-adjusted p < 0.001" if p_adjusted < 0.001 else f"Holm-adjusted p = {p_adjusted:.3f}"
+    if p_method == NORMAL_APPROXIMATION:
+        return text + " (normal approximation: no bootstrap draw crossed 0)"
+    if mc_error is not None and not is_missing(mc_error):
+        return text + (" (Monte Carlo error <0.001)" if mc_error < 0.0005 else f" (Monte Carlo error ±{mc_error:.3f})")
+    return text
+
+
+def _adjusted(row: Mapping) -> float | None:
+    """The row's Holm-adjusted p-value, or None outside a corrected family (missing or NaN)."""
+    p = row.get("p_holm")
+    return None if p is None or p != p else float(p)
+
+
+def p_details(row: Mapping) -> dict:
+    """The keyword arguments of ``difference_verdict`` that describe a family member's p-value:
+    ``p_adjusted`` (None outside a corrected family), ``p_method`` and ``p_mc_error`` (the
+    adjusted p-value's Monte Carlo error), from a row of ``tmvlib.metrics.paired.holm_family``."""
+    adjusted = _adjusted(row)
+    if adjusted is None:
+        return {"p_adjusted": None}
+    method = row.get("p_method")
+    return {"p_adjusted": adjusted, "p_method": method if isinstance(method, str) else None,
+            "p_mc_error": row.get("p_holm_mc_error")}
 
 
 def difference_verdict(value: float, low: float, high: float, a: str, b: str, quantity: str,
                        lower_is_better: bool = True, mdd: float | None = None, digits: int = 3,
-                       p_adjusted: float | None = None, alpha: float = 0.05) -> str:
+                       p_adjusted: float | None = None, alpha: float = 0.05, p_method: str | None = None,
+                       p_mc_error: float | None = None) -> str:
     """The verdict of a **paired** interval of the difference ``a - b`` in ``quantity``.
 
     The wording comes from where the interval lies against 0 (and, for a member of a corrected
@@ -92,16 +121,19 @@ def difference_verdict(value: float, low: float, high: float, a: str, b: str, qu
 
     The last is the case of a family member whose own (unadjusted) interval excludes 0 while
     its adjusted p-value is not below ``alpha``: no difference is claimed, and the text says
-    why, so that an interval off 0 is never read as "no measurable difference".
+    why, so that an interval off 0 is never read as "no measurable difference". A family
+    member's p-value says how it is known (``p_method``, ``p_mc_error``: :func:`holm_text`), and
+    its ``mdd`` is at alpha / m (``tmvlib.metrics.paired.holm_family``).
     """
     diff = interval_text(value, low, high, digits, signed=True)
     where = position(low, high, 0.0)
-    note = "" if p_adjusted is None else f"; {holm_text(p_adjusted)}"
+    p_words = None if p_adjusted is None else holm_text(p_adjusted, p_method, p_mc_error)
+    note = "" if p_words is None else f"; {p_words}"
     power = (f"; this sample detects differences of about {mdd:.{digits}f} or more"
              if mdd is not None and not is_missing(mdd) else "")
     if where != "includes" and p_adjusted is not None and not p_adjusted < alpha:
         return (f"no difference in {quantity} between {a} and {b} that survives the Holm correction "
-                f"({diff}: the interval excludes 0, but {holm_text(p_adjusted)}{power})")
+                f"({diff}: the interval excludes 0, but {p_words}{power})")
     if where == "includes":
         return f"no measurable difference in {quantity} between {a} and {b} ({diff}{power}{note})"
     higher = where == "above"

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..metrics.discrimination import auroc
-from ..metrics.paired import PairedDifference, holm, paired_bootstrap
+from ..metrics.paired import PairedDifference, holm_family, paired_bootstrap
 from ..contracts.scores import DECISION_UNCERTAINTY, DISTANCE_TO_HALF, TTA_FLIP_RATE, TTA_INSTABILITY
 from ..metrics.frames import errors_and_patients, score_array
 from .error_detection import error_aurc
@@ -110,9 +110,10 @@ def endpoint_table(per_image: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
             rows.append(d.row(comparison=c.name, role=role, quantity=c.quantity, set=c.set, a=c.a, b=c.b,
                               lower_is_better=c.lower_is_better))
     table = pd.DataFrame(rows)
-    table["p_holm"] = holm(table["p_value"], family=table["role"] == "secondary")
+    table = holm_family(table, family=table["role"] == "secondary")
     return table[["comparison", "role", "quantity", "set", "a", "b", "value", "low", "high", "a_value",
-                  "b_value", "se", "p_value", "p_holm", "mdd", "lower_is_better"]]
+                  "b_value", "se", "p_value", "p_holm", "mdd", "lower_is_better", "p_method", "p_mc_error",
+                  "p_holm_mc_error", "family_size"]]
 
 
 def endpoint_row(table: pd.DataFrame, comparison: str) -> Mapping:

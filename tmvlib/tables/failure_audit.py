@@ -30,7 +30,7 @@ from ..explain.regions import EDGE_REGIONS
 from ..metrics.bootstrap import patient_bootstrap_mean
 from ..metrics.confidence import decision_margin, errors_at, predicted_positive
 from ..metrics.frames import require_columns
-from ..metrics.paired import group_mean, holm, paired_bootstrap
+from ..metrics.paired import group_mean, holm_family, paired_bootstrap
 
 REASONS = ("danger zone", "confident false negative", "confident false positive",
            "least stable explanation", "shifted-set failure")
@@ -279,12 +279,13 @@ def failure_mode_table(frame: pd.DataFrame, modes: Mapping[str, str], n_boot: in
                                                   n_boot=n_boot, seed=seed)
                 row.update({f"{key}_rate": interval.value, f"{key}_low": interval.low,
                             f"{key}_high": interval.high})
-        row.update(difference=np.nan, diff_low=np.nan, diff_high=np.nan, p_value=np.nan, mdd=np.nan)
+        row.update(difference=np.nan, diff_low=np.nan, diff_high=np.nan, se=np.nan, p_value=np.nan, mdd=np.nan,
+                   p_method=None, p_mc_error=np.nan)
         if inside.any() and (~inside).any():
             d = paired_bootstrap(group_mean(errors, inside), group_mean(errors, ~inside), patients,
                                  n_boot=n_boot, seed=seed)
-            row.update(difference=d.value, diff_low=d.low, diff_high=d.high, p_value=d.p_value,
-                       mdd=d.minimum_detectable())
+            row.update(difference=d.value, diff_low=d.low, diff_high=d.high, se=d.se, p_value=d.p_value,
+                       mdd=d.minimum_detectable(), p_method=d.p_method, p_mc_error=d.p_mc_error)
         row["thin"] = row["with_images"] < min_images or row["without_images"] < min_images
         shown = frame.loc[applies].assign(_rank=rank[applies])[
             (indicator[applies] == 1) & (errors == 1)]
@@ -294,7 +295,7 @@ def failure_mode_table(frame: pd.DataFrame, modes: Mapping[str, str], n_boot: in
         rows.append(row)
     table = pd.DataFrame(rows)
     judged = ~table["thin"] & table["p_value"].notna()
-    table["p_holm"] = holm(table["p_value"], family=judged)
+    table = holm_family(table, family=judged)
     status, reason = [], []
     for row in table.itertuples():
         if row.thin:

@@ -22,7 +22,7 @@ import pandas as pd
 from ..metrics.bootstrap import patient_bootstrap_mean
 from ..contracts.scores import TTA_FLIP_RATE
 from ..metrics.frames import error_indicator, require_columns, score_array
-from ..metrics.paired import group_mean, holm, paired_bootstrap
+from ..metrics.paired import group_mean, holm_family, paired_bootstrap
 from .trust_cells import confidence_word, correctness_word, is_confident, trust_cell
 
 @dataclass(frozen=True)
@@ -138,7 +138,8 @@ def danger_rate_by_stability(frame: pd.DataFrame, n_boot: int = 1000, seed: int 
 
     Returns:
         DataFrame with rows ``stable``, ``unstable``, ``unstable - stable`` and columns
-        ``explanation, value, low, high, images, events, skipped, p_value, mdd`` (events: danger
+        ``explanation, value, low, high, images, events, skipped, se, p_value, mdd, p_method,
+        p_mc_error`` (events: danger
         images, or errors for ``among="confident"``; ``p_value`` and ``mdd``, the minimum
         detectable difference at 80% power, on the difference row only). A group with no image
         gives NaN.
@@ -171,13 +172,13 @@ def danger_rate_by_stability(frame: pd.DataFrame, n_boot: int = 1000, seed: int 
                        skipped=interval.skipped)
         rows.append(row)
     row = {"explanation": "unstable - stable", "value": np.nan, "low": np.nan, "high": np.nan,
-           "images": len(stable), "events": int(indicator.sum()), "skipped": 0, "p_value": np.nan,
-           "mdd": np.nan}
+           "images": len(stable), "events": int(indicator.sum()), "skipped": 0, "se": np.nan,
+           "p_value": np.nan, "mdd": np.nan, "p_method": None, "p_mc_error": np.nan}
     if stable.any() and (~stable).any():
         d = paired_bootstrap(group_mean(indicator, ~stable), group_mean(indicator, stable), patients,
                              n_boot=n_boot, seed=seed)
-        row.update(value=d.value, low=d.low, high=d.high, skipped=d.skipped, p_value=d.p_value,
-                   mdd=d.minimum_detectable())
+        row.update(value=d.value, low=d.low, high=d.high, skipped=d.skipped, se=d.se, p_value=d.p_value,
+                   mdd=d.minimum_detectable(), p_method=d.p_method, p_mc_error=d.p_mc_error)
     rows.append(row)
     return pd.DataFrame(rows)
 
@@ -248,13 +249,13 @@ def danger_rates(quadrants: Mapping[str, pd.DataFrame], n_boot: int = 1000, seed
     "danger share, all images" / "error rate, confident images").
 
     The ``unstable - stable`` rows of all sets and readings form chapter 07's declared family:
-    their Holm-adjusted p-values are in ``p_holm`` (NaN on the other rows)."""
+    their Holm-adjusted p-values are in ``p_holm``, and their ``mdd`` is at alpha / m
+    (``metrics.paired.holm_family``; NaN / unchanged on the other rows)."""
     rates = pd.concat([danger_rate_by_stability(q, n_boot=n_boot, seed=seed, among=among).assign(set=name, among=among)
                        for name, q in quadrants.items() for among in AMONG], ignore_index=True)
     rates["among"] = rates["among"].map(AMONG)
     family = rates["explanation"] == "unstable - stable"
-    rates["p_holm"] = holm(rates["p_value"], family=family)
-    return rates
+    return holm_family(rates, family=family)
 
 
 def quadrant_rows(quadrants: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

@@ -19,14 +19,14 @@ import pandas as pd
 
 from ..metrics.bootstrap import patient_bootstrap
 from ..metrics.discrimination import auroc
-from ..metrics.paired import group_mean, holm, paired_bootstrap
+from ..metrics.paired import group_mean, holm_family, paired_bootstrap
 
 MODEL_NAMES = {"no_finding": "trained vs No Finding", "all": "trained vs every other image"}
 # negative kinds (tmvlib.data.contrast.negative_kind) each contrast keeps beside the positives
 CONTRASTS = {"vs No Finding": ("No Finding",), "vs other findings": ("other finding",),
              "vs every other image": ("No Finding", "other finding")}
 COMPARISON_COLUMNS = ["comparison", "a", "b", "value", "low", "high", "a_value", "b_value", "se",
-                      "p_value", "mdd", "p_holm"]
+                      "p_value", "mdd", "p_holm", "p_method", "p_mc_error", "p_holm_mc_error", "family_size"]
 
 
 def contrast_member(evaluation: pd.DataFrame, contrast: str) -> np.ndarray:
@@ -74,7 +74,8 @@ def _paired_row(statistic_a, statistic_b, patients, n_boot, seed, **labels) -> d
     try:
         return paired_bootstrap(statistic_a, statistic_b, patients, n_boot=n_boot, seed=seed).row(**labels)
     except ValueError:  # a statistic undefined on the data (a contrast without a class)
-        return {**labels, **{k: np.nan for k in COMPARISON_COLUMNS[3:-1]}}
+        return {**labels, **{k: np.nan for k in ("value", "low", "high", "a_value", "b_value", "se", "p_value",
+                                                  "mdd")}}
 
 
 def shortcut_comparisons(evaluation: pd.DataFrame, probs: Mapping[str, str],
@@ -119,9 +120,8 @@ def shortcut_comparisons(evaluation: pd.DataFrame, probs: Mapping[str, str],
                                 group_mean(called, kinds == "No Finding"), patients, n_boot, seed,
                                 comparison=f"called positive, {MODEL_NAMES[rule]}",
                                 a="other-finding negatives", b="No Finding negatives"))
-    table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS[:-1])
-    table["p_holm"] = holm(table["p_value"]) if len(table) else []
-    return table[COMPARISON_COLUMNS]
+    table = pd.DataFrame(rows)
+    return (holm_family(table) if len(table) else table).reindex(columns=COMPARISON_COLUMNS)
 
 
 def comparison(table: pd.DataFrame, name: str) -> pd.Series:

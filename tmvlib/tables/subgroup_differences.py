@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics.discrimination import auroc
-from ..metrics.paired import PairedDifference, holm, paired_bootstrap
+from ..metrics.paired import PairedDifference, holm_family, paired_bootstrap
 
 
 def _group_auroc(labels: np.ndarray, probs: np.ndarray, member: np.ndarray):
@@ -53,12 +53,13 @@ def subgroup_differences(frame: pd.DataFrame, subgroups: pd.DataFrame,
             ``too_thin`` are left out.
         group_cols: the same groupings (name -> column or function of the frame).
     Returns:
-        rows ``grouping, a, b, value, low, high, a_value, b_value, se, p_value, mdd, p_holm``
-        (Holm over every row of the table); empty (with these columns) when no grouping has two
+        rows ``grouping, a, b, value, low, high, a_value, b_value, se, p_value, mdd, p_holm,
+        p_method, p_mc_error, p_holm_mc_error, family_size`` (one Holm family over every row of
+        the table, ``mdd`` at alpha / m: ``metrics.paired.holm_family``); empty (with these columns) when no grouping has two
         reportable groups. Draws in which a group lacks a class are skipped.
     """
     columns = ["grouping", "a", "b", "value", "low", "high", "a_value", "b_value", "se", "p_value",
-               "mdd", "p_holm"]
+               "mdd", "p_holm", "p_method", "p_mc_error", "p_holm_mc_error", "family_size"]
     labels, probs = frame["label"].to_numpy(), frame["prob"].to_numpy(dtype=float)
     patients = frame["patient_id"].to_numpy()
     rows = []
@@ -72,6 +73,5 @@ def subgroup_differences(frame: pd.DataFrame, subgroups: pd.DataFrame,
                                      _group_auroc(labels, probs, values == b), patients,
                                      n_boot=n_boot, seed=seed)
                 rows.append(d.row(grouping=grouping, a=a, b=b))
-    table = pd.DataFrame(rows, columns=columns[:-1])
-    table["p_holm"] = holm(table["p_value"]) if len(table) else []
-    return table[columns]
+    table = pd.DataFrame(rows)
+    return (holm_family(table) if len(table) else table).reindex(columns=columns)

@@ -31,7 +31,7 @@ from ..metrics.calibration import (bias_corrected, bias_corrected_difference, br
 from ..metrics.confidence import distance_to_half, errors_at
 from ..metrics.discrimination import auroc
 from ..metrics.frames import require_columns
-from ..metrics.paired import holm, paired_bootstrap
+from ..metrics.paired import holm_family, paired_bootstrap
 from ..metrics.selective import aurc, risk_coverage_curve, selective_metrics
 from ..uncertainty.prior_shift import prevalence_weights, prior_shift
 
@@ -204,10 +204,11 @@ def calibration_changes(frame: pd.DataFrame, draws: Mapping, bins: int = 10, n_b
 
 
 def with_holm(rows: pd.DataFrame, family: pd.Series | None = None) -> pd.DataFrame:
-    """Adds ``p_holm``: the Holm-adjusted p-values (:func:`tmvlib.metrics.paired.holm`) of
-    ``p_value`` (:func:`tmvlib.metrics.paired.bootstrap_p_value`) over the rows where ``family``
-    is True (all rows when None); NaN outside the family."""
-    return rows.assign(p_holm=holm(rows["p_value"], family=family))
+    """The rows read as one family (:func:`tmvlib.metrics.paired.holm_family`, over the rows
+    where ``family`` is True, all when None): ``p_holm``, the Holm-adjusted p-values of
+    ``p_value`` (:func:`tmvlib.metrics.paired.bootstrap_p_value`), its Monte Carlo error, the
+    family size, and the members' ``mdd`` at alpha / m; NaN outside the family."""
+    return holm_family(rows, family=family)
 
 
 def selective_table(frame: pd.DataFrame, coverages=(0.8, 0.9)) -> pd.DataFrame:

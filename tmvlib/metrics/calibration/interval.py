@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 
 from ..bootstrap import patient_draws
-from ..paired import PairedDifference, bootstrap_p_value
+from ..paired import PairedDifference, bootstrap_p
 
 Statistic = Callable[[np.ndarray, np.ndarray], float]
 
@@ -125,7 +125,7 @@ def bias_corrected_difference(a: float, b: float, draws_a: np.ndarray, draws_b: 
     With ``d = a - b`` and paired draws ``d* = a* - b*`` (same resample for both), the reflected
     draws ``r* = 2 d - d*`` give the bias-corrected difference ``median r*``, the basic interval
     (percentiles of ``r*``) and the two-sided p-value of ``r*``
-    (:func:`tmvlib.metrics.paired.bootstrap_p_value`), below ``1 - level`` exactly when the
+    (:func:`tmvlib.metrics.paired.bootstrap_p`), below ``1 - level`` exactly when the
     interval excludes 0 (up to ties). Two calibration errors
     need not share their bias (a well-calibrated model's error is inflated more), so the
     difference of their plain estimates is biased too, towards whichever is better calibrated.
@@ -149,6 +149,6 @@ def bias_corrected_difference(a: float, b: float, draws_a: np.ndarray, draws_b: 
     tail = (1 - level) / 2 * 100
     low, middle, high = np.percentile(reflected, [tail, 50, 100 - tail])
     se = float(kept.std(ddof=1))
-    return PairedDifference(float(middle), float(low), float(high), float(a), float(b), se,
-                            bootstrap_p_value(reflected, float(middle), se), len(diffs),
-                            len(diffs) - kept.size, level)
+    p, method = bootstrap_p(reflected, float(middle), se)
+    return PairedDifference(float(middle), float(low), float(high), float(a), float(b), se, p, len(diffs),
+                            len(diffs) - kept.size, level, method)
