@@ -28,16 +28,23 @@ def test_a_better_score_has_a_lower_aurc_and_higher_auroc():
     assert aurc.high < 0 and aurc.low <= aurc.value <= aurc.high
     auc = paired_score_difference(test, "combined", "decision uncertainty", "error-detection AUROC", n_boot=200)
     assert auc.low > 0
+    augrc = paired_score_difference(test, "combined", "decision uncertainty", "AUGRC", n_boot=200)
+    assert augrc.high < 0
     with pytest.raises(ValueError, match="unknown quantity"):
         paired_score_difference(test, "combined", "decision uncertainty", "accuracy")
 
 
 def test_endpoint_table_declares_one_primary_and_a_holm_family():
     table = endpoint_table(per_image(), n_boot=100)
-    assert table["comparison"].tolist() == ["primary", *[c.name for c in SECONDARY]]
+    assert table["comparison"].tolist() == ["primary", *[c.name for c in SECONDARY], "primary (AUGRC)"]
     primary = endpoint_row(table, "primary")
     assert primary["set"] == PRIMARY.set == "test" and primary["quantity"] == "AURC"
     assert np.isnan(primary["p_holm"]) and primary["mdd"] > 0
     secondary = table[table["role"] == "secondary"]
     assert (secondary["p_holm"] >= secondary["p_value"]).all()
     assert (table["low"] <= table["value"]).all() and (table["value"] <= table["high"]).all()
+    assert (secondary["family_size"] == len(SECONDARY)).all()
+    # the declared sensitivity analysis: the primary comparison in AUGRC, outside the family
+    augrc = endpoint_row(table, "primary (AUGRC)")
+    assert augrc["role"] == "sensitivity" and np.isnan(augrc["p_holm"]) and augrc["lower_is_better"]
+    assert augrc["high"] < 0  # the better score has the lower AUGRC too

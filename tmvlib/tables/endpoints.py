@@ -15,6 +15,11 @@ Declared in ``book/methodology.md`` before the chapters report them:
   (combined, TTA explanation instability and the prediction's own TTA flip rate, each against
   the decision-aligned confidence); and the AURC of the decision-aligned confidence against the
   threshold-free ``1 - max(p, 1-p)``.
+- **Sensitivity analysis** (:data:`SENSITIVITY`), declared, outside the family: the primary
+  comparison in AUGRC (``tmvlib.metrics.selective.augrc``, Traub et al. 2024), which counts every
+  error once whatever its rank where AURC weighs the most confident cases most. The two scores
+  are compared on the same predictions, so the errors are the same and the e-AUGRC difference
+  equals the AUGRC difference. The primary endpoint stays the AURC difference.
 
 An error is ``~correct`` (the prediction at the run's decision threshold differs from the label).
 """
@@ -29,7 +34,7 @@ from ..metrics.discrimination import auroc
 from ..metrics.paired import PairedDifference, holm_family, paired_bootstrap
 from ..contracts.scores import DECISION_UNCERTAINTY, DISTANCE_TO_HALF, TTA_FLIP_RATE, TTA_INSTABILITY
 from ..metrics.frames import errors_and_patients, score_array
-from .error_detection import error_aurc
+from .error_detection import error_augrc, error_aurc
 
 COMBINED = "combined"
 COMBINED_FEATURES = (DECISION_UNCERTAINTY, TTA_INSTABILITY)  # what chapter 06 fits the combined score on
@@ -48,8 +53,8 @@ class Comparison:
 
     @property
     def lower_is_better(self) -> bool:
-        """AURC: lower is better; an error-detection AUROC: higher is better."""
-        return self.quantity == "AURC"
+        """AURC and AUGRC: lower is better; an error-detection AUROC: higher is better."""
+        return self.quantity in ("AURC", "AUGRC")
 
 
 PRIMARY = Comparison("primary", "AURC", COMBINED, DECISION_UNCERTAINTY, "test")
@@ -60,6 +65,7 @@ SECONDARY = (
     Comparison("S4", "error-detection AUROC", TTA_FLIP_RATE, DECISION_UNCERTAINTY, "test"),
     Comparison("S5", "AURC", DECISION_UNCERTAINTY, DISTANCE_TO_HALF, "test"),
 )
+SENSITIVITY = (Comparison("primary (AUGRC)", "AUGRC", COMBINED, DECISION_UNCERTAINTY, "test"),)
 
 
 def paired_score_difference(frame: pd.DataFrame, a: str, b: str, quantity: str,
@@ -69,7 +75,8 @@ def paired_score_difference(frame: pd.DataFrame, a: str, b: str, quantity: str,
     Args:
         frame: per-image rows with ``correct``, ``patient_id`` and the score columns ``a``, ``b``
             (higher = less trustworthy).
-        quantity: ``"AURC"`` (of deferring by the score) or ``"error-detection AUROC"``.
+        quantity: ``"AURC"`` or ``"AUGRC"`` (of deferring by the score), or ``"error-detection
+            AUROC"``.
     Returns:
         ``tmvlib.metrics.paired.PairedDifference``.
     Raises:
@@ -79,31 +86,36 @@ def paired_score_difference(frame: pd.DataFrame, a: str, b: str, quantity: str,
     if quantity == "AURC":
         def stat(values):
             return lambda rows, w: error_aurc(errors[rows], values[rows], w)
+    elif quantity == "AUGRC":
+        def stat(values):
+            return lambda rows, w: error_augrc(errors[rows], values[rows], w)
     elif quantity == "error-detection AUROC":
         def stat(values):
             return lambda rows, w: auroc(errors[rows], values[rows], sample_weight=w)
     else:
-        raise ValueError(f"unknown quantity {quantity!r}; use 'AURC' or 'error-detection AUROC'")
+        raise ValueError(f"unknown quantity {quantity!r}; use 'AURC', 'AUGRC' or 'error-detection AUROC'")
     return paired_bootstrap(stat(score_array(frame, a, a)), stat(score_array(frame, b, b)), patients,
                             n_boot=n_boot, seed=seed)
 
 
 def endpoint_table(per_image: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
-                   primary: Comparison = PRIMARY,
-                   secondary: tuple[Comparison, ...] = SECONDARY) -> pd.DataFrame:
-    """The primary endpoint and the secondary family, one row each.
+                   primary: Comparison = PRIMARY, secondary: tuple[Comparison, ...] = SECONDARY,
+                   sensitivity: tuple[Comparison, ...] = SENSITIVITY) -> pd.DataFrame:
+    """The primary endpoint, the secondary family and the declared sensitivity analyses, one row
+    each.
 
     Args:
         per_image: chapter 06's per-image trust scores of every set (``set`` column) with the
             combined score as column ``combined``.
     Returns:
-        rows ``comparison, role`` (``primary`` | ``secondary``), ``quantity, set, a, b, value,
+        rows ``comparison, role`` (``primary`` | ``secondary`` | ``sensitivity``), ``quantity, set,
+        a, b, value,
         low, high`` (of ``a - b``), ``a_value, b_value, se, p_value, mdd`` (minimum detectable
         difference, 80% power), ``p_holm`` (Holm-adjusted within the secondary family; NaN for
         the primary), ``lower_is_better``.
     """
     rows = []
-    for role, comparisons in (("primary", (primary,)), ("secondary", secondary)):
+    for role, comparisons in (("primary", (primary,)), ("secondary", secondary), ("sensitivity", sensitivity)):
         for c in comparisons:
             d = paired_score_difference(per_image[per_image["set"] == c.set], c.a, c.b, c.quantity,
                                         n_boot=n_boot, seed=seed)

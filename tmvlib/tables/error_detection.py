@@ -17,7 +17,7 @@ import pandas as pd
 from ..metrics.bootstrap import patient_bootstrap
 from ..metrics.discrimination import auroc
 from ..metrics.frames import ScoreSpec, error_indicator, errors_and_patients, score_array
-from ..metrics.selective import aurc, risk_coverage_curve
+from ..metrics.selective import augrc, aurc, risk_coverage_curve
 
 
 def error_detection_table(frame: pd.DataFrame, scores: Mapping[str, ScoreSpec],
@@ -53,6 +53,13 @@ def error_aurc(errors: np.ndarray, uncertainty: np.ndarray,
     loss: ``selective.aurc`` with probabilities 0, so every prediction is "negative" and its
     error is exactly the label passed (the ``correct`` column decides)."""
     return aurc(errors, np.zeros(len(errors)), uncertainty, 0.5, sample_weight)
+
+
+def error_augrc(errors: np.ndarray, uncertainty: np.ndarray,
+                 sample_weight: np.ndarray | None = None) -> float:
+    """AUGRC (Traub et al. 2024) of deferring by ``uncertainty`` (N,) with the error indicator
+    ``errors`` (N,) as the loss: ``selective.augrc`` with probabilities 0, as :func:`error_aurc`."""
+    return augrc(errors, np.zeros(len(errors)), uncertainty, 0.5, sample_weight)
 
 
 def selective_comparison(frame: pd.DataFrame, scores: Mapping[str, ScoreSpec],

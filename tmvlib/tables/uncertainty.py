@@ -32,7 +32,7 @@ from ..metrics.confidence import distance_to_half, errors_at
 from ..metrics.discrimination import auroc
 from ..metrics.frames import require_columns
 from ..metrics.paired import holm_family, paired_bootstrap
-from ..metrics.selective import aurc, risk_coverage_curve, selective_metrics
+from ..metrics.selective import augrc, aurc, oracle_augrc, risk_coverage_curve, selective_metrics
 from ..uncertainty.prior_shift import prevalence_weights, prior_shift
 
 # Scores where a higher value means less certain. DECISION_UNCERTAINTY is the project's
@@ -212,7 +212,10 @@ def with_holm(rows: pd.DataFrame, family: pd.Series | None = None) -> pd.DataFra
 
 
 def selective_table(frame: pd.DataFrame, coverages=(0.8, 0.9)) -> pd.DataFrame:
-    """Per method, set and uncertainty score: AURC, and AUROC / error rate at each coverage.
+    """Per method, set and uncertainty score: AURC, AUGRC and e-AUGRC (Traub et al. 2024: the
+    area under the generalized risk-coverage curve, and its excess over the oracle ranking of the
+    same method's errors, for comparing methods whose errors differ), and AUROC / error rate at
+    each coverage.
 
     Errors are counted at each row's decision threshold (column ``threshold``, the run's
     threshold on that method's scale). Scores constant within a group (the baseline has no
@@ -227,8 +230,10 @@ def selective_table(frame: pd.DataFrame, coverages=(0.8, 0.9)) -> pd.DataFrame:
             values = score_values(group, score)
             if np.allclose(values, values[0]):
                 continue
+            gr = augrc(labels, probs, values, threshold)
             row = {"method": method, "set": name, "score": score,
-                   "AURC": aurc(labels, probs, values, threshold)}
+                   "AURC": aurc(labels, probs, values, threshold), "AUGRC": gr,
+                   "e-AUGRC": gr - oracle_augrc(labels, probs, threshold)}
             for coverage in coverages:
                 kept = selective_metrics(labels, probs, values, coverage, threshold)
                 row[f"AUROC @{coverage:.0%}"] = kept["auroc"]
