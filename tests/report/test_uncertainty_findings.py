@@ -25,7 +25,7 @@ def change(value, low, high, p_holm=None, mdd=0.03):
 ])
 def test_calibration_change_reads_the_paired_interval(interval, expected):
     text = calibration_change(change(*interval), BEFORE, AFTER, "baseline + Platt", "baseline")
-    assert text.startswith("0.081 [0.050, 0.110] → 0.043 [0.010, 0.070]; ")
+    assert text.startswith("smooth ECE 0.081 [0.050, 0.110] → 0.043 [0.010, 0.070]; ")
     assert expected in text
     if "no measurable" in expected:
         assert "detects differences of about 0.030 or more" in text
@@ -39,9 +39,19 @@ def test_a_holm_adjusted_p_above_alpha_overrides_an_interval_that_excludes_zero(
     assert "a has a lower smooth ECE" in kept  # NaN: outside the family, no adjustment
 
 
+def test_nll_decides_and_the_smooth_ece_is_shown_beside_it():
+    text = calibration_change(change(-0.038, -0.060, -0.012), BEFORE, AFTER, "a", "b", quantity="NLL",
+                              descriptive=(AFTER, BEFORE))
+    assert text.startswith("NLL 0.081 [0.050, 0.110] → 0.043 [0.010, 0.070] (smooth ECE 0.043 [0.010, 0.070] → "
+                           "0.081 [0.050, 0.110], descriptive); a has a lower NLL than b (better)")
+    both = calibration_comparison(change(-0.02, -0.04, -0.005), AFTER, BEFORE, quantity="NLL",
+                                  descriptive=(BEFORE, AFTER))
+    assert "(smooth ECE 0.081 [0.050, 0.110] vs 0.043 [0.010, 0.070], descriptive); the ensemble has a lower NLL" in both
+
+
 def test_comparison_and_generic_verdict():
     text = calibration_comparison(change(-0.02, -0.04, -0.005), AFTER, BEFORE)
-    assert text.startswith("the ensemble 0.043 [0.010, 0.070] vs MC dropout 0.081 [0.050, 0.110]; ")
+    assert text.startswith("smooth ECE: the ensemble 0.043 [0.010, 0.070] vs MC dropout 0.081 [0.050, 0.110]; ")
     assert "the ensemble has a lower smooth ECE than MC dropout (better)" in text
     assert "higher AURC" in paired_verdict(change(0.02, 0.01, 0.03), "x", "y", "AURC")
 
@@ -66,20 +76,21 @@ def test_shift_summary_lists_every_row_by_verdict():
 
 
 def test_prior_shift_verdict():
-    raw = {"value": 0.35, "low": 0.30, "high": 0.40, "mean p": 0.41}
-    corrected = {"value": 0.02, "low": 0.0, "high": 0.04, "mean p": 0.06}
-    text = prior_shift_verdict(change(-0.33, -0.38, -0.28), raw, corrected, 0.05)
+    raw = {"value": 0.35, "low": 0.30, "high": 0.40, "mean p": 0.41, "nll": 0.9, "nll_low": 0.8, "nll_high": 1.0}
+    corrected = {"value": 0.02, "low": 0.0, "high": 0.04, "mean p": 0.06, "nll": 0.2, "nll_low": 0.1, "nll_high": 0.3}
+    text = prior_shift_verdict(change(-0.7, -0.8, -0.6), raw, corrected, 0.05)
     assert text.startswith("at a prevalence of 5%, the Platt-scaled baseline's probabilities")
-    assert "average 0.41" in text and "average 0.06" in text and "corrected has a lower smooth ECE" in text
+    assert "average 0.41 (NLL 0.900 [0.800, 1.000], smooth ECE 0.350 [0.300, 0.400])" in text
+    assert "average 0.06" in text and "corrected has a lower NLL" in text
 
 
 def test_display_tables():
     levels = pd.DataFrame([{"set": s, "base_method": "baseline", "calibration": c, "metric": m,
-                            "value": 0.1, "low": 0.05, "high": 0.2, "estimate": 0.12}
+                            "value": 0.1, "low": 0.05, "high": 0.2, "estimate": 0.1, "p_calibrated": 0.012}
                            for s in ("test", "external") for c in ("none", "Platt") for m in ("smooth ECE", "NLL")])
     table = calibration_display(levels, ["smooth ECE", "NLL"])
-    assert list(table.columns) == ["smooth ECE", "smooth ECE (plain)", "NLL"]
-    assert table.index[0] == ("test", "baseline", "none") and table.iloc[0, 1] == "0.120"
+    assert list(table.columns) == ["smooth ECE", "smooth ECE: p (calibrated)", "NLL"]
+    assert table.index[0] == ("test", "baseline", "none") and table.iloc[0, 1] == "0.012"
     changes = levels[levels["calibration"] == "Platt"].assign(value=-0.01, low=-0.02, high=0.0)
     assert changes_display(changes, ["smooth ECE"]).iloc[0, 0] == "-0.010 [-0.020, +0.000]"
     family = pd.DataFrame([{"set": "test", "compared": "a", "against": "b", "metric": "AURC", "value": -0.02,
@@ -88,6 +99,9 @@ def test_display_tables():
     assert shown["p"] == "< 0.001" and shown["comparison"] == "a - b" and "a has a lower AURC" in shown["verdict"]
     assert p_text(0.0123) == "0.012"
     prior = pd.DataFrame([{"method": "baseline + Platt", "probabilities": v, "value": 0.1, "low": 0.0,
-                           "high": 0.2, "mean p": 0.3} for v in ("as calibrated", "prior-shift corrected")])
-    shift = pd.DataFrame([{"method": "baseline + Platt", "value": -0.1, "low": -0.2, "high": -0.05}])
-    assert list(prior_shift_display(prior, shift, 0.05).columns)[-1] == "Δ smooth ECE"
+                           "high": 0.2, "mean p": 0.3, "nll": 0.5, "nll_low": 0.4, "nll_high": 0.6}
+                          for v in ("as calibrated", "prior-shift corrected")])
+    shift = pd.DataFrame([{"method": "baseline + Platt", "metric": m, "value": -0.1, "low": -0.2, "high": -0.05}
+                          for m in ("NLL", "smooth ECE")])
+    shown = prior_shift_display(prior, shift, 0.05)
+    assert list(shown.columns)[-1] == "Δ smooth ECE" and shown.iloc[0]["Δ NLL"] == "-0.100 [-0.200, -0.050]"

@@ -55,7 +55,8 @@ def test_levels_hold_every_metric_with_intervals_that_contain_the_estimate(fitte
     assert len(levels) == 2 * 2 * 4 * 5  # sets x methods x calibrations x metrics
     errors = levels[levels["metric"].isin([HEADLINE, binned_ece_name(5)])]
     assert (errors["low"] <= errors["value"]).all() and (errors["value"] <= errors["high"]).all()
-    assert (errors["interval"] == "basic, bias-corrected").all()
+    assert (errors["interval"] == "floor-corrected").all() and (errors["value"] == errors["estimate"]).all()
+    assert errors["p_calibrated"].between(0, 1).all() and (errors["floor"] > 0).all()
     proper = levels[levels["metric"].isin(["NLL", "Brier"])]
     assert (proper["value"] == proper["estimate"]).all()
     auroc = levels[levels["metric"] == "AUROC"].set_index(["set", "method"])["value"]

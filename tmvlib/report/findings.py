@@ -15,8 +15,17 @@ def paired_verdict(row: Mapping, a: str, b: str, quantity: str, lower_is_better:
                               **p_details(row))
 
 
+def _descriptive(descriptive: tuple[Mapping, Mapping] | None, quantity: str, joiner: str) -> str:
+    if descriptive is None:
+        return ""
+    first, second = descriptive
+    return (f" ({quantity} {interval_text(first['value'], first['low'], first['high'])}{joiner}"
+            f"{interval_text(second['value'], second['low'], second['high'])}, descriptive)")
+
+
 def calibration_change(change: Mapping, before: Mapping, after: Mapping, a: str, b: str,
-                       quantity: str = "smooth ECE") -> str:
+                       quantity: str = "smooth ECE", descriptive: tuple[Mapping, Mapping] | None = None,
+                       descriptive_quantity: str = "smooth ECE") -> str:
     """A calibration error before and after a calibration, with the verdict of their paired
     difference: ``0.081 [0.050, 0.110] → 0.043 [0.010, 0.070]; <verdict>``.
 
@@ -27,29 +36,36 @@ def calibration_change(change: Mapping, before: Mapping, after: Mapping, a: str,
         before, after: the two levels (rows with ``value, low, high``), uncalibrated then
             calibrated. a, b: names of the calibrated and the uncalibrated predictor.
         quantity: the metric's name in the sentence.
+        descriptive: the levels ``(before, after)`` of a second metric shown without a verdict
+            (the smooth ECE beside the NLL that decides), named ``descriptive_quantity``.
 
     Returns:
         The sentence fragment; the verdict is
         :func:`tmvlib.report.wording.difference_verdict` of the paired interval, never a
         comparison of the two marginal intervals.
     """
-    levels = (f"{interval_text(before['value'], before['low'], before['high'])} → "
+    levels = (f"{quantity} {interval_text(before['value'], before['low'], before['high'])} → "
               f"{interval_text(after['value'], after['low'], after['high'])}")
-    return f"{levels}; {paired_verdict(change, a, b, quantity)}"
+    return (f"{levels}{_descriptive(descriptive, descriptive_quantity, ' → ')}; "
+            f"{paired_verdict(change, a, b, quantity)}")
 
 
 def calibration_comparison(change: Mapping, first: Mapping, second: Mapping, a: str = "the ensemble",
-                           b: str = "MC dropout", quantity: str = "smooth ECE") -> str:
-    """Two methods' calibration errors on the same images and their paired verdict:
-    ``the ensemble 0.062 [..] vs MC dropout 0.090 [..]; <verdict>``.
+                           b: str = "MC dropout", quantity: str = "smooth ECE",
+                           descriptive: tuple[Mapping, Mapping] | None = None,
+                           descriptive_quantity: str = "smooth ECE") -> str:
+    """Two methods' calibration on the same images and their paired verdict:
+    ``NLL: the ensemble 0.062 [..] vs MC dropout 0.090 [..]; <verdict>``.
 
     Args:
         change: paired-difference row of ``a - b`` (as :func:`calibration_change`).
         first, second: the levels of ``a`` and ``b`` (rows with ``value, low, high``).
+        descriptive: the two methods' levels of a second metric, shown without a verdict.
     """
     verdict = paired_verdict(change, a, b, quantity)
-    return (f"{a} {interval_text(first['value'], first['low'], first['high'])} vs {b} "
-            f"{interval_text(second['value'], second['low'], second['high'])}; {verdict}")
+    return (f"{quantity}: {a} {interval_text(first['value'], first['low'], first['high'])} vs {b} "
+            f"{interval_text(second['value'], second['low'], second['high'])}"
+            f"{_descriptive(descriptive, descriptive_quantity, ' vs ')}; {verdict}")
 
 
 def temperature_reading(temperatures: Mapping[str, float], p_values: Mapping[str, float],
@@ -100,19 +116,24 @@ def shift_summary(table) -> str:
 def prior_shift_verdict(change: Mapping, raw: Mapping, corrected: Mapping, target: float,
                         method: str = "the Platt-scaled baseline") -> str:
     """The prior-shift correction at a clinical prevalence in words, from the paired difference
-    (corrected - as calibrated) of the smooth ECE on test images reweighted to ``target``.
+    (corrected - as calibrated) of the NLL (the proper score that decides) on test images
+    reweighted to ``target``; the smooth ECE is given beside it, descriptive.
 
     Args:
-        change: paired-difference row (:func:`tmvlib.tables.uncertainty.prior_shift_tables`).
-        raw, corrected: level rows with ``value, low, high`` and ``mean p`` (weighted mean
-            probability) of the probabilities as calibrated and after the correction.
+        change: the NLL paired-difference row (:func:`tmvlib.tables.uncertainty.prior_shift_tables`).
+        raw, corrected: level rows with ``value, low, high`` (smooth ECE), ``nll, nll_low,
+            nll_high`` and ``mean p`` (weighted mean probability) of the probabilities as
+            calibrated and after the correction.
         target: the clinical prevalence.
     """
-    verdict = paired_verdict(change, "corrected", "uncorrected", "smooth ECE")
+    verdict = paired_verdict(change, "corrected", "uncorrected", "NLL")
+
+    def scores(row: Mapping) -> str:
+        return (f"NLL {interval_text(row['nll'], row['nll_low'], row['nll_high'])}, smooth ECE "
+                f"{interval_text(row['value'], row['low'], row['high'])}")
     return (f"at a prevalence of {target:.0%}, {method}'s probabilities as calibrated on validation "
-            f"average {raw['mean p']:.2f} (smooth ECE {interval_text(raw['value'], raw['low'], raw['high'])}); "
-            f"after the correction they average {corrected['mean p']:.2f} (smooth ECE "
-            f"{interval_text(corrected['value'], corrected['low'], corrected['high'])}): {verdict}")
+            f"average {raw['mean p']:.2f} ({scores(raw)}); after the correction they average "
+            f"{corrected['mean p']:.2f} ({scores(corrected)}): {verdict}")
 
 
 def chance_verdict(low: float, high: float, reference: str = "chance") -> str:

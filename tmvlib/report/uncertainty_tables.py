@@ -18,8 +18,8 @@ def _ordered(table: pd.DataFrame, calibrations=CALIBRATION_ORDER) -> pd.DataFram
 
 def calibration_display(levels: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Guo et al. (2017) style table: one row per set, method and calibration, one column per
-    metric in ``columns`` as ``value [low, high]``, plus ``smooth ECE (plain)``, the estimate
-    before the bias correction.
+    metric in ``columns`` as ``value [low, high]``, plus ``<headline>: p (calibrated)``, the
+    consistency-resampling p-value of perfect calibration for the headline error.
 
     Args:
         levels: :func:`tmvlib.tables.uncertainty.calibration_levels`.
@@ -28,10 +28,11 @@ def calibration_display(levels: pd.DataFrame, columns: list[str]) -> pd.DataFram
     levels = levels.assign(cell=interval_column(levels))
     table = levels.pivot_table(index=["set", "base_method", "calibration"], columns="metric",
                                values="cell", aggfunc="first")
-    plain = levels[levels["metric"] == columns[0]].set_index(["set", "base_method", "calibration"])
-    table[f"{columns[0]} (plain)"] = plain["estimate"].map("{:.3f}".format)
+    headline = levels[levels["metric"] == columns[0]].set_index(["set", "base_method", "calibration"])
+    test_column = f"{columns[0]}: p (calibrated)"
+    table[test_column] = headline["p_calibrated"].map(p_text)
     table.index.names = ["set", "method", "calibration"]
-    return _ordered(table)[[columns[0], f"{columns[0]} (plain)", *columns[1:]]]
+    return _ordered(table)[[columns[0], test_column, *columns[1:]]]
 
 
 def changes_display(changes: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -73,18 +74,24 @@ def family_display(family: pd.DataFrame) -> pd.DataFrame:
 
 
 def prior_shift_display(levels: pd.DataFrame, changes: pd.DataFrame, target: float) -> pd.DataFrame:
-    """One row per method: the mean probability and smooth ECE of its probabilities at prevalence
-    ``target`` (test images reweighted), as calibrated and after the prior-shift correction, and
-    the paired change (:func:`tmvlib.tables.uncertainty.prior_shift_tables`)."""
+    """One row per method: the mean probability, NLL and smooth ECE of its probabilities at
+    prevalence ``target`` (test images reweighted), as calibrated and after the prior-shift
+    correction, and the paired changes (:func:`tmvlib.tables.uncertainty.prior_shift_tables`)."""
     levels = levels.assign(cell=interval_column(levels))
     table = levels.pivot_table(index="method", columns="probabilities", values="cell", aggfunc="first")
     mean = levels.pivot_table(index="method", columns="probabilities", values="mean p", aggfunc="first")
+    loss = levels.assign(cell=interval_column(levels, columns=("nll", "nll_low", "nll_high")))
+    loss = loss.pivot_table(index="method", columns="probabilities", values="cell", aggfunc="first")
+    delta = {metric: part.set_index("method").pipe(interval_column, signed=True)
+             for metric, part in changes.groupby("metric")}
     out = pd.DataFrame({
         "mean p, as calibrated": mean["as calibrated"].map("{:.3f}".format),
         "mean p, corrected": mean["prior-shift corrected"].map("{:.3f}".format),
+        "NLL, as calibrated": loss["as calibrated"], "NLL, corrected": loss["prior-shift corrected"],
+        "Δ NLL": delta["NLL"],
         "smooth ECE, as calibrated": table["as calibrated"],
         "smooth ECE, corrected": table["prior-shift corrected"],
-        "Δ smooth ECE": changes.set_index("method").pipe(interval_column, signed=True),
+        "Δ smooth ECE": delta["smooth ECE"],
     })
     out.columns.name = f"at prevalence {target:.0%}"
     return out

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics.bootstrap import Interval, patient_bootstrap_mean
-from ..metrics.calibration import bias_corrected, brier, smooth_ece, statistic_draws
+from ..metrics.calibration import brier, calibration_error_interval, smooth_ece
 from ..metrics.frames import error_indicator, require_columns
 from ..metrics.subgroups import subgroup_auroc
 
@@ -86,9 +86,9 @@ def subgroup_table(frame: pd.DataFrame,
 
     The AUROC comes from ``tmvlib.metrics.subgroups.subgroup_auroc`` (same bootstrap); the
     calibration error ``ece`` is the smooth ECE (``tmvlib.metrics.calibration.smooth_ece``) as
-    chapter 03 reports it: the bootstrap bias-corrected estimate with the basic interval
-    (``tmvlib.metrics.calibration.interval.bias_corrected``), which contains the estimate. It is
-    still biased upward in small groups: compare groups of similar size.
+    chapter 03 reports it: the plug-in estimate with the interval whose coverage is measured near
+    0 too (``tmvlib.metrics.calibration.interval.calibration_interval``), which contains it. The
+    estimate is still biased upward in small groups: compare groups of similar size.
 
     Returns:
         long DataFrame, one row per grouping and value: ``grouping, group`` (as text),
@@ -124,8 +124,7 @@ def subgroup_table(frame: pd.DataFrame,
                    "ece_high": np.nan, "brier": np.nan, "too_thin": bool(reasons),
                    "reason": "; ".join(reasons)}
             if not reasons:
-                calibration = bias_corrected(*statistic_draws(
-                    lambda rows, w, y=labels, p=probs: smooth_ece(y[rows], p[rows], w), patients, n_boot, seed))
+                calibration = calibration_error_interval(smooth_ece, labels, probs, patients, n_boot, seed)
                 row.update(auroc=auc["AUROC"], auroc_low=auc["low"], auroc_high=auc["high"],
                            ece=calibration.value, ece_low=calibration.low,
                            ece_high=calibration.high, brier=brier(labels, probs))

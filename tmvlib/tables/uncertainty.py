@@ -26,8 +26,8 @@ import pandas as pd
 
 from ..metrics.bootstrap import patient_bootstrap
 from ..contracts.scores import DECISION_UNCERTAINTY, DISTANCE_TO_HALF
-from ..metrics.calibration import (bias_corrected, bias_corrected_difference, brier, ece, nll,
-                                   smooth_ece, smooth_reliability, statistic_draws)
+from ..metrics.calibration import (bias_corrected_difference, brier, calibration_interval, consistency_draws,
+                                   ece, nll, smooth_ece, smooth_reliability, statistic_draws)
 from ..metrics.confidence import distance_to_half, errors_at
 from ..metrics.discrimination import auroc
 from ..metrics.frames import require_columns
@@ -43,6 +43,9 @@ UNCERTAINTY_SCORES = {DECISION_UNCERTAINTY: "decision_uncertainty", DISTANCE_TO_
                       "mutual information": "mutual_information", "variance": "variance"}
 HEADLINE = "smooth ECE"
 PROPER_SCORES = ("NLL", "Brier")
+# The proper score that decides "calibrator vs none" (and the other calibration comparisons of
+# the chapter's family); the calibration errors, with their intervals, are descriptive.
+DECISION_SCORE = "NLL"
 
 
 def score_values(frame: pd.DataFrame, score: str) -> np.ndarray:
@@ -131,24 +134,30 @@ def calibration_levels(frame: pd.DataFrame, draws: Mapping, bins: int = 10, n_bo
 
     Returns:
         Long DataFrame ``set, method, base_method, calibration, metric, value, low, high,
-        estimate, interval``: for the calibration errors ``value`` is the bias-corrected estimate
-        with the basic interval and ``estimate`` the plain one; for NLL, Brier and AUROC
-        ``value = estimate`` with the percentile interval.
+        estimate, interval, floor, p_calibrated``: for the calibration errors ``value =
+        estimate`` is the plug-in estimate with the interval whose coverage is measured
+        (``tmvlib.metrics.calibration.interval.calibration_interval``: its lower bound less the
+        noise floor, its upper the percentile bound), ``floor`` the error's mean on labels drawn
+        from the probabilities and ``p_calibrated`` the consistency-resampling p-value of perfect
+        calibration (``n_boot`` simulated label vectors); for NLL, Brier and AUROC the
+        percentile interval (``floor``, ``p_calibrated`` NaN).
     """
     rows = []
     for _, group in _groups(frame):
         labels, probs = group["label"].to_numpy(), group["prob"].to_numpy()
         patients = group["patient_id"].to_numpy()
         info = _labels(group)
-        for metric in calibration_errors(bins):
-            result = bias_corrected(*draws[(info["set"], info["method"], metric)])
+        for metric, function in calibration_errors(bins).items():
+            estimate, metric_draws = draws[(info["set"], info["method"], metric)]
+            result = calibration_interval(estimate, metric_draws, consistency_draws(function, probs, n_boot, seed))
             rows.append({**info, "metric": metric, "value": result.value, "low": result.low,
-                         "high": result.high, "estimate": result.estimate,
-                         "interval": "basic, bias-corrected"})
+                         "high": result.high, "estimate": result.value, "interval": "floor-corrected",
+                         "floor": result.floor, "p_calibrated": result.p_calibrated})
         for metric, function in {"NLL": nll, "Brier": brier, "AUROC": auroc}.items():
             result = patient_bootstrap(function, labels, probs, patients, n_boot=n_boot, seed=seed)
             rows.append({**info, "metric": metric, "value": result.value, "low": result.low,
-                         "high": result.high, "estimate": result.value, "interval": "percentile"})
+                         "high": result.high, "estimate": result.value, "interval": "percentile",
+                         "floor": np.nan, "p_calibrated": np.nan})
     return pd.DataFrame(rows)
 
 
@@ -306,10 +315,14 @@ def prior_shift_tables(frame: pd.DataFrame, prior: float, target: float,
     (:func:`tmvlib.uncertainty.prior_shift.prior_shift`).
 
     Returns:
-        ``(levels, changes)``. ``levels``: ``method, probabilities, smooth ECE`` (bias-corrected
-        ``value, low, high`` and plain ``estimate``) and ``mean p`` (the weighted mean
-        probability, to compare with ``target``). ``changes``: the paired difference corrected -
-        as calibrated of the smooth ECE at ``target`` (``PairedDifference.row``, ``method``).
+        ``(levels, changes)``. ``levels``: ``method, probabilities``, the smooth ECE at
+        ``target`` (plug-in ``value = estimate`` with the interval of
+        ``metrics.calibration.interval.calibration_interval``, its ``p_calibrated``), the
+        weighted NLL at ``target`` (``nll, nll_low, nll_high``, percentile) and ``mean p`` (the
+        weighted mean probability, to compare with ``target``). ``changes``: the paired
+        differences corrected - as calibrated at ``target`` (``PairedDifference.row``,
+        ``method``, ``metric``): the NLL (:data:`DECISION_SCORE`, the verdict) and the smooth
+        ECE (bias-corrected basic interval, descriptive).
     """
     levels, changes = [], []
     rows = frame[(frame["set"] == set_name) & (frame["calibration"] == calibration)]
@@ -322,15 +335,23 @@ def prior_shift_tables(frame: pd.DataFrame, prior: float, target: float,
         for variant, probs in variants.items():
             drawn[variant] = statistic_draws(_statistic(smooth_ece, labels, probs, weight),
                                              patients, n_boot, seed)
-            result = bias_corrected(*drawn[variant])
+            result = calibration_interval(*drawn[variant],
+                                          consistency_draws(smooth_ece, probs, n_boot, seed, sample_weight=weight))
+            loss, loss_draws = statistic_draws(_statistic(nll, labels, probs, weight), patients, n_boot, seed)
+            loss_low, loss_high = np.nanpercentile(loss_draws, [2.5, 97.5])
             levels.append({"method": method, "probabilities": variant, "value": result.value,
-                           "low": result.low, "high": result.high, "estimate": result.estimate,
-                           "mean p": float(np.average(probs, weights=weight))})
+                           "low": result.low, "high": result.high, "estimate": result.value,
+                           "p_calibrated": result.p_calibrated, "nll": loss, "nll_low": min(loss_low, loss),
+                           "nll_high": max(loss_high, loss), "mean p": float(np.average(probs, weights=weight))})
+        labels_for = {"method": method, "compared": f"{method}, prior-shift corrected",
+                      "against": f"{method}, as calibrated", "set": set_name, "prevalence": target}
+        loss = paired_bootstrap(_statistic(nll, labels, variants["prior-shift corrected"], weight),
+                                _statistic(nll, labels, variants["as calibrated"], weight), patients,
+                                n_boot=n_boot, seed=seed)
+        changes.append(loss.row(**labels_for, metric=DECISION_SCORE, interval="percentile"))
         (corrected, corrected_draws), (raw, raw_draws) = drawn["prior-shift corrected"], drawn["as calibrated"]
         difference = bias_corrected_difference(corrected, raw, corrected_draws, raw_draws)
-        changes.append(difference.row(method=method, compared=f"{method}, prior-shift corrected",
-                                      against=f"{method}, as calibrated", metric=HEADLINE,
-                                      set=set_name, prevalence=target))
+        changes.append(difference.row(**labels_for, metric=HEADLINE, interval="basic, bias-corrected"))
     return pd.DataFrame(levels), pd.DataFrame(changes)
 
 

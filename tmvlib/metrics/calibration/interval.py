@@ -118,6 +118,94 @@ def bias_corrected(estimate: float, draws: np.ndarray, level: float = 0.95,
                          level)
 
 
+@dataclass(frozen=True)
+class CalibrationInterval:
+    """A calibration error's plug-in estimate with an interval whose coverage is measured, and
+    the consistency-resampling test of perfect calibration (:func:`calibration_interval`).
+
+    Attributes:
+        value: the plug-in estimate on the full data (the headline number; inside the interval).
+        low, high: the interval at ``level``.
+        floor: the mean of the error on labels drawn from the probabilities (its value when the
+            probabilities are perfectly calibrated: the estimator's largest bias).
+        p_calibrated: the share of those simulated errors at or above ``value`` (with the
+            ``+1`` of a Monte Carlo p-value): small when the probabilities are miscalibrated.
+        n_boot, n_sim: bootstrap draws and simulated label vectors; skipped: degenerate draws.
+    """
+
+    value: float
+    low: float
+    high: float
+    floor: float
+    p_calibrated: float
+    n_boot: int
+    n_sim: int
+    skipped: int
+    level: float = 0.95
+
+
+def calibration_interval(estimate: float, draws: np.ndarray, null_draws: np.ndarray,
+                         level: float = 0.95) -> CalibrationInterval:
+    """An interval for a calibration error that covers near 0 too.
+
+    A calibration error is a distance, biased upward by estimation noise, most at a true error
+    of 0 (where every bit of noise adds to it) and less as the error grows. The bootstrap
+    inherits the bias and adds its own (a resample has fewer distinct points), so its draws
+    ``θ*`` sit above the estimate ``θ̂``. The interval:
+
+    * **upper** ``max(θ̂, q_{1-α/2}(θ*))``: the percentile bound; the draws are biased upward at
+      least as much as the estimate, so it lies above the truth at least as often as nominal;
+    * **lower** ``max(0, θ̂ - floor - (q_{1-α/2}(θ*) - median θ*))``: the estimate less its
+      largest possible bias (the ``floor``: the mean error on labels drawn from the
+      probabilities, :func:`tmvlib.metrics.calibration.noise_floor.consistency_draws`) and less
+      the upper spread of its own noise.
+
+    Measured (``tests/metrics/test_calibration_interval.py``, smooth ECE, N = 300, 150
+    repeats): coverage at least 93% at nominal 95% for true errors 0, about 0.03 and about 0.1;
+    the bias-corrected basic interval (:func:`bias_corrected`) covered 51% at 0 and 81% at 0.08.
+    The p-value ``(1 + #{null >= θ̂}) / (1 + n_sim)`` tests "perfectly calibrated" against the
+    same simulated errors.
+
+    Args:
+        estimate: θ̂ on the full data. draws: (B,) bootstrap values (NaN: skipped).
+        null_draws: (S,) the error on labels drawn from the probabilities (consistency draws).
+        level: coverage of the interval.
+    Raises:
+        ValueError: every draw is NaN, or no null draw.
+    """
+    draws = np.asarray(draws, dtype=float)
+    kept = draws[np.isfinite(draws)]
+    null = np.asarray(null_draws, dtype=float)
+    null = null[np.isfinite(null)]
+    if kept.size == 0:
+        raise ValueError("every bootstrap draw was degenerate; no interval")
+    if null.size == 0:
+        raise ValueError("no consistency draw; no floor and no test of perfect calibration")
+    tail = (1 - level) / 2 * 100
+    upper, middle = float(np.percentile(kept, 100 - tail)), float(np.median(kept))
+    floor = float(null.mean())
+    low = max(0.0, min(estimate, estimate - floor - max(0.0, upper - middle)))
+    p = (1 + int(np.sum(null >= estimate))) / (1 + null.size)
+    return CalibrationInterval(float(estimate), float(low), float(max(upper, estimate)), floor, float(p),
+                               len(draws), int(null.size), len(draws) - kept.size, level)
+
+
+def calibration_error_interval(metric: Callable[..., float], labels: np.ndarray, probs: np.ndarray,
+                               patients: np.ndarray, n_boot: int = 1000, seed: int = 0,
+                               sample_weight: np.ndarray | None = None, level: float = 0.95) -> CalibrationInterval:
+    """:func:`calibration_interval` of ``metric(labels, probs, sample_weight)`` on one set: its
+    patient-bootstrap draws (:func:`statistic_draws`) and as many consistency draws
+    (``noise_floor.consistency_draws``, labels drawn from ``probs``, same weights)."""
+    from .noise_floor import consistency_draws
+
+    labels, probs = np.asarray(labels, dtype=float), np.asarray(probs, dtype=float)
+    weight = np.ones(len(probs)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    estimate, draws = statistic_draws(lambda rows, w: metric(labels[rows], probs[rows], weight[rows] * w),
+                                      patients, n_boot, seed)
+    null = consistency_draws(metric, probs, n_boot, seed, sample_weight=weight)
+    return calibration_interval(estimate, draws, null, level)
+
+
 def bias_corrected_difference(a: float, b: float, draws_a: np.ndarray, draws_b: np.ndarray,
                               level: float = 0.95) -> PairedDifference:
     """Paired difference ``a - b`` of two calibration errors on the same draws, bias-corrected.
