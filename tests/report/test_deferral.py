@@ -69,3 +69,22 @@ def test_ood_rescue_text_reports_the_excess_removed():
          "n": 5, "events": 1, "wrong_answered": 1}])
     text = ood_rescue_text(rescue, 0.2, guaranteed=False)
     assert "answers 10 images (4 wrong)" in text and "removes 100% of the excess over the 20% target" in text
+
+
+def test_a_rule_that_certifies_nothing_says_what_it_would_need():
+    from dataclasses import replace
+
+    from tmvlib.report.deferral import certification_text
+
+    nothing = replace(MARGINAL, thresholds={"all": None})
+    needed = pd.DataFrame({"patients": [100, 400, 800], "multiple": [1.0, 4.0, 8.0], "certified": [0.1, 0.85, 1.0],
+                           "coverage": [0.0, 0.2, 0.3], "enough": [False, True, True]})
+    nearest = {"max_error": 0.3, "threshold": "decision uncertainty <= 0.40", "coverage": 0.35}
+    text = certification_text(nothing, needed, nearest)
+    assert text.startswith("No threshold is certified at the 20% target with these 100 validation patients.")
+    assert "about 400 patients (4 times as many) would certify it in 85% of simulated calibration sets" in text
+    assert "The smallest target of the price list these images certify is 30%" in text
+    hopeless = certification_text(nothing, needed.assign(enough=False, certified=[0.0, 0.1, 0.3]), None)
+    assert "even 800 patients (8 times as many) certify it in only 30% of simulated calibration sets" in hopeless
+    assert hopeless.endswith("No target of the price list is certified by these images.")
+    assert certification_text(MARGINAL, needed, None).startswith("The rule certifies its 20% target")

@@ -151,3 +151,22 @@ def test_confidence_rows_use_the_report_definition_of_an_error():
     rows = confidence_rows(preds, 0.6)
     assert rows["correct"].tolist() == [True, False]
     assert rows["decision uncertainty"].iloc[0] == pytest.approx(rows["decision uncertainty"].iloc[1])
+
+
+def test_patients_to_certify_grows_the_calibration_set_until_the_target_is_certified():
+    from tmvlib.tables.abstention import patients_to_certify
+
+    f = frame(120)  # 60 patients: too few to certify 10% with 90% confidence
+    table = patients_to_certify(f, column_score("u")(f), 0.15, 0.1, multiples=(1, 16), n_sim=20, seed=0)
+    assert table["patients"].tolist() == [60, 960]
+    assert table["certified"].iloc[0] < table["certified"].iloc[1]
+    assert table["enough"].iloc[1] and table["coverage"].iloc[1] > 0
+
+
+def test_nearest_certified_is_the_smallest_target_with_a_threshold():
+    from tmvlib.tables.abstention import nearest_certified
+
+    targets = pd.DataFrame({"max_error": [0.1, 0.2, 0.3], "score": "u", "rule": "marginal",
+                            "certified": [False, True, True], "coverage": [0.0, 0.3, 0.6]})
+    assert nearest_certified(targets, "u", "marginal")["max_error"] == 0.2
+    assert nearest_certified(targets.assign(certified=False), "u", "marginal") is None

@@ -55,6 +55,8 @@ class Params:
     n_resplits: int = param(1000, "random patient-level calibration/evaluation re-splits of validation + test "
                                   "that check the guarantee")
     targets: list[float] = param([0.1, 0.15, 0.2, 0.25, 0.3], "targets of the price list (what each would cost)")
+    n_certify: int = param(200, "simulated calibration sets per size when planning how many validation patients "
+                                "would certify the card's target")
     batch_size: int = param(16, "images per forward pass")
     n_boot: int = param(1000, N_BOOT)
     seed: int = param(0, SEED)

@@ -217,3 +217,35 @@ def ood_rescue_text(rescue: pd.DataFrame, max_error: float, guaranteed: bool) ->
                               missing="undefined (nothing answered)")
     return (f"{answered}. The error among answered images goes from {err} to {err_after}: the check removes "
             f"{_pct(1 - left / excess)} of the excess over the {_pct(max_error)} target")
+
+
+def certification_text(rule: DeferralRule | Mapping, needed: pd.DataFrame, nearest: Mapping | None,
+                       share: float = 0.8) -> str:
+    """What a rule that certifies nothing would need, in words: the simulated number of
+    calibration patients at which its target is certified in at least ``share`` of calibration
+    sets (``tables.abstention.patients_to_certify`` rows ``needed``), and the nearest target of
+    the price list that these images do certify (``tables.abstention.nearest_certified``, with
+    its coverage of NIH test), or that none is."""
+    r = _rule(rule)
+    here = int(needed["patients"].iloc[0] / needed["multiple"].iloc[0])
+    if r.certified:
+        text = f"The rule certifies its {_pct(r.max_error)} target with these {here:,} validation patients."
+    else:
+        enough = needed[needed["enough"]]
+        if enough.empty:
+            last = needed.iloc[-1]
+            size = (f"even {int(last['patients']):,} patients ({last['multiple']:.0f} times as many) certify it in "
+                    f"only {_pct(last['certified'])} of simulated calibration sets: the validation images' errors "
+                    "are too many at every threshold of the grid")
+        else:
+            first = enough.iloc[0]
+            size = (f"about {int(first['patients']):,} patients ({first['multiple']:.0f} times as many) would "
+                    f"certify it in {_pct(first['certified'])} of simulated calibration sets, answering "
+                    f"{_pct(first['coverage'])} of them on average")
+        text = (f"No threshold is certified at the {_pct(r.max_error)} target with these {here:,} validation "
+                f"patients. Resampling their scores and errors (a planning figure, not a guarantee), {size}.")
+    if nearest is None:
+        return text + " No target of the price list is certified by these images."
+    return (text + f" The smallest target of the price list these images certify is {_pct(nearest['max_error'])} "
+            f"({nearest['threshold']}; it answers {_pct(nearest['coverage'])} of NIH test), a target chosen "
+            "after seeing the list, which the formal guarantee does not cover.")

@@ -34,7 +34,7 @@ from ..metrics.bootstrap import patient_bootstrap_mean
 from ..metrics.discrimination import choose_threshold
 from ..metrics.frames import require_columns
 from ..metrics.paired import group_mean, paired_bootstrap
-from ..uncertainty.abstention import RULES, DeferralRule, calibrate_deferral, threshold_text
+from ..uncertainty.abstention import RULES, DeferralRule, calibrate_deferral, one_image_per_patient, threshold_text
 from .endpoints import COMBINED
 from ..contracts.scores import DECISION_UNCERTAINTY
 from ..uncertainty.combined_score import fit_combined_score
@@ -352,8 +352,8 @@ def targets_table(calibration: pd.DataFrame, evaluation: pd.DataFrame, recipes: 
     is its own guarantee, and choosing among them afterwards is not covered by any).
 
     Returns:
-        rows ``max_error, score, rule, threshold, calibration_coverage, coverage, answered,
-        error among answered``.
+        rows ``max_error, score, rule, threshold, certified, calibration_coverage, coverage,
+        answered, error among answered``.
     """
     rows = []
     for target in targets:
@@ -361,6 +361,7 @@ def targets_table(calibration: pd.DataFrame, evaluation: pd.DataFrame, recipes: 
         for (score, kind), f in fitted.items():
             realised = realised_errors(evaluation, f.answers(evaluation))
             rows.append({"max_error": target, "score": score, "rule": kind, "threshold": threshold_text(f.rule),
+                         "certified": f.rule.certified,
                          "calibration_coverage": float(f.answers(calibration).mean()),
                          "coverage": realised["coverage"], "answered": realised["answered"],
                          "error among answered": realised["error among answered"]})
@@ -389,3 +390,54 @@ def ood_rescue(frame: pd.DataFrame, answered: np.ndarray, flagged: np.ndarray, n
         tables.append(t.assign(stage=stage, wrong_answered=int((kept & errors).sum())))
     return pd.concat(tables, ignore_index=True)[["stage", "quantity", "value", "low", "high", "n", "events",
                                                  "wrong_answered"]]
+
+
+def patients_to_certify(calibration: pd.DataFrame, score: ScoreFunction, max_error: float, delta: float,
+                        kind: str = "marginal", grid: np.ndarray | None = None, fwer: str = "bonferroni_holm",
+                        multiples: tuple[float, ...] = (1, 2, 4, 8, 16, 32), n_sim: int = 200, seed: int = 0,
+                        share: float = 0.8) -> pd.DataFrame:
+    """How many calibration patients the rule would need to certify ``max_error``, given the
+    calibration images' error profile: for each multiple of the number of calibration patients,
+    ``n_sim`` calibration sets of that many patients drawn with replacement from these
+    (one image per patient, as the rule calibrates), each calibrated with the same score, target,
+    confidence and grid (:func:`tmvlib.uncertainty.abstention.calibrate_deferral`).
+
+    A simulation under the assumption that new patients err as these do (their scores and errors
+    resampled): a planning figure, not a guarantee.
+
+    Args:
+        calibration: rows with ``patient_id, label, correct``. score: the rule's score function
+            (``FittedDeferral.score``; fixed, not refitted).
+        multiples: calibration-set sizes tried, as multiples of the patients in ``calibration``.
+        share: the share of simulated sets that must certify a threshold.
+    Returns:
+        rows ``patients, multiple, certified`` (share of simulated sets that certified a
+        threshold), ``coverage`` (mean share of the simulated set answered), ``enough``
+        (``certified >= share``).
+    """
+    require_columns(calibration, ["patient_id", "label", "correct"], "patients_to_certify")
+    keep = one_image_per_patient(calibration["patient_id"].to_numpy(), seed)
+    values = np.asarray(score(calibration), dtype=np.float64)[keep]
+    predicted, labels = predicted_labels(calibration)[keep], calibration["label"].to_numpy().astype(int)[keep]
+    rng = np.random.default_rng(seed)
+    rows = []
+    for multiple in multiples:
+        n = int(round(multiple * len(values)))
+        certified, coverage = 0, []
+        for _ in range(n_sim):
+            pick = rng.integers(0, len(values), n)
+            rule = calibrate_deferral(values[pick], predicted[pick], labels[pick], max_error, delta, kind=kind,
+                                      grid=grid, fwer=fwer)
+            certified += rule.certified
+            coverage.append(rule.answers(values[pick], predicted[pick]).mean())
+        rows.append({"patients": n, "multiple": float(multiple), "certified": certified / n_sim,
+                     "coverage": float(np.mean(coverage)), "enough": certified / n_sim >= share})
+    return pd.DataFrame(rows)
+
+
+def nearest_certified(targets: pd.DataFrame, score: str, kind: str) -> pd.Series | None:
+    """The smallest target of the price list (:func:`targets_table` rows) whose rule on ``score``
+    and ``kind`` certified a threshold, or None: what a reader could have instead."""
+    rows = targets[(targets["score"] == score) & (targets["rule"] == kind)
+                   & targets["certified"].astype(bool)].sort_values("max_error")
+    return None if rows.empty else rows.iloc[0]

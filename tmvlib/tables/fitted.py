@@ -31,7 +31,7 @@ from ..metrics.frames import require_columns
 from ..uncertainty.calibrators import CALIBRATIONS, Calibrator
 from ..uncertainty.predictions import fit_method_calibrators
 from .failure_modes import NIH_MODES, candidate_failure_modes, failure_mode_frame
-from .abstention import FittedDeferral, ScoreRecipe, fit_deferral_rules, targets_table
+from .abstention import FittedDeferral, ScoreRecipe, fit_deferral_rules, patients_to_certify, targets_table
 from ..uncertainty.combined_score import CombinedScore, fit_combined_score
 from .quadrants import threshold_at_quantile
 from .trust_cells import cell_error_rates
@@ -138,3 +138,13 @@ def validation_failure_modes(quadrants: pd.DataFrame, peaks: pd.Series, threshol
     val = validation_rows(quadrants, "the card's failure modes")
     return candidate_failure_modes(failure_mode_frame(val, None, peaks, threshold), n_boot=n_boot, seed=seed,
                                    min_images=min_images, within="NIH validation", modes=NIH_MODES)
+
+
+def validation_patients_to_certify(per_image: pd.DataFrame, fitted: FittedDeferral, n_sim: int = 200,
+                                   seed: int = 0) -> pd.DataFrame:
+    """``tables.abstention.patients_to_certify`` of a calibrated rule on the validation rows of
+    ``per_image`` (its own target, confidence, kind, grid and multiplicity correction): how many
+    validation-like patients would certify its target."""
+    r = fitted.rule
+    return patients_to_certify(validation_rows(per_image, "the calibration size needed"), fitted.score, r.max_error,
+                               r.delta, r.kind, np.asarray(r.grid), r.fwer, n_sim=n_sim, seed=seed)
