@@ -36,3 +36,12 @@ def test_secondary_confidence_is_measured_from_one_half():
     from tmvlib.metrics.confidence import distance_to_half
 
     np.testing.assert_allclose(distance_to_half([0.9, 0.5, 0.2, 0.0]), [0.1, 0.5, 0.2, 0.0])
+
+
+def test_extreme_probabilities_are_those_a_reader_takes_as_confident():
+    import numpy as np
+
+    from tmvlib.metrics.confidence import extreme
+
+    assert extreme(np.array([0.05, 0.1, 0.5, 0.9, 0.95])).tolist() == [True, True, False, True, True]
+    assert extreme(np.array([0.2, 0.8]), margin=0.2).all()

@@ -63,3 +63,10 @@ def distance_to_half(probs) -> np.ndarray:
     the predicted class's probability from certainty, measured from p = 0.5)."""
     p = np.asarray(probs, dtype=np.float64)
     return 1 - np.maximum(p, 1 - p)
+
+
+def extreme(probs, margin: float = 0.1) -> np.ndarray:
+    """(N,) bool: ``p <= margin`` or ``p >= 1 - margin``: a probability a reader takes as a
+    confident answer (below 10% or above 90% by default), whatever the decision threshold."""
+    p = np.asarray(probs, dtype=np.float64)
+    return (p <= margin) | (p >= 1 - margin)
