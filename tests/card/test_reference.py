@@ -58,3 +58,26 @@ def test_save_and_load_round_trip(tmp_path):
     assert loaded.intensity_mean == ref.intensity_mean and loaded.k == ref.k
     np.testing.assert_allclose(loaded.bank, ref.bank)
     np.testing.assert_allclose(loaded.knn_distance(ref.bank[:3]), ref.knn_distance(ref.bank[:3]))
+
+
+def test_the_flag_table_applies_the_cards_rule_to_many_images():
+    """chapter 08's rates (ood_flag_frame) flag exactly the images the card defers (input_checks)."""
+    import pandas as pd
+
+    from tmvlib.card.reference import ood_flag_frame
+    from tmvlib.data.tensors import intensity_stats
+
+    ref, rng = _reference()
+    typical = rng.normal(128, 40, (16, 16)).clip(0, 255).astype(np.uint8)
+    inside, outside = np.r_[np.ones(4), np.zeros(4)], np.r_[np.zeros(4), np.ones(4)]
+    cases = [(typical, inside, 1024, 1024, 0.0), (typical, inside, 1024, 1024, 30.0),
+             (np.full((16, 16), 250, np.uint8), inside, 1024, 1024, 0.0), (typical, outside, 1024, 1024, 0.0),
+             (typical, inside, 2000, 1000, 0.0), (typical, inside, 1200, 1000, 0.0), (typical, inside, 7, 7, 0.0)]
+    grays = np.stack([c[0] for c in cases])
+    means, stds = intensity_stats(grays)
+    rows = pd.DataFrame({"intensity_mean": means, "intensity_std": stds, "width": [c[2] for c in cases],
+                         "height": [c[3] for c in cases], "colour_spread": [c[4] for c in cases]})
+    table = ood_flag_frame(ref, rows, np.stack([c[1] for c in cases]))
+    card = [any(c.fired and c.severity == OOD for c in _checks(ref, g, f, w, h, s).values()) for g, f, w, h, s in cases]
+    assert table["flagged"].tolist() == card == [False, True, True, True, True, False, True]
+    assert table["feature distance"].dtype.kind == "f" and table["fired: colour"].tolist()[1]

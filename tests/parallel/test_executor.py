@@ -103,3 +103,21 @@ def test_a_stage_travels_without_what_setup_built(tmp_path):
     stage._engine = threading.Lock()  # unpicklable, like OpenVINO's CompiledModel
     copy = pickle.loads(pickle.dumps(stage))
     assert copy._engine is None and copy.marks == stage.marks and copy.identity() == stage.identity()
+
+
+def test_a_stage_version_above_one_joins_its_identity_and_recomputes_its_shards(tmp_path):
+    import pandas as pd
+
+    from tmvlib.parallel import ImageStage
+
+    class Counting(ImageStage):
+        name = "counting"
+
+        def run(self, records):
+            return pd.DataFrame({"image_id": records["image_id"], "n": 1})
+
+    class CountingV2(Counting):
+        version = 2
+
+    assert "version" not in Counting().identity() and CountingV2().identity()["version"] == 2
+    assert Counting().identity() != CountingV2().identity()

@@ -39,3 +39,14 @@ def test_separation_auroc():
     assert 0.85 < ci.value < 0.99 and ci.low < ci.value < ci.high
     with pytest.raises(ValueError, match="both"):
         separation_auroc(frame[frame["set"] == "test"], "score", "external")
+
+
+def test_fired_checks_counts_each_check_and_any():
+    import pandas as pd
+
+    from tmvlib.tables.ood import fired_checks
+
+    frame = pd.DataFrame({"set": ["test", "test", "external"], "fired: colour": [True, False, True],
+                          "fired: size": [True, False, False], "flagged": [True, False, True]})
+    table = fired_checks(frame, {"colour": "fired: colour", "size": "fired: size"})
+    assert table.loc["test"].tolist() == [1, 1, 1] and list(table.columns) == ["colour", "size", "any (the card defers)"]

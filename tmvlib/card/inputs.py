@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from ..data.errors import ImageLoadError
-from ..data.images import MAX_IMAGE_PIXELS, check_file, decoded_image, gray_of, too_many_pixels
+from ..data.images import MAX_IMAGE_PIXELS, check_file, colour_spread, decoded_image, gray_of, too_many_pixels
 
 # Mean absolute difference between colour channels (0-255 levels) above which an RGB file is a
 # colour picture rather than a grey radiograph saved as RGB (JPEG chroma noise stays below ~2).
@@ -82,17 +81,12 @@ def read_radiograph(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> Rad
             gray = gray_of(image, path)
             bands = image.getbands()
             bit_depth = 16 if image.mode.startswith("I;16") or image.mode == "I" else 8
-            spread = _colour_spread(image) if len(bands) >= 3 else 0.0
+            spread = colour_spread(image)
             return Radiograph(str(path), gray, image.format or path.suffix.lstrip("."), image.mode,
                               bit_depth, len(bands), spread)
     except ImageLoadError as err:
         raise ImageLoadError(path, f"not a readable image: {err.reason}; the trust card reads PNG, "
                                    "JPEG and, with pydicom installed, DICOM") from err
-
-
-def _colour_spread(image: Image.Image) -> float:
-    rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
-    return float((np.abs(rgb[..., 0] - rgb[..., 1]).mean() + np.abs(rgb[..., 1] - rgb[..., 2]).mean()) / 2)
 
 
 def _read_dicom(path: Path, max_pixels: int) -> Radiograph:

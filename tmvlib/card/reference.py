@@ -26,9 +26,18 @@ from sklearn.neighbors import NearestNeighbors
 from ..atomic import atomic_write, atomic_write_text
 from ..data.tensors import intensity_stats
 from ..formatting import bounds_text
+from .inputs import COLOUR_SPREAD
 
 OOD = "out of distribution"
 NOTE = "note"
+# The checks whose firing defers an image (ood_rules), in the order a card lists them.
+OOD_CHECKS = ("colour", "intensity mean", "intensity spread", "feature distance", "aspect ratio", "size")
+
+
+def fired_column(check: str) -> str:
+    """The column of :func:`ood_flag_frame` that holds whether ``check`` fired (``"feature
+    distance"`` itself is the distance)."""
+    return f"fired: {check}"
 
 
 @dataclass
@@ -145,15 +154,70 @@ def _graded(name: str, value: float, low: float, high: float, far: bool, message
     return InputCheck(name, value, low, high, OOD if far else NOTE, far or not low <= value <= high, message)
 
 
+@dataclass(frozen=True)
+class CheckLimits:
+    """The limits of the file-level checks that are not fitted: a colour spread above ``colour``
+    grey levels is a colour picture (out of distribution); an aspect ratio beyond
+    ``aspect_tolerance`` times the training range, or a shorter side below the model input, is a
+    note; beyond ``far_aspect`` times the range, or below the input size divided by
+    ``far_size``, out of distribution."""
+
+    colour: float = COLOUR_SPREAD
+    aspect_tolerance: float = 1.1
+    far_aspect: float = 1.5
+    far_size: float = 2.0
+
+
+def ood_rules(reference: InputReference, colour, mean, std, distance, aspect, side,
+              limits: CheckLimits = CheckLimits()) -> dict[str, np.ndarray]:
+    """Which out-of-distribution check fires, for one image or many (every argument a float or
+    an (N,) array): ``{"colour", "intensity mean", "intensity spread", "feature distance",
+    "aspect ratio", "size"}`` -> bool array; the one rule of the card (:func:`input_checks`) and
+    of chapter 08's rates (:func:`ood_flag_frame`). The aspect ratio and the size count here
+    only when far (their notes do not defer)."""
+    colour, mean, std, distance, aspect, side = (np.asarray(v, dtype=np.float64)
+                                                 for v in (colour, mean, std, distance, aspect, side))
+    (m_low, m_high), (s_low, s_high), (a_low, a_high) = (reference.intensity_mean, reference.intensity_std,
+                                                          reference.aspect_range)
+    return {"colour": colour > limits.colour,
+            "intensity mean": ~((m_low <= mean) & (mean <= m_high)),
+            "intensity spread": ~((s_low <= std) & (std <= s_high)),
+            "feature distance": distance > reference.distance_threshold,
+            "aspect ratio": ~((a_low / limits.far_aspect <= aspect) & (aspect <= a_high * limits.far_aspect)),
+            "size": side < reference.image_size / limits.far_size}
+
+
+def ood_flag_frame(reference: InputReference, rows, features: np.ndarray,
+                   limits: CheckLimits = CheckLimits()):
+    """The card's out-of-distribution check on many images at once.
+
+    Args:
+        rows: ``tmvlib.stages.InputStatsStage`` rows (``intensity_mean, intensity_std, height,
+            width, colour_spread``), one per image. features: (N, F) their pooled features.
+    Returns:
+        a DataFrame with the index of ``rows``: ``feature distance`` (the k-NN distance), one
+        bool column ``fired: <check>`` per check of :func:`ood_rules` (:func:`fired_column`),
+        and ``flagged`` (any of them: the card defers the image).
+    """
+    import pandas as pd
+
+    distance = reference.knn_distance(np.asarray(features))
+    fired = ood_rules(reference, rows["colour_spread"], rows["intensity_mean"], rows["intensity_std"], distance,
+                      rows["width"] / rows["height"], np.minimum(rows["width"], rows["height"]), limits)
+    out = pd.DataFrame({"feature distance": distance, **{fired_column(k): v for k, v in fired.items()}},
+                       index=rows.index)
+    out["flagged"] = out[[fired_column(k) for k in fired]].any(axis=1)
+    return out
+
+
 def input_checks(radiograph, gray_at_size, features, reference: InputReference,
-                 colour_spread: float = 8.0, aspect_tolerance: float = 1.1, far_aspect: float = 1.5,
-                 far_size: float = 2.0) -> list[InputCheck]:
+                 limits: CheckLimits = CheckLimits()) -> list[InputCheck]:
     """Every check for one image (``radiograph`` a :class:`~tmvlib.card.inputs.Radiograph`,
     ``gray_at_size`` uint8 (S, S), ``features`` (F,)). Returns all checks, fired or not.
 
-    Shape and size are graded: an aspect ratio beyond ``aspect_tolerance`` times the training
-    range, or a shorter side below the model input, is a note; beyond ``far_aspect`` times the
-    range, or below the input size divided by ``far_size``, it is out of distribution."""
+    Out of distribution when :func:`ood_rules` fires (the rule chapter 08's rates use). Shape
+    and size are graded: an aspect ratio beyond ``limits.aspect_tolerance`` times the training
+    range, or a shorter side below the model input, is a note."""
     mean, std = (float(v[0]) for v in intensity_stats(np.asarray(gray_at_size)[None]))
     aspect = radiograph.width / radiograph.height
     a_low, a_high = reference.aspect_range
@@ -161,27 +225,27 @@ def input_checks(radiograph, gray_at_size, features, reference: InputReference,
     m_low, m_high = reference.intensity_mean
     s_low, s_high = reference.intensity_std
     side = min(radiograph.width, radiograph.height)
+    far = {name: bool(value) for name, value in
+           ood_rules(reference, radiograph.colour_spread, mean, std, distance, aspect, side, limits).items()}
     return [
-        InputCheck("colour", radiograph.colour_spread, 0.0, colour_spread, OOD,
-                   radiograph.colour_spread > colour_spread,
+        InputCheck("colour", radiograph.colour_spread, 0.0, limits.colour, OOD, far["colour"],
                    f"a colour picture (channels differ by {radiograph.colour_spread:.0f} grey levels on "
                    "average); radiographs are grey"),
-        InputCheck("intensity mean", mean, m_low, m_high, OOD, not m_low <= mean <= m_high,
+        InputCheck("intensity mean", mean, m_low, m_high, OOD, far["intensity mean"],
                    f"mean intensity {mean:.2f} is outside the central 99% of training images "
                    f"{bounds_text(m_low, m_high, digits=2)}"),
-        InputCheck("intensity spread", std, s_low, s_high, OOD, not s_low <= std <= s_high,
+        InputCheck("intensity spread", std, s_low, s_high, OOD, far["intensity spread"],
                    f"intensity spread (std) {std:.2f} is outside the central 99% of training images "
                    f"{bounds_text(s_low, s_high, digits=2)}"),
-        InputCheck("feature distance", distance, 0.0, reference.distance_threshold, OOD,
-                   distance > reference.distance_threshold,
+        InputCheck("feature distance", distance, 0.0, reference.distance_threshold, OOD, far["feature distance"],
                    f"unlike the training images to the model: distance to the {reference.k}th nearest "
                    f"training image {distance:.3f} > {reference.distance_threshold:.3f} (exceeded by "
                    f"{1 - reference.quantile:.0%} of validation images)"),
-        _graded("aspect ratio", aspect, a_low / aspect_tolerance, a_high * aspect_tolerance,
-                 far=not a_low / far_aspect <= aspect <= a_high * far_aspect,
-                 message=f"width/height {aspect:.2f}, training files {a_low:.2f}-{a_high:.2f}: the image is "
-                         "squeezed to a square, which distorts the anatomy"),
-        _graded("size", side, float(reference.image_size), float("inf"), far=side < reference.image_size / far_size,
+        _graded("aspect ratio", aspect, a_low / limits.aspect_tolerance, a_high * limits.aspect_tolerance,
+                far=far["aspect ratio"],
+                message=f"width/height {aspect:.2f}, training files {a_low:.2f}-{a_high:.2f}: the image is "
+                        "squeezed to a square, which distorts the anatomy"),
+        _graded("size", side, float(reference.image_size), float("inf"), far=far["size"],
                 message=f"shorter side {side} px is below the model input ({reference.image_size} px): "
                         "upsampled, fine detail is missing"),
     ]

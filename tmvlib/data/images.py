@@ -100,6 +100,21 @@ def load_image(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarr
         return gray_of(image, path)
 
 
+def colour_spread(image: Image.Image) -> float:
+    """How far a picture is from grey: the mean of ``|R - G|`` and ``|G - B|`` in grey levels
+    (0-255); 0 for an image with fewer than three bands (grey, grey + alpha)."""
+    if len(image.getbands()) < 3:
+        return 0.0
+    rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
+    return float((np.abs(rgb[..., 0] - rgb[..., 1]).mean() + np.abs(rgb[..., 1] - rgb[..., 2]).mean()) / 2)
+
+
+def load_image_and_colour(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[np.ndarray, float]:
+    """:func:`load_image` and the file's :func:`colour_spread`, from one decode."""
+    with decoded_image(path, max_pixels) as image:
+        return gray_of(image, path), colour_spread(image)
+
+
 def gray_of(image: Image.Image, name: str | Path) -> np.ndarray:
     """:func:`to_gray_uint8`, with an unsupported mode reported as an :class:`ImageLoadError`
     naming ``name``."""

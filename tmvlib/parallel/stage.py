@@ -15,13 +15,19 @@ class ImageStage:
     """
 
     name = "stage"
+    #: the version of what :meth:`run` returns: bump it when the rows change (other columns), so
+    #: finished shards of the earlier version are computed again (version 1 is left out of the
+    #: identity, so bumping one stage leaves every other stage's shards valid)
+    version: int = 1
     #: resources of one worker on a Ray cluster (``num_cpus``, ``num_gpus``)
     num_cpus: float = 1
     num_gpus: float = 0
 
     def identity(self) -> dict:
-        """What the results depend on: the stage's name and its public attributes."""
-        return {"stage": self.name, **{k: v for k, v in vars(self).items() if not k.startswith("_")}}
+        """What the results depend on: the stage's name, its version (when above 1) and its public
+        attributes."""
+        version = {} if self.version == 1 else {"version": self.version}
+        return {"stage": self.name, **version, **{k: v for k, v in vars(self).items() if not k.startswith("_")}}
 
     def __getstate__(self) -> dict:
         """The parameters only: what :meth:`setup` built in this process (attributes starting

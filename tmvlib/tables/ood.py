@@ -56,3 +56,13 @@ def separation_auroc(frame: pd.DataFrame, score: str, shifted, by: str = "set", 
         raise ValueError(f"separation_auroc needs rows of both {shifted!r} and another {by}")
     return patient_bootstrap(auroc, labels, frame[score].to_numpy(dtype=float), frame["patient_id"].to_numpy(),
                              n_boot=n_boot, seed=seed)
+
+
+def fired_checks(frame: pd.DataFrame, columns, by: str = "set") -> pd.DataFrame:
+    """Per group of ``by``: how many images each out-of-distribution check flagged (an image can
+    fire several) and how many any of them flagged. ``columns``: check name -> its bool column
+    (``tmvlib.card.reference.ood_flag_frame``'s ``fired: <check>``); ``flagged`` is read too."""
+    columns = dict(columns)
+    require_columns(frame, [by, *columns.values(), "flagged"], "fired_checks")
+    table = frame.groupby(by, sort=False)[[*columns.values(), "flagged"]].sum().astype(int)
+    return table.rename(columns={**{c: name for name, c in columns.items()}, "flagged": "any (the card defers)"})
