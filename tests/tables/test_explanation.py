@@ -14,6 +14,12 @@ from tmvlib.tables.explanation import (agreement_rows, boxes_by_image, confidenc
                                        sanity_verdict)
 
 
+def verdict_of(table, threshold=0.5):
+    """sanity_verdict of these 4-image toy tables (the declared minimum of 5 maps would leave every
+    step undetermined)."""
+    return sanity_verdict(table, threshold, min_maps=2)
+
+
 def blob(center, size=40, sigma=3.0):
     yy, xx = np.mgrid[0:size, 0:size]
     return np.exp(-((yy - center[0]) ** 2 + (xx - center[1]) ** 2) / (2 * sigma ** 2)).astype(np.float32)
@@ -158,15 +164,15 @@ def _rows(tests):
 
 def test_sanity_table_and_verdict_pass_fail_undetermined():
     low, high = [0.1, -0.2, 0.05, 0.0], [0.9, 0.8, 0.85, 0.95]
-    passed = sanity_verdict(sanity_table(_rows({"cascading": [("fc", low)], "data": [("labels", low)]}), n_boot=100))
+    passed = verdict_of(sanity_table(_rows({"cascading": [("fc", low)], "data": [("labels", low)]}), n_boot=100))
     assert passed["verdict"] == "passes" and passed["tests"] == {"cascading": "passes", "data": "passes"}
-    failed = sanity_verdict(sanity_table(_rows({"cascading": [("fc", low)], "independent": [("head", high)]}), n_boot=100))
+    failed = verdict_of(sanity_table(_rows({"cascading": [("fc", low)], "independent": [("head", high)]}), n_boot=100))
     assert failed["verdict"] == "fails" and failed["worst"]["layer"] == "head"
     assert failed["worst"]["value"] == pytest.approx(np.mean(high))
     # a strongly negative correlation is still similarity (the ranking survived, inverted)
-    assert sanity_verdict(sanity_table(_rows({"cascading": [("fc", [-0.9, -0.8, -0.85, -0.9])]}), n_boot=100))[
+    assert verdict_of(sanity_table(_rows({"cascading": [("fc", [-0.9, -0.8, -0.85, -0.9])]}), n_boot=100))[
         "verdict"] == "fails"
-    straddle = sanity_verdict(sanity_table(_rows({"cascading": [("fc", [0.0, 1.0, 0.0, 1.0])]}), n_boot=100))
+    straddle = verdict_of(sanity_table(_rows({"cascading": [("fc", [0.0, 1.0, 0.0, 1.0])]}), n_boot=100))
     assert straddle["verdict"] == "undetermined"
 
 
@@ -175,7 +181,7 @@ def test_constant_maps_are_missing_not_passes():
     rho = table[table["quantity"] == "|Spearman|"].set_index("layer")
     assert rho.loc["fc", "missing"] == 1 and rho.loc["fc", "images"] == 3
     assert rho.loc["head", "missing"] == 4 and np.isnan(rho.loc["head", "value"])
-    verdict = sanity_verdict(table)
+    verdict = verdict_of(table)
     assert verdict["verdict"] == "undetermined" and verdict["missing"] == 5
 
 
@@ -202,3 +208,10 @@ def test_fidelity_table_of_identical_and_shifted_maps():
     assert rows.loc[0, "spearman"] == pytest.approx(1.0) and rows.loc[1, "iou_topk"] == 0.0
     assert table["quantity"].tolist() == ["Spearman with exact", "IoU of top 5% with exact"]
     assert table.loc[1, "value"] == pytest.approx(0.5)
+
+
+def test_a_step_resting_on_too_few_maps_is_undetermined_not_a_pass():
+    table = sanity_table(_rows({"cascading": [("fc", [0.1, 0.0, 0.2, 0.1])]}), n_boot=100)
+    assert verdict_of(table)["verdict"] == "passes"
+    few = sanity_verdict(table, 0.5, min_maps=5)
+    assert few["verdict"] == "undetermined" and few["min_maps"] == 5

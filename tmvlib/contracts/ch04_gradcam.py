@@ -21,6 +21,8 @@ class Params:
     coverages: list[float] = param([0.25, 0.5, 0.75, 1.0], "shares of the most confident boxed images "
                                                             "for localisation at coverage")
     sanity_images: int = param(16, "boxed images (one per patient, salted-hash order) in the randomisation checks")
+    sanity_min_maps: int = param(5, "a randomisation step resting on fewer non-constant randomised maps is "
+                                    "undetermined, not a pass or a fail")
     sanity_threshold: float = param(0.5, "pass: median |Spearman| with the trained map below this "
                                          "after randomising")
     batch_size: int = param(16, "images per forward/backward pass")

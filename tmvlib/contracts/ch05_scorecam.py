@@ -28,6 +28,8 @@ class Params:
     engine: Literal["auto", "torch", "openvino", "onnxruntime"] = param("auto", "forward engine of Score-CAM's scoring passes: auto (the fastest measured here), torch, openvino, onnxruntime")
     scorecam_top_k: int = param(128, "channels scored by the top-k fast path whose fidelity is measured "
                                      "(chapters 06-07 use theirs)")
+    sanity_min_maps: int = param(5, "a randomisation step resting on fewer non-constant randomised maps is "
+                                    "undetermined, not a pass or a fail")
     sanity_threshold: float = param(0.5, "pass: median |Spearman| with the trained map below this "
                                          "after randomising")
     n_boot: int = param(1000, N_BOOT)

@@ -189,9 +189,11 @@ def sanity_text(verdict: Mapping) -> str:
     word = {"passes": "passes", "fails": "FAILS", "undetermined": "is undetermined on"}[verdict["verdict"]]
     counts = steps["verdict"].value_counts()
     blank = int(((steps["verdict"] == "undetermined") & (steps["images"] == 0)).sum())
-    undetermined = f"{counts.get('undetermined', 0)} undetermined"
-    if blank:
-        undetermined += f" ({blank} because every randomised map was constant)"
+    few = int(((steps["verdict"] == "undetermined") & (steps["images"] > 0)
+               & (steps["images"] < verdict.get("min_maps", 0))).sum())
+    reasons = ([f"{blank} because every randomised map was constant"] if blank else []) + (
+        [f"{few} because fewer than {verdict['min_maps']} randomised maps were non-constant"] if few else [])
+    undetermined = f"{counts.get('undetermined', 0)} undetermined" + (f" ({'; '.join(reasons)})" if reasons else "")
     text = (f"{word} the randomisation checks: of {len(steps)} steps ({', '.join(verdict['tests'])}; "
             f"{verdict['images']} images each; pass = upper 95% bound of the mean |Spearman| below "
             f"{verdict['threshold']:g}), {counts.get('passes', 0)} pass, {counts.get('fails', 0)} fail and "

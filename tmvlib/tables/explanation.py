@@ -328,11 +328,13 @@ def sanity_table(rows: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.Da
     return _in_test_order(pd.DataFrame(out))
 
 
-def sanity_verdict(table: pd.DataFrame, threshold: float = 0.5) -> dict:
+def sanity_verdict(table: pd.DataFrame, threshold: float = 0.5, min_maps: int = 5) -> dict:
     """The pass rule, fixed before looking, applied to ``sanity_table`` rows: at each test and
     step, the mean ``|Spearman|`` of randomised and trained maps **passes** when its 95%
     interval lies below ``threshold``, **fails** when the interval lies at or above it, and is
-    **undetermined** when the interval straddles it or no map was defined. A method passes when
+    **undetermined** when the interval straddles it or fewer than ``min_maps`` randomised maps
+    were defined (non-constant): a step resting on one or two maps has an interval of no width
+    and decides nothing. A method passes when
     every step of every test passes, fails when any fails, else is undetermined. Returns
     ``verdict`` ("passes" / "fails" / "undetermined"), ``steps`` (a DataFrame: ``test, layer,
     value, low, high, images, missing, verdict``), ``worst`` (the step row with the highest
@@ -341,7 +343,7 @@ def sanity_verdict(table: pd.DataFrame, threshold: float = 0.5) -> dict:
     steps = table[table["quantity"] == "|Spearman|"].copy()
     steps["verdict"] = np.select([steps["high"] < threshold, steps["low"] >= threshold],
                                  ["passes", "fails"], "undetermined")
-    steps.loc[steps["value"].isna(), "verdict"] = "undetermined"
+    steps.loc[steps["value"].isna() | (steps["images"] < min_maps), "verdict"] = "undetermined"
 
     def combine(verdicts) -> str:
         verdicts = set(verdicts)
@@ -353,7 +355,7 @@ def sanity_verdict(table: pd.DataFrame, threshold: float = 0.5) -> dict:
                                                                  "images", "missing", "verdict"]],
             "worst": worst, "missing": int(steps["missing"].sum()), "tests": tests,
             "images": int((steps["images"] + steps["missing"]).max()),
-            "threshold": threshold}
+            "threshold": threshold, "min_maps": int(min_maps)}
 
 
 def faithfulness_rows(score_fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
