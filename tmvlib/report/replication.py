@@ -8,36 +8,53 @@ from .wording import interval_text, position
 
 
 def finding_verdicts(table: pd.DataFrame, reference: str) -> pd.DataFrame:
-    """Per finding (:data:`FINDINGS`) and replicate: where its interval lies against the
-    finding's reference value (``"above"``, ``"below"``, ``"includes"``), and whether that is
-    the verdict of the ``reference`` replicate.
+    """Per finding (:data:`FINDINGS`) and replicate other than ``reference``: where its interval
+    lies against the finding's reference value (``"above"``, ``"below"``, ``"includes"``), and
+    whether it repeats the ``reference`` replicate's finding. A finding of a difference (above or
+    below) holds where the replicate's interval lies on the same side; a finding of **no**
+    difference holds only where the replicate's whole interval lies within the finding's
+    equivalence margin (``equivalent``): an interval that merely includes the reference value is
+    low power, not a replication. The reference replicate is left out (it holds trivially).
 
     Args:
         table: stacked :func:`replicate_quantities` with a ``replicate`` column.
         reference: the replicate whose verdicts are the report's findings.
     Returns:
-        ``quantity, replicate, position, reference_position, holds``.
+        ``quantity, replicate, position, reference_position, equivalent, margin, holds``.
     """
     rows = []
-    for quantity, (against, _) in FINDINGS.items():
+    for quantity, (against, _, margin) in FINDINGS.items():
         part = table[table["quantity"] == quantity]
         if part.empty:
             continue
         where = {r.replicate: position(r.low, r.high, against) for r in part.itertuples()}
         if reference not in where:
             raise KeyError(f"reference replicate {reference!r} lacks {quantity!r}")
-        rows += [{"quantity": quantity, "replicate": name, "position": pos, "reference_position": where[reference],
-                  "holds": pos == where[reference]} for name, pos in where.items()]
+        for r in part.itertuples():
+            if r.replicate == reference:
+                continue
+            equivalent = bool(against - margin <= r.low and r.high <= against + margin)
+            holds = equivalent if where[reference] == "includes" else where[r.replicate] == where[reference]
+            rows.append({"quantity": quantity, "replicate": r.replicate, "position": where[r.replicate],
+                         "reference_position": where[reference], "equivalent": equivalent, "margin": margin,
+                         "holds": holds})
     return pd.DataFrame(rows)
 
 
 def holds_text(verdicts: pd.DataFrame, quantity: str) -> str:
-    """``"holds in 9/9 configurations"`` (or ``"holds in 4/9: not in efficientnet_lite2 · seed 1,
-    ..."``) for one finding of :func:`finding_verdicts`."""
+    """How one finding of :func:`finding_verdicts` fared in the other configurations, e.g.
+    ``"holds in 6 of the 8 other configurations (6 above, 2 include the reference value, 0
+    below)"``; for a finding of no difference, ``"... (within the equivalence margin ±0.05: 1;
+    ...)"``; the configurations where it does not hold are named."""
     part = verdicts[verdicts["quantity"] == quantity]
-    held = int(part["holds"].sum())
-    text = f"holds in {held}/{len(part)} configurations"
-    if held < len(part):
+    held, n = int(part["holds"].sum()), len(part)
+    counts = part["position"].value_counts()
+    spread = (f"{counts.get('above', 0)} above, {counts.get('includes', 0)} include the reference value, "
+              f"{counts.get('below', 0)} below")
+    if len(part) and part["reference_position"].iloc[0] == "includes":
+        spread = f"within the equivalence margin ±{part['margin'].iloc[0]:g}: {held}; " + spread
+    text = f"holds in {held} of the {n} other configurations ({spread})"
+    if held < n:
         text += ": not in " + ", ".join(part.loc[~part["holds"], "replicate"])
     return text
 

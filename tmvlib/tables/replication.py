@@ -37,13 +37,16 @@ PRIMARY_ENDPOINT = "primary endpoint: AURC, combined score - confidence, NIH tes
 DANGER_SHARE = "danger-zone share, NIH test"
 INSTABILITY = TTA_INSTABILITY
 # quantity -> (reference value its verdict is read against, kind)
+# finding -> (its reference value, how it reads, the equivalence margin: a "no difference" holds in a
+# replicate only when the replicate's whole interval lies within reference +- margin; declared in
+# book/protocol.md before the replicates were read)
 FINDINGS = {
-    AUROC_TEST: (0.5, "vs chance"),
-    AUROC_EXTERNAL: (0.5, "vs chance"),
-    ECE_CHANGE: (0.0, "difference"),
-    ERROR_AUROC_CONFIDENCE: (0.5, "vs chance"),
-    ERROR_AUROC_INSTABILITY: (0.5, "vs chance"),
-    PRIMARY_ENDPOINT: (0.0, "difference"),
+    AUROC_TEST: (0.5, "vs chance", 0.05),
+    AUROC_EXTERNAL: (0.5, "vs chance", 0.05),
+    ECE_CHANGE: (0.0, "difference", 0.02),
+    ERROR_AUROC_CONFIDENCE: (0.5, "vs chance", 0.05),
+    ERROR_AUROC_INSTABILITY: (0.5, "vs chance", 0.05),
+    PRIMARY_ENDPOINT: (0.0, "difference", 0.01),
 }  # the danger-zone share is reported (level and spread), not read as a finding
 
 
