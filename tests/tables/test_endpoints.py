@@ -16,6 +16,7 @@ def per_image(n=300, seed=0):
             "set": name, "image_id": [f"{name}{i}" for i in range(n)], "patient_id": np.arange(n) // 2,
             "correct": ~wrong, "decision uncertainty": confidence, "1 - max(p, 1-p)": rng.random(n) / 2,
             "instability (TTA)": rng.random(n), "flip rate (TTA)": rng.integers(0, 7, n) / 6,
+            "constant map (TTA)": rng.random(n) < 0.05,
             # a combined score that knows the errors a little better than the confidence
             "combined": confidence + 0.3 * wrong}))
     return pd.concat(rows, ignore_index=True)
@@ -36,7 +37,8 @@ def test_a_better_score_has_a_lower_aurc_and_higher_auroc():
 
 def test_endpoint_table_declares_one_primary_and_a_holm_family():
     table = endpoint_table(per_image(), n_boot=100)
-    assert table["comparison"].tolist() == ["primary", *[c.name for c in SECONDARY], "primary (AUGRC)"]
+    assert table["comparison"].tolist() == ["primary", *[c.name for c in SECONDARY], "primary (AUGRC)",
+                                            "primary (no blank maps)", "S3 (no blank maps)"]
     primary = endpoint_row(table, "primary")
     assert primary["set"] == PRIMARY.set == "test" and primary["quantity"] == "AURC"
     assert np.isnan(primary["p_holm"]) and primary["mdd"] > 0
@@ -48,3 +50,8 @@ def test_endpoint_table_declares_one_primary_and_a_holm_family():
     augrc = endpoint_row(table, "primary (AUGRC)")
     assert augrc["role"] == "sensitivity" and np.isnan(augrc["p_holm"]) and augrc["lower_is_better"]
     assert augrc["high"] < 0  # the better score has the lower AUGRC too
+    # without the blank maps: the same comparison on fewer images
+    frame = per_image()
+    test = frame[(frame["set"] == "test") & ~frame["constant map (TTA)"]]
+    kept = paired_score_difference(test, "combined", "decision uncertainty", "AURC", n_boot=100)
+    assert endpoint_row(table, "primary (no blank maps)")["value"] == pytest.approx(kept.value)

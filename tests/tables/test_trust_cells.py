@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tmvlib.metrics.bootstrap import patient_bootstrap_mean
-from tmvlib.tables.trust_cells import (INSTABILITY_COLUMNS, STABILITY_SOURCES, cell_error_rates,
+from tmvlib.tables.trust_cells import (INSTABILITY_COLUMNS, STABILITY_SOURCES, cell_error_rates, constant_map_counts,
                                        fill_constant_maps, is_confident, is_stable, trust_cell)
 
 
@@ -39,6 +39,8 @@ def test_fill_constant_maps_ranks_them_last_and_copies():
     assert out["instability (MC dropout)"].tolist() == [0.1, 0.3, 0.3, 0.2]
     assert out["instability (ensemble)"].tolist() == [0.5, 0.4, 0.5, 0.5]
     assert out["instability (TTA)"].tolist() == [0.2] * 4
+    assert out["constant map (MC dropout)"].tolist() == [False, True, False, False]
+    assert constant_map_counts(out).loc["val"].tolist() == [4, 1, 2, 0]
     assert np.isnan(out.loc[0, "other"])  # not an instability column: untouched
     assert frame["instability (MC dropout)"].isna().sum() == 1  # the input is not modified
     assert INSTABILITY_COLUMNS == tuple(f"instability ({s})" for s in STABILITY_SOURCES)

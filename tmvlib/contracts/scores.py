@@ -22,5 +22,16 @@ def flip_rate_column(source: str) -> str:
     return f"flip rate ({source})"
 
 
+def constant_map_column(instability: str) -> str:
+    """``constant map (<source>)`` for the column ``instability (<source>)``: True where the
+    explanation was constant (blank), so its instability was undefined and filled
+    (``tmvlib.tables.trust_cells.fill_constant_maps``); ``<column>: constant map`` for a column
+    named otherwise."""
+    if instability.startswith("instability"):
+        return instability.replace("instability", "constant map", 1)
+    return f"{instability}: constant map"
+
+
 TTA_INSTABILITY = instability_column("TTA")
+TTA_CONSTANT_MAP = constant_map_column(TTA_INSTABILITY)
 TTA_FLIP_RATE = flip_rate_column("TTA")

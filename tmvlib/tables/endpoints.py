@@ -19,7 +19,9 @@ Declared in ``book/methodology.md`` before the chapters report them:
   comparison in AUGRC (``tmvlib.metrics.selective.augrc``, Traub et al. 2024), which counts every
   error once whatever its rank where AURC weighs the most confident cases most. The two scores
   are compared on the same predictions, so the errors are the same and the e-AUGRC difference
-  equals the AUGRC difference. The primary endpoint stays the AURC difference.
+  equals the AUGRC difference. The primary endpoint stays the AURC difference. And the primary
+  endpoint and S3 without the NIH test images whose TTA Grad-CAM was constant (blank): a blank
+  map's instability is a fill (the validation maximum), so "unstable" partly means "blank".
 
 An error is ``~correct`` (the prediction at the run's decision threshold differs from the label).
 """
@@ -32,7 +34,8 @@ import pandas as pd
 
 from ..metrics.discrimination import auroc
 from ..metrics.paired import PairedDifference, holm_family, paired_bootstrap
-from ..contracts.scores import DECISION_UNCERTAINTY, DISTANCE_TO_HALF, TTA_FLIP_RATE, TTA_INSTABILITY
+from ..contracts.scores import (DECISION_UNCERTAINTY, DISTANCE_TO_HALF, TTA_CONSTANT_MAP, TTA_FLIP_RATE,
+                               TTA_INSTABILITY)
 from ..metrics.frames import errors_and_patients, score_array
 from .error_detection import error_augrc, error_aurc
 
@@ -42,14 +45,16 @@ COMBINED_FEATURES = (DECISION_UNCERTAINTY, TTA_INSTABILITY)  # what chapter 06 f
 
 @dataclass(frozen=True)
 class Comparison:
-    """One declared comparison: ``a - b`` in ``quantity`` (``"AURC"``, lower is better, or
-    ``"error-detection AUROC"``, higher is better) on the images of ``set``."""
+    """One declared comparison: ``a - b`` in ``quantity`` (``"AURC"`` or ``"AUGRC"``, lower is
+    better, or ``"error-detection AUROC"``, higher is better) on the images of ``set`` (without
+    those whose TTA Grad-CAM was constant, when ``without_constant_maps``)."""
 
     name: str
     quantity: str
     a: str
     b: str
     set: str
+    without_constant_maps: bool = False  # leave out the images whose TTA Grad-CAM was constant (blank)
 
     @property
     def lower_is_better(self) -> bool:
@@ -65,7 +70,12 @@ SECONDARY = (
     Comparison("S4", "error-detection AUROC", TTA_FLIP_RATE, DECISION_UNCERTAINTY, "test"),
     Comparison("S5", "AURC", DECISION_UNCERTAINTY, DISTANCE_TO_HALF, "test"),
 )
-SENSITIVITY = (Comparison("primary (AUGRC)", "AUGRC", COMBINED, DECISION_UNCERTAINTY, "test"),)
+SENSITIVITY = (
+    Comparison("primary (AUGRC)", "AUGRC", COMBINED, DECISION_UNCERTAINTY, "test"),
+    Comparison("primary (no blank maps)", "AURC", COMBINED, DECISION_UNCERTAINTY, "test", without_constant_maps=True),
+    Comparison("S3 (no blank maps)", "error-detection AUROC", TTA_INSTABILITY, DECISION_UNCERTAINTY, "test",
+               without_constant_maps=True),
+)
 
 
 def paired_score_difference(frame: pd.DataFrame, a: str, b: str, quantity: str,
@@ -117,8 +127,10 @@ def endpoint_table(per_image: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
     rows = []
     for role, comparisons in (("primary", (primary,)), ("secondary", secondary), ("sensitivity", sensitivity)):
         for c in comparisons:
-            d = paired_score_difference(per_image[per_image["set"] == c.set], c.a, c.b, c.quantity,
-                                        n_boot=n_boot, seed=seed)
+            rows_of_set = per_image[per_image["set"] == c.set]
+            if c.without_constant_maps:
+                rows_of_set = rows_of_set[~rows_of_set[TTA_CONSTANT_MAP].astype(bool)]
+            d = paired_score_difference(rows_of_set, c.a, c.b, c.quantity, n_boot=n_boot, seed=seed)
             rows.append(d.row(comparison=c.name, role=role, quantity=c.quantity, set=c.set, a=c.a, b=c.b,
                               lower_is_better=c.lower_is_better))
     table = pd.DataFrame(rows)

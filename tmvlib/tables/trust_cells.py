@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..contracts.scores import instability_column
+from ..contracts.scores import constant_map_column, instability_column
 from ..explain.stability import SOURCES
 from ..metrics.bootstrap import patient_bootstrap_mean
 
@@ -81,7 +81,9 @@ def fill_constant_maps(frame: pd.DataFrame, columns: Sequence[str] = INSTABILITY
                        reference_set: str = "val") -> pd.DataFrame:
     """A copy of ``frame`` whose NaN instabilities (constant maps) hold their column's largest
     value over the ``reference_set`` rows (validation), so a constant map ranks with the least
-    stable validation images (see the module doc).
+    stable validation images (see the module doc), and which keeps, per column, where the map was
+    constant (``constant map (<source>)``, ``contracts.scores.constant_map_column``): "unstable"
+    partly means "blank", and chapter 06 reports those images apart.
 
     Args:
         frame: per-image rows with a ``set`` column, e.g. of
@@ -91,7 +93,8 @@ def fill_constant_maps(frame: pd.DataFrame, columns: Sequence[str] = INSTABILITY
         reference_set: the rows whose maximum fills the NaNs; only they are read, so test and
             external values cannot leak into what is fitted on validation.
     Returns:
-        the copy; other columns unchanged. A column without a finite validation value stays NaN.
+        the copy, with a boolean ``constant map (<source>)`` column per instability column; other
+        columns unchanged. A column without a finite validation value stays NaN.
     Raises:
         ValueError: ``frame`` has no ``reference_set`` row.
     """
@@ -100,8 +103,20 @@ def fill_constant_maps(frame: pd.DataFrame, columns: Sequence[str] = INSTABILITY
     if not reference.any():
         raise ValueError(f"fill_constant_maps: no {reference_set!r} row to take the maxima from")
     out = frame.copy()
+    for column in columns:
+        out[constant_map_column(column)] = out[column].isna()
     out[columns] = out[columns].fillna(out.loc[reference, columns].max())
     return out
+
+
+def constant_map_counts(frame: pd.DataFrame, columns: Sequence[str] = INSTABILITY_COLUMNS) -> pd.DataFrame:
+    """Per set (rows of :func:`fill_constant_maps`' output): the images, and how many had a
+    constant (blank) map under each source, the explanations whose instability is a fill, not a
+    measurement."""
+    flags = [constant_map_column(c) for c in columns]
+    table = frame.groupby("set", sort=False)[flags].sum().astype(int)
+    table.insert(0, "images", frame.groupby("set", sort=False).size())
+    return table
 
 
 def cell_error_rates(quadrants: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict[str, dict]:
