@@ -54,3 +54,24 @@ def test_blurred_baseline_keeps_brightness_and_loses_detail():
     assert abs(blurred.mean().item() - x.mean().item()) < 0.02
     assert blurred[:, 16:48, 16:48].std().item() < 0.05  # stripes gone away from the edges
     assert blurred_baseline(torch.rand(3, 8, 8), sigma=10.0).shape == (3, 8, 8)  # kernel clipped
+
+
+def test_ties_are_broken_at_random_and_averaged_not_swept_by_position():
+    import numpy as np
+    import torch
+
+    from tmvlib.explain.faithfulness import has_ties, perturbation_curves, saliency_order
+
+    # a score that only sees the top row: a constant map deleted by position would empty it first
+    x, baseline = torch.ones(1, 8, 8), torch.zeros(1, 8, 8)
+    score = lambda batch: batch[:, 0, 0, :].mean(dim=1)  # noqa: E731
+    flat = np.zeros((8, 8))
+    assert has_ties(flat) and not has_ties(np.arange(64.0).reshape(8, 8))
+    by_position, _ = perturbation_curves(score, x, flat, baseline, steps=8, tie_orders=0)
+    assert by_position[1] == 0.0  # the first eighth deleted is exactly the top row
+    averaged, _ = perturbation_curves(score, x, flat, baseline, steps=8, tie_orders=16, seed=0)
+    assert 0.7 < averaged[1] < 1.0  # random ties remove about an eighth of the top row
+    assert (saliency_order(flat, seed=1) != saliency_order(flat, seed=2)).any()
+    smooth = np.arange(64.0).reshape(8, 8)  # no ties: one order, the same for every seed
+    assert np.array_equal(perturbation_curves(score, x, smooth, baseline, steps=8, tie_orders=3)[0],
+                          perturbation_curves(score, x, smooth, baseline, steps=8, tie_orders=0)[0])

@@ -8,9 +8,11 @@ from the baseline and puts the pixels back in the same order: the score should r
 area). Both need only forward passes, batched here (``steps + 1`` inputs per image and curve).
 
 The explained score is ``score_fn(x)``: for this project's single-logit classifier, the
-probability of the positive class, the quantity Grad-CAM and Score-CAM explain. Ties in the map
-are ordered by position (row-major), so a constant map deletes top to bottom: a position prior,
-not an explanation, which is what a baseline map should look like here.
+probability of the positive class, the quantity Grad-CAM and Score-CAM explain. **Ties** in the
+map are broken at random and the curves averaged over ``tie_orders`` seeded orders. A post-ReLU
+CAM has large exact-zero areas; ordered by position (row-major), its tail would sweep the image
+top to bottom while a smooth map without ties would not, a method-dependent artefact inside any
+paired difference. A map without ties has one order, computed once.
 """
 from __future__ import annotations
 
@@ -22,17 +24,29 @@ import torch
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 
 
-def saliency_order(heatmap) -> np.ndarray:
-    """Flat pixel indices of ``heatmap`` (H, W) from most to least salient (ties by position)."""
+def saliency_order(heatmap, seed: int | None = None) -> np.ndarray:
+    """Flat pixel indices of ``heatmap`` (H, W) from most to least salient; ties by position
+    (``seed`` None) or in a random order drawn with ``seed``."""
     heat = np.asarray(heatmap, dtype=np.float64)
     if heat.ndim != 2 or not np.isfinite(heat).all():
         raise ValueError(f"heatmap must be a finite (H, W) map, got shape {heat.shape}")
-    return np.argsort(-heat.ravel(), kind="stable")
+    if seed is None:
+        return np.argsort(-heat.ravel(), kind="stable")
+    jitter = np.random.default_rng(seed).permutation(heat.size)
+    return np.lexsort((jitter, -heat.ravel()))  # by saliency, ties by the random draw
+
+
+def has_ties(heatmap) -> bool:
+    """True when two pixels of ``heatmap`` share a value (their order is then a choice)."""
+    flat = np.asarray(heatmap).ravel()
+    return len(np.unique(flat)) < flat.size
 
 
 def perturbation_curves(score_fn: ScoreFn, x: torch.Tensor, heatmap, baseline: torch.Tensor,
-                        steps: int = 20, batch_size: int = 21) -> tuple[np.ndarray, np.ndarray]:
-    """Deletion and insertion curves of one image.
+                        steps: int = 20, batch_size: int = 21, tie_orders: int = 3,
+                        seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Deletion and insertion curves of one image, averaged over ``tie_orders`` random orders of
+    the map's tied pixels (seeds ``seed, seed + 1, ...``; one order when the map has no ties).
 
     Args:
         score_fn: model inputs ``(B, C, H, W)`` -> explained scores ``(B,)`` (e.g. the positive
@@ -42,6 +56,7 @@ def perturbation_curves(score_fn: ScoreFn, x: torch.Tensor, heatmap, baseline: t
             per-channel mean).
         steps: the curve has ``steps + 1`` points, after removing (inserting) ``0, 1/steps, ..., 1``
             of the pixels.
+        tie_orders: random tie orders averaged (0: ties by position, the earlier behaviour).
     Returns:
         ``(deletion, insertion)``, each ``(steps + 1,)`` scores; ``deletion[0]`` is the score of
         ``x`` and ``insertion[0]`` that of the baseline.
@@ -52,7 +67,14 @@ def perturbation_curves(score_fn: ScoreFn, x: torch.Tensor, heatmap, baseline: t
         raise ValueError(f"heatmap {np.shape(heatmap)} does not match the input's {tuple(x.shape[1:])}")
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
-    order = torch.from_numpy(saliency_order(heatmap))
+    seeds = [None] if tie_orders < 1 or not has_ties(heatmap) else [seed + k for k in range(tie_orders)]
+    curves = [_curves(score_fn, x, saliency_order(heatmap, s), baseline, steps, batch_size) for s in seeds]
+    return tuple(np.mean([c[i] for c in curves], axis=0) for i in (0, 1))
+
+
+def _curves(score_fn: ScoreFn, x: torch.Tensor, flat_order: np.ndarray, baseline: torch.Tensor, steps: int,
+            batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    order = torch.from_numpy(flat_order)
     n_pixels = order.numel()
     counts = [round(k * n_pixels / steps) for k in range(steps + 1)]
     rank = torch.empty(n_pixels, dtype=torch.long)
