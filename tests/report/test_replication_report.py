@@ -3,7 +3,7 @@ import pytest
 
 from tmvlib.report.replication import (finding_sentences, finding_text, finding_verdicts, holds_text,
                                        replication_display, tta_budget_text)
-from tmvlib.tables.replication import AUROC_TEST, ECE_CHANGE, ERROR_AUROC_CONFIDENCE
+from tmvlib.tables.replication import AUROC_TEST, NLL_CHANGE, ERROR_AUROC_CONFIDENCE
 
 
 def test_verdicts_count_agreement_with_the_reference():
@@ -12,14 +12,14 @@ def test_verdicts_count_agreement_with_the_reference():
         rows.append({"replicate": name, "backbone": name, "quantity": AUROC_TEST, "value": (low + high) / 2,
                      "low": low, "high": high})
         wide = 0.05 if name == "c" else 0.01  # c's null is too wide to be within the margin of 0.02
-        rows.append({"replicate": name, "backbone": name, "quantity": ECE_CHANGE, "value": 0.0, "low": -wide,
+        rows.append({"replicate": name, "backbone": name, "quantity": NLL_CHANGE, "value": 0.0, "low": -wide,
                      "high": wide})
     verdicts = finding_verdicts(pd.DataFrame(rows), reference="a")
     assert "a" not in set(verdicts["replicate"])  # the reference holds trivially: left out
     assert holds_text(verdicts, AUROC_TEST) == (
         "holds in 1 of the 2 other configurations (1 above, 1 include the reference value, 0 below): not in c")
     # a repeated null holds only within the equivalence margin, not because it includes 0
-    assert holds_text(verdicts, ECE_CHANGE) == (
+    assert holds_text(verdicts, NLL_CHANGE) == (
         "holds in 1 of the 2 other configurations (within the equivalence margin ±0.02: 1; 0 above, 2 include "
         "the reference value, 0 below): not in c")
     assert ERROR_AUROC_CONFIDENCE not in set(verdicts["quantity"])
@@ -43,3 +43,18 @@ def test_display_has_a_column_per_seed_and_the_spread():
 def test_tta_budget_says_when_fewer_perturbations_are_used():
     assert "fewer than chapter 06's 6" in tta_budget_text(2, 6)
     assert tta_budget_text(2, 2).endswith("as many as chapter 06")
+
+
+def test_the_reference_is_checked_against_chapter_06s_tta_findings():
+    from tmvlib.report.replication import tta_reference_text
+    from tmvlib.tables.replication import ERROR_AUROC_INSTABILITY, PRIMARY_ENDPOINT
+
+    table = pd.DataFrame([{"replicate": "ref", "quantity": ERROR_AUROC_INSTABILITY, "value": 0.55, "low": 0.45,
+                           "high": 0.65},
+                          {"replicate": "ref", "quantity": PRIMARY_ENDPOINT, "value": 0.02, "low": 0.01, "high": 0.03}])
+    same = pd.DataFrame([{"quantity": ERROR_AUROC_INSTABILITY, "value": 0.5, "low": 0.4, "high": 0.6},
+                         {"quantity": PRIMARY_ENDPOINT, "value": 0.02, "low": 0.005, "high": 0.04}])
+    assert tta_reference_text(table, same, "ref") == "the reference gives chapter 06's verdict on both TTA-based findings"
+    other = same.assign(low=[0.52, -0.01])
+    text = tta_reference_text(table, other, "ref")
+    assert text.startswith("the reference's verdict differs from chapter 06's on ") and PRIMARY_ENDPOINT in text

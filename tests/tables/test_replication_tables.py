@@ -4,7 +4,7 @@ import pytest
 
 from tmvlib.tables.quadrants import QuadrantRules
 from tmvlib.tables.replication import (AUROC_EXTERNAL, AUROC_TEST, ECE_CHANGE, ERROR_AUROC_CONFIDENCE, FINDINGS,
-                                       replicate_quantities, seed_spread)
+                                       NLL_CHANGE, replicate_quantities, seed_spread)
 
 
 def _set(rng, n, signal):
@@ -19,8 +19,8 @@ def test_quantities_read_validation_only_and_contain_their_estimates():
     parts = {"val": _set(rng, 120, 1.5), "test": _set(rng, 120, 1.5), "external": _set(rng, 120, 0.0)}
     sets, logits = {k: v[0] for k, v in parts.items()}, {k: v[1] for k, v in parts.items()}
     table = replicate_quantities(sets, logits, "youden", n_boot=100)
-    assert {AUROC_TEST, AUROC_EXTERNAL, ECE_CHANGE, ERROR_AUROC_CONFIDENCE} <= set(table["quantity"]) <= set(FINDINGS) | {
-        "smooth ECE, NIH test, uncalibrated", "smooth ECE, NIH test, temperature-scaled"}
+    assert {AUROC_TEST, AUROC_EXTERNAL, NLL_CHANGE, ERROR_AUROC_CONFIDENCE} <= set(table["quantity"]) <= set(FINDINGS) | {
+        "smooth ECE, NIH test, uncalibrated", "smooth ECE, NIH test, temperature-scaled", ECE_CHANGE}
     q = table.set_index("quantity")
     assert q.loc[AUROC_TEST, "low"] > 0.5 and q.loc[AUROC_EXTERNAL, "low"] < 0.5 < q.loc[AUROC_EXTERNAL, "high"]
     assert ((table["low"] <= table["value"]) & (table["value"] <= table["high"])).all()
@@ -59,3 +59,15 @@ def test_seed_spread_summarises_each_quantity_over_seeds():
     spread = seed_spread(rows).iloc[0]
     assert (spread["seeds"], spread["min"], spread["max"]) == (3, 0.7, 0.8)
     assert spread["mean"] == pytest.approx(0.75)
+
+
+def test_chapter_06s_own_tta_findings_are_read_from_its_tables():
+    from tmvlib.tables.replication import ERROR_AUROC_INSTABILITY, PRIMARY_ENDPOINT, chapter06_findings
+
+    rng = np.random.default_rng(1)
+    wrong = rng.random(200) < 0.3
+    scores = pd.DataFrame({"set": "test", "patient_id": np.arange(200) // 2, "correct": ~wrong,
+                           "instability (TTA)": wrong + rng.random(200)})
+    endpoints = pd.DataFrame([{"comparison": "primary", "value": 0.01, "low": -0.01, "high": 0.03}])
+    rows = chapter06_findings(scores, endpoints, n_boot=50).set_index("quantity")
+    assert rows.loc[ERROR_AUROC_INSTABILITY, "low"] > 0.5 and rows.loc[PRIMARY_ENDPOINT, "value"] == 0.01

@@ -67,10 +67,10 @@ _STATEMENTS = {
     "AUROC, external": ("the model ranks the external (pediatric) images better than chance",
                         "the model ranks the external (pediatric) images no better than chance",
                         "the model ranks the external (pediatric) images worse than chance (backwards)"),
-    "smooth ECE change from temperature scaling, NIH test": (
-        "temperature scaling raises the smooth ECE on NIH test",
-        "temperature scaling makes no measurable difference to the smooth ECE on NIH test",
-        "temperature scaling lowers the smooth ECE on NIH test"),
+    "NLL change from temperature scaling, NIH test": (
+        "temperature scaling raises the NLL on NIH test (worse probabilities)",
+        "temperature scaling makes no measurable difference to the NLL on NIH test",
+        "temperature scaling lowers the NLL on NIH test (better probabilities)"),
     "error-detection AUROC of the confidence, NIH test": (
         "the confidence detects errors better than chance", "the confidence detects errors no better than chance",
         "the confidence ranks errors backwards"),
@@ -129,3 +129,20 @@ def tta_budget_text(tta_count: int, chapter_06_count: int) -> str:
     return (f"TTA explanation instability uses {tta_count} perturbations per image, fewer than chapter 06's "
             f"{chapter_06_count}, to fit the chapter's time budget, so the reference's instability-based "
             "numbers differ somewhat from chapter 06's")
+
+
+def tta_reference_text(table: pd.DataFrame, chapter_06: pd.DataFrame, reference: str) -> str:
+    """Whether the reference replicate, read with this chapter's TTA budget, gives the verdicts
+    chapter 06 gives with its own (``tables.replication.chapter06_findings`` rows): the findings
+    whose verdict differs are named, with both intervals."""
+    ours = table[table["replicate"] == reference].set_index("quantity")
+    differ = []
+    for r in chapter_06.itertuples():
+        against = FINDINGS[r.quantity][0]
+        here = ours.loc[r.quantity]
+        if position(here["low"], here["high"], against) != position(r.low, r.high, against):
+            differ.append(f"{r.quantity}: {interval_text(here['value'], here['low'], here['high'])} here, "
+                          f"{interval_text(r.value, r.low, r.high)} in chapter 06")
+    if not differ:
+        return "the reference gives chapter 06's verdict on both TTA-based findings"
+    return "the reference's verdict differs from chapter 06's on " + "; ".join(differ)
