@@ -66,3 +66,12 @@ def test_official_test_list_pools_the_listed_test_and_localisation_rows():
     text = published_comparison_text(table, "no_finding")
     assert "60 images" in text and "official test list" in text and "Table 2" in text
     assert "split_source: official" in published_comparison_text(None, "no_finding")
+
+
+def test_transfer_studies_are_quoted_with_their_source():
+    from tmvlib.report.literature_table import transfer_context_text
+    from tmvlib.tables.literature import TRANSFER_STUDIES
+
+    text = transfer_context_text()
+    assert all(s["study"] in text and s["source"] in text for s in TRANSFER_STUDIES)
+    assert "0.82 (95% CI 0.80-0.83)" in text and "not a target" in text

@@ -52,3 +52,17 @@ def published_comparison_text(official: pd.DataFrame | None, negatives: str) -> 
     return (f"On the task's {official.attrs['images']} images ({official.attrs['patients']} patients) of the "
             f"release's official test list (test_list.txt: the test split and the localisation set's images "
             f"from it), the AUROC is {interval_text(auroc['value'], auroc['low'], auroc['high'])}. " + caveat)
+
+
+def transfer_context_text() -> str:
+    """The published transfer results between adult and pediatric chest X-rays
+    (:data:`tmvlib.tables.literature.TRANSFER_STUDIES`) in one sentence, each with its source."""
+    from ..tables.literature import TRANSFER_STUDIES
+
+    parts = []
+    for s in TRANSFER_STUDIES:
+        auroc = (f"{s['AUROC']:.2f}" if s["low"] is None else
+                 f"{s['AUROC']:.2f} (95% CI {s['low']:.2f}-{s['high']:.2f})")
+        parts.append(f"a model trained on {s['trained on']} reached an AUROC of {auroc} on {s['tested on']} "
+                     f"({s['study']}, {s['source']})")
+    return "For direction, from the literature: " + "; ".join(parts) + ". Other models and preprocessing: not a target."

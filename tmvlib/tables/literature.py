@@ -40,3 +40,18 @@ LOCALISATION_LITERATURE = (
      "method": "RetinaNet (a detector trained on the boxes)", "metric": "AUPRC of map pixels vs box",
      "value": 0.596, "low": None, "high": None, "source": "abstract (Results)"},
 )
+
+
+# Transfer between the two populations of this report, quoted beside chapter 02's external AUROC.
+# Other models, data subsets and preprocessing: a direction, not a target. Each entry names where
+# the number was read (checked against the article's abstract and figure caption).
+TRANSFER_STUDIES = (
+    {"study": "Rollan-Martinez-Herrera et al. 2024, PLoS ONE 19(7):e0306703",
+     "trained on": "46,947 adult chest X-rays of several public datasets (Xception, thorax segmentation)",
+     "tested on": "the Kermany pediatric set, all 5,856 images (children aged 1-5)",
+     "AUROC": 0.82, "low": 0.80, "high": 0.83, "source": "abstract (Results) and Fig 4 caption"},
+    {"study": "Xin, Li & Yi 2021, Emerg. Radiol., doi:10.1007/s10140-021-01954-x",
+     "trained on": "5,232 Kermany (Guangzhou) pediatric radiographs (ResNet-50)",
+     "tested on": "383 NIH ChestX-ray14 radiographs (the other direction)",
+     "AUROC": 0.54, "low": None, "high": None, "source": "abstract (Results); 0.95 on its internal test set"},
+)
