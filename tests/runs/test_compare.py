@@ -124,6 +124,14 @@ def test_verdicts_are_read_with_their_interval_and_holm_p():
     holm = difference_verdict(0.03, 0.01, 0.05, "A", "B", "AURC", p_adjusted=0.2)
     assert verdicts(holm)[0].form == "no difference that survives the Holm correction" and verdicts(holm)[0].consistent()
     assert not verdicts(holm.replace("p = 0.200", "p = 0.010"))[0].consistent()
+    # a Holm p-value printed with how it is known (its Monte Carlo error, or the normal approximation)
+    known = [difference_verdict(0.03, 0.01, 0.05, "A", "B", "AURC", p_adjusted=0.2, p_method="bootstrap",
+                                p_mc_error=0.013),
+             difference_verdict(0.09, -0.12, 0.28, "A", "B", "AUROC", mdd=0.29, p_adjusted=1.0, p_method="bootstrap",
+                                p_mc_error=0.0001),
+             difference_verdict(0.07, 0.05, 0.09, "C", "D", "NLL", p_adjusted=0.0004,
+                                p_method="normal approximation")]
+    assert [len(verdicts(t)) for t in known] == [1, 1, 1] and all(verdicts(t)[0].consistent() for t in known)
 
 
 def test_a_verdict_may_change_its_words_only_across_its_boundary():

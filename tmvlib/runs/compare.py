@@ -98,7 +98,8 @@ def numbers_close(old: list[str], new: list[str], tolerance: Tolerance) -> bool:
 
 _NUM = r"[-+]?\d+(?:\.\d+)?"
 _IV = rf"(?P<value>{_NUM}) \[(?P<low>{_NUM}), (?P<high>{_NUM})\]"
-_HOLM = r"Holm-adjusted p (?:= (?P<p>[\d.]+)|(?P<small>< 0\.001))"
+_HOLM = (r"Holm-adjusted p (?:= (?P<p>[\d.]+)|(?P<small>< 0\.001))"  # then how it is known (wording.holm_text)
+         r"(?: \((?:Monte Carlo error (?:±[\d.]+|<0\.001)|normal approximation: no bootstrap draw crossed 0)\))?")
 _POWER = r"(?:; this sample detects differences of about [\d.]+ or more)?"
 PRINTED_ZERO = 0.0006  # a bound this close to 0 prints as (+/-)0.000 with 3 decimals
 # The three wordings of tmvlib.report.wording.difference_verdict, each with its interval.
