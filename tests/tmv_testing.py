@@ -161,3 +161,11 @@ def error_score_frame(n=400, seed=0) -> pd.DataFrame:
         "informative": error + rng.normal(0, 1.0, n),
         "instability": error * 0.8 + rng.normal(0, 0.5, n),
     })
+
+
+def sanity_verdict_of_toys(table, threshold=0.5):
+    """``tables.explanation.sanity_verdict`` of a 4-image toy table: the declared minimum of 5
+    non-constant maps would leave every step undetermined, so these tables use 2."""
+    from tmvlib.tables.explanation import sanity_verdict
+
+    return sanity_verdict(table, threshold, min_maps=2)

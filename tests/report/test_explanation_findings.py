@@ -3,13 +3,9 @@ import numpy as np
 import pandas as pd
 
 from tmvlib.report.findings import sanity_text
-from tmvlib.tables.explanation import sanity_table, sanity_verdict
+from tmvlib.tables.explanation import sanity_table
 
-
-def verdict_of(table, threshold=0.5):
-    """sanity_verdict of these 4-image toy tables (the declared minimum of 5 maps would leave every
-    step undetermined)."""
-    return sanity_verdict(table, threshold, min_maps=2)
+from tmv_testing import sanity_verdict_of_toys as verdict_of
 
 
 def _rows(values):

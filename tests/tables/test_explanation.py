@@ -13,11 +13,7 @@ from tmvlib.tables.explanation import (agreement_rows, boxes_by_image, confidenc
                                        patient_folds, region_rows, region_table, sanity_table,
                                        sanity_verdict)
 
-
-def verdict_of(table, threshold=0.5):
-    """sanity_verdict of these 4-image toy tables (the declared minimum of 5 maps would leave every
-    step undetermined)."""
-    return sanity_verdict(table, threshold, min_maps=2)
+from tmv_testing import sanity_verdict_of_toys as verdict_of
 
 
 def blob(center, size=40, sigma=3.0):
@@ -183,7 +179,6 @@ def test_constant_maps_are_missing_not_passes():
     assert rho.loc["head", "missing"] == 4 and np.isnan(rho.loc["head", "value"])
     verdict = verdict_of(table)
     assert verdict["verdict"] == "undetermined" and verdict["missing"] == 5
-
 
 
 def test_faithfulness_summary_pairs_each_method_with_the_prior_and_each_other():

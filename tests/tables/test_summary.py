@@ -75,3 +75,12 @@ def test_transfer_studies_are_quoted_with_their_source():
     text = transfer_context_text()
     assert all(s["study"] in text and s["source"] in text for s in TRANSFER_STUDIES)
     assert "0.82 (95% CI 0.80-0.83)" in text and "not a target" in text
+
+
+def test_extreme_share_counts_confident_probabilities_by_patient():
+    import pandas as pd
+
+    from tmvlib.tables.summary import extreme_share
+
+    share = extreme_share(pd.DataFrame({"prob": [0.05, 0.5, 0.95, 0.6], "patient_id": [1, 1, 2, 3]}), n_boot=50)
+    assert share.value == 0.5 and share.low <= share.value <= share.high

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
 from ..atomic import atomic_write, atomic_write_text
@@ -38,6 +39,9 @@ def fired_column(check: str) -> str:
     """The column of :func:`ood_flag_frame` that holds whether ``check`` fired (``"feature
     distance"`` itself is the distance)."""
     return f"fired: {check}"
+
+
+FIRED_COLUMNS = {check: fired_column(check) for check in OOD_CHECKS}  # check -> its column
 
 
 @dataclass
@@ -199,8 +203,6 @@ def ood_flag_frame(reference: InputReference, rows, features: np.ndarray,
         bool column ``fired: <check>`` per check of :func:`ood_rules` (:func:`fired_column`),
         and ``flagged`` (any of them: the card defers the image).
     """
-    import pandas as pd
-
     distance = reference.knn_distance(np.asarray(features))
     fired = ood_rules(reference, rows["colour_spread"], rows["intensity_mean"], rows["intensity_std"], distance,
                       rows["width"] / rows["height"], np.minimum(rows["width"], rows["height"]), limits)

@@ -6,7 +6,8 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from ..metrics.bootstrap import interval_table
+from ..metrics.bootstrap import interval_table, patient_bootstrap_mean
+from ..metrics.confidence import extreme
 from ..metrics.discrimination import auroc, average_precision, thresholded_metrics
 
 
@@ -80,3 +81,11 @@ def within_largest_source(predictions: pd.DataFrame, n_boot: int = 1000, seed: i
                                rows["patient_id"].to_numpy(), n_boot=n_boot, seed=seed)
         out.update(table.loc["AUROC", ["value", "low", "high"]].astype(float).to_dict())
     return out
+
+
+def extreme_share(predictions: pd.DataFrame, n_boot: int = 1000, seed: int = 0):
+    """The share of images whose probability a reader takes as a confident answer (below 10% or
+    above 90%, ``metrics.confidence.extreme``), with its patient-bootstrap interval
+    (``metrics.bootstrap.Interval``); ``predictions``: rows with ``prob`` and ``patient_id``."""
+    return patient_bootstrap_mean(extreme(predictions["prob"]).astype(float), predictions["patient_id"],
+                                  n_boot=n_boot, seed=seed)
