@@ -99,6 +99,21 @@ def test_scorecam_stage_sharded_equals_direct_scorecam(trained):
                                cam.logits(torch.zeros(1, 3, 32, 32)), rtol=0, atol=0)
 
 
+def test_scorecam_mean_map_from_shard_sums_equals_the_mean_of_kept_maps(trained):
+    """Score-CAM's own prior (chapter 05): top-k maps summed per shard, none kept, give the mean
+    of the same maps kept."""
+    folder, records = trained
+    records = records.head(6)
+    common = dict(batch_size=16, top_k=4, engine="torch", threads=1)
+    kept = ScoreCAMStage(folder / "model.pt", 32, str(folder / "sc-kept"), map_dtype="float32", **common)
+    summed = ScoreCAMStage(folder / "model.pt", 32, str(folder / "sc-summed"), keep_maps=False, **common)
+    map_images(kept, records, folder / "sck", shard_size=4, executor="local", progress=False)
+    rows = map_images(summed, records, folder / "scs", shard_size=4, executor="local", progress=False)
+    assert rows["map_sum"].nunique() == 2 and not list((folder / "sc-summed").glob("*.npy"))
+    np.testing.assert_allclose(summed.mean_map(rows), kept.maps(records["image_id"]).astype(np.float64).mean(0),
+                               rtol=0, atol=1e-12)
+
+
 @pytest.mark.slow
 def test_source_stability_on_shards_equals_one_pass_per_set(trained):
     """Chapter 06's three sources through SourceStabilityStage, shard by shard and set by set,

@@ -69,6 +69,18 @@ def test_baselines_score_chance_levels():
     assert 0 < lung.loc[0, "pointing"] < 1  # a random point inside the lung proxy
 
 
+def test_each_method_gets_its_own_prior_map_by_name():
+    from tmvlib.explain.baselines import baseline_maps, prior_name
+
+    own = baseline_maps({"Grad-CAM": blob((10, 10)), "Score-CAM": blob((30, 30))})
+    assert list(own) == ["prior map (Grad-CAM)", "prior map (Score-CAM)", "lung field (uniform)",
+                         "random point (uniform map)"]
+    np.testing.assert_array_equal(own[prior_name("Score-CAM")], blob((30, 30)))
+    assert prior_name() == "prior map" and list(baseline_maps(blob((10, 10))))[0] == "prior map"
+    with pytest.raises(ValueError, match="shape"):
+        baseline_maps({"a": np.zeros((4, 4)), "b": np.zeros((5, 5))})
+
+
 def test_crossfit_thresholds_never_use_the_image_itself():
     maps = np.stack([blob((10, 10), sigma=s) for s in (2.0, 2.5, 3.0, 6.0)])
     ids, patients = ["a", "b", "c", "d"], ["p", "q", "r", "s"]
@@ -99,6 +111,18 @@ def test_localization_table_and_excess_over_a_baseline():
     assert set(excess["method"]) == {"m"}
     assert excess.loc["pointing game (15 px)", "value"] == pytest.approx(0.5)
     assert excess.loc["energy inside box", "value"] == pytest.approx(0.2)
+
+
+def test_excess_over_each_methods_own_baseline():
+    """With method -> baseline, each method is paired with its own baseline, never another's."""
+    values = {"m": [0.6, 0.2], "n": [0.5, 0.5], "prior (m)": [0.3, 0.3], "prior (n)": [0.1, 0.1]}
+    rows = pd.concat([pd.DataFrame({"image_id": ["a", "b"], "patient_id": ["p1", "p2"], "method": method,
+                                    "auprc": v, "pointing": np.nan, "pointing_strict": np.nan, "iou_tuned": np.nan,
+                                    "iou_otsu": np.nan, "energy_inside": np.nan}) for method, v in values.items()],
+                     ignore_index=True)
+    excess = excess_over(rows, {"m": "prior (m)", "n": "prior (n)"}, tolerance=15, n_boot=50).set_index("method")
+    assert excess["quantity"].unique().tolist() == ["AUPRC of map pixels vs box"]
+    assert excess.loc["m", "value"] == pytest.approx(0.1) and excess.loc["n", "value"] == pytest.approx(0.4)
 
 
 def test_localization_at_coverage_keeps_the_most_confident():
@@ -192,6 +216,12 @@ def test_faithfulness_summary_pairs_each_method_with_the_prior_and_each_other():
     assert summary.loc[("Grad-CAM", "minus prior map", "deletion"), "value"] == pytest.approx(-0.2)
     assert summary.loc[("Score-CAM", "minus Grad-CAM", "insertion"), "value"] == pytest.approx(0.0)
     assert summary.loc[("Score-CAM", "minus Grad-CAM", "deletion"), "value"] == pytest.approx(0.1)
+    own_prior = rows[rows["method"] == "prior map"].assign(method="prior map (Score-CAM)", deletion=[0.1, 0.1])
+    own = {"Grad-CAM": "prior map", "Score-CAM": "prior map (Score-CAM)"}  # each method against its own prior
+    paired = faithfulness_summary(pd.concat([rows, own_prior]), own, n_boot=50).set_index(["method", "kind", "quantity"])
+    assert paired.loc[("Grad-CAM", "minus prior map", "deletion"), "value"] == pytest.approx(-0.2)
+    assert paired.loc[("Score-CAM", "minus prior map (Score-CAM)", "deletion"), "value"] == pytest.approx(0.3)
+    assert ("Score-CAM", "minus prior map", "deletion") not in paired.index
 
 
 def test_fidelity_table_of_identical_and_shifted_maps():

@@ -27,7 +27,11 @@ class Params:
     faithfulness_steps: int = param(10, "points - 1 of each deletion / insertion curve")
     engine: Literal["auto", "torch", "openvino", "onnxruntime"] = param("auto", "forward engine of Score-CAM's scoring passes: auto (the fastest measured here), torch, openvino, onnxruntime")
     scorecam_top_k: int = param(128, "channels scored by the top-k fast path whose fidelity is measured "
-                                     "(chapters 06-07 use theirs)")
+                                     "(chapters 06-07 use theirs); also the path of Score-CAM's own prior map")
+    prior_images: int = param(200, "training images (whole patients, a seeded sample) whose mean top-k "
+                                   "Score-CAM is Score-CAM's own prior map")
+    prior_exact: int = param(20, "of those, images (whole patients) also mapped by exact Score-CAM, to measure "
+                                 "the top-k path's fidelity on the prior's own images")
     sanity_min_maps: int = param(5, "a randomisation step resting on fewer non-constant randomised maps is "
                                     "undetermined, not a pass or a fail")
     sanity_threshold: float = param(0.5, "pass: median |Spearman| with the trained map below this "
@@ -47,7 +51,8 @@ class Params:
 
 READS_PARAMS: dict[str, tuple[str, ...]] = {
     "01_data": ("data_root",),  # tmvlib.artifacts.radiologist_boxes
+    "02_baseline": ("max_images_per_split",),  # the training images of Score-CAM's own prior
     "04_gradcam": ("pointing_tolerance", "threshold_folds"),  # the same localisation metrics as chapter 04
 }
-# 01: splits, boxes; 02: baseline.pt, predictions, threshold; 04: Grad-CAM and prior maps, localisation and sanity tables, permuted-label model
+# 01: splits, boxes; 02: baseline.pt, predictions, threshold, training images; 04: Grad-CAM and its prior map, localisation and sanity tables, permuted-label model
 READS_CHAPTERS: tuple[str, ...] = ("01_data", "02_baseline", "04_gradcam")

@@ -6,13 +6,16 @@ each an (H, W) map in [0, 1] scored by the same localisation metrics as a method
 
 - ``prior_from_mean``: the mean of one method's maps over training images, min-max normalised: where
   the method puts heat on any radiograph, whatever the image shows. A map that localises a
-  finding must beat its own prior on the same image (the paired excess of chapters 04-05).
+  finding must beat its own prior on the same image (the paired excess of chapters 04-05; with
+  two methods each has its prior, named by :func:`prior_name`).
 - ``lung_field_map``: uniform inside the lung-field proxy of ``tmvlib.explain.regions`` (a fixed
   rectangle minus the mediastinum strip, not a segmentation), zero outside.
 - ``uniform_map``: constant; its pointing-game share is a random point's chance, its energy the
   boxes' share of the image.
 """
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -41,8 +44,25 @@ def uniform_map(shape: tuple[int, int]) -> np.ndarray:
     return np.ones(shape, dtype=np.float32)
 
 
-def baseline_maps(prior: np.ndarray) -> dict[str, np.ndarray]:
-    """The three baselines at the prior's shape, keyed by the names the chapters print."""
-    shape = tuple(prior.shape)
-    return {"prior map": prior, "lung field (uniform)": lung_field_map(shape),
-            "random point (uniform map)": uniform_map(shape)}
+def prior_name(method: str | None = None) -> str:
+    """The printed name of a prior map: "prior map" where one method is explained (chapter 04),
+    "prior map (<method>)" for one method's own prior where several are (chapter 05)."""
+    return "prior map" if method is None else f"prior map ({method})"
+
+
+def baseline_maps(prior: np.ndarray | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The baselines at the prior's shape, keyed by the names the chapters print.
+
+    Args:
+        prior: one (H, W) prior map ("prior map"), or method -> that method's own (H, W) prior
+            ("prior map (<method>)" each; all of one shape).
+    Returns:
+        name -> (H, W) map: the prior map(s), "lung field (uniform)", "random point (uniform map)".
+    """
+    priors = {prior_name(): prior} if not isinstance(prior, Mapping) else {
+        prior_name(method): m for method, m in prior.items()}
+    shapes = {tuple(np.shape(m)) for m in priors.values()}
+    if len(shapes) != 1:
+        raise ValueError(f"the prior maps differ in shape: {sorted(shapes)}")
+    shape = shapes.pop()
+    return {**priors, "lung field (uniform)": lung_field_map(shape), "random point (uniform map)": uniform_map(shape)}

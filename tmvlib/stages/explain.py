@@ -112,6 +112,8 @@ class ScoreCAMStage(MapStage):
     ``random_head_seed``: also map the cascade's first randomisation step, the classifier head
     re-initialised as :func:`tmvlib.explain.sanity.randomized_copy` does it, from the same masked
     forwards (no extra cost); those maps go under ``<heatmap_dir>/heads/fc``.
+    ``keep_maps=False``: per-shard sums only (:meth:`MapStage.mean_map`; chapter 05's own
+    Score-CAM prior over a training sample).
 
     Returns (from :meth:`run`):
         ``image_id, map_mean, map_peak`` and Score-CAM's per-image statistics (``forwards``:
@@ -124,8 +126,8 @@ class ScoreCAMStage(MapStage):
     def __init__(self, checkpoint: str, image_size: int, heatmap_dir: str, score: str = "prob",
                  weighting: str = "cic", batch_size: int = 8, top_k: int | None = None, engine: str = "auto",
                  precision: str = "fp32", random_head_seed: int | None = None, map_dtype: str = "float16",
-                 threads: int | None = None):
-        super().__init__(checkpoint, image_size, heatmap_dir, map_dtype, threads)
+                 threads: int | None = None, keep_maps: bool = True):
+        super().__init__(checkpoint, image_size, heatmap_dir, map_dtype, threads, keep_maps)
         self.score, self.weighting, self.batch_size = score, weighting, int(batch_size)
         self.top_k, self.engine, self.precision, self.random_head_seed = top_k, engine, precision, random_head_seed
         self._cam = None

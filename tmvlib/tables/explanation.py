@@ -8,7 +8,7 @@ patient-bootstrap 95% interval (``*_table``: ``value, low, high, images``).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -133,16 +133,27 @@ def localization_table(rows: pd.DataFrame, tolerance: float, n_boot: int = 1000,
     return table
 
 
-def excess_over(rows: pd.DataFrame, baseline: str, tolerance: float, methods: Sequence[str] | None = None,
-                n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Per method (``methods``, default every other method in ``rows``), the paired per-image
-    excess of each localisation metric over ``baseline`` on the same images, as
-    patient-bootstrap means: rows ``method, quantity, value, low, high, images``. An interval
-    above 0 means the method beats the baseline on these images."""
+def excess_over(rows: pd.DataFrame, baseline: str | Mapping[str, str], tolerance: float,
+                methods: Sequence[str] | None = None, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Per method, the paired per-image excess of each localisation metric over its baseline on
+    the same images, as patient-bootstrap means: rows ``method, quantity, value, low, high,
+    images``. An interval above 0 means the method beats the baseline on these images.
+
+    Args:
+        baseline: the ``method`` value of the baseline's rows, one for every method, or method ->
+            its own baseline (each method against its own prior map, chapter 05).
+        methods: the methods compared (default: the mapping's keys, or every method in ``rows``
+            other than the one baseline).
+    """
     labels = metric_labels(tolerance)
-    methods = [m for m in rows["method"].unique() if m != baseline] if methods is None else list(methods)
+    if isinstance(baseline, Mapping):
+        methods = list(baseline) if methods is None else list(methods)
+        against = dict(baseline)
+    else:
+        methods = [m for m in rows["method"].unique() if m != baseline] if methods is None else list(methods)
+        against = dict.fromkeys(methods, baseline)
     columns = [m for m in labels if rows[m].notna().any()]
-    parts = [paired_difference(rows, method, baseline, columns, n_boot, seed).assign(method=method)
+    parts = [paired_difference(rows, method, against[method], columns, n_boot, seed).assign(method=method)
              for method in methods]
     table = pd.concat(parts, ignore_index=True)
     table["quantity"] = table["quantity"].map(labels)
@@ -382,19 +393,21 @@ FAITHFULNESS_METRICS = {"deletion": "deletion AUC (lower = more faithful)",
                         "insertion": "insertion AUC (higher = more faithful)"}
 
 
-def faithfulness_summary(rows: pd.DataFrame, baseline: str = "prior map",
+def faithfulness_summary(rows: pd.DataFrame, baseline: str | Mapping[str, str] = "prior map",
                          methods: tuple[str, str] = ("Grad-CAM", "Score-CAM"), n_boot: int = 1000,
                          seed: int = 0) -> pd.DataFrame:
     """``faithfulness_rows`` (with ``patient_id``) summarised as long rows ``method, kind,
-    quantity, value, low, high, images``: each method's mean (``kind`` = "mean", the baseline's
-    too), each method minus ``baseline`` ("minus <baseline>") and ``methods[1]`` minus
-    ``methods[0]`` ("minus <methods[0]>"), all paired per image with patient-bootstrap
-    intervals; ``quantity`` is "deletion" or "insertion"."""
+    quantity, value, low, high, images``: each method's mean (``kind`` = "mean", the baselines'
+    too), each method minus its baseline ("minus <baseline>"; ``baseline`` one method name for
+    both, or method -> its own, e.g. its own prior map) and ``methods[1]`` minus ``methods[0]``
+    ("minus <methods[0]>"), all paired per image with patient-bootstrap intervals; ``quantity`` is
+    "deletion" or "insertion"."""
     metrics = list(FAITHFULNESS_METRICS)
+    against = dict(baseline) if isinstance(baseline, Mapping) else dict.fromkeys(methods, baseline)
     parts = [pd.DataFrame(interval_rows({q: g[q].to_numpy() for q in metrics}, g["patient_id"].to_numpy(),
                                         n_boot, seed, method=m, kind="mean"))
              for m, g in rows.groupby("method", sort=False)]
-    parts += [paired_difference(rows, m, baseline, metrics, n_boot, seed).assign(method=m, kind=f"minus {baseline}")
+    parts += [paired_difference(rows, m, against[m], metrics, n_boot, seed).assign(method=m, kind=f"minus {against[m]}")
               for m in methods]
     parts.append(paired_difference(rows, methods[1], methods[0], metrics, n_boot, seed).assign(
         method=methods[1], kind=f"minus {methods[0]}"))
