@@ -26,9 +26,9 @@ def test_cells_follow_the_intervals_and_the_direction():
     assert table.loc["passes the randomisation checks (model and data)", "Score-CAM"] == "fails"
     none = pd.DataFrame([{"quantity": "AUPRC", "value": 0.0, "low": -0.1, "high": 0.1, "higher_is_better": True}])
     text = choice_summary(table, none)
-    assert ("Grad-CAM localises pneumonia better than its anatomy prior on the declared primary metric (AUPRC) "
+    assert ("Grad-CAM localises pneumonia better than its prior map on the declared primary metric (AUPRC) "
             "(the pointing game and the IoU, descriptive: better on 0 of 2)") in text
-    assert "Score-CAM localises pneumonia worse than its anatomy prior on the declared primary metric" in text
+    assert "Score-CAM localises pneumonia worse than its prior map on the declared primary metric" in text
     assert "cannot be told apart" in text and "the cheaper Grad-CAM is the default" in text
     seen = pd.DataFrame([{"quantity": "deletion", "value": 0.05, "low": 0.02, "high": 0.08, "higher_is_better": False}])
     assert "Grad-CAM is better on deletion" in choice_summary(table, seen)

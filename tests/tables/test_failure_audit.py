@@ -75,6 +75,20 @@ def test_selection_with_nothing_to_pick():
     assert empty.empty and list(empty.columns) == ["image_id", "set", "reasons", "reason", "margin"]
 
 
+def test_a_blank_map_is_never_the_least_stable_explanation():
+    """With the constant-map flag, a blank map's filled instability picks nothing."""
+    from tmvlib.contracts.scores import constant_map_column
+
+    test = nih_test_frame()
+    blank = test["instability"] == test["instability"].max()
+    flagged = test.assign(**{constant_map_column("instability"): blank})
+    plain = select_failure_cases(test, external_frame(), THRESHOLD, "instability", n_unstable=1)
+    cases = select_failure_cases(flagged, external_frame(), THRESHOLD, "instability", n_unstable=1)
+    pick = lambda c: c[c["reasons"].map(lambda r: "least stable explanation" in r)]["image_id"].tolist()
+    assert pick(plain) == test.loc[blank, "image_id"].tolist()
+    assert pick(cases) and not set(pick(cases)) & set(test.loc[blank, "image_id"])
+
+
 def test_selection_needs_danger_column():
     with pytest.raises(KeyError, match="danger"):
         select_failure_cases(nih_test_frame().drop(columns="danger"), external_frame(), THRESHOLD,

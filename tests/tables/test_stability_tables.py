@@ -92,6 +92,10 @@ def test_row_positions_and_extremes():
     assert picks["row"].tolist() == row_positions(frame, expect)
     assert picks["prob"].tolist() == [float(i[-1]) / 10 for i in expect]
     assert picks["instability"].is_monotonic_increasing
+    blank = summary.copy()
+    blank.loc[(blank["set"] == "test") & (blank["source"] == "TTA") & (blank["image_id"] == expect[-1]), "instability"] = np.nan
+    picks = stability_extremes(blank, frame, "test", "TTA", n=2)  # a blank map is not "least stable"
+    assert expect[-1] not in picks["image_id"].tolist() and picks["instability"].notna().all()
 
 
 def test_method_tables():

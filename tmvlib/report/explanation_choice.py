@@ -79,11 +79,11 @@ def choice_summary(choice: pd.DataFrame, head_to_head: pd.DataFrame,
     parts = []
     for m in methods:
         primary = choice.loc[PRIMARY_LOCALISATION, m]
-        loc = ("localises pneumonia better than its anatomy prior on the declared primary metric (AUPRC)"
+        loc = ("localises pneumonia better than its prior map on the declared primary metric (AUPRC)"
                if primary.startswith("yes") else
-               "localises pneumonia worse than its anatomy prior on the declared primary metric (AUPRC)"
+               "localises pneumonia worse than its prior map on the declared primary metric (AUPRC)"
                if primary.startswith("no") else
-               "does not localise pneumonia measurably better than the anatomy prior on the declared primary "
+               "does not localise pneumonia measurably better than its prior map on the declared primary "
                "metric (AUPRC)")
         loc += f" (the pointing game and the IoU, descriptive: better on {len(agree[m])} of 2)"
         faith = (f"is more faithful than its prior map on {len(faithful[m])} of 2 perturbation curves"

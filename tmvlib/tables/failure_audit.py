@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from ..contracts.scores import constant_map_column
 from ..explain.regions import EDGE_REGIONS
 from ..metrics.bootstrap import patient_bootstrap_mean
 from ..metrics.confidence import decision_margin, errors_at, predicted_positive
@@ -58,7 +59,9 @@ def select_failure_cases(test: pd.DataFrame, external: pd.DataFrame, threshold: 
     - ``confident false negative`` / ``confident false positive``: the ``n_confident`` test
       errors of each kind with the largest margin (whether or not they are in the danger zone);
     - ``least stable explanation``: the ``n_unstable`` test images with the highest
-      ``instability_col`` (correct or not);
+      ``instability_col`` (correct or not), among measured maps: where ``test`` has the column's
+      constant-map flag (``contracts.scores.constant_map_column``), a blank map, whose
+      instability is a fill, is left out;
     - ``shifted-set failure``: the ``n_shifted`` wrong external images with the largest margin.
 
     Ties are broken by image id, so the selection is deterministic. A rule with no eligible
@@ -82,11 +85,13 @@ def select_failure_cases(test: pd.DataFrame, external: pd.DataFrame, threshold: 
               "external": external.assign(margin=decision_margin(external["prob"], threshold))}
     t, e = frames["test"], frames["external"]
     wrong = errors_at(t["label"], t["prob"], threshold)
+    blank = constant_map_column(instability_col)
+    measured = t[~t[blank].astype(bool)] if blank in t else t
     picks: dict[str, pd.DataFrame] = {
         "danger zone": _top(t[t["danger"].astype(bool)], "margin", len(t)),
         "confident false negative": _top(t[wrong & (t["label"] == 1)], "margin", n_confident),
         "confident false positive": _top(t[wrong & (t["label"] == 0)], "margin", n_confident),
-        "least stable explanation": _top(t, instability_col, n_unstable),
+        "least stable explanation": _top(measured, instability_col, n_unstable),
         "shifted-set failure": _top(e[~e["correct"].astype(bool)], "margin", n_shifted),
     }
     rows: dict[tuple[str, str], dict] = {}

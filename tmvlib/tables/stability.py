@@ -106,7 +106,8 @@ def row_positions(frame: pd.DataFrame, image_ids: Sequence[str]) -> list[int]:
 
 def stability_extremes(summary: pd.DataFrame, frame: pd.DataFrame, set_name: str = "test",
                        source: str = "TTA", n: int = 2) -> pd.DataFrame:
-    """The ``n`` most stable then the ``n`` least stable images of one set under one source.
+    """The ``n`` most stable then the ``n`` least stable images of one set under one source, among
+    those with a measured instability (a blank map, NaN, has none: it is not "least stable").
 
     Args:
         summary: per-image summary with ``image_id, set, source, instability``.
@@ -115,7 +116,8 @@ def stability_extremes(summary: pd.DataFrame, frame: pd.DataFrame, set_name: str
         rows ``image_id, instability, prob, row`` (``row``: position in ``frame``), lowest
         instability first, then the ``n`` highest in increasing order.
     """
-    part = summary[(summary["set"] == set_name) & (summary["source"] == source)].sort_values("instability")
+    part = summary[(summary["set"] == set_name) & (summary["source"] == source)].dropna(subset=["instability"])
+    part = part.sort_values("instability", kind="stable")
     picks = pd.concat([part.head(n), part.tail(n)])
     probs = frame.set_index("image_id")
     return pd.DataFrame({"image_id": picks["image_id"].to_numpy(),
