@@ -30,6 +30,9 @@ class Params:
                 '(full profile)')
     localisation_set: bool = param(True, "patients with a radiologist box form a separate localisation set "
                                          "(chapters 04-05), outside train, validation and test")
+    folds: int = param(5, "patient folds of cross-fitted evaluation (at least 3: test, calibration and "
+                          "training folds), stratified by label; written as the splits' fold column")
+    fold_salt: str = param("tmv-folds-v1", "another salt deals other folds")
     on_bad_image: Literal["raise", "exclude"] = param(
         "raise", '"raise" or "exclude" (excluded files are counted in the chapter)')
     n_examples: int = param(4, "example images shown per class")

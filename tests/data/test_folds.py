@@ -1,0 +1,104 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from tmvlib.data.errors import DataError
+from tmvlib.data.folds import (MIN_FOLDS, NO_FOLD, ROLES, assign_folds, check_roles_disjoint, fold_column, fold_roles,
+                               fold_summary, patients_per_fold_text, with_roles)
+
+
+def task(n_pos=23, n_neg=61, images=3, seed=0):
+    """Patients with 1..images images each; a positive patient has at least one positive image."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n_pos + n_neg):
+        for j in range(int(rng.integers(1, images + 1))):
+            rows.append({"image_id": f"{i:04d}_{j:03d}", "patient_id": f"p{i:04d}",
+                         "label": int(i < n_pos and (j == 0 or rng.random() < 0.5))})
+    return pd.DataFrame(rows)
+
+
+def test_every_patient_has_one_fold_and_each_class_is_dealt_evenly():
+    frame = task()
+    folds = assign_folds(frame, k=5)
+    assert folds.index.tolist() == sorted(frame["patient_id"].unique()) and set(folds) == set(range(5))
+    positive = frame.groupby("patient_id")["label"].max()
+    for value in (0, 1):
+        counts = folds[positive == value].value_counts()
+        assert counts.max() - counts.min() <= 1  # stratified as far as patients allow
+    sizes = folds.value_counts()
+    assert sizes.max() - sizes.min() <= 1
+
+
+def test_folds_depend_on_the_patients_and_the_salt_not_the_row_order():
+    frame = task()
+    folds = assign_folds(frame, k=5)
+    pd.testing.assert_series_equal(assign_folds(frame.sample(frac=1, random_state=3), k=5), folds)
+    assert not assign_folds(frame, k=5, salt="other").equals(folds)
+
+
+def test_too_few_folds_or_patients_is_named():
+    with pytest.raises(DataError, match=f"at least {MIN_FOLDS}"):
+        assign_folds(task(), k=2)
+    with pytest.raises(DataError, match="2 patient\\(s\\) with label 1, fewer than the 5 folds"):
+        assign_folds(task(n_pos=2), k=5)
+    with pytest.raises(DataError, match="lacks column"):
+        assign_folds(task().drop(columns="label"))
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_the_four_roles_share_no_patient_and_every_patient_is_tested_once(k):
+    frame = task()
+    folds = assign_folds(frame, k=k)
+    tested = []
+    for fold in range(k):
+        roles = with_roles(frame, folds, fold)
+        assert set(roles["role"]) == set(ROLES)
+        assert check_roles_disjoint(roles) == 0
+        test = set(roles.loc[roles["role"] == "test", "patient_id"])
+        calibration = set(roles.loc[roles["role"] == "calibration", "patient_id"])
+        assert test == set(folds.index[folds == fold]) and calibration == set(folds.index[folds == (fold + 1) % k])
+        tested += sorted(test)
+    assert sorted(tested) == sorted(folds.index)  # pooled out-of-fold: each patient once
+
+
+def test_selection_is_the_same_patients_wherever_they_train():
+    folds = assign_folds(task(n_pos=60, n_neg=140), k=5)
+    chosen = [set(r.index[r == "selection"]) for r in (fold_roles(folds, f) for f in range(5))]
+    everyone = set().union(*chosen)
+    for fold, picked in enumerate(chosen):
+        training = set(folds.index[~folds.isin([fold, (fold + 1) % 5])])
+        assert picked == everyone & training
+    assert 0.05 < len(everyone) / len(folds) < 0.3  # about the 15% share
+
+
+def test_bad_roles_are_named():
+    folds = assign_folds(task(), k=3)
+    with pytest.raises(DataError, match="fold 3 is not one of the 3 folds"):
+        fold_roles(folds, 3)
+    with pytest.raises(DataError, match="selection_share"):
+        fold_roles(folds, 0, selection_share=1.0)
+    with pytest.raises(DataError, match="no fold"):
+        with_roles(pd.DataFrame({"patient_id": ["stranger"]}), folds, 0)
+    with pytest.raises(DataError, match="several roles"):
+        check_roles_disjoint(pd.DataFrame({"patient_id": ["a", "a"], "role": ["test", "training"]}))
+
+
+def test_the_fold_column_folds_the_task_splits_only():
+    frame = task().assign(split="train")
+    frame.loc[frame["patient_id"] == "p0000", "split"] = "localisation"
+    frame.loc[frame["patient_id"] == "p0050", "split"] = "test"
+    column = fold_column(frame, k=3)
+    assert (column[frame["split"] == "localisation"] == NO_FOLD).all()
+    assert column[frame["split"] != "localisation"].between(0, 2).all()
+    official = fold_column(frame, k=3, splits_folded=("train", "val"))  # the official test list: no fold
+    assert (official[frame["split"] == "test"] == NO_FOLD).all()
+    summary = fold_summary(frame.assign(fold=column))
+    kept = frame[frame["split"] != "localisation"]
+    assert summary["patients"].sum() == kept["patient_id"].nunique() and summary["images"].sum() == len(kept)
+    assert summary["positive patients"].sum() == 22 and summary.index.tolist() == [0, 1, 2]
+
+
+def test_patients_per_fold_in_words():
+    assert patients_per_fold_text(pd.DataFrame({"patients": [264, 264, 264]})) == "264 patients each"
+    assert patients_per_fold_text(pd.DataFrame({"patients": [263, 264]})) == "263 to 264 patients each"

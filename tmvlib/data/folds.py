@@ -1,0 +1,156 @@
+"""Patient folds for cross-fitted evaluation, and the four roles a fold's model gives them.
+
+Every non-localisation task patient belongs to exactly one of ``k`` folds. The model of fold
+``f`` is trained on the other folds, fitted (threshold, calibrators, cuts, the deferral rule) on
+the next fold and evaluated on fold ``f``, so that fitting, calibration and evaluation never
+share a patient and every patient is evaluated once, by the model that never saw it:
+
+- ``test``: fold ``f``, only evaluated;
+- ``calibration``: fold ``(f + 1) mod k``, everything fitted after training is fitted here;
+- ``selection``: a fixed, seeded share of the remaining patients, for early stopping only;
+- ``training``: the rest.
+
+Folds are stratified by label as far as patients allow: each class's patients (a patient is
+positive when any of its images is), in salted-hash order, are dealt round robin, the negatives
+continuing where the positives stopped, so every fold holds ``n // k`` or ``n // k + 1`` patients
+of each class. Unlike :func:`tmvlib.data.splits.assign_splits`, a patient's fold depends on the
+other patients (dealing needs the whole list); it does not depend on the order of the rows.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .errors import DataError
+from .splits import patient_unit_interval
+
+#: a fold model's roles, in the order the chapters list them
+ROLES = ("training", "selection", "calibration", "test")
+
+#: the ``fold`` of an image in no fold (the localisation set; the official test list of the full profile)
+NO_FOLD = -1
+
+#: the smallest number of folds with all four roles (test, calibration and two training folds:
+#: with two, the training patients would all sit in one fold)
+MIN_FOLDS = 3
+
+
+def assign_folds(frame: pd.DataFrame, k: int = 5, salt: str = "tmv-folds-v1", label: str = "label") -> pd.Series:
+    """Each patient's fold, stratified by label.
+
+    Args:
+        frame: one row per image with ``patient_id`` and ``label`` (0/1): the task images the
+            folds cover (the caller leaves the localisation set out).
+        k: number of folds, at least :data:`MIN_FOLDS`.
+        salt: changes the draw; the same salt and patients always give the same folds.
+    Returns:
+        int Series ``patient_id -> fold`` in ``0 .. k-1``, sorted by patient id.
+    Raises:
+        DataError: ``k`` below :data:`MIN_FOLDS`, missing columns, or a class with fewer
+            patients than folds (some fold would have no positive or no negative patient).
+    """
+    if int(k) != k or k < MIN_FOLDS:
+        raise DataError(f"folds: k must be an integer of at least {MIN_FOLDS} (test, calibration and "
+                        f"training folds), got {k!r}")
+    missing = [c for c in ("patient_id", label) if c not in frame.columns]
+    if missing:
+        raise DataError(f"folds: the frame lacks column(s) {missing}; it has {list(frame.columns)}")
+    patient_label = frame.groupby("patient_id")[label].max()
+    folds: dict[str, int] = {}
+    start = 0
+    for value in (1, 0):
+        patients = sorted(patient_label.index[patient_label == value], key=lambda p: (patient_unit_interval(p, salt), p))
+        if len(patients) < k:
+            raise DataError(f"folds: {len(patients)} patient(s) with label {value}, fewer than the {k} folds; "
+                            "every fold needs both classes (lower k or add patients)")
+        folds.update({p: (start + i) % k for i, p in enumerate(patients)})
+        start = (start + len(patients)) % k
+    return pd.Series(folds, name="fold", dtype=int).rename_axis("patient_id").sort_index()
+
+
+def fold_roles(folds: pd.Series, fold: int, selection_share: float = 0.15,
+               salt: str = "tmv-selection-v1") -> pd.Series:
+    """The role of every patient for the model of ``fold`` (:data:`ROLES`).
+
+    Args:
+        folds: :func:`assign_folds`' ``patient_id -> fold``.
+        fold: the model's test fold; its calibration fold is ``(fold + 1) mod k``.
+        selection_share: share of the training folds' patients kept for early stopping, chosen
+            by a salted hash of the patient id (the same patients whatever ``fold`` is, where
+            they train).
+    Returns:
+        str Series ``patient_id -> role``, in ``folds``' order.
+    """
+    k = int(folds.max()) + 1
+    if not 0 <= fold < k:
+        raise DataError(f"folds: fold {fold!r} is not one of the {k} folds 0..{k - 1}")
+    if not 0 < selection_share < 1:
+        raise DataError(f"folds: selection_share must lie in (0, 1), got {selection_share!r}")
+    selected = pd.Series([patient_unit_interval(p, salt) < selection_share for p in folds.index], index=folds.index)
+    roles = pd.Series("training", index=folds.index, name="role")
+    roles[selected] = "selection"
+    roles[folds == (fold + 1) % k] = "calibration"
+    roles[folds == fold] = "test"
+    return roles
+
+
+def with_roles(frame: pd.DataFrame, folds: pd.Series, fold: int, selection_share: float = 0.15) -> pd.DataFrame:
+    """``frame`` (one row per image, ``patient_id``) with the ``role`` of its patient for the
+    model of ``fold``; disjointness is checked (:func:`check_roles_disjoint`).
+
+    Raises:
+        DataError: a patient of ``frame`` has no fold (names up to 10).
+    """
+    roles = fold_roles(folds, fold, selection_share)
+    out = frame.assign(role=frame["patient_id"].map(roles))
+    if out["role"].isna().any():
+        lost = out.loc[out["role"].isna(), "patient_id"].unique()
+        raise DataError(f"folds: {len(lost)} patient(s) have no fold, e.g. {list(lost[:10])}")
+    check_roles_disjoint(out)
+    return out
+
+
+def check_roles_disjoint(frame: pd.DataFrame) -> int:
+    """Raise :class:`DataError` naming the patients with images in more than one role; else 0."""
+    per_patient = frame.groupby("patient_id")["role"].nunique()
+    shared = per_patient[per_patient > 1]
+    if len(shared):
+        raise DataError(f"folds: {len(shared)} patient(s) in several roles, e.g. {shared.index[:10].tolist()}")
+    return 0
+
+
+def fold_column(splits: pd.DataFrame, k: int = 5, salt: str = "tmv-folds-v1",
+                splits_folded: tuple[str, ...] = ("train", "val", "test")) -> pd.Series:
+    """Chapter 01's ``fold`` column: each image's patient fold (:func:`assign_folds` over the
+    images whose ``split`` is in ``splits_folded``), ``NO_FOLD`` (-1) for the others (the
+    localisation set; under the official NIH lists, the official test list too).
+
+    Returns:
+        int Series aligned with ``splits``.
+    """
+    folded = splits["split"].isin(splits_folded)
+    folds = assign_folds(splits[folded], k, salt)
+    return splits["patient_id"].map(folds).where(folded, NO_FOLD).astype(int).rename("fold")
+
+
+def fold_summary(frame: pd.DataFrame, label: str = "label") -> pd.DataFrame:
+    """Patients, images, positive patients and image prevalence per fold of ``frame``'s ``fold``
+    column (images without a fold left out): rows ``fold`` 0..k-1."""
+    with_fold = frame[frame["fold"] != NO_FOLD]
+    grouped = with_fold.groupby("fold")
+    table = pd.DataFrame({
+        "patients": grouped["patient_id"].nunique(),
+        "images": grouped.size(),
+        "positive patients": with_fold[with_fold[label] == 1].groupby("fold")["patient_id"].nunique(),
+    }).fillna(0).astype(int)
+    table["prevalence"] = grouped[label].mean().round(3)
+    return table
+
+
+def patients_per_fold_text(summary: pd.DataFrame) -> str:
+    """"264 patients each" or "263 to 264 patients each" from :func:`fold_summary`."""
+    low, high = int(summary["patients"].min()), int(summary["patients"].max())
+    return f"{low} patients each" if low == high else f"{low} to {high} patients each"
+
+
+__all__ = ["MIN_FOLDS", "NO_FOLD", "ROLES", "assign_folds", "check_roles_disjoint", "fold_column", "fold_roles",
+           "fold_summary", "patients_per_fold_text", "with_roles"]
