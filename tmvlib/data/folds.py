@@ -21,7 +21,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .errors import DataError
-from .splits import patient_unit_interval
+from .splits import check_no_leakage, patient_unit_interval
 
 #: a fold model's roles, in the order the chapters list them
 ROLES = ("training", "selection", "calibration", "test")
@@ -110,12 +110,9 @@ def with_roles(frame: pd.DataFrame, folds: pd.Series, fold: int, selection_share
 
 
 def check_roles_disjoint(frame: pd.DataFrame) -> int:
-    """Raise :class:`DataError` naming the patients with images in more than one role; else 0."""
-    per_patient = frame.groupby("patient_id")["role"].nunique()
-    shared = per_patient[per_patient > 1]
-    if len(shared):
-        raise DataError(f"folds: {len(shared)} patient(s) in several roles, e.g. {shared.index[:10].tolist()}")
-    return 0
+    """Raise :class:`DataError` naming the patients with images in more than one role; else 0
+    (:func:`tmvlib.data.splits.check_no_leakage` on the ``role`` column)."""
+    return check_no_leakage(frame, "role")
 
 
 def fold_column(splits: pd.DataFrame, k: int = 5, salt: str = "tmv-folds-v1",

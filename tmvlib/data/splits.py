@@ -100,12 +100,13 @@ def official_patient_splits(task: pd.DataFrame, official: pd.Series, val_share: 
             for pid, which in lists.first().items()}
 
 
-def check_no_leakage(frame: pd.DataFrame) -> int:
-    """Raise :class:`DataError` naming the patients found in more than one split; else return 0."""
-    per_patient = frame.groupby("patient_id")["split"].nunique()
+def check_no_leakage(frame: pd.DataFrame, column: str = "split") -> int:
+    """Raise :class:`DataError` naming the patients found in more than one value of ``column``
+    (a split; a fold model's role, :func:`tmvlib.data.folds.check_roles_disjoint`); else 0."""
+    per_patient = frame.groupby("patient_id")[column].nunique()
     leaked = per_patient[per_patient > 1]
     if len(leaked):
-        raise DataError(f"patient leakage: {len(leaked)} patient(s) in several splits, "
+        raise DataError(f"patient leakage: {len(leaked)} patient(s) in several {column}s, "
                         f"e.g. {leaked.index[:10].tolist()}")
     return 0
 
