@@ -4,7 +4,7 @@ import pytest
 
 from tmvlib.data.errors import DataError
 from tmvlib.data.folds import (MIN_FOLDS, NO_FOLD, ROLES, assign_folds, check_roles_disjoint, fold_column, fold_roles,
-                               fold_summary, patients_per_fold_text, with_roles)
+                               fold_summary, patient_folds, patients_per_fold_text, role_sets, with_roles)
 
 
 def task(n_pos=23, n_neg=61, images=3, seed=0):
@@ -102,3 +102,43 @@ def test_the_fold_column_folds_the_task_splits_only():
 def test_patients_per_fold_in_words():
     assert patients_per_fold_text(pd.DataFrame({"patients": [264, 264, 264]})) == "264 patients each"
     assert patients_per_fold_text(pd.DataFrame({"patients": [263, 264]})) == "263 to 264 patients each"
+
+
+def test_patient_folds_reads_chapter_01s_column_and_refuses_a_patient_in_two_folds():
+    frame = task()
+    splits = frame.assign(split="train")
+    splits["fold"] = fold_column(splits, 4)
+    splits.loc[splits.index[-1], ["split", "fold"]] = ["localisation", NO_FOLD]
+    folds = patient_folds(splits)
+    assert set(folds) == set(range(4)) and folds.index.is_monotonic_increasing
+    with pytest.raises(DataError, match="no 'fold' column"):
+        patient_folds(frame)
+    twice = splits.copy()
+    first = twice.groupby("patient_id").filter(lambda g: len(g) > 1).index[0]
+    twice.loc[first, "fold"] = (twice.loc[first, "fold"] + 1) % 4
+    with pytest.raises(DataError, match="images in two folds"):
+        patient_folds(twice)
+
+
+def test_role_sets_are_disjoint_cover_the_patients_and_are_capped_by_whole_patients():
+    frame = task(n_pos=40, n_neg=120)
+    folds = assign_folds(frame, k=4)
+    for fold in range(4):
+        sets = role_sets(frame, folds, fold)
+        assert list(sets) == list(ROLES)
+        patients = [set(rows["patient_id"]) for rows in sets.values()]
+        assert sum(map(len, patients)) == len(set().union(*patients)) == frame["patient_id"].nunique()
+        assert set(sets["test"]["patient_id"]) == set(folds.index[folds == fold])
+        assert set(sets["calibration"]["patient_id"]) == set(folds.index[folds == (fold + 1) % 4])
+        capped = role_sets(frame, folds, fold, max_images=30)
+        for role, rows in capped.items():
+            assert len(rows) <= 30 and set(rows["patient_id"]) <= set(sets[role]["patient_id"])
+            kept = frame[frame["patient_id"].isin(rows["patient_id"])]
+            assert len(kept) == len(rows)  # whole patients
+
+
+def test_a_role_with_one_class_is_named():
+    frame = task(n_pos=4, n_neg=60)
+    folds = assign_folds(frame, k=4)
+    with pytest.raises(DataError, match="selection role of fold 0's model holds"):
+        role_sets(frame, folds, 0, selection_share=0.02)

@@ -45,3 +45,14 @@ def test_extreme_probabilities_are_those_a_reader_takes_as_confident():
 
     assert extreme(np.array([0.05, 0.1, 0.5, 0.9, 0.95])).tolist() == [True, True, False, True, True]
     assert extreme(np.array([0.2, 0.8]), margin=0.2).all()
+
+
+def test_threshold_aligned_keeps_each_models_decision_and_margin():
+    from tmvlib.metrics.confidence import decision_margin, predicted_positive, threshold_aligned
+
+    probs = np.array([0.05, 0.2, 0.31, 0.3, 0.7, 0.99])
+    thresholds = np.array([0.3, 0.3, 0.3, 0.3, 0.8, 0.8])
+    aligned = threshold_aligned(probs, thresholds)
+    assert (predicted_positive(aligned, 0.5) == (probs >= thresholds)).all()
+    assert np.allclose(decision_margin(aligned, 0.5), decision_margin(probs, thresholds))
+    assert threshold_aligned(0.3, 0.3) == 0.5

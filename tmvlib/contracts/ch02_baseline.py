@@ -32,6 +32,8 @@ class Params:
     channels_last: bool = param(True, "channels-last memory format for the convolutions")
     threshold_rule: Literal["youden", "sensitivity90", "half"] = param(
         "youden", "chosen on validation: youden | sensitivity90 | half")
+    selection_share: float = param(
+        0.15, "share of a fold model's training patients that only chooses its epoch (cross-fitted evaluation)")
     n_boot: int = param(1000, N_BOOT)
     max_images_per_split: int | None = param(None, "None: all; small numbers make a quick run (ci profile)")
     benchmark_batch: int = param(8, "images per timed step in the performance section")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .errors import DataError
-from .splits import check_no_leakage, patient_unit_interval
+from .splits import check_no_leakage, patient_unit_interval, subsample_patients
 
 #: a fold model's roles, in the order the chapters list them
 ROLES = ("training", "selection", "calibration", "test")
@@ -129,6 +129,48 @@ def fold_column(splits: pd.DataFrame, k: int = 5, salt: str = "tmv-folds-v1",
     return splits["patient_id"].map(folds).where(folded, NO_FOLD).astype(int).rename("fold")
 
 
+def patient_folds(splits: pd.DataFrame) -> pd.Series:
+    """``patient_id -> fold`` from chapter 01's ``fold`` column (:func:`fold_column`), the
+    images without a fold left out; the input of :func:`fold_roles` / :func:`with_roles`.
+
+    Raises:
+        DataError: no ``fold`` column (splits written before folds: rerun chapter 01), or a
+            patient whose images carry two folds.
+    """
+    if "fold" not in splits.columns:
+        raise DataError("folds: the split table has no 'fold' column; rerun chapter 01 (it deals the folds)")
+    folded = splits[splits["fold"] != NO_FOLD]
+    per_patient = folded.groupby("patient_id")["fold"].agg(["min", "max"])
+    split_patients = per_patient.index[per_patient["min"] != per_patient["max"]]
+    if len(split_patients):
+        raise DataError(f"folds: {len(split_patients)} patient(s) have images in two folds, "
+                        f"e.g. {list(split_patients[:10])}")
+    return per_patient["min"].astype(int).rename("fold").sort_index()
+
+
+def role_sets(frame: pd.DataFrame, folds: pd.Series, fold: int, selection_share: float = 0.15,
+              max_images: int | None = None) -> dict[str, pd.DataFrame]:
+    """The images of each role (:data:`ROLES`) for the model of ``fold``: :func:`with_roles`
+    (disjointness checked), each role then cut to whole patients up to ``max_images``
+    (:func:`tmvlib.data.splits.subsample_patients`; ``None``: all, the quick profiles' cap).
+
+    Args:
+        frame: the folded images (``patient_id``, ``label``; every patient in ``folds``).
+    Returns:
+        role -> its rows of ``frame`` with a ``role`` column, in :data:`ROLES` order.
+    Raises:
+        DataError: as :func:`with_roles`, or a role left with a single class (its AUROC, its
+            threshold or its early stopping would be undefined).
+    """
+    roles = with_roles(frame, folds, fold, selection_share)
+    sets = {role: subsample_patients(roles[roles["role"] == role], max_images) for role in ROLES}
+    for role, rows in sets.items():
+        if rows["label"].nunique() < 2:
+            raise DataError(f"folds: the {role} role of fold {fold}'s model holds "
+                            f"{'no image' if rows.empty else 'a single class'} ({len(rows)} images)")
+    return sets
+
+
 def fold_summary(frame: pd.DataFrame, label: str = "label") -> pd.DataFrame:
     """Patients, images, positive patients and image prevalence per fold of ``frame``'s ``fold``
     column (images without a fold left out): rows ``fold`` 0..k-1."""
@@ -150,4 +192,4 @@ def patients_per_fold_text(summary: pd.DataFrame) -> str:
 
 
 __all__ = ["MIN_FOLDS", "NO_FOLD", "ROLES", "assign_folds", "check_roles_disjoint", "fold_column", "fold_roles",
-           "fold_summary", "patients_per_fold_text", "with_roles"]
+           "fold_summary", "patient_folds", "patients_per_fold_text", "role_sets", "with_roles"]

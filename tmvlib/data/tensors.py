@@ -24,6 +24,22 @@ def load_image_tensor(frame: pd.DataFrame, size: int = 224, progress: bool = Tru
     return out
 
 
+def select_images(images: torch.Tensor, image_ids, frame: pd.DataFrame) -> torch.Tensor:
+    """The rows of ``images`` (decoded in the order of ``image_ids``, e.g. by
+    :func:`load_image_tensor` of a larger table) for ``frame["image_id"]``, in ``frame``'s order:
+    a subset is indexed, never decoded again.
+
+    Raises:
+        KeyError: names up to 5 image ids of ``frame`` that ``image_ids`` lacks.
+    """
+    position = pd.Series(np.arange(len(image_ids)), index=pd.Index(image_ids))
+    wanted = frame["image_id"]
+    missing = wanted[~wanted.isin(position.index)]
+    if len(missing):
+        raise KeyError(f"{len(missing)} image(s) were not decoded, e.g. {list(missing[:5])}")
+    return images[torch.tensor(position.loc[wanted].to_numpy(), dtype=torch.long)]
+
+
 def resize_gray(gray: np.ndarray, size: int) -> torch.Tensor:
     """uint8 (H, W) -> uint8 tensor (1, size, size), antialiased bilinear (the model input)."""
     pixels = torch.from_numpy(np.ascontiguousarray(gray))[None, None].float()

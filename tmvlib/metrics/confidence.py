@@ -52,6 +52,15 @@ def decision_uncertainty(probs, threshold: float) -> np.ndarray:
     return np.exp(-decision_margin(probs, threshold))
 
 
+def threshold_aligned(probs, thresholds) -> np.ndarray:
+    """(N,) ``sigmoid(logit(p) - logit(t))``: each probability moved so that its own model's
+    threshold (``thresholds``, a scalar or (N,)) sits at 0.5. Predictions of several models, each
+    with its own threshold (the fold models of cross-fitted evaluation), then share one decision,
+    ``>= 0.5`` exactly when ``p >= t`` (:func:`predicted_positive`), and one ranking around it;
+    the decision margin is unchanged (``decision_margin(aligned, 0.5) == decision_margin(p, t)``)."""
+    return expit(probability_logit(probs) - probability_logit(thresholds))
+
+
 def calibrated_threshold(threshold: float, temperature: float) -> float:
     """The decision threshold on the scale of temperature-scaled probabilities:
     ``sigmoid(logit(t) / T)``, so that ``sigmoid(z / T) >= t_T`` exactly when ``sigmoid(z) >= t``."""

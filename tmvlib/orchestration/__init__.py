@@ -1,7 +1,8 @@
 """Orchestration: the runs that train models, send per-image stages over shards (in this process
 or on Ray) and call the table builders on what comes back. The layers below compute; this one
-schedules (chapter 06's stability over shards, chapter 09's replicates)."""
+schedules (chapter 02's fold models, chapter 06's stability over shards, chapter 09's replicates)."""
+from .cross_fit import score_fold_roles
 from .replication import ReplicateEvaluation, replicate_rows, run_replication
 from .stability import stability_by_set_on_shards
 
-__all__ = ["ReplicateEvaluation", "replicate_rows", "run_replication", "stability_by_set_on_shards"]
+__all__ = ["ReplicateEvaluation", "replicate_rows", "run_replication", "score_fold_roles", "stability_by_set_on_shards"]

@@ -16,6 +16,10 @@ labels and checks that none of these quantities moves:
 - the calibration maps (temperature, Platt, isotonic) of every method (chapter 03):
   :func:`validation_calibrators`.
 
+Under cross-fitted evaluation (:mod:`tmvlib.data.folds`) the same holds per fold model: its
+quantities are fitted on the rows whose ``role`` is ``"calibration"`` (the next fold) and never
+on its ``"test"`` rows: :func:`calibration_fold_thresholds`.
+
 The out-of-distribution quantile (chapter 08) is fitted on validation features by
 ``tmvlib.card.reference.fit_input_reference``.
 """
@@ -37,6 +41,7 @@ from .quadrants import threshold_at_quantile
 from .trust_cells import cell_error_rates
 
 FIT_SET = "val"
+CALIBRATION_ROLE = "calibration"  # what a fold model fits on (tmvlib.data.folds.ROLES)
 
 
 def validation_rows(frame: pd.DataFrame, what: str) -> pd.DataFrame:
@@ -59,6 +64,27 @@ def validation_threshold(predictions: pd.DataFrame, rule: str) -> float:
     ``half``)."""
     val = validation_rows(predictions, "the decision threshold")
     return choose_threshold(val["label"].to_numpy(), val["prob"].to_numpy(), rule)
+
+
+def calibration_fold_thresholds(predictions: pd.DataFrame, rule: str) -> pd.Series:
+    """The decision threshold of every fold model, each chosen under ``rule`` on its own
+    calibration fold (rows with ``role == "calibration"``), as :func:`validation_threshold` is on
+    validation.
+
+    Args:
+        predictions: one row per (image, fold model) with ``fold, role, label, prob``.
+    Returns:
+        float Series ``fold -> threshold``, folds ascending.
+    Raises:
+        ValueError: a fold model with no calibration row.
+    """
+    require_columns(predictions, ["fold", "role", "label", "prob"], "the fold thresholds")
+    rows = predictions[predictions["role"] == CALIBRATION_ROLE]
+    missing = sorted(set(predictions["fold"]) - set(rows["fold"]))
+    if missing:
+        raise ValueError(f"the fold thresholds: fold model(s) {missing} have no calibration row to fit on")
+    return pd.Series({fold: choose_threshold(g["label"].to_numpy(), g["prob"].to_numpy(), rule)
+                      for fold, g in rows.groupby("fold")}, name="threshold").rename_axis("fold").sort_index()
 
 
 def validation_calibrators(logits: Mapping[str, Mapping[str, np.ndarray]], labels: Mapping[str, np.ndarray],

@@ -1,0 +1,64 @@
+"""Cross-fitted evaluation: per-fold thresholds on the calibration fold, the pooled out-of-fold set."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from tmvlib.metrics.confidence import errors_at
+from tmvlib.tables.cross_fit import POOLED, SUMMARY_METRICS, cross_fitted_summary, out_of_fold
+from tmvlib.tables.fitted import calibration_fold_thresholds
+
+
+def fold_predictions(k=3, per_role=60, seed=0):
+    """k fold models, each scoring its calibration fold (the next) and its test fold, on
+    scales that differ by fold (a shift of the logit)."""
+    rng = np.random.default_rng(seed)
+    images = pd.DataFrame({"image_id": [f"i{j:04d}" for j in range(k * per_role)],
+                           "patient_id": [f"p{j // 2:04d}" for j in range(k * per_role)],
+                           "label": rng.integers(0, 2, k * per_role)})
+    images["in_fold"] = np.arange(len(images)) // per_role
+    rows = []
+    for fold in range(k):
+        for role, of in (("test", fold), ("calibration", (fold + 1) % k)):
+            part = images[images["in_fold"] == of]
+            logit = 2.0 * part["label"] - 1 + rng.normal(0, 1.2, len(part)) + fold  # fold f's scale: +f
+            rows.append(part.assign(fold=fold, role=role, prob=1 / (1 + np.exp(-logit))))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_each_threshold_is_fitted_on_its_calibration_fold_only():
+    predictions = fold_predictions()
+    thresholds = calibration_fold_thresholds(predictions, "youden")
+    assert list(thresholds.index) == [0, 1, 2]
+    shuffled = predictions.copy()
+    test = shuffled["role"] == "test"
+    shuffled.loc[test, "label"] = np.random.default_rng(5).permutation(shuffled.loc[test, "label"].to_numpy())
+    shuffled.loc[test, "prob"] = np.random.default_rng(6).random(test.sum())
+    pd.testing.assert_series_equal(calibration_fold_thresholds(shuffled, "youden"), thresholds)
+    with pytest.raises(ValueError, match=r"fold model\(s\) \[2\] have no calibration row"):
+        calibration_fold_thresholds(predictions[(predictions["fold"] != 2) | (predictions["role"] == "test")],
+                                    "youden")
+
+
+def test_the_pooled_set_holds_every_image_once_decided_by_its_own_models_threshold():
+    predictions = fold_predictions()
+    thresholds = calibration_fold_thresholds(predictions, "youden")
+    oof = out_of_fold(predictions, thresholds)
+    assert len(oof) == oof["image_id"].nunique() == predictions["image_id"].nunique()
+    own = np.concatenate([errors_at(g["label"], g["prob"], thresholds[f]) for f, g in oof.groupby("fold")])
+    pooled = np.concatenate([errors_at(g["label"], g["aligned_prob"], 0.5) for _, g in oof.groupby("fold")])
+    assert (own == pooled).all()
+    with pytest.raises(ValueError, match="tested by two fold models"):
+        out_of_fold(pd.concat([predictions, predictions[predictions["role"] == "test"].head(2)]), thresholds)
+    with pytest.raises(ValueError, match=r"\[2\] have no threshold"):
+        out_of_fold(predictions, thresholds.drop(2))
+
+
+def test_the_summary_gives_the_pooled_estimate_and_each_fold_within_their_intervals():
+    predictions = fold_predictions()
+    oof = out_of_fold(predictions, calibration_fold_thresholds(predictions, "youden"))
+    summary = cross_fitted_summary(oof, n_boot=50)
+    assert summary.index.get_level_values("model").unique().tolist() == [POOLED, "fold 0", "fold 1", "fold 2"]
+    assert summary.index.get_level_values("metric").unique().tolist() == list(SUMMARY_METRICS)
+    assert ((summary["low"] <= summary["value"]) & (summary["value"] <= summary["high"])).all()
+    assert summary.loc[(POOLED, "AUROC"), "images"] == len(oof)
+    assert summary.loc[("fold 1", "AUROC"), "images"] == (oof["fold"] == 1).sum()

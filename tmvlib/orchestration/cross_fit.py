@@ -1,0 +1,40 @@
+"""Cross-fitted scoring: each fold model scores the images of its calibration and test roles,
+shard by shard (here or on Ray), as chapter 02 scores the baseline."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+from scipy.special import expit
+
+from ..parallel import map_images
+from ..stages import LogitsStage
+
+__all__ = ["score_fold_roles"]
+
+
+def score_fold_roles(checkpoints: Mapping[int, Path], sets: Mapping[int, Mapping[str, pd.DataFrame]],
+                     folder: Path, image_size: int, roles: Sequence[str] = ("calibration", "test"), *,
+                     shard_size: int = 256, executor: str = "auto", engine: str = "auto") -> pd.DataFrame:
+    """Float32 logits of every fold model on its ``roles``' images
+    (:class:`~tmvlib.stages.LogitsStage` through :func:`~tmvlib.parallel.map_images`; shards in
+    ``<folder>/logits-fold<f>-<role>``, resumed when identical).
+
+    Args:
+        checkpoints: fold -> its model's checkpoint.
+        sets: fold -> role -> images (:func:`tmvlib.data.folds.role_sets`, with ``path``).
+    Returns:
+        one row per (image, fold model): the role's rows with ``fold``, ``logit``, ``prob`` and
+        ``engine``, folds ascending, roles in ``roles`` order.
+    """
+    rows = []
+    for fold in sorted(checkpoints):
+        scorer = LogitsStage(str(checkpoints[fold]), image_size, engine=engine)
+        for role in roles:
+            images = sets[fold][role]
+            scored = map_images(scorer, images, Path(folder) / f"logits-fold{fold}-{role}", shard_size, executor)
+            rows.append(images.assign(fold=fold, logit=scored["logit"].to_numpy(),
+                                      engine=scored["engine"].to_numpy()))
+    out = pd.concat(rows, ignore_index=True)
+    return out.assign(prob=expit(out["logit"]))  # as chapter 02 computes the baseline's

@@ -1,0 +1,82 @@
+"""Cross-fitted evaluation: every folded image evaluated once, by the model of its fold.
+
+Each fold model scores its calibration fold (where its threshold is fitted,
+:func:`tmvlib.tables.fitted.calibration_fold_thresholds`) and its test fold. The test rows of all
+folds pool into one out-of-fold set of every folded image (:func:`out_of_fold`), each decided by
+its own model's threshold: errors and decision margins are relative to that threshold, so they
+pool; probabilities are put on one scale by moving each model's threshold to 0.5
+(:func:`tmvlib.metrics.confidence.threshold_aligned`), which keeps each model's decisions and
+margins and ranks the pooled images around the shared decision.
+
+The pooled intervals resample patients with the fold models held fixed; the spread of the
+per-fold estimates is the training variability they do not see. Bates, Hastie & Tibshirani
+(2023, "Cross-validation: what does it estimate and how well does it do it?", JASA) show that a
+cross-validated estimate targets the average performance of models trained on samples like these
+rather than the performance of one fitted model.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from ..metrics.confidence import threshold_aligned
+from ..metrics.frames import require_columns
+from .summary import metric_summary
+
+#: the metrics of :func:`cross_fitted_summary`'s table, in its row order
+SUMMARY_METRICS = ("AUROC", "sensitivity", "specificity")
+
+#: the name of the pooled estimate beside the folds'
+POOLED = "pooled"
+
+__all__ = ["POOLED", "SUMMARY_METRICS", "cross_fitted_summary", "out_of_fold"]
+
+
+def out_of_fold(predictions: pd.DataFrame, thresholds: pd.Series) -> pd.DataFrame:
+    """The pooled out-of-fold set: the ``test`` rows of every fold model, with its threshold.
+
+    Args:
+        predictions: one row per (image, fold model) with ``image_id, fold, role, prob``.
+        thresholds: ``fold -> threshold`` (fitted on each model's calibration fold).
+    Returns:
+        one row per folded image: the test rows with ``threshold`` (its model's) and
+        ``aligned_prob`` (:func:`~tmvlib.metrics.confidence.threshold_aligned`; decided at 0.5).
+    Raises:
+        ValueError: an image tested by two fold models, or a fold without a threshold.
+    """
+    require_columns(predictions, ["image_id", "fold", "role", "prob"], "the out-of-fold set")
+    test = predictions[predictions["role"] == "test"]
+    twice = test["image_id"][test["image_id"].duplicated()]
+    if len(twice):
+        raise ValueError(f"the out-of-fold set: {len(twice)} image(s) are tested by two fold models, "
+                         f"e.g. {list(twice[:5])}")
+    missing = sorted(set(test["fold"]) - set(thresholds.index))
+    if missing:
+        raise ValueError(f"the out-of-fold set: fold model(s) {missing} have no threshold")
+    threshold = test["fold"].map(thresholds).to_numpy()
+    return test.assign(threshold=threshold, aligned_prob=threshold_aligned(test["prob"].to_numpy(), threshold))
+
+
+def cross_fitted_summary(oof: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """AUROC, sensitivity and specificity of the pooled out-of-fold set and of each fold,
+    each with its 95% patient-bootstrap interval (:func:`tmvlib.tables.summary.metric_summary`).
+
+    Pooled: every image at its own model's threshold (``aligned_prob`` at 0.5). Fold ``f``: its
+    test fold, its own probabilities at its own threshold.
+
+    Args:
+        oof: :func:`out_of_fold`'s rows (``label, patient_id, fold, prob, threshold, aligned_prob``).
+    Returns:
+        rows ``(model, metric)`` (model ``"pooled"``, then ``"fold 0"``, ...; metrics
+        :data:`SUMMARY_METRICS`) with ``value, low, high, images, patients``.
+    """
+    require_columns(oof, ["label", "patient_id", "fold", "prob", "threshold", "aligned_prob"],
+                    "the cross-fitted summary")
+    parts = {POOLED: (oof.assign(prob=oof["aligned_prob"]), 0.5)}
+    for fold, rows in oof.groupby("fold"):
+        parts[f"fold {fold}"] = (rows, float(rows["threshold"].iloc[0]))
+    tables = {}
+    for model, (rows, threshold) in parts.items():
+        summary = metric_summary(rows, threshold, n_boot=n_boot, seed=seed).loc[list(SUMMARY_METRICS)]
+        tables[model] = summary[["value", "low", "high"]].assign(images=len(rows),
+                                                                 patients=rows["patient_id"].nunique())
+    return pd.concat(tables, names=["model", "metric"])
