@@ -46,7 +46,7 @@ ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
     Artifact("contrast_checkpoint", "checkpoints/contrast.pt", "02_baseline"),
     Artifact("fold_checkpoints", "checkpoints/fold_*", "02_baseline"),
     Artifact("fold_predictions", "metrics/fold_predictions.parquet", "02_baseline", keys=("image_id", "fold")),
-    Artifact("fold_thresholds", "metrics/fold_thresholds.csv", "02_baseline", keys=("fold",)),
+    Artifact("fold_thresholds", "metrics/fold_thresholds.parquet", "02_baseline", keys=("fold",)),
     Artifact("cross_fitted_metrics", "metrics/cross_fitted_metrics.csv", "02_baseline", keys=("model", "metric")),
     Artifact("shortcut_aurocs", "metrics/shortcut_aurocs.parquet", "02_baseline", keys=("contrast", "model")),
     Artifact("shortcut_control", "metrics/shortcut_control.parquet", "02_baseline", keys=("comparison",)),
@@ -189,6 +189,36 @@ def baseline_training_images(run_id: str, reader: str) -> pd.DataFrame:
     splits = load_splits(run_id)[0]
     limit = declared_params(run_id, reader, "02_baseline")["max_images_per_split"]
     return subsample_patients(splits[splits["split"] == "train"], limit).reset_index(drop=True)
+
+
+def fold_role_sets(run_id: str, reader: str) -> dict[int, dict[str, pd.DataFrame]]:
+    """The images of every role of every fold model, as chapter 02 dealt them
+    (:func:`tmvlib.data.folds.role_sets` with its ``selection_share`` and ``max_images_per_split``;
+    ``reader``: the chapter asking, whose contract must declare that it reads both), checked
+    against the images chapter 02 scored (``fold_predictions``).
+
+    Raises:
+        ValueError: chapter 02 scored other images (rerun chapter 02).
+    """
+    from .data.folds import NO_FOLD, patient_folds, role_sets
+
+    splits = load_splits(run_id)[0]
+    params = declared_params(run_id, reader, "02_baseline")
+    folds = patient_folds(splits)
+    sets = {f: role_sets(splits[splits["fold"] != NO_FOLD], folds, f, params["selection_share"],
+                         params["max_images_per_split"]) for f in sorted(folds.unique())}
+    scored = read_table(run_id, "fold_predictions")
+    for (fold, role), rows in scored.groupby(["fold", "role"]):
+        if rows["image_id"].tolist() != sets[fold][role]["image_id"].tolist():
+            raise ValueError(f"chapter 02 scored other images for the {role} role of fold {fold}'s model than "
+                             "its parameters deal now: rerun chapter 02")
+    return sets
+
+
+def fold_thresholds(run_id: str) -> pd.Series:
+    """Chapter 02's decision threshold of every fold model (``fold -> threshold``), each fitted on
+    its calibration fold; parquet keeps every bit, as :func:`write_decision_threshold` does)."""
+    return read_table(run_id, "fold_thresholds").set_index("fold")["threshold"]
 
 
 def baseline_predictions(run_id: str) -> pd.DataFrame:

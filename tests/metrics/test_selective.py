@@ -150,3 +150,25 @@ def test_augrc_lies_between_its_oracle_and_the_reverse_ranking():
     score = errors + rng.normal(0, 0.8, 200)  # informative, not perfect
     assert oracle_augrc(labels, probs) <= augrc(labels, probs, score) <= augrc(labels, probs, -errors)
     assert augrc(labels, probs, score) < augrc(labels, probs, np.zeros(200))  # better than no ranking
+
+
+def test_a_threshold_per_row_counts_each_row_at_its_own_threshold():
+    from tmvlib.metrics.confidence import decision_uncertainty, threshold_aligned
+    from tmvlib.metrics.selective import augrc, oracle_augrc, row_thresholds
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 200)
+    probs = rng.random(200)
+    thresholds = np.where(np.arange(200) < 100, 0.3, 0.6)  # two pooled models
+    uncertainty = decision_uncertainty(probs, thresholds)
+    aligned = threshold_aligned(probs, thresholds)  # the same decisions at 0.5
+    assert aurc(labels, probs, uncertainty, thresholds) == pytest.approx(aurc(labels, aligned, uncertainty, 0.5))
+    assert augrc(labels, probs, uncertainty, thresholds) == pytest.approx(augrc(labels, aligned, uncertainty, 0.5))
+    assert oracle_augrc(labels, probs, thresholds) == pytest.approx(oracle_augrc(labels, aligned, 0.5))
+    kept = selective_metrics(labels, probs, uncertainty, 0.8, thresholds)
+    assert kept["error_rate"] == selective_metrics(labels, aligned, uncertainty, 0.8, 0.5)["error_rate"]
+    assert aurc(labels, probs, uncertainty, np.full(200, 0.3)) == aurc(labels, probs, uncertainty, 0.3)
+    with pytest.raises(ValueError, match="one per row"):
+        row_thresholds(np.full(3, 0.5), 200)
+    with pytest.raises(ValueError, match="finite"):
+        row_thresholds(np.nan, 200)

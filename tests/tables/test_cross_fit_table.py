@@ -62,3 +62,44 @@ def test_the_summary_gives_the_pooled_estimate_and_each_fold_within_their_interv
     assert ((summary["low"] <= summary["value"]) & (summary["value"] <= summary["high"])).all()
     assert summary.loc[(POOLED, "AUROC"), "images"] == len(oof)
     assert summary.loc[("fold 1", "AUROC"), "images"] == (oof["fold"] == 1).sum()
+
+
+def fold_logits(k=3, n=40, seed=0):
+    """fold -> method -> role -> (S, N) logits with labels fold -> role -> (N,)."""
+    rng = np.random.default_rng(seed)
+    sets, logits, labels = {}, {}, {}
+    for fold in range(k):
+        sets[fold], logits[fold], labels[fold] = {}, {"baseline": {}, "MC dropout": {}}, {}
+        for role in ("calibration", "test"):
+            y = rng.integers(0, 2, n)
+            z = 2.0 * y - 1 + rng.normal(0, 1, n) + fold
+            sets[fold][role] = pd.DataFrame({"image_id": [f"{fold}{role}{j}" for j in range(n)],
+                                             "patient_id": [f"{fold}{role}{j // 2}" for j in range(n)], "label": y})
+            labels[fold][role] = y
+            logits[fold]["baseline"][role] = z[None]
+            logits[fold]["MC dropout"][role] = z[None] + rng.normal(0, 0.3, (5, n))
+    return sets, logits, labels
+
+
+def test_fold_calibrators_read_the_calibration_fold_only_and_pool_with_each_models_threshold():
+    from tmvlib.tables.cross_fit import fold_estimates, pooled_method_predictions
+    from tmvlib.tables.fitted import calibration_fold_calibrators
+
+    sets, logits, labels = fold_logits()
+    calibrators = calibration_fold_calibrators(logits, labels)
+    shuffled = {f: {"calibration": by_role["calibration"], "test": by_role["test"][::-1]} for f, by_role in labels.items()}
+    scrambled = {f: {m: {"calibration": r["calibration"], "test": -r["test"]} for m, r in by_m.items()}
+                 for f, by_m in logits.items()}
+    again = calibration_fold_calibrators(scrambled, shuffled)
+    assert all(again[f]["baseline"]["temperature"].params == calibrators[f]["baseline"]["temperature"].params
+               for f in calibrators)
+    thresholds = pd.Series({0: 0.4, 1: 0.6, 2: 0.7})
+    pooled = pooled_method_predictions(sets, logits, calibrators, thresholds)
+    raw = pooled[pooled["method"] == "baseline"]
+    assert len(raw) == 3 * 40 and set(raw["set"]) == {"test"}
+    assert (raw.groupby("fold")["threshold"].first() == thresholds).all()
+    assert (raw["error"] == ((raw["prob"] >= raw["threshold"]).astype(int) != raw["label"])).all()
+    estimates = fold_estimates(pooled, {"mean prob": lambda y, p: float(np.mean(p))}, methods=["baseline"])
+    assert estimates.columns.tolist() == [("mean prob", "fold 0"), ("mean prob", "fold 1"), ("mean prob", "fold 2")]
+    with pytest.raises(ValueError, match="fold 1 has no calibration-fold"):
+        calibration_fold_calibrators({1: {"baseline": {"test": logits[1]["baseline"]["test"]}}}, labels)

@@ -44,7 +44,7 @@ class Params:
 
 
 READS_PARAMS: dict[str, tuple[str, ...]] = {
-    "02_baseline": ("max_images_per_split",),  # the same image subsets as chapter 02
+    "02_baseline": ("max_images_per_split", "selection_share"),  # the same image subsets and fold roles as chapter 02
 }
 # 01: splits; 02: baseline.pt, baseline_predictions.parquet, baseline_threshold.txt (the decision
 # threshold, tmvlib.artifacts.decision_threshold)

@@ -29,10 +29,24 @@ def _inputs(labels, probs, uncertainty, threshold, sample_weight=None):
     uncertainty = check_finite(uncertainty, "uncertainty")
     weight = check_weight(sample_weight, len(labels))
     same_length(labels=labels, probs=probs, uncertainty=uncertainty, sample_weight=weight)
-    if not np.isfinite(threshold):
-        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+    threshold = row_thresholds(threshold, len(labels))
     errors = errors_at(labels, probs, threshold).astype(float)
     return labels, probs, uncertainty, weight, errors
+
+
+def row_thresholds(threshold, n: int) -> float | np.ndarray:
+    """``threshold`` checked: one finite number for every row, or ``(n,)`` finite numbers, one per
+    row (pooled rows of several models, each decided at its own model's threshold).
+
+    Raises:
+        ValueError: a non-finite threshold, or a per-row array of another length than ``n``.
+    """
+    values = np.asarray(threshold, dtype=float)
+    if values.ndim > 1 or (values.ndim == 1 and len(values) != n):
+        raise ValueError(f"threshold must be one number or one per row ({n}), got shape {values.shape}")
+    if not np.isfinite(values).all():
+        raise ValueError(f"threshold must be finite, got {threshold!r}")
+    return float(values) if values.ndim == 0 else values
 
 
 def _groups(uncertainty, errors, weight):
@@ -48,7 +62,7 @@ def _groups(uncertainty, errors, weight):
 
 
 def risk_coverage_curve(labels: np.ndarray, probs: np.ndarray, uncertainty: np.ndarray,
-                        threshold: float = 0.5) -> pd.DataFrame:
+                        threshold: float | np.ndarray = 0.5) -> pd.DataFrame:
     """Risk of the ``k`` most certain samples, for ``k = 1 .. N``.
 
     Samples are ranked by ``uncertainty`` ascending (most certain first). With ``e_i =
@@ -62,7 +76,8 @@ def risk_coverage_curve(labels: np.ndarray, probs: np.ndarray, uncertainty: np.n
     Args:
         labels: (N,) in {0, 1}. probs: (N,) ``P(y=1)`` in [0, 1].
         uncertainty: (N,) any finite score, larger = less certain (e.g. predictive entropy).
-        threshold: probability threshold that turns ``probs`` into predicted labels.
+        threshold: probability threshold that turns ``probs`` into predicted labels, or one per
+            row (:func:`row_thresholds`).
 
     Returns:
         DataFrame with N rows and columns ``coverage`` (k / N), ``risk`` and ``n_kept`` (k).
@@ -79,7 +94,7 @@ def risk_coverage_curve(labels: np.ndarray, probs: np.ndarray, uncertainty: np.n
     return pd.DataFrame({"coverage": kept / n, "risk": expected_errors / kept, "n_kept": kept})
 
 
-def aurc(labels: np.ndarray, probs: np.ndarray, uncertainty: np.ndarray, threshold: float = 0.5,
+def aurc(labels: np.ndarray, probs: np.ndarray, uncertainty: np.ndarray, threshold: float | np.ndarray = 0.5,
          sample_weight: np.ndarray | None = None) -> float:
     """Area under the risk-coverage curve: the mean risk over all N coverage points.
 
@@ -97,7 +112,8 @@ def aurc(labels: np.ndarray, probs: np.ndarray, uncertainty: np.ndarray, thresho
 
     Args:
         labels: (N,) in {0, 1}. probs: (N,) ``P(y=1)`` in [0, 1].
-        uncertainty: (N,) finite, larger = less certain. threshold: for the predicted label.
+        uncertainty: (N,) finite, larger = less certain. threshold: for the predicted label
+            (one, or ``(N,)``: one per row, :func:`row_thresholds`).
         sample_weight: (N,) non-negative weights; None: all ones.
 
     Returns:
@@ -120,7 +136,7 @@ def aurc(labels: np.ndarray, probs: np.ndarray, uncertainty: np.ndarray, thresho
     return float(total.sum() / size.sum())
 
 
-def augrc(labels: np.ndarray, probs: np.ndarray, uncertainty: np.ndarray, threshold: float = 0.5,
+def augrc(labels: np.ndarray, probs: np.ndarray, uncertainty: np.ndarray, threshold: float | np.ndarray = 0.5,
           sample_weight: np.ndarray | None = None) -> float:
     """Area under the generalized risk-coverage curve (AUGRC; Traub et al. 2024).
 
@@ -141,7 +157,8 @@ def augrc(labels: np.ndarray, probs: np.ndarray, uncertainty: np.ndarray, thresh
 
     Args:
         labels: (N,) in {0, 1}. probs: (N,) ``P(y=1)`` in [0, 1].
-        uncertainty: (N,) finite, larger = less certain. threshold: for the predicted label.
+        uncertainty: (N,) finite, larger = less certain. threshold: for the predicted label
+            (one, or ``(N,)``: one per row, :func:`row_thresholds`).
         sample_weight: (N,) non-negative weights; None: all ones.
 
     Returns:
@@ -155,19 +172,19 @@ def augrc(labels: np.ndarray, probs: np.ndarray, uncertainty: np.ndarray, thresh
     return float((size * wrong_before + wrong * (size + 1) / 2).sum() / size.sum() ** 2)
 
 
-def oracle_augrc(labels: np.ndarray, probs: np.ndarray, threshold: float = 0.5,
+def oracle_augrc(labels: np.ndarray, probs: np.ndarray, threshold: float | np.ndarray = 0.5,
                  sample_weight: np.ndarray | None = None) -> float:
     """The least AUGRC any score can reach for these errors: every correct prediction ranked
     before every error (the score is the error itself). ``augrc - oracle_augrc`` is the excess
     AUGRC (e-AUGRC), the part a score could still gain; it compares scores of methods whose
     errors differ."""
     labels, probs = check_labels(labels), check_probs(probs)
-    errors = errors_at(labels, probs, threshold).astype(float)
+    errors = errors_at(labels, probs, row_thresholds(threshold, len(labels))).astype(float)
     return augrc(labels, probs, errors, threshold, sample_weight)
 
 
 def selective_metrics(labels: np.ndarray, probs: np.ndarray, uncertainty: np.ndarray,
-                      coverage: float, threshold: float = 0.5) -> dict[str, float]:
+                      coverage: float, threshold: float | np.ndarray = 0.5) -> dict[str, float]:
     """AUROC and error rate of the most certain ``coverage`` fraction of the samples.
 
     The kept set is every sample whose uncertainty is at most ``u*``, the uncertainty of the
@@ -179,7 +196,8 @@ def selective_metrics(labels: np.ndarray, probs: np.ndarray, uncertainty: np.nda
         labels: (N,) in {0, 1}. probs: (N,) ``P(y=1)`` in [0, 1].
         uncertainty: (N,) finite, larger = less certain.
         coverage: requested fraction in (0, 1], e.g. 0.8 or 0.9.
-        threshold: probability threshold for the predicted label (choose it on validation).
+        threshold: probability threshold for the predicted label (choose it on validation), or
+            ``(N,)``, one per row (:func:`row_thresholds`).
 
     Returns:
         dict with ``coverage`` (requested), ``achieved_coverage`` (kept / N), ``n_kept``,

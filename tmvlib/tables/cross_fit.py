@@ -16,10 +16,15 @@ rather than the performance of one fitted model.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
+import numpy as np
 import pandas as pd
 
 from ..metrics.confidence import threshold_aligned
 from ..metrics.frames import require_columns
+from ..uncertainty.calibrators import Calibrator
+from ..uncertainty.predictions import method_predictions
 from .summary import metric_summary
 
 #: the metrics of :func:`cross_fitted_summary`'s table, in its row order
@@ -28,7 +33,8 @@ SUMMARY_METRICS = ("AUROC", "sensitivity", "specificity")
 #: the name of the pooled estimate beside the folds'
 POOLED = "pooled"
 
-__all__ = ["POOLED", "SUMMARY_METRICS", "cross_fitted_summary", "out_of_fold"]
+__all__ = ["POOLED", "SUMMARY_METRICS", "cross_fitted_summary", "fold_estimates", "out_of_fold",
+           "pooled_method_predictions"]
 
 
 def out_of_fold(predictions: pd.DataFrame, thresholds: pd.Series) -> pd.DataFrame:
@@ -80,3 +86,37 @@ def cross_fitted_summary(oof: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -
         tables[model] = summary[["value", "low", "high"]].assign(images=len(rows),
                                                                  patients=rows["patient_id"].nunique())
     return pd.concat(tables, names=["model", "metric"])
+
+
+def pooled_method_predictions(sets: Mapping[int, Mapping[str, pd.DataFrame]],
+                              logits: Mapping[int, Mapping[str, Mapping[str, np.ndarray]]],
+                              calibrators: Mapping[int, Mapping[str, Mapping[str, Calibrator]]],
+                              thresholds: pd.Series, role: str = "test") -> pd.DataFrame:
+    """Chapter 03's long table (:func:`tmvlib.uncertainty.predictions.method_predictions`) of every
+    fold model on its ``role`` images, with its own calibration maps and threshold, pooled.
+
+    Args:
+        sets: fold -> role -> images; logits: fold -> method -> role -> ``(S, N)``;
+        calibrators: fold -> method -> map (fitted on the calibration fold); thresholds: fold -> t.
+    Returns:
+        one row per (image, method, calibration) with ``fold``; ``set`` is ``role``; each row's
+        ``threshold`` and ``error`` are its own model's (so rows of different folds pool).
+    """
+    parts = [method_predictions({role: sets[fold][role]}, {m: {role: by_role[role]} for m, by_role in by_method.items()},
+                                calibrators[fold], float(thresholds[fold])).assign(fold=fold)
+             for fold, by_method in logits.items()]
+    return pd.concat(parts, ignore_index=True)
+
+
+def fold_estimates(frame: pd.DataFrame, metrics: Mapping[str, Callable], methods=None) -> pd.DataFrame:
+    """Point estimates of each ``metrics`` (name -> ``f(labels, probs)``) per method and fold of a
+    pooled table (``method, fold, label, prob``): the spread over folds beside a pooled interval.
+
+    Returns:
+        rows ``method``, columns ``(metric, "fold f")``.
+    """
+    rows = frame if methods is None else frame[frame["method"].isin(methods)]
+    table = {(name, f"fold {fold}"): {method: metric(g["label"].to_numpy(), g["prob"].to_numpy())
+                                      for method, g in by_fold.groupby("method", sort=False)}
+             for fold, by_fold in rows.groupby("fold") for name, metric in metrics.items()}
+    return pd.DataFrame(table).sort_index(axis=1, level=0, sort_remaining=False)

@@ -18,7 +18,7 @@ labels and checks that none of these quantities moves:
 
 Under cross-fitted evaluation (:mod:`tmvlib.data.folds`) the same holds per fold model: its
 quantities are fitted on the rows whose ``role`` is ``"calibration"`` (the next fold) and never
-on its ``"test"`` rows: :func:`calibration_fold_thresholds`.
+on its ``"test"`` rows: :func:`calibration_fold_thresholds`, :func:`calibration_fold_calibrators`.
 
 The out-of-distribution quantile (chapter 08) is fitted on validation features by
 ``tmvlib.card.reference.fit_input_reference``.
@@ -85,6 +85,29 @@ def calibration_fold_thresholds(predictions: pd.DataFrame, rule: str) -> pd.Seri
         raise ValueError(f"the fold thresholds: fold model(s) {missing} have no calibration row to fit on")
     return pd.Series({fold: choose_threshold(g["label"].to_numpy(), g["prob"].to_numpy(), rule)
                       for fold, g in rows.groupby("fold")}, name="threshold").rename_axis("fold").sort_index()
+
+
+def calibration_fold_calibrators(logits: Mapping[int, Mapping[str, Mapping[str, np.ndarray]]],
+                                 labels: Mapping[int, Mapping[str, np.ndarray]],
+                                 names: tuple[str, ...] = CALIBRATIONS) -> dict[int, dict[str, dict[str, Calibrator]]]:
+    """Every fold model's calibration maps of every method, each fitted on its own calibration
+    fold only, as :func:`validation_calibrators` fits on validation.
+
+    Args:
+        logits: fold -> method -> role -> sampled logits ``(S, N_role)``; only ``"calibration"`` is read.
+        labels: fold -> role -> ``(N_role,)`` labels; only ``"calibration"`` is read.
+    Returns:
+        fold -> method -> calibration name -> fitted map.
+    Raises:
+        ValueError: a fold without calibration labels or logits.
+    """
+    fitted = {}
+    for fold, by_method in logits.items():
+        if CALIBRATION_ROLE not in labels.get(fold, {}) or any(CALIBRATION_ROLE not in r for r in by_method.values()):
+            raise ValueError(f"the fold calibration maps: fold {fold} has no calibration-fold logits or labels")
+        fitted[fold] = fit_method_calibrators({m: by_role[CALIBRATION_ROLE] for m, by_role in by_method.items()},
+                                              np.asarray(labels[fold][CALIBRATION_ROLE]), names)
+    return fitted
 
 
 def validation_calibrators(logits: Mapping[str, Mapping[str, np.ndarray]], labels: Mapping[str, np.ndarray],

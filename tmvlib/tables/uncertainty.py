@@ -234,7 +234,7 @@ def selective_table(frame: pd.DataFrame, coverages=(0.8, 0.9)) -> pd.DataFrame:
     rows = []
     for (method, name), group in frame.groupby(["method", "set"], sort=False):
         labels, probs = group["label"].to_numpy(), group["prob"].to_numpy()
-        threshold = float(group["threshold"].iloc[0])
+        threshold = group["threshold"].to_numpy()  # per row: pooled fold models each keep their own
         for score in UNCERTAINTY_SCORES:
             values = score_values(group, score)
             if np.allclose(values, values[0]):
@@ -271,8 +271,8 @@ def aurc_comparisons(frame: pd.DataFrame, pairs: Sequence[tuple[str, str]],
         def statistic(method: str):
             group = groups[method]
             labels, probs = group["label"].to_numpy(), group["prob"].to_numpy()
-            values, threshold = score_values(group, score), float(group["threshold"].iloc[0])
-            return lambda rows_, w: aurc(labels[rows_], probs[rows_], values[rows_], threshold, w)
+            values, threshold = score_values(group, score), group["threshold"].to_numpy()  # per row
+            return lambda rows_, w: aurc(labels[rows_], probs[rows_], values[rows_], threshold[rows_], w)
 
         for a, b in pairs:
             patients = groups[a]["patient_id"].to_numpy()
@@ -385,7 +385,7 @@ def selective_curves(frame: pd.DataFrame, methods, scores=(DECISION_UNCERTAINTY,
             if np.allclose(values, values[0]):
                 continue
             curve = risk_coverage_curve(group["label"].to_numpy(), group["prob"].to_numpy(), values,
-                                        float(group["threshold"].iloc[0]))
+                                        group["threshold"].to_numpy())
             step = max(1, len(curve) // max_points)
             curves.append(curve.iloc[::step].assign(method=method, set=name, score=score))
     return pd.concat(curves)
