@@ -56,6 +56,7 @@ ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
     Artifact("temperatures", "metrics/temperatures.json", "03_uncertainty"),
     Artifact("ensemble_checkpoints", "checkpoints/ensemble_*", "03_uncertainty"),
     Artifact("shared_views_checkpoints", "checkpoints/shared_views_*", "03_uncertainty"),
+    Artifact("fold_ensemble_checkpoints", "checkpoints/fold*_ensemble_*", "03_uncertainty"),
     Artifact("ensemble_diversity", "metrics/ensemble_diversity.parquet", "03_uncertainty",
              keys=("set", "metric", "design")),
     Artifact("explanations_gradcam", "explanations/gradcam", "04_gradcam"),

@@ -44,3 +44,20 @@ def test_each_fold_model_is_the_recipe_on_its_own_training_and_selection_patient
     assert len(hashes) == 3
     again = fit_fold_models(RECIPE, sets, partial(select_images, images, frame["image_id"]), tmp_path, progress=False)
     assert all(m.reused for m in again.values())
+
+
+def test_each_fold_ensemble_has_its_fold_model_as_member_0_and_trains_on_the_same_patients(tmp_path):
+    from tmvlib.models.checkpoint import read_checkpoint_meta
+    from tmvlib.uncertainty import EnsembleSpec, fit_fold_ensembles
+
+    frame, images = folded_toy()
+    folds = assign_folds(frame, k=3)
+    sets = {f: role_sets(frame, folds, f, selection_share=0.3) for f in range(3)}
+    take = partial(select_images, images, frame["image_id"])
+    fit_fold_models(RECIPE, sets, take, tmp_path, progress=False)
+    ensembles = fit_fold_ensembles(EnsembleSpec(2), RECIPE, sets, take, tmp_path, progress=False)
+    for fold, members in ensembles.items():
+        assert members[0].reused and members[0].checkpoint == fold_checkpoint(tmp_path, fold)
+        config = read_checkpoint_meta(tmp_path / f"fold{fold}_ensemble_1.pt")["config"]
+        assert config["split_hash"] == fold_recipe(RECIPE, sets[fold]).split_hash
+        assert config["train"]["seed"] == RECIPE.train.seed + 1

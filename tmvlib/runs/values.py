@@ -19,6 +19,7 @@ fingerprint), ``shards/`` (per-image stage caches, whose rows reach the tables),
 """
 from __future__ import annotations
 
+import fnmatch
 import json
 import math
 from collections.abc import Iterator
@@ -45,8 +46,8 @@ def artifact_of(relative: str):
     best, length = None, -1
     for a in ARTIFACTS.values():
         pattern = a.path
-        if "*" in pattern:
-            hit = relative.startswith(pattern.split("*")[0])
+        if "*" in pattern:  # a glob: "checkpoints/fold*_ensemble_*" is not "checkpoints/fold_0.pt"
+            hit = fnmatch.fnmatchcase(relative, pattern)
         else:
             hit = relative == pattern or relative.startswith(pattern + "/") or (
                 pattern.endswith(".pt") and relative == pattern[:-3] + ".json")

@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 
 from ..models.checkpoint import reusable_checkpoint
+from ..models.cross_fit import fold_checkpoint, fold_recipe
 from ..models.feature_cache import bank_outputs
 from ..models.fit import FittedModel, fit_or_load
 from ..models.recipe import ModelRecipe, TrainingData
@@ -148,6 +149,34 @@ def fit_ensemble(spec: EnsembleSpec, checkpoint_dir: Path, recipe: ModelRecipe, 
                              val_cache=val_cache)
         members.append(replace(fitted, reused=False) if path in trained_remotely else fitted)
     return members
+
+
+def fit_fold_ensembles(spec: EnsembleSpec, recipe: ModelRecipe, sets, images, checkpoint_dir: Path, *,
+                       placement: TaskPlacement = TaskPlacement(), progress: bool = True) -> dict[int, list[FittedModel]]:
+    """The ensemble of every fold model (cross-fitted evaluation): :func:`fit_ensemble` of fold
+    ``f`` on its training role, stopped early on its selection role, with the fold model
+    (``fold_<f>.pt``, :func:`tmvlib.models.cross_fit.fold_checkpoint`) as member 0 and members
+    ``m >= 1`` saved as ``fold<f>_<spec.prefix>_<m>.pt``.
+
+    Args:
+        spec: members, design and bagging, as for the single split's ensemble.
+        recipe: the baseline's recipe (each fold's is :func:`tmvlib.models.cross_fit.fold_recipe`).
+        sets: fold -> role -> images (:func:`tmvlib.data.folds.role_sets`).
+        images: rows of a frame -> uint8 ``(N, 1, H, W)`` in its order.
+    Returns:
+        fold -> the M members in member order.
+    """
+    ensembles = {}
+    for fold in sorted(sets):
+        roles = sets[fold]
+        data = TrainingData(images(roles["training"]), roles["training"]["label"].to_numpy(),
+                            images(roles["selection"]), roles["selection"]["label"].to_numpy())
+        ensembles[fold] = fit_ensemble(replace(spec, prefix=f"fold{fold}_{spec.prefix}"), checkpoint_dir,
+                                       fold_recipe(recipe, roles), data,
+                                       member0_checkpoint=fold_checkpoint(checkpoint_dir, fold),
+                                       train_patients=roles["training"]["patient_id"].to_numpy(),
+                                       placement=placement, progress=progress)
+    return ensembles
 
 
 def train_member(threads: int | None = None, **fit_args) -> None:

@@ -14,6 +14,8 @@ import torch
 
 from ..models.classifier import XrayClassifier
 from ..models.feature_cache import bank_outputs
+from ..models.fit import FittedModel
+from .ensemble import member_logits
 from .mc_dropout import mc_dropout_logits
 
 __all__ = ["fold_method_logits", "frozen_stages_shared"]
@@ -34,12 +36,14 @@ def frozen_stages_shared(models: Sequence[XrayClassifier]) -> bool:
 
 def fold_method_logits(models: Mapping[int, XrayClassifier], sets: Mapping[int, Mapping[str, pd.DataFrame]],
                        bank: torch.Tensor, bank_ids, roles: Sequence[str] = ("calibration", "test"),
-                       mc_samples: int = 30, seed: int = 0) -> dict[int, dict[str, dict[str, np.ndarray]]]:
+                       mc_samples: int = 30, seed: int = 0,
+                       ensembles: Mapping[int, Sequence[FittedModel]] | None = None) -> dict[int, dict[str, dict[str, np.ndarray]]]:
     """Per fold model, per method, per role: sampled logits ``(S, N_role)`` in the role's row order.
 
-    Methods: ``"baseline"`` (the fold model, S = 1) and ``"MC dropout"`` (``mc_samples`` dropout
+    Methods: ``"baseline"`` (the fold model, S = 1), ``"MC dropout"`` (``mc_samples`` dropout
     masks per image, :func:`tmvlib.uncertainty.mc_dropout.mc_dropout_logits`, keyed by image id as
-    everywhere in the report).
+    everywhere in the report) and, given ``ensembles`` (fold -> members, member 0 the fold model,
+    :func:`tmvlib.uncertainty.ensemble.fit_fold_ensembles`), ``"ensemble"`` (S = M).
 
     Args:
         models: fold -> its model (eval mode).
@@ -49,7 +53,8 @@ def fold_method_logits(models: Mapping[int, XrayClassifier], sets: Mapping[int, 
     Raises:
         ValueError: the models do not share their frozen stages; KeyError: an image not in the bank.
     """
-    if not frozen_stages_shared(list(models.values())):
+    every = list(models.values()) + [m.model for members in (ensembles or {}).values() for m in members]
+    if not frozen_stages_shared(every):
         raise ValueError("the fold models do not share their frozen stages: one bank cannot serve them all")
     position = pd.Series(np.arange(len(bank_ids)), index=pd.Index(bank_ids))
     out: dict[int, dict[str, dict[str, np.ndarray]]] = {}
@@ -61,4 +66,6 @@ def fold_method_logits(models: Mapping[int, XrayClassifier], sets: Mapping[int, 
             features = bank_outputs(model, rows, "features")
             out[fold]["baseline"][role] = bank_outputs(model, rows).numpy()[None]
             out[fold]["MC dropout"][role] = mc_dropout_logits(model, features, ids.tolist(), mc_samples, seed).numpy()
+            if ensembles is not None:
+                out[fold].setdefault("ensemble", {})[role] = member_logits(list(ensembles[fold]), rows)
     return out
