@@ -7,7 +7,8 @@ Platt, isotonic), the deferral rules, the failure modes a card may warn about, t
 fill, the out-of-distribution reference) is fitted by a function that receives the rows of every
 set and reads validation only (``tmvlib.tables.fitted``): the functions the chapters call.
 Shuffling the *validation* labels, as a control, must move them: otherwise this test could not
-fail.
+fail. Under cross-fitted evaluation the same holds per fold model: shuffling its test fold moves
+nothing it fits (its threshold, its calibration maps), shuffling its calibration fold does.
 """
 from __future__ import annotations
 
@@ -108,3 +109,58 @@ def test_fitting_without_validation_rows_is_refused():
     frame = run_frames()
     with pytest.raises(ValueError, match="no validation row"):
         validation_threshold(frame[frame["set"] != "val"], "youden")
+
+
+# Cross-fitted evaluation: per fold model, what it fits reads its calibration fold only.
+
+def fold_frames(k: int = 3, seed: int = 0) -> pd.DataFrame:
+    """One row per (image, fold model) of the calibration and test roles, as chapter 02 scores them."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for fold in range(k):
+        for role in ("calibration", "test"):
+            label = rng.integers(0, 2, 80)
+            logit = 1.5 * (label - 0.5) + rng.normal(size=80) + 0.3 * fold
+            parts.append(pd.DataFrame({"fold": fold, "role": role, "image_id": [f"{fold}{role}{i}" for i in range(80)],
+                                       "patient_id": [f"{fold}{role}{i // 2}" for i in range(80)], "label": label,
+                                       "logit": logit, "prob": 1 / (1 + np.exp(-logit))}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def fold_fitted_quantities(frame: pd.DataFrame) -> dict:
+    """Every quantity a fold model fits, as chapters 02 and 03 fit them."""
+    from tmvlib.tables.fitted import calibration_fold_calibrators, calibration_fold_thresholds
+
+    thresholds = calibration_fold_thresholds(frame, "youden")
+    by = {f: {r: g for r, g in rows.groupby("role")} for f, rows in frame.groupby("fold")}
+    logits = {f: {"baseline": {r: g["logit"].to_numpy()[None] for r, g in roles.items()}} for f, roles in by.items()}
+    labels = {f: {r: g["label"].to_numpy() for r, g in roles.items()} for f, roles in by.items()}
+    grid = np.linspace(0.01, 0.99, 99)
+    maps = {f: {n: c(grid).round(12).tolist() for n, c in m["baseline"].items()}
+            for f, m in calibration_fold_calibrators(logits, labels).items()}
+    return {"thresholds": thresholds.to_dict(), "calibrators": maps}
+
+
+def shuffled_role(frame: pd.DataFrame, fold: int, role: str, seed: int = 1) -> pd.DataFrame:
+    """``frame`` with the labels (and scores) of one fold model's ``role`` rows permuted."""
+    out = frame.copy()
+    rows = (out["fold"] == fold) & (out["role"] == role)
+    rng = np.random.default_rng(seed)
+    out.loc[rows, "label"] = rng.permutation(out.loc[rows, "label"].to_numpy())
+    if role == "test":
+        out.loc[rows, "logit"] = rng.normal(size=int(rows.sum())) * 5
+        out.loc[rows, "prob"] = 1 / (1 + np.exp(-out.loc[rows, "logit"]))
+    return out
+
+
+@pytest.mark.filterwarnings("ignore:fit_temperature", "ignore:Platt slope")
+def test_shuffling_a_test_fold_moves_nothing_its_model_fits_and_its_calibration_fold_does():
+    frame = fold_frames()
+    before = fold_fitted_quantities(frame)
+    for fold in range(3):
+        assert fold_fitted_quantities(shuffled_role(frame, fold, "test")) == before
+        after = fold_fitted_quantities(shuffled_role(frame, fold, "calibration"))
+        assert after["thresholds"][fold] != before["thresholds"][fold]
+        assert after["calibrators"][fold] != before["calibrators"][fold]
+        others = [f for f in range(3) if f != fold]
+        assert all(after["calibrators"][f] == before["calibrators"][f] for f in others)
