@@ -85,6 +85,9 @@ ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
     Artifact("stability_summary", "metrics/stability_summary.parquet", "06_stability",
              keys=("image_id", "source")),
     Artifact("trust_scores", "metrics/trust_scores.parquet", "06_stability", keys=("image_id",)),
+    Artifact("cross_fitted_trust_scores", "metrics/cross_fitted_trust_scores.parquet", "06_stability",
+             keys=("image_id", "fold", "set")),
+    Artifact("cross_fitted_endpoints", "metrics/cross_fitted_endpoints.parquet", "06_stability", keys=("comparison",)),
     Artifact("trust_endpoints", "metrics/trust_endpoints.parquet", "06_stability",
              keys=("set", "quantity", "comparison")),
     Artifact("perturbation_factors", "metrics/perturbation_factors.parquet", "06_stability",
@@ -201,7 +204,7 @@ def fold_role_sets(run_id: str, reader: str) -> dict[int, dict[str, pd.DataFrame
     Raises:
         ValueError: chapter 02 scored other images (rerun chapter 02).
     """
-    from .data.folds import NO_FOLD, patient_folds, role_sets
+    from .data.folds import NO_FOLD, ROLES, patient_folds, role_sets
 
     splits = load_splits(run_id)[0]
     params = declared_params(run_id, reader, "02_baseline")
@@ -209,7 +212,7 @@ def fold_role_sets(run_id: str, reader: str) -> dict[int, dict[str, pd.DataFrame
     sets = {f: role_sets(splits[splits["fold"] != NO_FOLD], folds, f, params["selection_share"],
                          params["max_images_per_split"]) for f in sorted(folds.unique())}
     scored = read_table(run_id, "fold_predictions")
-    for (fold, role), rows in scored.groupby(["fold", "role"]):
+    for (fold, role), rows in scored[scored["role"].isin(ROLES)].groupby(["fold", "role"]):
         if rows["image_id"].tolist() != sets[fold][role]["image_id"].tolist():
             raise ValueError(f"chapter 02 scored other images for the {role} role of fold {fold}'s model than "
                              "its parameters deal now: rerun chapter 02")
@@ -225,7 +228,26 @@ def fold_thresholds(run_id: str) -> pd.Series:
 def baseline_predictions(run_id: str) -> pd.DataFrame:
     """Chapter 02's per-image predictions (``set`` val/test/external) joined with the image
     paths of chapter 01's split table. Row order is chapter 02's."""
-    preds = read_table(run_id, "baseline_predictions")
+    return _with_paths(run_id, read_table(run_id, "baseline_predictions"))
+
+
+def fold_predictions(run_id: str) -> pd.DataFrame:
+    """Chapter 02's fold-model predictions (one row per image and fold model: ``fold, role``
+    calibration/test, ``prob``...) joined with the image paths. Row order is chapter 02's."""
+    return _with_paths(run_id, read_table(run_id, "fold_predictions"))
+
+
+def fold_ensemble_checkpoints(run_id: str, fold: int) -> list[Path]:
+    """Fold ``fold``'s model (chapter 02, ``fold_<f>.pt``) and its ensemble members 1.. (chapter
+    03, ``fold<f>_ensemble_<m>.pt``, as many as chapter 03's ``ensemble_members``)."""
+    members = int(chapter_params(run_id, "03_uncertainty")["ensemble_members"])
+    folder = artifact_path(run_id, "checkpoints")
+    return [need_artifact(folder / f"fold_{fold}.pt", "02_baseline")] + [
+        need_artifact(folder / f"fold{fold}_ensemble_{m}.pt", "03_uncertainty") for m in range(1, members)]
+
+
+def _with_paths(run_id: str, preds: pd.DataFrame) -> pd.DataFrame:
+    """``preds`` with each image's ``path`` from chapter 01's split tables (order kept)."""
     splits, external, _ = load_splits(run_id)
     paths = pd.concat([splits, external])[["image_id", "path"]].drop_duplicates("image_id")
     merged = preds.merge(paths, on="image_id", how="left", validate="many_to_one")

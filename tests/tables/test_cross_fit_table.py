@@ -103,3 +103,27 @@ def test_fold_calibrators_read_the_calibration_fold_only_and_pool_with_each_mode
     assert estimates.columns.tolist() == [("mean prob", "fold 0"), ("mean prob", "fold 1"), ("mean prob", "fold 2")]
     with pytest.raises(ValueError, match="fold 1 has no calibration-fold"):
         calibration_fold_calibrators({1: {"baseline": {"test": logits[1]["baseline"]["test"]}}}, labels)
+
+
+def test_fold_stability_frames_name_the_calibration_fold_val_and_give_the_deployed_model_the_external_images():
+    from tmvlib.tables.cross_fit import fold_stability_frames
+
+    predictions = fold_predictions(k=3, per_role=10)
+    external = pd.DataFrame({"image_id": ["e1", "e0", "e2"], "patient_id": ["q1", "q0", "q2"], "label": [0, 1, 0]})
+    scored = pd.concat([external.assign(fold=f, role="external", prob=0.1 * (f + 1)) for f in range(3)])
+    frames = fold_stability_frames(pd.concat([predictions, scored], ignore_index=True), ["e2", "e1"])
+    assert sorted(frames) == [0, 1, 2] and set(frames[1]) == {"val", "test"}
+    assert set(frames[0]) == {"val", "test", "external"}
+    assert frames[0]["external"]["image_id"].tolist() == ["e2", "e1"]
+    assert (frames[0]["external"]["prob"] == 0.1).all()  # scored by the deployed model, fold 0
+    assert (frames[2]["val"]["role"] == "calibration").all() and frames[2]["val"].index.tolist() == list(range(10))
+
+
+def test_the_power_table_sets_each_comparisons_detectable_difference_side_by_side():
+    from tmvlib.tables.cross_fit import power_table
+
+    single = pd.DataFrame({"comparison": ["primary", "S1"], "quantity": ["AURC", "AURC"], "set": ["test", "external"],
+                           "mdd": [0.04, 0.08]})
+    pooled = single.assign(mdd=[0.02, 0.08])
+    table = power_table(single, pooled)
+    assert table.loc["primary", "ratio"] == pytest.approx(0.5) and table.loc["S1", "ratio"] == pytest.approx(1.0)

@@ -29,6 +29,9 @@ ROLES = ("training", "selection", "calibration", "test")
 #: the ``fold`` of an image in no fold (the localisation set; the official test list of the full profile)
 NO_FOLD = -1
 
+#: the fold whose model is deployed (the card, chapters 04-05 and 08; the external set's pooled rows)
+DEPLOYED_FOLD = 0
+
 #: the smallest number of folds with all four roles (test, calibration and two training folds:
 #: with two, the training patients would all sit in one fold)
 MIN_FOLDS = 3
@@ -191,5 +194,5 @@ def patients_per_fold_text(summary: pd.DataFrame) -> str:
     return f"{low} patients each" if low == high else f"{low} to {high} patients each"
 
 
-__all__ = ["MIN_FOLDS", "NO_FOLD", "ROLES", "assign_folds", "check_roles_disjoint", "fold_column", "fold_roles",
+__all__ = ["DEPLOYED_FOLD", "MIN_FOLDS", "NO_FOLD", "ROLES", "assign_folds", "check_roles_disjoint", "fold_column", "fold_roles",
            "fold_summary", "patient_folds", "patients_per_fold_text", "role_sets", "with_roles"]

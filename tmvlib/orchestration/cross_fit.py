@@ -16,7 +16,8 @@ __all__ = ["score_fold_roles"]
 
 def score_fold_roles(checkpoints: Mapping[int, Path], sets: Mapping[int, Mapping[str, pd.DataFrame]],
                      folder: Path, image_size: int, roles: Sequence[str] = ("calibration", "test"), *,
-                     shard_size: int = 256, executor: str = "auto", engine: str = "auto") -> pd.DataFrame:
+                     others: Mapping[str, pd.DataFrame] | None = None, shard_size: int = 256,
+                     executor: str = "auto", engine: str = "auto") -> pd.DataFrame:
     """Float32 logits of every fold model on its ``roles``' images
     (:class:`~tmvlib.stages.LogitsStage` through :func:`~tmvlib.parallel.map_images`; shards in
     ``<folder>/logits-fold<f>-<role>``, resumed when identical).
@@ -24,17 +25,18 @@ def score_fold_roles(checkpoints: Mapping[int, Path], sets: Mapping[int, Mapping
     Args:
         checkpoints: fold -> its model's checkpoint.
         sets: fold -> role -> images (:func:`tmvlib.data.folds.role_sets`, with ``path``).
+        others: name -> images outside the folds (the external set) that every fold model
+            scores, their ``role`` the name.
     Returns:
-        one row per (image, fold model): the role's rows with ``fold``, ``logit``, ``prob`` and
-        ``engine``, folds ascending, roles in ``roles`` order.
+        one row per (image, fold model): the role's rows with ``fold``, ``role``, ``logit``,
+        ``prob`` and ``engine``, folds ascending, roles in ``roles`` order, then ``others``.
     """
     rows = []
     for fold in sorted(checkpoints):
         scorer = LogitsStage(str(checkpoints[fold]), image_size, engine=engine)
-        for role in roles:
-            images = sets[fold][role]
+        for role, images in [(r, sets[fold][r]) for r in roles] + list((others or {}).items()):
             scored = map_images(scorer, images, Path(folder) / f"logits-fold{fold}-{role}", shard_size, executor)
-            rows.append(images.assign(fold=fold, logit=scored["logit"].to_numpy(),
+            rows.append(images.assign(fold=fold, role=role, logit=scored["logit"].to_numpy(),
                                       engine=scored["engine"].to_numpy()))
     out = pd.concat(rows, ignore_index=True)
     return out.assign(prob=expit(out["logit"]))  # as chapter 02 computes the baseline's

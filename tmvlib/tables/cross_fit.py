@@ -21,11 +21,16 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from ..data.folds import DEPLOYED_FOLD
+from ..explain.similarity import stability_summary
 from ..metrics.confidence import threshold_aligned
 from ..metrics.frames import require_columns
 from ..uncertainty.calibrators import Calibrator
 from ..uncertainty.predictions import method_predictions
+from .fitted import fit_trust_score
 from .summary import metric_summary
+from .trust import trust_scores_by_set
+from .trust_cells import fill_constant_maps
 
 #: the metrics of :func:`cross_fitted_summary`'s table, in its row order
 SUMMARY_METRICS = ("AUROC", "sensitivity", "specificity")
@@ -33,8 +38,8 @@ SUMMARY_METRICS = ("AUROC", "sensitivity", "specificity")
 #: the name of the pooled estimate beside the folds'
 POOLED = "pooled"
 
-__all__ = ["POOLED", "SUMMARY_METRICS", "cross_fitted_summary", "fold_estimates", "out_of_fold",
-           "pooled_method_predictions"]
+__all__ = ["POOLED", "SUMMARY_METRICS", "cross_fitted_summary", "cross_fitted_trust_scores", "fold_estimates",
+           "fold_stability_frames", "out_of_fold", "pooled_method_predictions", "power_table"]
 
 
 def out_of_fold(predictions: pd.DataFrame, thresholds: pd.Series) -> pd.DataFrame:
@@ -120,3 +125,73 @@ def fold_estimates(frame: pd.DataFrame, metrics: Mapping[str, Callable], methods
                                       for method, g in by_fold.groupby("method", sort=False)}
              for fold, by_fold in rows.groupby("fold") for name, metric in metrics.items()}
     return pd.DataFrame(table).sort_index(axis=1, level=0, sort_remaining=False)
+
+
+def fold_stability_frames(predictions: pd.DataFrame, external_ids=None,
+                          external_fold: int = DEPLOYED_FOLD) -> dict[int, dict[str, pd.DataFrame]]:
+    """Chapter 06's image sets for every fold model, named as chapter 06 names them: ``"val"``
+    its calibration fold (what it fits on), ``"test"`` its test fold, and for ``external_fold``
+    (the deployed model) ``"external"``: the external images ``external_ids``, as that model
+    scored them.
+
+    Args:
+        predictions: chapter 02's fold predictions (``fold, role, image_id, patient_id, label,
+            prob, path``; :func:`tmvlib.artifacts.fold_predictions`), role ``"external"`` for the
+            external images every fold model scored.
+        external_ids: the external images of chapter 06, in its order (None: no external set).
+    Returns:
+        fold -> set name -> rows with a fresh 0..N-1 index.
+    Raises:
+        KeyError: an external image the deployed model did not score.
+    """
+    require_columns(predictions, ["fold", "role", "image_id", "prob"], "the fold stability sets")
+    names = {"calibration": "val", "test": "test"}
+    frames = {int(fold): {names[role]: rows[rows["role"] == role].reset_index(drop=True) for role in names}
+              for fold, rows in predictions.groupby("fold")}
+    if external_ids is not None:
+        scored = predictions[(predictions["fold"] == external_fold) & (predictions["role"] == "external")]
+        frames[external_fold]["external"] = scored.set_index("image_id").loc[list(external_ids)].reset_index()
+    return frames
+
+
+def cross_fitted_trust_scores(frames: Mapping[int, Mapping[str, pd.DataFrame]], thresholds: pd.Series,
+                              stability: Mapping[int, object], features) -> tuple[pd.DataFrame, dict]:
+    """Chapter 06's per-image trust scores under every fold model, each fold's fitted on its own
+    calibration fold (set ``"val"`` of :func:`fold_stability_frames`): the constant-map fill
+    (:func:`tmvlib.tables.trust_cells.fill_constant_maps`) and the combined score
+    (:func:`tmvlib.tables.fitted.fit_trust_score`).
+
+    Args:
+        stability: fold -> :class:`tmvlib.explain.stability.StabilityBySet` of its frames.
+        features: the combined score's features (``tmvlib.tables.endpoints.COMBINED_FEATURES``).
+    Returns:
+        (rows of every fold and set with ``fold`` and ``combined``, each at its own model's
+        threshold; fold -> its fitted combined score).
+    """
+    parts, combined = [], {}
+    for fold, sets in frames.items():
+        run = stability[fold]
+        summary = stability_summary(run.rows, by=["image_id", "set", "source"])
+        scores = fill_constant_maps(trust_scores_by_set(sets, float(thresholds[fold]), run.probs, summary))
+        combined[fold] = fit_trust_score(scores, features)  # this fold's calibration rows only
+        parts.append(scores.assign(fold=fold, combined=combined[fold].score(scores)))
+    return pd.concat(parts, ignore_index=True), combined
+
+
+def power_table(single: pd.DataFrame, pooled: pd.DataFrame) -> pd.DataFrame:
+    """The minimum detectable difference (80% power; alpha / m within a family) of each declared
+    comparison under the single split and under cross-fitting, measured on the same run.
+
+    Args:
+        single, pooled: :func:`tmvlib.tables.endpoints.endpoint_table` of the single split and of
+            the pooled out-of-fold rows.
+    Returns:
+        rows ``comparison`` with ``quantity, set``, ``detectable, single split``, ``detectable,
+        cross-fitted`` and their ratio (cross-fitted / single).
+    """
+    left = single.set_index("comparison")[["quantity", "set", "mdd"]]
+    right = pooled.set_index("comparison")["mdd"]
+    table = left.rename(columns={"mdd": "detectable, single split"})
+    table["detectable, cross-fitted"] = right.reindex(table.index)
+    table["ratio"] = table["detectable, cross-fitted"] / table["detectable, single split"]
+    return table
