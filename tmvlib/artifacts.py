@@ -204,13 +204,10 @@ def fold_role_sets(run_id: str, reader: str) -> dict[int, dict[str, pd.DataFrame
     Raises:
         ValueError: chapter 02 scored other images (rerun chapter 02).
     """
-    from .data.folds import NO_FOLD, ROLES, patient_folds, role_sets
+    from .data.folds import ROLES, all_role_sets
 
-    splits = load_splits(run_id)[0]
     params = declared_params(run_id, reader, "02_baseline")
-    folds = patient_folds(splits)
-    sets = {f: role_sets(splits[splits["fold"] != NO_FOLD], folds, f, params["selection_share"],
-                         params["max_images_per_split"]) for f in sorted(folds.unique())}
+    sets = all_role_sets(load_splits(run_id)[0], params["selection_share"], params["max_images_per_split"])
     scored = read_table(run_id, "fold_predictions")
     for (fold, role), rows in scored[scored["role"].isin(ROLES)].groupby(["fold", "role"]):
         if rows["image_id"].tolist() != sets[fold][role]["image_id"].tolist():
@@ -240,10 +237,12 @@ def fold_predictions(run_id: str) -> pd.DataFrame:
 def fold_ensemble_checkpoints(run_id: str, fold: int) -> list[Path]:
     """Fold ``fold``'s model (chapter 02, ``fold_<f>.pt``) and its ensemble members 1.. (chapter
     03, ``fold<f>_ensemble_<m>.pt``, as many as chapter 03's ``ensemble_members``)."""
+    from .data.folds import fold_ensemble_prefix, fold_model_file
+
     members = int(chapter_params(run_id, "03_uncertainty")["ensemble_members"])
     folder = artifact_path(run_id, "checkpoints")
-    return [need_artifact(folder / f"fold_{fold}.pt", "02_baseline")] + [
-        need_artifact(folder / f"fold{fold}_ensemble_{m}.pt", "03_uncertainty") for m in range(1, members)]
+    return [need_artifact(folder / fold_model_file(fold), "02_baseline")] + [
+        need_artifact(folder / f"{fold_ensemble_prefix(fold)}_{m}.pt", "03_uncertainty") for m in range(1, members)]
 
 
 def _with_paths(run_id: str, preds: pd.DataFrame) -> pd.DataFrame:

@@ -174,6 +174,27 @@ def role_sets(frame: pd.DataFrame, folds: pd.Series, fold: int, selection_share:
     return sets
 
 
+def all_role_sets(splits: pd.DataFrame, selection_share: float = 0.15,
+                  max_images: int | None = None) -> dict[int, dict[str, pd.DataFrame]]:
+    """:func:`role_sets` of every fold model over chapter 01's folded images (``fold`` column,
+    :func:`patient_folds`): fold -> role -> images, folds ascending (chapter 02 deals them; later
+    chapters deal them again from the same parameters)."""
+    folds = patient_folds(splits)
+    folded = splits[splits["fold"] != NO_FOLD]
+    return {int(f): role_sets(folded, folds, f, selection_share, max_images) for f in sorted(folds.unique())}
+
+
+def fold_model_file(fold: int) -> str:
+    """``fold_<f>.pt``: the checkpoint file of fold ``fold``'s model (chapter 02)."""
+    return f"fold_{int(fold)}.pt"
+
+
+def fold_ensemble_prefix(fold: int, prefix: str = "ensemble") -> str:
+    """``fold<f>_<prefix>``: the file prefix of fold ``fold``'s ensemble members (chapter 03;
+    member ``m >= 1`` is ``<prefix>_<m>.pt``)."""
+    return f"fold{int(fold)}_{prefix}"
+
+
 def fold_summary(frame: pd.DataFrame, label: str = "label") -> pd.DataFrame:
     """Patients, images, positive patients and image prevalence per fold of ``frame``'s ``fold``
     column (images without a fold left out): rows ``fold`` 0..k-1."""
@@ -194,5 +215,6 @@ def patients_per_fold_text(summary: pd.DataFrame) -> str:
     return f"{low} patients each" if low == high else f"{low} to {high} patients each"
 
 
-__all__ = ["DEPLOYED_FOLD", "MIN_FOLDS", "NO_FOLD", "ROLES", "assign_folds", "check_roles_disjoint", "fold_column", "fold_roles",
-           "fold_summary", "patient_folds", "patients_per_fold_text", "role_sets", "with_roles"]
+__all__ = ["DEPLOYED_FOLD", "MIN_FOLDS", "NO_FOLD", "ROLES", "all_role_sets", "assign_folds", "check_roles_disjoint",
+           "fold_column", "fold_ensemble_prefix", "fold_model_file", "fold_roles", "fold_summary", "patient_folds",
+           "patients_per_fold_text", "role_sets", "with_roles"]

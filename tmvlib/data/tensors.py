@@ -25,7 +25,7 @@ def load_image_tensor(frame: pd.DataFrame, size: int = 224, progress: bool = Tru
 
 
 def select_images(images: torch.Tensor, image_ids, frame: pd.DataFrame) -> torch.Tensor:
-    """The rows of ``images`` (decoded in the order of ``image_ids``, e.g. by
+    """The rows of ``images`` (any tensor with one row per image, in the order of ``image_ids``; e.g.
     :func:`load_image_tensor` of a larger table) for ``frame["image_id"]``, in ``frame``'s order:
     a subset is indexed, never decoded again.
 

@@ -13,11 +13,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from ..data.folds import fold_model_file
 from ..data.splits import split_hash
 from .fit import FittedModel, fit_or_load
 from .recipe import ModelRecipe, TrainingData
 
-__all__ = ["fit_fold_models", "fold_checkpoint", "fold_recipe"]
+__all__ = ["fit_fold_models", "fold_checkpoint", "fold_recipe", "fold_training_data"]
 
 
 def fold_recipe(recipe: ModelRecipe, sets: Mapping[str, pd.DataFrame]) -> ModelRecipe:
@@ -28,8 +29,16 @@ def fold_recipe(recipe: ModelRecipe, sets: Mapping[str, pd.DataFrame]) -> ModelR
 
 
 def fold_checkpoint(folder: Path, fold: int) -> Path:
-    """``<folder>/fold_<fold>.pt``: the checkpoint of fold ``fold``'s model."""
-    return Path(folder) / f"fold_{int(fold)}.pt"
+    """``<folder>/fold_<fold>.pt``: the checkpoint of fold ``fold``'s model
+    (:func:`tmvlib.data.folds.fold_model_file`)."""
+    return Path(folder) / fold_model_file(fold)
+
+
+def fold_training_data(roles: Mapping[str, pd.DataFrame], images: Callable[[pd.DataFrame], torch.Tensor]) -> TrainingData:
+    """A fold's :class:`~tmvlib.models.recipe.TrainingData`: its ``training`` role to train on,
+    its ``selection`` role for early stopping."""
+    return TrainingData(images(roles["training"]), roles["training"]["label"].to_numpy(),
+                        images(roles["selection"]), roles["selection"]["label"].to_numpy())
 
 
 def fit_fold_models(recipe: ModelRecipe, sets: Mapping[int, Mapping[str, pd.DataFrame]],
@@ -48,9 +57,6 @@ def fit_fold_models(recipe: ModelRecipe, sets: Mapping[int, Mapping[str, pd.Data
     """
     fitted = {}
     for fold in sorted(sets):
-        roles = sets[fold]
-        data = TrainingData(images(roles["training"]), roles["training"]["label"].to_numpy(),
-                            images(roles["selection"]), roles["selection"]["label"].to_numpy())
-        fitted[fold] = fit_or_load(fold_checkpoint(folder, fold), fold_recipe(recipe, roles), data,
-                                   retrain=retrain, progress=progress)
+        fitted[fold] = fit_or_load(fold_checkpoint(folder, fold), fold_recipe(recipe, sets[fold]),
+                                   fold_training_data(sets[fold], images), retrain=retrain, progress=progress)
     return fitted

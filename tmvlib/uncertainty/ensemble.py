@@ -31,7 +31,8 @@ import pandas as pd
 import torch
 
 from ..models.checkpoint import reusable_checkpoint
-from ..models.cross_fit import fold_checkpoint, fold_recipe
+from ..data.folds import fold_ensemble_prefix
+from ..models.cross_fit import fold_checkpoint, fold_recipe, fold_training_data
 from ..models.feature_cache import bank_outputs
 from ..models.fit import FittedModel, fit_or_load
 from ..models.recipe import ModelRecipe, TrainingData
@@ -169,10 +170,8 @@ def fit_fold_ensembles(spec: EnsembleSpec, recipe: ModelRecipe, sets, images, ch
     ensembles = {}
     for fold in sorted(sets):
         roles = sets[fold]
-        data = TrainingData(images(roles["training"]), roles["training"]["label"].to_numpy(),
-                            images(roles["selection"]), roles["selection"]["label"].to_numpy())
-        ensembles[fold] = fit_ensemble(replace(spec, prefix=f"fold{fold}_{spec.prefix}"), checkpoint_dir,
-                                       fold_recipe(recipe, roles), data,
+        ensembles[fold] = fit_ensemble(replace(spec, prefix=fold_ensemble_prefix(fold, spec.prefix)), checkpoint_dir,
+                                       fold_recipe(recipe, roles), fold_training_data(roles, images),
                                        member0_checkpoint=fold_checkpoint(checkpoint_dir, fold),
                                        train_patients=roles["training"]["patient_id"].to_numpy(),
                                        placement=placement, progress=progress)

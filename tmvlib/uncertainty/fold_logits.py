@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..data.tensors import select_images
 from ..models.classifier import XrayClassifier
 from ..models.feature_cache import bank_outputs
 from ..models.fit import FittedModel
@@ -30,8 +31,13 @@ def frozen_stages_shared(models: Sequence[XrayClassifier]) -> bool:
                 for name, value in model.trunk.get_submodule(path).state_dict().items()}
 
     first = frozen_state(models[0])
-    return all(m.frozen_stages == models[0].frozen_stages and frozen_state(m).keys() == first.keys()
-               and all(torch.equal(v, first[k]) for k, v in frozen_state(m).items()) for m in models[1:])
+
+    def same(model: XrayClassifier) -> bool:
+        state = frozen_state(model)
+        return (model.frozen_stages == models[0].frozen_stages and state.keys() == first.keys()
+                and all(torch.equal(v, first[k]) for k, v in state.items()))
+
+    return all(same(m) for m in models[1:])
 
 
 def fold_method_logits(models: Mapping[int, XrayClassifier], sets: Mapping[int, Mapping[str, pd.DataFrame]],
@@ -56,13 +62,12 @@ def fold_method_logits(models: Mapping[int, XrayClassifier], sets: Mapping[int, 
     every = list(models.values()) + [m.model for members in (ensembles or {}).values() for m in members]
     if not frozen_stages_shared(every):
         raise ValueError("the fold models do not share their frozen stages: one bank cannot serve them all")
-    position = pd.Series(np.arange(len(bank_ids)), index=pd.Index(bank_ids))
     out: dict[int, dict[str, dict[str, np.ndarray]]] = {}
     for fold, model in models.items():
         out[fold] = {"baseline": {}, "MC dropout": {}}
         for role in roles:
             ids = sets[fold][role]["image_id"]
-            rows = bank[torch.tensor(position.loc[ids].to_numpy(), dtype=torch.long)]
+            rows = select_images(bank, bank_ids, sets[fold][role])  # any tensor indexed by image id
             features = bank_outputs(model, rows, "features")
             out[fold]["baseline"][role] = bank_outputs(model, rows).numpy()[None]
             out[fold]["MC dropout"][role] = mc_dropout_logits(model, features, ids.tolist(), mc_samples, seed).numpy()
