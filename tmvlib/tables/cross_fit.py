@@ -28,6 +28,7 @@ from ..metrics.frames import require_columns
 from ..uncertainty.calibrators import Calibrator
 from ..uncertainty.predictions import method_predictions
 from .fitted import fit_trust_score
+from .stability import reference_peak_regions
 from .summary import metric_summary
 from .trust import trust_scores_by_set
 from .trust_cells import fill_constant_maps
@@ -165,8 +166,9 @@ def cross_fitted_trust_scores(frames: Mapping[int, Mapping[str, pd.DataFrame]], 
         stability: fold -> :class:`tmvlib.explain.stability.StabilityBySet` of its frames.
         features: the combined score's features (``tmvlib.tables.endpoints.COMBINED_FEATURES``).
     Returns:
-        (rows of every fold and set with ``fold`` and ``combined``, each at its own model's
-        threshold; fold -> its fitted combined score).
+        (rows of every fold and set with ``fold``, ``combined`` and ``peak_region`` (of its own
+        model's unperturbed Grad-CAM, :func:`tmvlib.tables.stability.reference_peak_regions`), each
+        at its own model's threshold; fold -> its fitted combined score).
     """
     parts, combined = [], {}
     for fold, sets in frames.items():
@@ -174,7 +176,8 @@ def cross_fitted_trust_scores(frames: Mapping[int, Mapping[str, pd.DataFrame]], 
         summary = stability_summary(run.rows, by=["image_id", "set", "source"])
         scores = fill_constant_maps(trust_scores_by_set(sets, float(thresholds[fold]), run.probs, summary))
         combined[fold] = fit_trust_score(scores, features)  # this fold's calibration rows only
-        parts.append(scores.assign(fold=fold, combined=combined[fold].score(scores)))
+        peaks = scores["image_id"].map(reference_peak_regions(sets, run.reference))
+        parts.append(scores.assign(fold=fold, combined=combined[fold].score(scores), peak_region=peaks))
     return pd.concat(parts, ignore_index=True), combined
 
 

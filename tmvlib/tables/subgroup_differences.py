@@ -34,7 +34,7 @@ def group_auroc_difference(frame: pd.DataFrame, column: str, a: str, b: str, n_b
         is undefined) or every draw does.
     """
     values = frame[column].astype(str).to_numpy()
-    labels, probs = frame["label"].to_numpy(), frame["prob"].to_numpy(dtype=float)
+    labels, probs = frame["label"].to_numpy(), frame[score].to_numpy(dtype=float)
     try:
         return paired_bootstrap(_group_auroc(labels, probs, values == a), _group_auroc(labels, probs, values == b),
                                 frame["patient_id"].to_numpy(), n_boot=n_boot, seed=seed)
@@ -44,8 +44,9 @@ def group_auroc_difference(frame: pd.DataFrame, column: str, a: str, b: str, n_b
 
 def subgroup_differences(frame: pd.DataFrame, subgroups: pd.DataFrame,
                          group_cols: Mapping[str, str | Callable[[pd.DataFrame], Sequence]],
-                         n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """AUROC difference ``a - b`` for every pair of reportable groups of each grouping.
+                         n_boot: int = 1000, seed: int = 0, score: str = "prob") -> pd.DataFrame:
+    """AUROC difference ``a - b`` for every pair of reportable groups of each grouping, ranking by
+    ``score`` (as ``subgroup_table``'s).
 
     Args:
         frame: the per-image rows ``subgroups`` was built from (``label, prob, patient_id``).
@@ -60,7 +61,7 @@ def subgroup_differences(frame: pd.DataFrame, subgroups: pd.DataFrame,
     """
     columns = ["grouping", "a", "b", "value", "low", "high", "a_value", "b_value", "se", "p_value",
                "mdd", "p_holm", "p_method", "p_mc_error", "p_holm_mc_error", "family_size"]
-    labels, probs = frame["label"].to_numpy(), frame["prob"].to_numpy(dtype=float)
+    labels, probs = frame["label"].to_numpy(), frame[score].to_numpy(dtype=float)
     patients = frame["patient_id"].to_numpy()
     rows = []
     for grouping, spec in group_cols.items():

@@ -68,7 +68,7 @@ def _group_error_rates(frame: pd.DataFrame, values: np.ndarray, n_boot: int,
 def subgroup_table(frame: pd.DataFrame,
                    group_cols: Mapping[str, str | Callable[[pd.DataFrame], Sequence]],
                    n_boot: int = 1000, seed: int = 0, min_positives: int = 10,
-                   min_negatives: int = 10, error_rate: bool = False) -> pd.DataFrame:
+                   min_negatives: int = 10, error_rate: bool = False, score: str = "prob") -> pd.DataFrame:
     """AUROC, ECE and Brier per subgroup, with patient-bootstrap intervals.
 
     Args:
@@ -83,6 +83,8 @@ def subgroup_table(frame: pd.DataFrame,
             ``correct`` column), for every group, thin or not: ``error_rate, error_low,
             error_high``, a patient-bootstrap mean (``patient_bootstrap_mean``) over every
             image of ``frame`` with the images outside the group left undefined.
+        score: the column the AUROC ranks by (default ``prob``; the pooled test folds of several
+            models rank by ``aligned_prob``, while ECE and Brier read each model's own ``prob``).
 
     The AUROC comes from ``tmvlib.metrics.subgroups.subgroup_auroc`` (same bootstrap); the
     calibration error ``ece`` is the smooth ECE (``tmvlib.metrics.calibration.smooth_ece``) as
@@ -104,7 +106,7 @@ def subgroup_table(frame: pd.DataFrame,
         grouped = frame.assign(_group=values)
         errors = _group_error_rates(frame, values, n_boot, seed) if error_rate else {}
         aurocs = subgroup_auroc(grouped, "_group", n_boot=n_boot, seed=seed,
-                                min_per_class=min(min_positives, min_negatives))
+                                min_per_class=min(min_positives, min_negatives), score=score)
         for (value, group), (_, auc) in zip(grouped.groupby("_group", dropna=False),
                                            aurocs.iterrows(), strict=True):
             same = (pd.isna(value) and pd.isna(auc["_group"])) or value == auc["_group"]
