@@ -29,3 +29,22 @@ def test_no_pair_gives_an_empty_table():
     subgroups = subgroup_table(frame, {"sex": "sex"}, n_boot=10, min_positives=1, min_negatives=1)
     d = subgroup_differences(frame, subgroups, {"sex": "sex"}, n_boot=10)
     assert d.empty and "p_holm" in d.columns
+
+
+def test_one_group_difference_and_the_ranking_column():
+    from tmvlib.tables.subgroup_differences import group_auroc_difference
+
+    rng = np.random.default_rng(1)
+    n = 300
+    sex = np.where(np.arange(n) % 2 == 0, "F", "M")
+    label = rng.integers(0, 2, n)
+    prob = np.where(sex == "F", 0.3 * label + 0.7 * rng.random(n), rng.random(n))
+    frame = pd.DataFrame({"label": label, "prob": prob, "patient_id": np.arange(n), "sex": sex})
+    d = group_auroc_difference(frame, "sex", "F", "M", n_boot=100)
+    assert d.low <= d.value <= d.high and d.value > 0
+    groups = {"sex": "sex"}
+    ranked = frame.assign(aligned=frame["prob"], prob=0.5)  # rank by another column, calibration reads prob
+    table = subgroup_table(ranked, groups, n_boot=20, score="aligned")
+    assert table.set_index("group").loc["F", "auroc"] == subgroup_table(frame, groups, n_boot=20).set_index(
+        "group").loc["F", "auroc"]
+    assert subgroup_differences(ranked, table, groups, n_boot=100, score="aligned")["value"].iloc[0] == d.value

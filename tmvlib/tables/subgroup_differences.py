@@ -34,7 +34,7 @@ def group_auroc_difference(frame: pd.DataFrame, column: str, a: str, b: str, n_b
         is undefined) or every draw does.
     """
     values = frame[column].astype(str).to_numpy()
-    labels, probs = frame["label"].to_numpy(), frame[score].to_numpy(dtype=float)
+    labels, probs = frame["label"].to_numpy(), frame["prob"].to_numpy(dtype=float)
     try:
         return paired_bootstrap(_group_auroc(labels, probs, values == a), _group_auroc(labels, probs, values == b),
                                 frame["patient_id"].to_numpy(), n_boot=n_boot, seed=seed)
