@@ -55,3 +55,27 @@ def test_endpoint_table_declares_one_primary_and_a_holm_family():
     test = frame[(frame["set"] == "test") & ~frame["constant map (TTA)"]]
     kept = paired_score_difference(test, "combined", "decision uncertainty", "AURC", n_boot=100)
     assert endpoint_row(table, "primary (no blank maps)")["value"] == pytest.approx(kept.value)
+
+
+def test_the_point_difference_is_the_paired_intervals_estimate():
+    from tmvlib.tables.endpoints import score_difference
+
+    frame = per_image()
+    test = frame[frame["set"] == "test"]
+    for quantity in ("AURC", "AUGRC", "error-detection AUROC"):
+        d = paired_score_difference(test, "combined", "decision uncertainty", quantity, n_boot=20)
+        assert score_difference(test, "combined", "decision uncertainty", quantity) == pytest.approx(d.value)
+
+
+def test_fold_endpoint_estimates_give_each_folds_own_difference_and_nan_where_a_fold_lacks_the_set():
+    from tmvlib.tables.cross_fit import fold_endpoint_estimates
+    from tmvlib.tables.endpoints import score_difference
+
+    folds = pd.concat([per_image(seed=0).assign(fold=0),
+                       per_image(seed=1).query("set != 'external'").assign(fold=1)], ignore_index=True)
+    table = fold_endpoint_estimates(folds, (PRIMARY, *SECONDARY))
+    assert list(table.columns) == ["fold 0", "fold 1"] and table.index[0] == "primary"
+    one = folds[(folds["fold"] == 1) & (folds["set"] == "test")]
+    assert table.loc["primary", "fold 1"] == pytest.approx(score_difference(one, "combined", "decision uncertainty",
+                                                                            "AURC"))
+    assert np.isnan(table.loc["S1", "fold 1"]) and not np.isnan(table.loc["S1", "fold 0"])

@@ -16,17 +16,19 @@ rather than the performance of one fitted model.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from ..contracts.scores import TTA_CONSTANT_MAP
 from ..data.folds import DEPLOYED_FOLD
 from ..explain.similarity import stability_summary
 from ..metrics.confidence import threshold_aligned
 from ..metrics.frames import require_columns
 from ..uncertainty.calibrators import Calibrator
 from ..uncertainty.predictions import method_predictions
+from .endpoints import Comparison, score_difference
 from .fitted import fit_trust_score
 from .stability import reference_peak_regions
 from .summary import metric_summary
@@ -39,8 +41,8 @@ SUMMARY_METRICS = ("AUROC", "sensitivity", "specificity")
 #: the name of the pooled estimate beside the folds'
 POOLED = "pooled"
 
-__all__ = ["POOLED", "SUMMARY_METRICS", "cross_fitted_summary", "cross_fitted_trust_scores", "fold_estimates",
-           "fold_stability_frames", "out_of_fold", "pooled_method_predictions", "power_table"]
+__all__ = ["POOLED", "SUMMARY_METRICS", "cross_fitted_summary", "cross_fitted_trust_scores", "fold_endpoint_estimates",
+           "fold_estimates", "fold_stability_frames", "out_of_fold", "pooled_method_predictions", "power_table"]
 
 
 def out_of_fold(predictions: pd.DataFrame, thresholds: pd.Series) -> pd.DataFrame:
@@ -179,6 +181,32 @@ def cross_fitted_trust_scores(frames: Mapping[int, Mapping[str, pd.DataFrame]], 
         peaks = scores["image_id"].map(reference_peak_regions(sets, run.reference))
         parts.append(scores.assign(fold=fold, combined=combined[fold].score(scores), peak_region=peaks))
     return pd.concat(parts, ignore_index=True), combined
+
+
+def fold_endpoint_estimates(scores: pd.DataFrame, comparisons: Sequence[Comparison]) -> pd.DataFrame:
+    """The point estimate of each declared comparison on each fold model's own images
+    (:func:`tmvlib.tables.endpoints.score_difference`): the spread over folds beside the pooled
+    interval. A comparison on a set a fold does not score (the external set, scored by the
+    deployed model only) or without an error there is NaN.
+
+    Args:
+        scores: :func:`cross_fitted_trust_scores`' rows (``fold, set``, the score columns).
+    Returns:
+        rows ``comparison`` (in ``comparisons``' order), columns ``fold f``.
+    """
+    table = {}
+    for fold, rows in scores.groupby("fold", sort=True):
+        column = {}
+        for c in comparisons:
+            part = rows[rows["set"] == c.set]
+            if c.without_constant_maps:
+                part = part[~part[TTA_CONSTANT_MAP].astype(bool)]
+            try:
+                column[c.name] = score_difference(part, c.a, c.b, c.quantity) if len(part) else np.nan
+            except ValueError:  # no error, or no correct prediction, in this fold's images
+                column[c.name] = np.nan
+        table[f"fold {fold}"] = column
+    return pd.DataFrame(table).rename_axis("comparison")
 
 
 def power_table(single: pd.DataFrame, pooled: pd.DataFrame) -> pd.DataFrame:

@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from ..metrics.discrimination import auroc
@@ -78,6 +79,23 @@ SENSITIVITY = (
 )
 
 
+def _statistic(errors, quantity: str):
+    """``values -> (rows, weights) -> quantity`` of deferring by (or detecting ``errors`` with)
+    the score ``values``."""
+    if quantity == "AURC":
+        def stat(values):
+            return lambda rows, w: error_aurc(errors[rows], values[rows], w)
+    elif quantity == "AUGRC":
+        def stat(values):
+            return lambda rows, w: error_augrc(errors[rows], values[rows], w)
+    elif quantity == "error-detection AUROC":
+        def stat(values):
+            return lambda rows, w: auroc(errors[rows], values[rows], sample_weight=w)
+    else:
+        raise ValueError(f"unknown quantity {quantity!r}; use 'AURC', 'AUGRC' or 'error-detection AUROC'")
+    return stat
+
+
 def paired_score_difference(frame: pd.DataFrame, a: str, b: str, quantity: str,
                             n_boot: int = 1000, seed: int = 0) -> PairedDifference:
     """Paired patient-bootstrap interval of ``quantity(a) - quantity(b)`` on the rows of ``frame``.
@@ -93,19 +111,18 @@ def paired_score_difference(frame: pd.DataFrame, a: str, b: str, quantity: str,
         ValueError: no error or no correct prediction, a non-finite score, an unknown quantity.
     """
     errors, patients = errors_and_patients(frame, f"{quantity} of {a!r} vs {b!r}")
-    if quantity == "AURC":
-        def stat(values):
-            return lambda rows, w: error_aurc(errors[rows], values[rows], w)
-    elif quantity == "AUGRC":
-        def stat(values):
-            return lambda rows, w: error_augrc(errors[rows], values[rows], w)
-    elif quantity == "error-detection AUROC":
-        def stat(values):
-            return lambda rows, w: auroc(errors[rows], values[rows], sample_weight=w)
-    else:
-        raise ValueError(f"unknown quantity {quantity!r}; use 'AURC', 'AUGRC' or 'error-detection AUROC'")
+    stat = _statistic(errors, quantity)
     return paired_bootstrap(stat(score_array(frame, a, a)), stat(score_array(frame, b, b)), patients,
                             n_boot=n_boot, seed=seed)
+
+
+def score_difference(frame: pd.DataFrame, a: str, b: str, quantity: str) -> float:
+    """The point estimate of :func:`paired_score_difference` (no resampling): ``quantity(a) -
+    quantity(b)`` on every row of ``frame``."""
+    errors, _ = errors_and_patients(frame, f"{quantity} of {a!r} vs {b!r}")
+    stat = _statistic(errors, quantity)
+    rows, weights = np.arange(len(frame)), np.ones(len(frame))
+    return float(stat(score_array(frame, a, a))(rows, weights) - stat(score_array(frame, b, b))(rows, weights))
 
 
 def endpoint_table(per_image: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
