@@ -199,12 +199,17 @@ def baseline_checkpoint(run_id: str) -> Path:
 
 
 def baseline_training_images(run_id: str, reader: str) -> pd.DataFrame:
-    """The images chapter 02 trained the baseline on: chapter 01's ``train`` split, subsampled
-    by chapter 02's ``max_images_per_split`` as chapter 02 did (``reader``: the chapter asking,
-    whose contract must declare that it reads the parameter)."""
+    """The images chapter 02 trained the baseline on: the ``training`` part of chapter 01's
+    ``train`` split (its selection patients left out, :func:`tmvlib.data.folds.training_roles`),
+    subsampled by chapter 02's ``max_images_per_split`` as chapter 02 did (``reader``: the chapter
+    asking, whose contract must declare that it reads ``max_images_per_split`` and
+    ``selection_share``)."""
+    from .data.folds import training_roles
+
     splits = load_splits(run_id)[0]
-    limit = declared_params(run_id, reader, "02_baseline")["max_images_per_split"]
-    return subsample_patients(splits[splits["split"] == "train"], limit).reset_index(drop=True)
+    params = declared_params(run_id, reader, "02_baseline")
+    roles = training_roles(splits[splits["split"] == "train"], params["selection_share"], params["max_images_per_split"])
+    return roles["training"].reset_index(drop=True)
 
 
 def fold_role_sets(run_id: str, reader: str) -> dict[int, dict[str, pd.DataFrame]]:

@@ -41,3 +41,32 @@ def test_an_evaluation_patient_who_trained_a_model_stops_with_its_id():
     leaky.loc[leaky["image_id"] == "f", "patient_id"] = "p6"  # p6 trains the contrast model
     with pytest.raises(DataError, match=r"p6"):
         contrast_task(MAIN, leaky, "all")
+
+
+def test_fold_splits_keep_the_main_tasks_folds_for_the_contrast_task():
+    import numpy as np
+
+    from tmvlib.data.contrast import fold_splits
+    from tmvlib.data.folds import NO_FOLD, patient_folds
+
+    rng = np.random.default_rng(0)
+    n = 90
+    main = pd.DataFrame({"image_id": [f"m{i}" for i in range(n)], "patient_id": [f"p{i}" for i in range(n)],
+                         "label": (np.arange(n) % 3 == 0).astype(int), "findings": "No Finding",
+                         "split": np.where(rng.random(n) < 0.1, "localisation", "train")})
+    extra = pd.DataFrame({"image_id": [f"x{i}" for i in range(30)], "patient_id": [f"p{i}" for i in range(60, 90)],
+                          "label": 0, "findings": "Effusion", "split": "train"})
+    others = pd.DataFrame({"image_id": [f"o{i}" for i in range(9)], "patient_id": [f"q{i}" for i in range(9)],
+                           "label": 0, "findings": "Mass", "split": "train"})
+    main_splits = fold_splits(main, 3)
+    assert (main_splits.loc[main["split"] == "localisation", "fold"] == NO_FOLD).all()
+    assert set(main_splits["split"]) == {"train", "val", "test", "localisation"}
+    contrast = pd.concat([main, extra, others], ignore_index=True)
+    contrast.loc[contrast["patient_id"].isin(main.loc[main["split"] == "localisation", "patient_id"]), "split"] = \
+        "localisation"
+    contrast_splits = fold_splits(contrast, 3, known_folds=patient_folds(main_splits))
+    shared = contrast_splits.drop_duplicates("patient_id").set_index("patient_id")["split"]
+    assert (shared[main_splits["patient_id"]].to_numpy() == main_splits["split"].to_numpy()).all()
+    assert contrast_splits[contrast_splits["patient_id"].str.startswith("q")]["fold"].value_counts().to_dict() == {
+        0: 3, 1: 3, 2: 3}
+    contrast_task(main_splits, contrast_splits, "all")  # no evaluation patient trained either model

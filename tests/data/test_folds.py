@@ -142,3 +142,51 @@ def test_a_role_with_one_class_is_named():
     folds = assign_folds(frame, k=4)
     with pytest.raises(DataError, match="selection role of fold 0's model holds"):
         role_sets(frame, folds, 0, selection_share=0.02)
+
+
+def test_the_deployed_split_is_the_deployed_fold_models_roles_with_selection_inside_train():
+    from tmvlib.data.folds import DEPLOYED_FOLD, deployed_split, fold_roles, split_selection
+
+    frame = task(60, 200)
+    folds = assign_folds(frame, 5)
+    split = deployed_split(folds)
+    roles = fold_roles(folds, DEPLOYED_FOLD, 0.15)
+    assert (split[roles == "test"] == "test").all() and (split[roles == "calibration"] == "val").all()
+    assert (split[roles.isin(["training", "selection"])] == "train").all()
+    train = frame[frame["patient_id"].map(split) == "train"]
+    training, selection = split_selection(train, 0.15)
+    assert set(selection["patient_id"]) == set(roles.index[roles == "selection"])
+    assert set(training["patient_id"]) == set(roles.index[roles == "training"])
+
+
+def test_extended_folds_keep_the_known_patients_fold_and_deal_the_others():
+    from tmvlib.data.folds import extend_folds
+
+    main = task()
+    known = assign_folds(main, 3)
+    extra = pd.DataFrame({"patient_id": [f"q{i}" for i in range(12)], "label": 0})  # negatives only: no class check
+    folds = extend_folds(pd.concat([main, extra]), known, 3)
+    assert (folds[known.index] == known).all()
+    assert folds[extra["patient_id"]].value_counts().to_dict() == {0: 4, 1: 4, 2: 4}
+
+
+def test_a_selection_share_that_empties_a_part_is_named():
+    from tmvlib.data.folds import split_selection
+
+    with pytest.raises(DataError, match="selection_share"):
+        split_selection(task(), 1.5)
+
+
+def test_the_single_splits_training_sets_are_the_deployed_fold_models_roles():
+    from tmvlib.data.contrast import fold_splits
+    from tmvlib.data.folds import DEPLOYED_FOLD, all_role_sets, training_roles
+
+    frame = task(40, 120).assign(split="train", box_findings="")
+    splits = fold_splits(frame, 3)
+    fold0 = all_role_sets(splits, 0.15, max_images=60)[DEPLOYED_FOLD]
+    single = training_roles(splits[splits["split"] == "train"], 0.15, max_images=60)
+    for role in ("training", "selection"):
+        assert single[role]["image_id"].tolist() == fold0[role]["image_id"].tolist(), role
+    uncapped = all_role_sets(splits, 0.15)[DEPLOYED_FOLD]
+    for split, role in (("val", "calibration"), ("test", "test")):
+        assert splits.loc[splits["split"] == split, "image_id"].tolist() == uncapped[role]["image_id"].tolist()

@@ -79,5 +79,6 @@ def test_chapter_01_says_how_splits_were_drawn():
     assert split_rule_text("hash").startswith("A patient's split is decided by a salted sha256")
     assert "test_list.txt" in split_rule_text("official") and "salted sha256" in split_rule_text("official")
     assert "not drawn by the hash" in prevalence_agreement_text("official")
+    assert "deployed model" in split_rule_text("folds") and "stratified" in prevalence_agreement_text("folds")
     with pytest.raises(ValueError, match="split_source"):
         split_rule_text("random")

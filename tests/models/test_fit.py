@@ -38,6 +38,16 @@ def test_fit_or_load_reuses_a_matching_checkpoint(data, args, tmp_path):
     assert not changed.reused
 
 
+def test_a_twin_checkpoint_of_the_same_recipe_is_copied_not_retrained(data, args, tmp_path):
+    first = fit_or_load(tmp_path / "baseline.pt", **args)
+    twin = fit_or_load(tmp_path / "fold_0.pt", **args, same_as=[tmp_path / "missing.pt", tmp_path / "baseline.pt"])
+    assert twin.reused and twin.sha256 == first.sha256
+    assert (tmp_path / "fold_0.json").read_text() == (tmp_path / "baseline.json").read_text()
+    other = fit_or_load(tmp_path / "other.pt", **{**args, "recipe": RECIPE.with_train(epochs=1)},
+                        same_as=[tmp_path / "baseline.pt"])
+    assert not other.reused  # another recipe: trained, never copied
+
+
 def test_a_trained_model_comes_back_as_a_reused_one_does(data, args, tmp_path):
     """Training in channels-last leaves the model in that memory format; fit_or_load returns it as
     a reused checkpoint comes back (CPU, default format), so both compute the same bits."""

@@ -22,12 +22,14 @@ class Params:
     views: list[str] = param(["PA", "AP"], "view positions kept")
     min_source_width: int = param(1024, "only images made from full-quality 1024-px NIH files")
     split_fractions: dict[str, float] = param({"train": 0.7, "val": 0.15, "test": 0.15},
-                                              "patient fractions of the train / val / test splits")
+                                              "patient fractions of the train / val / test splits (split_source "
+                                              "hash; official: the val share of train_val)")
     split_salt: str = param("tmv-v1", "another salt draws another split")
-    split_source: Literal["hash", "official"] = param(
-        "hash", '"hash": the salted patient hash draws train/val/test; "official": the NIH release\'s '
-                'test_list.txt is the test split, its train_val_list.txt is cut into train/val by the hash '
-                '(full profile)')
+    split_source: Literal["folds", "hash", "official"] = param(
+        "folds", '"folds": the roles of the deployed model, fold 0\'s (test = fold 0, val = fold 1, train = the '
+                 'others); "hash": the salted patient hash draws train/val/test by split_fractions; "official": '
+                 'the NIH release\'s test_list.txt is the test split, its train_val_list.txt is cut into train/val '
+                 'by the hash (full profile)')
     localisation_set: bool = param(True, "patients with a radiologist box form a separate localisation set "
                                          "(chapters 04-05), outside train, validation and test")
     folds: int = param(5, "patient folds of cross-fitted evaluation (at least 3: test, calibration and "

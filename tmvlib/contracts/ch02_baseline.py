@@ -23,7 +23,7 @@ class Params:
     batch_size: int = param(32, "training batch size")
     lr: float = param(0.0003, "learning rate")
     weight_decay: float = param(0.0001, "weight decay")
-    patience: int = param(3, "early stopping on validation AUROC")
+    patience: int = param(3, "early stopping on the selection patients' AUROC")
     seed: int = param(0, "random seed of the training run")
     augment: bool = param(True, "small affine + intensity jitter, no flips")
     augment_copies: int = param(2, "augmented views per image in the frozen-feature cache")
@@ -33,7 +33,7 @@ class Params:
     threshold_rule: Literal["youden", "sensitivity90", "half"] = param(
         "youden", "chosen on validation: youden | sensitivity90 | half")
     selection_share: float = param(
-        0.15, "share of a fold model's training patients that only chooses its epoch (cross-fitted evaluation)")
+        0.15, "share of the training split's patients (and of a fold model's) that only chooses the epoch")
     n_boot: int = param(1000, N_BOOT)
     max_images_per_split: int | None = param(None, "None: all; small numbers make a quick run (ci profile)")
     benchmark_batch: int = param(8, "images per timed step in the performance section")

@@ -34,7 +34,7 @@ class Params:
 
 READS_PARAMS: dict[str, tuple[str, ...]] = {
     "01_data": ("data_root",),  # tmvlib.artifacts.radiologist_boxes
-    "02_baseline": ("max_images_per_split",),  # the training images of the permuted-label model
+    "02_baseline": ("max_images_per_split", "selection_share"),  # the training images of the permuted-label model
 }
 # 01: splits, radiologist boxes; 02: baseline.pt (and its training recipe), predictions, threshold
 READS_CHAPTERS: tuple[str, ...] = ("01_data", "02_baseline")

@@ -51,7 +51,7 @@ class Params:
 
 READS_PARAMS: dict[str, tuple[str, ...]] = {
     "01_data": ("data_root",),  # tmvlib.artifacts.radiologist_boxes
-    "02_baseline": ("max_images_per_split",),  # the training images of Score-CAM's own prior
+    "02_baseline": ("max_images_per_split", "selection_share"),  # the training images of Score-CAM's own prior
     "04_gradcam": ("pointing_tolerance", "threshold_folds"),  # the same localisation metrics as chapter 04
 }
 # 01: splits, boxes; 02: baseline.pt, predictions, threshold, training images; 04: Grad-CAM and its prior map, localisation and sanity tables, permuted-label model

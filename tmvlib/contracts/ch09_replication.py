@@ -34,7 +34,7 @@ class Params:
 
 
 READS_PARAMS: dict[str, tuple[str, ...]] = {
-    "02_baseline": ("max_images_per_split", "threshold_rule"),  # the same images and threshold rule
+    "02_baseline": ("max_images_per_split", "threshold_rule", "selection_share"),  # the same images and rules
     "06_stability": ("tta_count", "tta_rotation", "tta_translate", "tta_scale", "tta_brightness", "tta_contrast",
                      "tta_gamma", "tta_noise", "top_k", "metric_size", "spearman_grid", "batch_size", "seed"),
     "07_trust_failures": ("uncertainty_quantile", "instability_quantile", "max_flip_rate"),

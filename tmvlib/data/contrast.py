@@ -6,7 +6,9 @@ the other rule (``all``: every other image is a negative; and the other way roun
 task is ``all``). Chapter 02 trains a second model on it and scores both models on the test
 patients of the ``all`` task, which hold pneumonia, No Finding and other-finding images. Patients
 keep their split in both tasks (the split is a function of the patient id alone); the loader
-asserts that no evaluation patient trained or selected either model.
+asserts that no evaluation patient trained or selected either model. Under ``split_source: folds``
+the contrast task's patients keep the main task's folds (:func:`fold_splits` with its folds), the
+others are dealt among themselves.
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ import pandas as pd
 from .errors import DataError
 from .exclusions import Exclusions
 from .images import check_images
-from .splits import assign_splits, check_split_classes
+from .folds import NO_FOLD, assign_folds, deployed_split, extend_folds
+from .splits import LOCALISATION, assign_splits, check_no_leakage, check_split_classes
 from .task import NEGATIVE_RULES, build_binary_task
 
 
@@ -32,7 +35,8 @@ def contrast_rule(negatives: str) -> str:
 def task_splits(records: pd.DataFrame, positive: str, negatives: str, views: Iterable[str] | None,
                 min_source_width: int | None, split_fractions: Mapping[str, float],
                 split_salt: str, localisation_set: bool, on_bad_image: str = "raise",
-                official: pd.Series | None = None) -> tuple[pd.DataFrame, Exclusions]:
+                official: pd.Series | None = None, folds: int | None = None, fold_salt: str = "tmv-folds-v1",
+                known_folds: pd.Series | None = None) -> tuple[pd.DataFrame, Exclusions]:
     """A binary task with its patient-level splits: the task filters, one decode of every file,
     the split, and the refusal of a split without both classes (chapter 01, for its task and the
     contrast task).
@@ -41,6 +45,12 @@ def task_splits(records: pd.DataFrame, positive: str, negatives: str, views: Ite
         records: reader output (:func:`tmvlib.data.read_nih`).
         official: the release's own split (:func:`tmvlib.data.nih.read_official_split`) when
             chapter 01's ``split_source`` is ``"official"``, else None.
+        folds: under ``split_source: folds``, the number of patient folds: the non-localisation
+            patients are dealt into folds (:func:`tmvlib.data.folds.assign_folds`; with
+            ``known_folds``, the main task's, those patients keep theirs,
+            :func:`tmvlib.data.folds.extend_folds`) and the split is the deployed fold model's
+            roles (:func:`tmvlib.data.folds.deployed_split`), written with a ``fold`` column.
+            None: the split of ``split_fractions`` / ``official`` (no ``fold`` column).
         the rest: chapter 01's params of the same names.
 
     Returns:
@@ -56,8 +66,25 @@ def task_splits(records: pd.DataFrame, positive: str, negatives: str, views: Ite
     task, _ = check_images(task, on_bad_image=on_bad_image, exclusions=log)
     splits = assign_splits(task, fractions=dict(split_fractions), salt=split_salt,
                            localisation_set=localisation_set, official=official)
+    if folds is not None:
+        splits = fold_splits(splits, folds, fold_salt, known_folds)
     check_split_classes(splits)
     return splits, log
+
+
+def fold_splits(splits: pd.DataFrame, k: int, salt: str = "tmv-folds-v1",
+                known_folds: pd.Series | None = None) -> pd.DataFrame:
+    """``splits`` with every non-localisation patient dealt into one of ``k`` folds (``known_folds``
+    kept) and its ``split`` set to its role for the deployed fold model
+    (:func:`tmvlib.data.folds.deployed_split`); ``fold`` is ``NO_FOLD`` for the localisation set."""
+    folded = splits["split"] != LOCALISATION
+    rows = splits[folded]
+    fold_of = assign_folds(rows, k, salt) if known_folds is None else extend_folds(rows, known_folds, k, salt)
+    out = splits.copy()
+    out.loc[folded, "split"] = rows["patient_id"].map(deployed_split(fold_of))
+    out["fold"] = out["patient_id"].map(fold_of).where(folded, NO_FOLD).astype(int)
+    check_no_leakage(out)
+    return out
 
 
 @dataclass(frozen=True)

@@ -83,17 +83,24 @@ def source_by_class(task: pd.DataFrame, class_names: dict[int, str]) -> pd.DataF
 
 
 def split_rule_text(split_source: str) -> str:
-    """Chapter 01's sentence on how a patient's split is decided (``split_source``: ``"hash"``
-    or ``"official"``)."""
+    """Chapter 01's sentence on how a patient's split is decided (``split_source``: ``"folds"``,
+    ``"hash"`` or ``"official"``)."""
     hashed = ("decided by a salted sha256 of the patient id alone: the same parameters always give the same "
               "split, the order of the files does not matter, and adding patients never moves an existing one")
+    if split_source == "folds":
+        return ("A patient's split is its role for the deployed model, the model of patient fold 0 (the folds "
+                "below): fold 0 is the test split, fold 1 the validation split (the deployed model's "
+                "calibration fold, where its threshold, calibration and trust card are fitted, and which chose "
+                "no checkpoint) and the other folds the training split, of which a fixed, seeded share of "
+                "patients only chooses the training epoch. The folds are dealt in salted-hash order, so the "
+                "same parameters always give the same split and the order of the files does not matter")
     if split_source == "hash":
         return f"A patient's split is {hashed}"
     if split_source == "official":
         return ("The NIH release's own lists decide the test split (`test_list.txt`, the official patient "
                 "split, so test numbers are comparable with published ones); whether a patient of "
                 f"`train_val_list.txt` goes to training or validation is {hashed}")
-    raise ValueError(f"split_source must be 'hash' or 'official', got {split_source!r}")
+    raise ValueError(f"split_source must be 'folds', 'hash' or 'official', got {split_source!r}")
 
 
 def prevalence_agreement_text(split_source: str) -> str:
@@ -101,4 +108,6 @@ def prevalence_agreement_text(split_source: str) -> str:
     if split_source == "official":
         return ("The official test list was not drawn by the hash, so its prevalence may differ from "
                 "training and validation by more than sampling noise; the table shows by how much")
+    if split_source == "folds":
+        return "Because the folds are stratified by label, the three splits' prevalences agree up to whole patients"
     return "Because a patient's split depends only on a hash of its id, the three splits' prevalences agree up to sampling noise"

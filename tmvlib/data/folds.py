@@ -32,6 +32,13 @@ NO_FOLD = -1
 #: the fold whose model is deployed (the card, chapters 04-05 and 08; the external set's pooled rows)
 DEPLOYED_FOLD = 0
 
+#: the salt of the selection share (the same patients select wherever they train)
+SELECTION_SALT = "tmv-selection-v1"
+
+#: the split each of the deployed model's roles takes in chapter 01's single split
+#: (``split_source: folds``; the selection patients stay in ``train``, :func:`split_selection`)
+SPLIT_OF_ROLE = {"training": "train", "selection": "train", "calibration": "val", "test": "test"}
+
 #: the smallest number of folds with all four roles (test, calibration and two training folds:
 #: with two, the training patients would all sit in one fold)
 MIN_FOLDS = 3
@@ -58,20 +65,78 @@ def assign_folds(frame: pd.DataFrame, k: int = 5, salt: str = "tmv-folds-v1", la
     if missing:
         raise DataError(f"folds: the frame lacks column(s) {missing}; it has {list(frame.columns)}")
     patient_label = frame.groupby("patient_id")[label].max()
+    for value in (1, 0):
+        n = int((patient_label == value).sum())
+        if n < k:
+            raise DataError(f"folds: {n} patient(s) with label {value}, fewer than the {k} folds; "
+                            "every fold needs both classes (lower k or add patients)")
+    return _deal(patient_label, k, salt)
+
+
+def _deal(patient_label: pd.Series, k: int, salt: str) -> pd.Series:
+    """``patient_id -> fold``: each class's patients in salted-hash order dealt round robin, the
+    negatives continuing where the positives stopped."""
     folds: dict[str, int] = {}
     start = 0
     for value in (1, 0):
         patients = sorted(patient_label.index[patient_label == value], key=lambda p: (patient_unit_interval(p, salt), p))
-        if len(patients) < k:
-            raise DataError(f"folds: {len(patients)} patient(s) with label {value}, fewer than the {k} folds; "
-                            "every fold needs both classes (lower k or add patients)")
         folds.update({p: (start + i) % k for i, p in enumerate(patients)})
         start = (start + len(patients)) % k
     return pd.Series(folds, name="fold", dtype=int).rename_axis("patient_id").sort_index()
 
 
+def extend_folds(frame: pd.DataFrame, known: pd.Series, k: int, salt: str = "tmv-folds-v1",
+                 label: str = "label") -> pd.Series:
+    """``known`` folds (another task's, e.g. chapter 01's main task) for the patients of ``frame``
+    that have one; the others dealt among themselves as :func:`assign_folds` deals (a class may
+    have fewer patients than folds: they only join folds that already hold both classes). Used
+    for the contrast task, whose patients must keep the fold, and so the split, they have in the
+    main task.
+
+    Returns:
+        int Series ``patient_id -> fold`` of every patient of ``frame``, sorted by patient id.
+    """
+    patients = frame.groupby("patient_id")[label].max()
+    new = patients[~patients.index.isin(known.index)]
+    kept = known[known.index.isin(patients.index)].astype(int)
+    return pd.concat([kept, _deal(new, k, salt)]).rename("fold").rename_axis("patient_id").sort_index()
+
+
+def deployed_split(folds: pd.Series, fold: int = DEPLOYED_FOLD) -> pd.Series:
+    """Chapter 01's single split under ``split_source: folds``: the roles of the deployed model
+    (``fold``'s) as splits, ``patient_id -> split``: its test fold is ``test``, its calibration
+    fold ``val`` (where the threshold, calibrators, cuts, card rates and the deferral rule are
+    fitted) and the other folds ``train`` (its training and selection patients: the trainers
+    take the selection share out of ``train`` themselves, :func:`split_selection`). So the
+    single split's model is the deployed fold model, and its validation images chose no
+    checkpoint."""
+    k = int(folds.max()) + 1
+    split = pd.Series(SPLIT_OF_ROLE["training"], index=folds.index, name="split")
+    split[folds == (fold + 1) % k] = SPLIT_OF_ROLE["calibration"]
+    split[folds == fold] = SPLIT_OF_ROLE["test"]
+    return split
+
+
+def split_selection(train: pd.DataFrame, selection_share: float = 0.15,
+                    salt: str = SELECTION_SALT) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(training, selection)`` rows of a ``train`` split: the selection patients are those
+    :func:`fold_roles` selects (the same salted hash, the same share), for early stopping only.
+
+    Raises:
+        DataError: ``selection_share`` outside (0, 1), or either part left without an image.
+    """
+    if not 0 < selection_share < 1:
+        raise DataError(f"folds: selection_share must lie in (0, 1), got {selection_share!r}")
+    chosen = train["patient_id"].map(lambda p: patient_unit_interval(p, salt) < selection_share).astype(bool)
+    training, selection = train[~chosen], train[chosen]
+    if training.empty or selection.empty:
+        raise DataError(f"folds: selection_share {selection_share} leaves the {'selection' if selection.empty else 'training'}"
+                        f" part of {train['patient_id'].nunique()} training patients empty")
+    return training, selection
+
+
 def fold_roles(folds: pd.Series, fold: int, selection_share: float = 0.15,
-               salt: str = "tmv-selection-v1") -> pd.Series:
+               salt: str = SELECTION_SALT) -> pd.Series:
     """The role of every patient for the model of ``fold`` (:data:`ROLES`).
 
     Args:
@@ -130,6 +195,30 @@ def fold_column(splits: pd.DataFrame, k: int = 5, salt: str = "tmv-folds-v1",
     folded = splits["split"].isin(splits_folded)
     folds = assign_folds(splits[folded], k, salt)
     return splits["patient_id"].map(folds).where(folded, NO_FOLD).astype(int).rename("fold")
+
+
+def training_roles(train: pd.DataFrame, selection_share: float = 0.15,
+                   max_images: int | None = None) -> dict[str, pd.DataFrame]:
+    """The ``training`` and ``selection`` images of a ``train`` split (:func:`split_selection`),
+    each cut to whole patients up to ``max_images`` as :func:`role_sets` cuts a fold model's roles:
+    what every model trained on chapter 01's single split trains and stops early on. Under
+    ``split_source: folds`` they are the deployed fold model's own training and selection roles."""
+    training, selection = split_selection(train, selection_share)
+    return {"training": subsample_patients(training, max_images), "selection": subsample_patients(selection, max_images)}
+
+
+def chapter_fold_column(splits: pd.DataFrame, split_source: str, k: int = 5,
+                        salt: str = "tmv-folds-v1") -> pd.Series:
+    """Chapter 01's ``fold`` column for each ``split_source``: under ``"folds"`` the folds the split
+    was dealt from (``splits``' own ``fold`` column, :func:`tmvlib.data.contrast.fold_splits`);
+    otherwise :func:`fold_column` over ``train, val, test`` (``"hash"``) or ``train, val``
+    (``"official"``: the official test list stays outside every fold)."""
+    if split_source == "folds":
+        if "fold" not in splits.columns:
+            raise DataError("folds: split_source 'folds' but the split table has no 'fold' column")
+        return splits["fold"]
+    folded = ("train", "val") if split_source == "official" else ("train", "val", "test")
+    return fold_column(splits, k, salt, folded)
 
 
 def patient_folds(splits: pd.DataFrame) -> pd.Series:
@@ -215,6 +304,6 @@ def patients_per_fold_text(summary: pd.DataFrame) -> str:
     return f"{low} patients each" if low == high else f"{low} to {high} patients each"
 
 
-__all__ = ["DEPLOYED_FOLD", "MIN_FOLDS", "NO_FOLD", "ROLES", "all_role_sets", "assign_folds", "check_roles_disjoint",
-           "fold_column", "fold_ensemble_prefix", "fold_model_file", "fold_roles", "fold_summary", "patient_folds",
+__all__ = ["DEPLOYED_FOLD", "MIN_FOLDS", "NO_FOLD", "ROLES", "SELECTION_SALT", "SPLIT_OF_ROLE", "all_role_sets",
+           "assign_folds", "chapter_fold_column", "check_roles_disjoint", "deployed_split", "extend_folds", "fold_column", "split_selection", "training_roles", "fold_ensemble_prefix", "fold_model_file", "fold_roles", "fold_summary", "patient_folds",
            "patients_per_fold_text", "role_sets", "with_roles"]

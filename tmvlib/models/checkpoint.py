@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +94,14 @@ def reusable_checkpoint(path: str | Path, config: dict[str, Any]) -> bool:
     if not (path.is_file() and path.with_suffix(".json").is_file()):
         return False
     return read_checkpoint_meta(path).get("config_hash") == config_hash(config)
+
+
+def copy_checkpoint(source: str | Path, target: str | Path) -> None:
+    """Copy a checkpoint and its record to ``target`` (the record removed first and written last, as
+    :func:`save_checkpoint` does): the same model under another name, e.g. the deployed fold
+    model, which is chapter 02's baseline under ``split_source: folds``."""
+    source, target = Path(source), Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.with_suffix(".json").unlink(missing_ok=True)
+    atomic_write(target, lambda tmp: shutil.copyfile(source, tmp))
+    atomic_write_text(target.with_suffix(".json"), source.with_suffix(".json").read_text())

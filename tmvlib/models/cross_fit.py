@@ -7,7 +7,7 @@ when the same recipe and the same training and selection patients made it.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -43,7 +43,7 @@ def fold_training_data(roles: Mapping[str, pd.DataFrame], images: Callable[[pd.D
 
 def fit_fold_models(recipe: ModelRecipe, sets: Mapping[int, Mapping[str, pd.DataFrame]],
                     images: Callable[[pd.DataFrame], torch.Tensor], folder: Path, *, retrain: bool = False,
-                    progress: bool = True) -> dict[int, FittedModel]:
+                    progress: bool = True, same_as: Sequence[Path] = ()) -> dict[int, FittedModel]:
     """Train (or reuse) the model of every fold.
 
     Args:
@@ -52,11 +52,14 @@ def fit_fold_models(recipe: ModelRecipe, sets: Mapping[int, Mapping[str, pd.Data
         images: rows of a frame -> uint8 ``(N, 1, H, W)`` images in its order
             (e.g. :func:`tmvlib.data.tensors.select_images` of one decoded table).
         folder: where ``fold_<f>.pt`` live (:func:`fold_checkpoint`).
+        same_as: checkpoints that may already hold a fold's recipe (chapter 02's baseline is the
+            deployed fold model under ``split_source: folds``): copied, not retrained.
     Returns:
         fold -> :class:`~tmvlib.models.fit.FittedModel`, folds in ascending order.
     """
     fitted = {}
     for fold in sorted(sets):
         fitted[fold] = fit_or_load(fold_checkpoint(folder, fold), fold_recipe(recipe, sets[fold]),
-                                   fold_training_data(sets[fold], images), retrain=retrain, progress=progress)
+                                   fold_training_data(sets[fold], images), retrain=retrain, progress=progress,
+                                   same_as=same_as)
     return fitted

@@ -1,6 +1,7 @@
 """Train-or-reuse: a checkpoint made with the same config is loaded instead of retrained."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pandas as pd
 import torch
 
 from ..data.splits import split_hash
-from .checkpoint import load_checkpoint, reusable_checkpoint, save_checkpoint
+from .checkpoint import copy_checkpoint, load_checkpoint, reusable_checkpoint, save_checkpoint
 from .classifier import XrayClassifier, build_classifier
 from .recipe import TRAINING_CODE_VERSION, ModelRecipe, TrainingData
 from .train import TrainResult, seed_everything, train_classifier
@@ -36,7 +37,7 @@ class FittedModel:
 
 def fit_or_load(checkpoint: Path, recipe: ModelRecipe, data: TrainingData, *, retrain: bool = False,
                 progress: bool = True, train_cache: torch.Tensor | None = None,
-                val_cache: torch.Tensor | None = None) -> FittedModel:
+                val_cache: torch.Tensor | None = None, same_as: Sequence[Path] = ()) -> FittedModel:
     """Load ``checkpoint`` when it was trained from ``recipe`` (:meth:`ModelRecipe.key`), else
     train the recipe on ``data`` and save it. Either way the model comes back the same: in eval
     mode, on the CPU, in the default memory format (so a run that trains and a rerun that reuses
@@ -45,10 +46,16 @@ def fit_or_load(checkpoint: Path, recipe: ModelRecipe, data: TrainingData, *, re
     A checkpoint whose bytes do not match its recorded sha256 is refused (CheckpointMismatch),
     never silently retrained over. ``train_cache``/``val_cache``: frozen-stage outputs shared
     with other models on the same trunk (see :func:`tmvlib.models.train.build_train_cache`).
+    ``same_as``: other checkpoints one of which may hold this very recipe (the deployed fold model
+    is chapter 02's baseline under ``split_source: folds``): it is copied rather than retrained.
     """
     seed_everything(recipe.train.seed)  # the new head's initial weights come from the global RNG
     model, info = recipe.build()
     config = recipe.key(info)
+    if not retrain and not reusable_checkpoint(checkpoint, config):
+        twin = next((Path(p) for p in same_as if reusable_checkpoint(p, config)), None)
+        if twin is not None:
+            copy_checkpoint(twin, checkpoint)
     if not retrain and reusable_checkpoint(checkpoint, config):
         meta = load_checkpoint(model, checkpoint, expected_config=config)
         record = meta["record"]

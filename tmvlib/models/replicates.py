@@ -97,21 +97,23 @@ def replicate_needs_training(replicate: Replicate, checkpoint: Path, recipe: Mod
 
 
 def train_replicate(replicate: Replicate, checkpoint: Path, recipe: ModelRecipe, train_set: pd.DataFrame,
-                    val_set: pd.DataFrame, threads: int | None = None) -> None:
+                    selection_set: pd.DataFrame, threads: int | None = None) -> None:
     """Train one replicate where it runs (a Ray task): decode the ``path`` column of ``train_set``
-    and ``val_set`` at the replicate's size, as a worker on another machine must, and
-    :func:`fit_replicate` on ``threads`` torch threads (labels: their ``label`` column). The
-    checkpoint it writes is the result."""
+    (its training images) and ``selection_set`` (the images that stop it early) at the
+    replicate's size, as a worker on another machine must, and :func:`fit_replicate` on
+    ``threads`` torch threads (labels: their ``label`` column). The checkpoint it writes is the
+    result."""
     if threads:
         torch.set_num_threads(threads)
     images = {name: load_image_tensor(frame, replicate.image_size, progress=False)
-              for name, frame in (("train", train_set), ("val", val_set))}
-    data = TrainingData(images["train"], train_set["label"].to_numpy(), images["val"], val_set["label"].to_numpy())
+              for name, frame in (("train", train_set), ("selection", selection_set))}
+    data = TrainingData(images["train"], train_set["label"].to_numpy(), images["selection"],
+                        selection_set["label"].to_numpy())
     fit_replicate(replicate, checkpoint, recipe, data, progress=False)
 
 
 def train_replicates_as_tasks(grid: Sequence[Replicate], checkpoint_dir: Path, recipe: ModelRecipe,
-                              train_set: pd.DataFrame, val_set: pd.DataFrame, *,
+                              train_set: pd.DataFrame, selection_set: pd.DataFrame, *,
                               baseline_checkpoint: Path | None = None,
                               placement: TaskPlacement = TaskPlacement("ray")) -> list[Path]:
     """Train every replicate of ``grid`` that no checkpoint holds yet (:func:`replicate_needs_training`)
@@ -122,7 +124,7 @@ def train_replicates_as_tasks(grid: Sequence[Replicate], checkpoint_dir: Path, r
     then reuses them. A replicate equals one trained in this process when ``task_cpus`` equals
     this process's torch threads."""
     calls = [dict(replicate=r, checkpoint=r.checkpoint(checkpoint_dir), recipe=recipe, train_set=train_set,
-                  val_set=val_set, threads=max(1, int(placement.task_cpus)))
+                  selection_set=selection_set, threads=max(1, int(placement.task_cpus)))
              for r in grid if replicate_needs_training(r, r.checkpoint(checkpoint_dir), recipe, baseline_checkpoint)]
     run_tasks(train_replicate, calls, placement.executor, num_cpus=placement.task_cpus, num_gpus=placement.task_gpus)
     return [call["checkpoint"] for call in calls]

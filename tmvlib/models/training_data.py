@@ -10,7 +10,8 @@ import torch
 @dataclass(frozen=True, eq=False)
 class TrainingData:
     """The images a classifier is fitted on: uint8 radiographs ``(N, 1, H, W)`` with labels
-    ``(N,)`` in {0, 1}, for training and for validation (early stopping)."""
+    ``(N,)`` in {0, 1}, for training and for early stopping (``val_*``: the selection patients,
+    :func:`tmvlib.data.folds.training_roles`)."""
 
     train_images: torch.Tensor
     train_labels: np.ndarray

@@ -77,8 +77,9 @@ def run_replication(grid: Sequence[Replicate], sets: Mapping[str, pd.DataFrame],
     decoded and frozen-stage outputs computed once per backbone and size).
 
     Args:
-        sets: ``train``, ``val``, ``test``, ``external`` -> images (``path, image_id,
-            patient_id, label``).
+        sets: ``training``, ``selection`` (the training split's two parts,
+            :func:`tmvlib.data.folds.training_roles`), ``val``, ``test``, ``external`` -> images
+            (``path, image_id, patient_id, label``).
         recipe: the baseline's recipe (``ModelRecipe.from_checkpoint_config`` of its checkpoint);
             each replicate's is :meth:`Replicate.recipe`.
         evaluation: :class:`ReplicateEvaluation`.
@@ -96,7 +97,7 @@ def run_replication(grid: Sequence[Replicate], sets: Mapping[str, pd.DataFrame],
     """
     remote = []
     if placement.resolved == "ray":
-        remote = train_replicates_as_tasks(grid, checkpoint_dir, recipe, sets["train"], sets["val"],
+        remote = train_replicates_as_tasks(grid, checkpoint_dir, recipe, sets["training"], sets["selection"],
                                            baseline_checkpoint=baseline_checkpoint,
                                            placement=replace(placement, executor="ray"))
     rows, fits = [], []
@@ -104,8 +105,8 @@ def run_replication(grid: Sequence[Replicate], sets: Mapping[str, pd.DataFrame],
         images = {name: load_image_tensor(frame, size, progress=False) for name, frame in sets.items()}
         first = next(r for r in grid if (r.backbone, r.image_size) == (backbone, size))
         banks = backbone_banks(first, recipe, {n: images[n] for n in ("val", "test", "external")}, progress)
-        data = TrainingData(images["train"], sets["train"]["label"].to_numpy(), images["val"],
-                            sets["val"]["label"].to_numpy())
+        data = TrainingData(images["training"], sets["training"]["label"].to_numpy(), images["selection"],
+                            sets["selection"]["label"].to_numpy())  # early stopping on the selection patients
         for r in (r for r in grid if (r.backbone, r.image_size) == (backbone, size)):
             fitted = fit_replicate(r, r.checkpoint(checkpoint_dir), recipe, data, progress=progress,
                                    baseline_checkpoint=baseline_checkpoint)

@@ -45,8 +45,8 @@ def published_comparison_text(official: pd.DataFrame | None, negatives: str) -> 
               f"with every image without pneumonia as a negative (this task's negatives: '{negatives}'): "
               "read it as a direction, not a target digit.")
     if official is None:
-        return ("This run splits patients by the salted hash (split_source: hash), so no published "
-                "number below was measured on the same images; the full profile (split_source: official) "
+        return ("This run splits patients by its own folds or salted hash (split_source: folds or hash), so no "
+                "published number below was measured on the same images; the full profile (split_source: official) "
                 "reports the AUROC on the release's official test list. " + caveat)
     auroc = official.loc["AUROC"]
     return (f"On the task's {official.attrs['images']} images ({official.attrs['patients']} patients) of the "

@@ -23,6 +23,7 @@ those checkpoints in this process, as reused ones are.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -82,7 +83,8 @@ class EnsembleSpec:
 
 def fit_ensemble(spec: EnsembleSpec, checkpoint_dir: Path, recipe: ModelRecipe, data: TrainingData, *,
                  member0_checkpoint: Path | None = None, train_patients: np.ndarray | None = None,
-                 placement: TaskPlacement = TaskPlacement(), progress: bool = True) -> list[FittedModel]:
+                 placement: TaskPlacement = TaskPlacement(), progress: bool = True,
+                 same_as: Sequence[str] = ()) -> list[FittedModel]:
     """Train (or reuse) the members of a last-blocks ensemble (see the module doc); returns them
     in member order.
 
@@ -104,6 +106,9 @@ def fit_ensemble(spec: EnsembleSpec, checkpoint_dir: Path, recipe: ModelRecipe, 
             own frozen-stage caches; ``checkpoint_dir`` must be on storage every worker can
             reach) or ``"auto"`` (:class:`tmvlib.parallel.TaskPlacement`).
         progress: show progress bars.
+        same_as: prefixes of other ensembles in ``checkpoint_dir`` whose member m may hold member
+            m's very recipe (the deployed fold's ensemble is the single split's under
+            ``split_source: folds``): copied, not retrained.
 
     Returns:
         list of M :class:`tmvlib.models.fit.FittedModel`.
@@ -126,16 +131,18 @@ def fit_ensemble(spec: EnsembleSpec, checkpoint_dir: Path, recipe: ModelRecipe, 
         key_hash = recipe.split_hash if rows is None else _bagged_hash(recipe.split_hash, rows)
         member = replace(recipe, train=config, split_hash=key_hash)
         member_data = data if rows is None else data.train_rows(rows)
-        plans.append((path, member, rows, member_data, reusable_checkpoint(path, member.key(info))))
+        twins = [Path(checkpoint_dir) / f"{prefix}_{m}.pt" for prefix in same_as if m > 0]
+        reusable = any(reusable_checkpoint(p, member.key(info)) for p in (path, *twins))
+        plans.append((path, member, rows, member_data, reusable, twins))
     trained_remotely = set()
     if placement.resolved == "ray":
         calls = [dict(checkpoint=path, recipe=member, data=member_data, progress=False,
                       threads=max(1, int(placement.task_cpus)))
-                 for path, member, _, member_data, reusable in plans if not reusable]
+                 for path, member, _, member_data, reusable, _ in plans if not reusable]
         run_tasks(train_member, calls, "ray", num_cpus=placement.task_cpus, num_gpus=placement.task_gpus)
         trained_remotely = {call["checkpoint"] for call in calls}
     members = []
-    for path, member, rows, member_data, reusable in plans:
+    for path, member, rows, member_data, reusable, twins in plans:
         train_cache = None  # built by the trainer from the member's own views
         if recipe.frozen_stages > 0 and not reusable and path not in trained_remotely:
             if val_cache is None:
@@ -147,7 +154,7 @@ def fit_ensemble(spec: EnsembleSpec, checkpoint_dir: Path, recipe: ModelRecipe, 
                                                      replace(member.train, cache_seed=recipe.train.seed), progress)
                 train_cache = shared_views
         fitted = fit_or_load(path, member, member_data, progress=progress, train_cache=train_cache,
-                             val_cache=val_cache)
+                             val_cache=val_cache, same_as=twins)
         members.append(replace(fitted, reused=False) if path in trained_remotely else fitted)
     return members
 
@@ -157,7 +164,9 @@ def fit_fold_ensembles(spec: EnsembleSpec, recipe: ModelRecipe, sets, images, ch
     """The ensemble of every fold model (cross-fitted evaluation): :func:`fit_ensemble` of fold
     ``f`` on its training role, stopped early on its selection role, with the fold model
     (``fold_<f>.pt``, :func:`tmvlib.models.cross_fit.fold_checkpoint`) as member 0 and members
-    ``m >= 1`` saved as ``fold<f>_<spec.prefix>_<m>.pt``.
+    ``m >= 1`` saved as ``fold<f>_<spec.prefix>_<m>.pt`` (copied from the single split's
+    ``<spec.prefix>_<m>.pt`` where that holds the same recipe: the deployed fold's members under
+    ``split_source: folds``).
 
     Args:
         spec: members, design and bagging, as for the single split's ensemble.
@@ -174,7 +183,7 @@ def fit_fold_ensembles(spec: EnsembleSpec, recipe: ModelRecipe, sets, images, ch
                                        fold_recipe(recipe, roles), fold_training_data(roles, images),
                                        member0_checkpoint=fold_checkpoint(checkpoint_dir, fold),
                                        train_patients=roles["training"]["patient_id"].to_numpy(),
-                                       placement=placement, progress=progress)
+                                       placement=placement, progress=progress, same_as=(spec.prefix,))
     return ensembles
 
 
