@@ -5,15 +5,18 @@ from tmvlib.tables.subgroup_differences import subgroup_differences
 from tmvlib.tables.subgroups import subgroup_table
 
 
-def test_pairs_of_reportable_groups_with_holm():
-    rng = np.random.default_rng(0)
-    n = 400
+def by_sex(n=400, seed=0):
+    """F: informative probabilities; M: noise, so F's AUROC is higher; every third image AP."""
+    rng = np.random.default_rng(seed)
     sex = np.where(np.arange(n) % 2 == 0, "F", "M")
     label = rng.integers(0, 2, n)
-    # F: informative probabilities; M: noise -> F's AUROC is higher
     prob = np.where(sex == "F", 0.3 * label + 0.7 * rng.random(n), rng.random(n))
     view = np.where(np.arange(n) % 3 == 0, "AP", "PA")
-    frame = pd.DataFrame({"label": label, "prob": prob, "patient_id": np.arange(n), "sex": sex, "view": view})
+    return pd.DataFrame({"label": label, "prob": prob, "patient_id": np.arange(n), "sex": sex, "view": view})
+
+
+def test_pairs_of_reportable_groups_with_holm():
+    frame = by_sex()
     groups = {"sex": "sex", "view": "view"}
     subgroups = subgroup_table(frame, groups, n_boot=50)
     d = subgroup_differences(frame, subgroups, groups, n_boot=200)
@@ -34,12 +37,7 @@ def test_no_pair_gives_an_empty_table():
 def test_one_group_difference_and_the_ranking_column():
     from tmvlib.tables.subgroup_differences import group_auroc_difference
 
-    rng = np.random.default_rng(1)
-    n = 300
-    sex = np.where(np.arange(n) % 2 == 0, "F", "M")
-    label = rng.integers(0, 2, n)
-    prob = np.where(sex == "F", 0.3 * label + 0.7 * rng.random(n), rng.random(n))
-    frame = pd.DataFrame({"label": label, "prob": prob, "patient_id": np.arange(n), "sex": sex})
+    frame = by_sex(300, seed=1)
     d = group_auroc_difference(frame, "sex", "F", "M", n_boot=100)
     assert d.low <= d.value <= d.high and d.value > 0
     groups = {"sex": "sex"}
