@@ -46,7 +46,7 @@ def test_an_evaluation_patient_who_trained_a_model_stops_with_its_id():
 def test_fold_splits_keep_the_main_tasks_folds_for_the_contrast_task():
     import numpy as np
 
-    from tmvlib.data.contrast import fold_splits
+    from tmvlib.data.folds import fold_splits
     from tmvlib.data.folds import NO_FOLD, patient_folds
 
     rng = np.random.default_rng(0)

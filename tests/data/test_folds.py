@@ -178,7 +178,7 @@ def test_a_selection_share_that_empties_a_part_is_named():
 
 
 def test_the_single_splits_training_sets_are_the_deployed_fold_models_roles():
-    from tmvlib.data.contrast import fold_splits
+    from tmvlib.data.folds import fold_splits
     from tmvlib.data.folds import DEPLOYED_FOLD, all_role_sets, training_roles
 
     frame = task(40, 120).assign(split="train", box_findings="")

@@ -7,8 +7,8 @@ task is ``all``). Chapter 02 trains a second model on it and scores both models 
 patients of the ``all`` task, which hold pneumonia, No Finding and other-finding images. Patients
 keep their split in both tasks (the split is a function of the patient id alone); the loader
 asserts that no evaluation patient trained or selected either model. Under ``split_source: folds``
-the contrast task's patients keep the main task's folds (:func:`fold_splits` with its folds), the
-others are dealt among themselves.
+the contrast task's patients keep the main task's folds (:func:`tmvlib.data.folds.fold_splits`
+with its folds), the others are dealt among themselves.
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ import pandas as pd
 from .errors import DataError
 from .exclusions import Exclusions
 from .images import check_images
-from .folds import NO_FOLD, assign_folds, deployed_split, extend_folds
-from .splits import LOCALISATION, assign_splits, check_no_leakage, check_split_classes
+from .folds import fold_splits
+from .splits import assign_splits, check_split_classes
 from .task import NEGATIVE_RULES, build_binary_task
 
 
@@ -70,21 +70,6 @@ def task_splits(records: pd.DataFrame, positive: str, negatives: str, views: Ite
         splits = fold_splits(splits, folds, fold_salt, known_folds)
     check_split_classes(splits)
     return splits, log
-
-
-def fold_splits(splits: pd.DataFrame, k: int, salt: str = "tmv-folds-v1",
-                known_folds: pd.Series | None = None) -> pd.DataFrame:
-    """``splits`` with every non-localisation patient dealt into one of ``k`` folds (``known_folds``
-    kept) and its ``split`` set to its role for the deployed fold model
-    (:func:`tmvlib.data.folds.deployed_split`); ``fold`` is ``NO_FOLD`` for the localisation set."""
-    folded = splits["split"] != LOCALISATION
-    rows = splits[folded]
-    fold_of = assign_folds(rows, k, salt) if known_folds is None else extend_folds(rows, known_folds, k, salt)
-    out = splits.copy()
-    out.loc[folded, "split"] = rows["patient_id"].map(deployed_split(fold_of))
-    out["fold"] = out["patient_id"].map(fold_of).where(folded, NO_FOLD).astype(int)
-    check_no_leakage(out)
-    return out
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .errors import DataError
-from .splits import check_no_leakage, patient_unit_interval, subsample_patients
+from .splits import LOCALISATION, check_no_leakage, patient_unit_interval, subsample_patients
 
 #: a fold model's roles, in the order the chapters list them
 ROLES = ("training", "selection", "calibration", "test")
@@ -110,11 +110,35 @@ def deployed_split(folds: pd.Series, fold: int = DEPLOYED_FOLD) -> pd.Series:
     take the selection share out of ``train`` themselves, :func:`split_selection`). So the
     single split's model is the deployed fold model, and its validation images chose no
     checkpoint."""
-    k = int(folds.max()) + 1
-    split = pd.Series(SPLIT_OF_ROLE["training"], index=folds.index, name="split")
-    split[folds == (fold + 1) % k] = SPLIT_OF_ROLE["calibration"]
-    split[folds == fold] = SPLIT_OF_ROLE["test"]
-    return split
+    return fold_roles(folds, fold).map(SPLIT_OF_ROLE).rename("split")
+
+
+def _selected(patient_ids: pd.Series, selection_share: float, salt: str = SELECTION_SALT) -> pd.Series:
+    """bool, aligned with ``patient_ids``: the patient is in the selection share by the salted
+    patient hash (the one rule of :func:`fold_roles` and :func:`split_selection`).
+
+    Raises:
+        DataError: ``selection_share`` outside (0, 1).
+    """
+    if not 0 < selection_share < 1:
+        raise DataError(f"folds: selection_share must lie in (0, 1), got {selection_share!r}")
+    return patient_ids.map(lambda p: patient_unit_interval(p, salt) < selection_share).astype(bool)
+
+
+def fold_splits(splits: pd.DataFrame, k: int, salt: str = "tmv-folds-v1",
+                known_folds: pd.Series | None = None) -> pd.DataFrame:
+    """``splits`` with every non-localisation patient dealt into one of ``k`` folds (``known_folds``
+    kept, :func:`extend_folds`) and its ``split`` set to its role for the deployed fold model
+    (:func:`deployed_split`); ``fold`` is ``NO_FOLD`` for the localisation set. Chapter 01's split
+    under ``split_source: folds``."""
+    folded = splits["split"] != LOCALISATION
+    rows = splits[folded]
+    fold_of = assign_folds(rows, k, salt) if known_folds is None else extend_folds(rows, known_folds, k, salt)
+    out = splits.copy()
+    out.loc[folded, "split"] = rows["patient_id"].map(deployed_split(fold_of))
+    out["fold"] = out["patient_id"].map(fold_of).where(folded, NO_FOLD).astype(int)
+    check_no_leakage(out)
+    return out
 
 
 def split_selection(train: pd.DataFrame, selection_share: float = 0.15,
@@ -125,9 +149,7 @@ def split_selection(train: pd.DataFrame, selection_share: float = 0.15,
     Raises:
         DataError: ``selection_share`` outside (0, 1), or either part left without an image.
     """
-    if not 0 < selection_share < 1:
-        raise DataError(f"folds: selection_share must lie in (0, 1), got {selection_share!r}")
-    chosen = train["patient_id"].map(lambda p: patient_unit_interval(p, salt) < selection_share).astype(bool)
+    chosen = _selected(train["patient_id"], selection_share, salt)
     training, selection = train[~chosen], train[chosen]
     if training.empty or selection.empty:
         raise DataError(f"folds: selection_share {selection_share} leaves the {'selection' if selection.empty else 'training'}"
@@ -151,9 +173,7 @@ def fold_roles(folds: pd.Series, fold: int, selection_share: float = 0.15,
     k = int(folds.max()) + 1
     if not 0 <= fold < k:
         raise DataError(f"folds: fold {fold!r} is not one of the {k} folds 0..{k - 1}")
-    if not 0 < selection_share < 1:
-        raise DataError(f"folds: selection_share must lie in (0, 1), got {selection_share!r}")
-    selected = pd.Series([patient_unit_interval(p, salt) < selection_share for p in folds.index], index=folds.index)
+    selected = _selected(folds.index.to_series(), selection_share, salt)
     roles = pd.Series("training", index=folds.index, name="role")
     roles[selected] = "selection"
     roles[folds == (fold + 1) % k] = "calibration"
@@ -210,7 +230,7 @@ def training_roles(train: pd.DataFrame, selection_share: float = 0.15,
 def chapter_fold_column(splits: pd.DataFrame, split_source: str, k: int = 5,
                         salt: str = "tmv-folds-v1") -> pd.Series:
     """Chapter 01's ``fold`` column for each ``split_source``: under ``"folds"`` the folds the split
-    was dealt from (``splits``' own ``fold`` column, :func:`tmvlib.data.contrast.fold_splits`);
+    was dealt from (``splits``' own ``fold`` column, :func:`fold_splits`);
     otherwise :func:`fold_column` over ``train, val, test`` (``"hash"``) or ``train, val``
     (``"official"``: the official test list stays outside every fold)."""
     if split_source == "folds":
@@ -305,5 +325,6 @@ def patients_per_fold_text(summary: pd.DataFrame) -> str:
 
 
 __all__ = ["DEPLOYED_FOLD", "MIN_FOLDS", "NO_FOLD", "ROLES", "SELECTION_SALT", "SPLIT_OF_ROLE", "all_role_sets",
-           "assign_folds", "chapter_fold_column", "check_roles_disjoint", "deployed_split", "extend_folds", "fold_column", "split_selection", "training_roles", "fold_ensemble_prefix", "fold_model_file", "fold_roles", "fold_summary", "patient_folds",
-           "patients_per_fold_text", "role_sets", "with_roles"]
+           "assign_folds", "chapter_fold_column", "check_roles_disjoint", "deployed_split", "extend_folds",
+           "fold_column", "fold_ensemble_prefix", "fold_model_file", "fold_roles", "fold_splits", "fold_summary",
+           "patient_folds", "patients_per_fold_text", "role_sets", "split_selection", "training_roles", "with_roles"]

@@ -52,11 +52,13 @@ def fit_or_load(checkpoint: Path, recipe: ModelRecipe, data: TrainingData, *, re
     seed_everything(recipe.train.seed)  # the new head's initial weights come from the global RNG
     model, info = recipe.build()
     config = recipe.key(info)
-    if not retrain and not reusable_checkpoint(checkpoint, config):
+    reusable = not retrain and reusable_checkpoint(checkpoint, config)
+    if not retrain and not reusable:
         twin = next((Path(p) for p in same_as if reusable_checkpoint(p, config)), None)
         if twin is not None:
             copy_checkpoint(twin, checkpoint)
-    if not retrain and reusable_checkpoint(checkpoint, config):
+            reusable = True
+    if reusable:
         meta = load_checkpoint(model, checkpoint, expected_config=config)
         record = meta["record"]
         return FittedModel(model.eval(), info, pd.DataFrame(record["history"]), record["best_epoch"],

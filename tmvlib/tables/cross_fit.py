@@ -21,14 +21,13 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..contracts.scores import TTA_CONSTANT_MAP
 from ..data.folds import DEPLOYED_FOLD
 from ..explain.similarity import stability_summary
 from ..metrics.confidence import threshold_aligned
 from ..metrics.frames import require_columns
 from ..uncertainty.calibrators import Calibrator
 from ..uncertainty.predictions import method_predictions
-from .endpoints import Comparison, score_difference
+from .endpoints import Comparison, comparison_rows, score_difference
 from .fitted import fit_trust_score
 from .stability import reference_peak_regions
 from .summary import metric_summary
@@ -198,9 +197,7 @@ def fold_endpoint_estimates(scores: pd.DataFrame, comparisons: Sequence[Comparis
     for fold, rows in scores.groupby("fold", sort=True):
         column = {}
         for c in comparisons:
-            part = rows[rows["set"] == c.set]
-            if c.without_constant_maps:
-                part = part[~part[TTA_CONSTANT_MAP].astype(bool)]
+            part = comparison_rows(rows, c)
             try:
                 column[c.name] = score_difference(part, c.a, c.b, c.quantity) if len(part) else np.nan
             except ValueError:  # no error, or no correct prediction, in this fold's images

@@ -21,12 +21,10 @@ import pandas as pd
 from ..metrics.confidence import threshold_aligned
 from ..metrics.frames import require_columns
 from .abstention import FittedDeferral, ScoreRecipe, deferral_outcomes
+from .cross_fit import POOLED
 from .failure_modes import candidate_failure_modes, failure_mode_frame, peak_regions
 from .fitted import validation_cuts, validation_deferral_rules, validation_failure_modes
 from .quadrants import quadrants_by_set
-
-#: the pooled model's name beside the folds' (as :data:`tmvlib.tables.cross_fit.POOLED`)
-POOLED = "pooled"
 
 #: chapter 06's cross-fitted sets, in the order they are pooled
 FOLD_SETS = ("val", "test", "external")
@@ -147,22 +145,19 @@ def cross_fitted_deferral(scores: pd.DataFrame, rules: Mapping[int, Mapping[tupl
     rows = scores[scores["set"] == evaluate]
     tables = []
     for key in keys:
-        frames, answered, certified, calibration = [], [], 0, 0
-        for fold, fitted in rules.items():
-            part = rows[rows["fold"] == fold].reset_index(drop=True)
-            rule = fitted[key]
-            frames.append(part)
-            answered.append(rule.answers(part))
-            certified += int(rule.rule.certified)
-            calibration += rule.rule.calibration_cases
-            tables.append(deferral_outcomes(part, answered[-1], n_boot=n_boot, seed=seed).assign(
-                model=f"fold {fold}", certified=int(rule.rule.certified), calibration=rule.rule.calibration_cases))
-        tables.append(deferral_outcomes(pd.concat(frames, ignore_index=True), np.concatenate(answered),
-                                        n_boot=n_boot, seed=seed).assign(model=POOLED, certified=certified,
-                                                                         calibration=calibration))
-        rule = next(iter(rules.values()))[key].rule
-        for t in tables[-len(rules) - 1:]:
-            t[["score", "rule", "max_error", "delta"]] = [key[0], key[1], rule.max_error, rule.delta]
+        fitted = {fold: by_key[key].rule for fold, by_key in rules.items()}
+        parts = {fold: rows[rows["fold"] == fold].reset_index(drop=True) for fold in rules}
+        answered = {fold: rules[fold][key].answers(part) for fold, part in parts.items()}
+        target = next(iter(fitted.values()))
+        rule_columns = dict(score=key[0], rule=key[1], max_error=target.max_error, delta=target.delta)
+        for fold, part in parts.items():
+            tables.append(deferral_outcomes(part, answered[fold], n_boot=n_boot, seed=seed).assign(
+                model=f"fold {fold}", certified=int(fitted[fold].certified),
+                calibration=fitted[fold].calibration_cases, **rule_columns))
+        tables.append(deferral_outcomes(pd.concat(parts.values(), ignore_index=True),
+                                        np.concatenate(list(answered.values())), n_boot=n_boot, seed=seed).assign(
+            model=POOLED, certified=sum(int(r.certified) for r in fitted.values()),
+            calibration=sum(r.calibration_cases for r in fitted.values()), **rule_columns))
     columns = ["model", "score", "rule", "quantity", "value", "low", "high", "n", "events", "certified",
                "calibration", "max_error", "delta"]
     return pd.concat(tables, ignore_index=True)[columns]

@@ -125,6 +125,13 @@ def score_difference(frame: pd.DataFrame, a: str, b: str, quantity: str) -> floa
     return float(stat(score_array(frame, a, a))(rows, weights) - stat(score_array(frame, b, b))(rows, weights))
 
 
+def comparison_rows(per_image: pd.DataFrame, comparison: Comparison) -> pd.DataFrame:
+    """The rows a declared comparison is measured on: its ``set``'s, without the images whose TTA
+    Grad-CAM was constant when it says so."""
+    rows = per_image[per_image["set"] == comparison.set]
+    return rows[~rows[TTA_CONSTANT_MAP].astype(bool)] if comparison.without_constant_maps else rows
+
+
 def endpoint_table(per_image: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
                    primary: Comparison = PRIMARY, secondary: tuple[Comparison, ...] = SECONDARY,
                    sensitivity: tuple[Comparison, ...] = SENSITIVITY) -> pd.DataFrame:
@@ -144,10 +151,8 @@ def endpoint_table(per_image: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
     rows = []
     for role, comparisons in (("primary", (primary,)), ("secondary", secondary), ("sensitivity", sensitivity)):
         for c in comparisons:
-            rows_of_set = per_image[per_image["set"] == c.set]
-            if c.without_constant_maps:
-                rows_of_set = rows_of_set[~rows_of_set[TTA_CONSTANT_MAP].astype(bool)]
-            d = paired_score_difference(rows_of_set, c.a, c.b, c.quantity, n_boot=n_boot, seed=seed)
+            d = paired_score_difference(comparison_rows(per_image, c), c.a, c.b, c.quantity, n_boot=n_boot,
+                                        seed=seed)
             rows.append(d.row(comparison=c.name, role=role, quantity=c.quantity, set=c.set, a=c.a, b=c.b,
                               lower_is_better=c.lower_is_better))
     table = pd.DataFrame(rows)
