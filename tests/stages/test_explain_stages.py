@@ -174,3 +174,35 @@ def test_a_moved_run_folder_recomputes_no_map(trained, tmp_path, monkeypatch):
     ids = records["image_id"].tolist()
     assert stage(moved).maps(ids).shape == (len(ids), 32, 32)
     assert stage(moved, "explanations/other").identity() != stage(moved).identity()
+
+
+def test_a_fold_with_the_single_splits_inputs_reuses_its_stability(trained):
+    """Chapter 06's deployed fold model is the single split's model on the same images: its
+    stability is taken from the single split's run (checkpoints compared by sha256, not path)
+    and equals a fresh computation; another threshold, another probability or another model
+    is computed."""
+    import shutil
+
+    from tmvlib.orchestration import StabilityRun, fold_stability_on_shards, same_stability_inputs
+
+    folder, records = trained
+    shutil.copy(folder / "model.pt", folder / "fold_0.pt")
+    shutil.copy(folder / "model.json", folder / "fold_0.json")
+    records = records.assign(prob=np.linspace(0.05, 0.95, len(records)))
+    frames = {"val": records.iloc[:8].reset_index(drop=True), "test": records.iloc[8:16].reset_index(drop=True)}
+    sources = protocol(tta_perturbations(1, seed=0), mc_samples=2, seed=0)
+    single = StabilityRun([folder / "model.pt"], frames, 0.5, stability=None)
+    moved = {**frames, "test": frames["test"].assign(prob=frames["test"]["prob"] + 1e-6)}
+    assert same_stability_inputs(single, [folder / "fold_0.pt"], frames, 0.5)
+    assert not same_stability_inputs(single, [folder / "fold_0.pt"], frames, 0.4)
+    assert not same_stability_inputs(single, [folder / "fold_0.pt"], moved, 0.5)
+    assert not same_stability_inputs(single, [folder / "fold_0.pt", folder / "model.pt"], frames, 0.5)
+    fresh = fold_stability_on_shards({0: [folder / "fold_0.pt"]}, {0: frames}, {0: 0.5}, 32, sources,
+                                     shard_dir=folder / "fresh", executor="local", shard_size=8)[0]
+    single = StabilityRun([folder / "model.pt"], frames, 0.5, fresh)
+    runs = fold_stability_on_shards({0: [folder / "fold_0.pt"], 1: [folder / "fold_0.pt"]}, {0: frames, 1: moved},
+                                    {0: 0.5, 1: 0.5}, 32, sources, shard_dir=folder / "folds", executor="local",
+                                    shard_size=8, reuse=single)
+    assert runs[0] is fresh
+    assert not (folder / "folds" / "fold0").exists() and (folder / "folds" / "fold1").exists()
+    pd.testing.assert_frame_equal(runs[1].rows.drop(columns="set"), fresh.rows.drop(columns="set"))

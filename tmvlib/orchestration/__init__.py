@@ -3,6 +3,7 @@ or on Ray) and call the table builders on what comes back. The layers below comp
 schedules (chapter 02's fold models, chapter 06's stability over shards, chapter 09's replicates)."""
 from .cross_fit import score_fold_roles
 from .replication import ReplicateEvaluation, replicate_rows, run_replication
-from .stability import stability_by_set_on_shards
+from .stability import StabilityRun, fold_stability_on_shards, same_stability_inputs, stability_by_set_on_shards
 
-__all__ = ["ReplicateEvaluation", "replicate_rows", "run_replication", "score_fold_roles", "stability_by_set_on_shards"]
+__all__ = ["ReplicateEvaluation", "StabilityRun", "fold_stability_on_shards", "replicate_rows", "run_replication",
+           "same_stability_inputs", "score_fold_roles", "stability_by_set_on_shards"]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+import numpy as np
+
 from ..explain.stability import StabilityBySet, StabilityProtocol
+from ..fingerprint import sha256_file
 from ..parallel import map_images
 from ..stages import SourceStabilityStage
 
@@ -37,3 +41,59 @@ def stability_by_set_on_shards(checkpoints: Sequence[str | Path], frames: Mappin
         detail, reference[name], probs[name] = stage.collect(done)
         rows.append(detail.assign(set=name))
     return StabilityBySet(pd.concat(rows, ignore_index=True), reference, probs)
+
+
+@dataclass(frozen=True)
+class StabilityRun:
+    """One model's stability run: its ``checkpoints`` (explained model first), image ``frames``
+    (set -> ``image_id, prob``), decision ``threshold`` and the ``stability`` they gave."""
+
+    checkpoints: Sequence[str | Path]
+    frames: Mapping[str, pd.DataFrame]
+    threshold: float
+    stability: StabilityBySet
+
+
+def same_stability_inputs(run: StabilityRun, checkpoints: Sequence[str | Path], frames: Mapping[str, pd.DataFrame],
+                          threshold: float) -> bool:
+    """True when ``run`` was computed from the same inputs: checkpoints with the same sha256 in the
+    same order, the same threshold, and every set the same images in the same order with the same
+    probabilities; its rows, maps and probabilities are then exactly what a new run would give."""
+    if float(run.threshold) != float(threshold) or list(run.frames) != list(frames):
+        return False
+    if [sha256_file(c) for c in run.checkpoints] != [sha256_file(c) for c in checkpoints]:
+        return False
+    return all(len(run.frames[name]) == len(frame)
+               and np.array_equal(run.frames[name]["image_id"].to_numpy(), frame["image_id"].to_numpy())
+               and np.array_equal(run.frames[name]["prob"].to_numpy(), frame["prob"].to_numpy())
+               for name, frame in frames.items())
+
+
+def fold_stability_on_shards(checkpoints: Mapping[int, Sequence[str | Path]],
+                             frames: Mapping[int, Mapping[str, pd.DataFrame]], thresholds: Mapping[int, float],
+                             image_size: int, protocol: StabilityProtocol, *, shard_dir: str | Path,
+                             executor: str = "local", shard_size: int = 256,
+                             reuse: StabilityRun | None = None) -> dict[int, StabilityBySet]:
+    """:func:`stability_by_set_on_shards` for every fold model, its shards under
+    ``<shard_dir>/fold<f>``; a fold whose inputs equal ``reuse``'s (:func:`same_stability_inputs`,
+    e.g. the deployed fold model, which is the single split's model on the same images) takes
+    ``reuse.stability`` instead of computing it again.
+
+    Args:
+        checkpoints: fold -> its model and ensemble members
+            (:func:`tmvlib.artifacts.fold_ensemble_checkpoints`).
+        frames: fold -> set -> images (:func:`tmvlib.tables.cross_fit.fold_stability_frames`).
+        thresholds: fold -> its decision threshold.
+    Returns:
+        fold -> its :class:`tmvlib.explain.stability.StabilityBySet`.
+    """
+    runs = {}
+    for fold, sets in frames.items():
+        threshold = float(thresholds[fold])
+        if reuse is not None and same_stability_inputs(reuse, checkpoints[fold], sets, threshold):
+            runs[fold] = reuse.stability
+            continue
+        runs[fold] = stability_by_set_on_shards(checkpoints[fold], sets, image_size, threshold, protocol,
+                                                shard_dir=Path(shard_dir) / f"fold{fold}", executor=executor,
+                                                shard_size=shard_size)
+    return runs
