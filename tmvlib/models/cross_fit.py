@@ -37,8 +37,7 @@ def fold_checkpoint(folder: Path, fold: int) -> Path:
 def fold_training_data(roles: Mapping[str, pd.DataFrame], images: Callable[[pd.DataFrame], torch.Tensor]) -> TrainingData:
     """A fold's :class:`~tmvlib.models.recipe.TrainingData`: its ``training`` role to train on,
     its ``selection`` role for early stopping."""
-    return TrainingData(images(roles["training"]), roles["training"]["label"].to_numpy(),
-                        images(roles["selection"]), roles["selection"]["label"].to_numpy())
+    return TrainingData.from_roles(roles, {role: images(roles[role]) for role in ("training", "selection")})
 
 
 def fit_fold_models(recipe: ModelRecipe, sets: Mapping[int, Mapping[str, pd.DataFrame]],

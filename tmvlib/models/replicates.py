@@ -105,10 +105,9 @@ def train_replicate(replicate: Replicate, checkpoint: Path, recipe: ModelRecipe,
     result."""
     if threads:
         torch.set_num_threads(threads)
-    images = {name: load_image_tensor(frame, replicate.image_size, progress=False)
-              for name, frame in (("train", train_set), ("selection", selection_set))}
-    data = TrainingData(images["train"], train_set["label"].to_numpy(), images["selection"],
-                        selection_set["label"].to_numpy())
+    roles = {"training": train_set, "selection": selection_set}
+    images = {role: load_image_tensor(frame, replicate.image_size, progress=False) for role, frame in roles.items()}
+    data = TrainingData.from_roles(roles, images)
     fit_replicate(replicate, checkpoint, recipe, data, progress=False)
 
 

@@ -105,8 +105,7 @@ def run_replication(grid: Sequence[Replicate], sets: Mapping[str, pd.DataFrame],
         images = {name: load_image_tensor(frame, size, progress=False) for name, frame in sets.items()}
         first = next(r for r in grid if (r.backbone, r.image_size) == (backbone, size))
         banks = backbone_banks(first, recipe, {n: images[n] for n in ("val", "test", "external")}, progress)
-        data = TrainingData(images["training"], sets["training"]["label"].to_numpy(), images["selection"],
-                            sets["selection"]["label"].to_numpy())  # early stopping on the selection patients
+        data = TrainingData.from_roles(sets, images)  # early stopping on the selection patients
         for r in (r for r in grid if (r.backbone, r.image_size) == (backbone, size)):
             fitted = fit_replicate(r, r.checkpoint(checkpoint_dir), recipe, data, progress=progress,
                                    baseline_checkpoint=baseline_checkpoint)
