@@ -70,3 +70,49 @@ def test_fold_splits_keep_the_main_tasks_folds_for_the_contrast_task():
     assert contrast_splits[contrast_splits["patient_id"].str.startswith("q")]["fold"].value_counts().to_dict() == {
         0: 3, 1: 3, 2: 3}
     contrast_task(main_splits, contrast_splits, "all")  # no evaluation patient trained either model
+
+
+def folded(frame_, k=3):
+    """fold -> role -> rows, roles by the fold of each patient (test f, calibration f+1, training the rest)."""
+    from tmvlib.data.folds import with_roles
+
+    folds = frame_.drop_duplicates("patient_id").set_index("patient_id")["fold"]
+    sets = {}
+    for f in range(k):
+        rows = with_roles(frame_, folds, f, selection_share=0.3)
+        sets[f] = {role: rows[rows["role"] == role] for role in ("training", "selection", "calibration", "test")}
+    return sets
+
+
+def test_each_folds_evaluation_is_the_all_tasks_test_fold_with_its_negative_kinds():
+    from tmvlib.data.contrast import fold_evaluation_sets
+
+    n = 36
+    main = pd.DataFrame({"image_id": [f"m{i}" for i in range(n)], "patient_id": [f"p{i}" for i in range(n)],
+                         "label": [i % 2 for i in range(n)], "findings": "No Finding",
+                         "fold": [i % 3 for i in range(n)]})
+    main.loc[main["label"] == 1, "findings"] = "Pneumonia"
+    extra = pd.DataFrame({"image_id": [f"x{i}" for i in range(9)], "patient_id": [f"q{i}" for i in range(9)],
+                          "label": 0, "findings": "Mass", "fold": [i % 3 for i in range(9)]})
+    everything = pd.concat([main, extra], ignore_index=True)
+    evaluation = fold_evaluation_sets(folded(main), folded(everything), "all")
+    assert sorted(evaluation) == [0, 1, 2]
+    for f, rows in evaluation.items():
+        assert (rows["fold"] == f).all() and len(rows) == 15
+        assert rows["negative"].value_counts().to_dict() == {"positive": 6, "No Finding": 6, "other finding": 3}
+    assert set(fold_evaluation_sets(folded(everything), folded(main), "no_finding")[0]["image_id"]) == \
+        set(evaluation[0]["image_id"])
+
+
+def test_a_fold_evaluation_patient_who_fitted_either_model_of_its_fold_stops_with_its_id():
+    from tmvlib.data.contrast import fold_evaluation_sets
+
+    main = pd.DataFrame({"image_id": [f"m{i}" for i in range(12)], "patient_id": [f"p{i}" for i in range(12)],
+                         "label": [i % 2 for i in range(12)], "findings": "No Finding", "fold": [i % 3 for i in range(12)]})
+    main_sets, contrast_sets = folded(main), folded(main)
+    leak = contrast_sets[0]["test"].iloc[:1]
+    contrast_sets[0]["training"] = pd.concat([contrast_sets[0]["training"], leak])
+    with pytest.raises(DataError, match=leak["patient_id"].iloc[0]):
+        fold_evaluation_sets(main_sets, contrast_sets, "all")
+    with pytest.raises(DataError, match="folds differ"):
+        fold_evaluation_sets(main_sets, {0: contrast_sets[0]}, "all")

@@ -99,6 +99,23 @@ def test_the_fold_column_folds_the_task_splits_only():
     assert summary["positive patients"].sum() == 22 and summary.index.tolist() == [0, 1, 2]
 
 
+def test_under_hash_or_official_splits_the_contrast_task_keeps_the_main_tasks_folds():
+    from tmvlib.data.folds import chapter_fold_column
+
+    main = task().assign(split="train")
+    main.loc[main["patient_id"] == "p0050", "split"] = "test"
+    main["fold"] = chapter_fold_column(main, "official", 3)
+    extra = pd.DataFrame({"image_id": [f"x{i}" for i in range(6)], "patient_id": [f"q{i}" for i in range(6)],
+                          "label": 0, "split": "train"})
+    contrast = pd.concat([main.drop(columns="fold"), extra], ignore_index=True)
+    column = chapter_fold_column(contrast, "official", 3, known_folds=patient_folds(main))
+    shared = contrast["patient_id"].isin(main["patient_id"])
+    assert (column[shared].to_numpy() == main["fold"].to_numpy()).all()
+    assert (column[contrast["split"] == "test"] == NO_FOLD).all()
+    assert sorted(column[~shared]) == [0, 0, 1, 1, 2, 2]
+    assert chapter_fold_column(main, "folds", 3, known_folds=patient_folds(main)).equals(main["fold"])
+
+
 def test_patients_per_fold_in_words():
     assert patients_per_fold_text(pd.DataFrame({"patients": [264, 264, 264]})) == "264 patients each"
     assert patients_per_fold_text(pd.DataFrame({"patients": [263, 264]})) == "263 to 264 patients each"

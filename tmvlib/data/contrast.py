@@ -111,3 +111,38 @@ def contrast_task(splits: pd.DataFrame, contrast: pd.DataFrame, negatives: str) 
         raise DataError(f"{len(leaked)} evaluation patient(s) of the shortcut control trained or "
                         f"selected a model, e.g. {leaked[:5]}")
     return ContrastTask(negatives, contrast, evaluation.reset_index(drop=True))
+
+
+def fold_evaluation_sets(main_sets: Mapping[int, Mapping[str, pd.DataFrame]],
+                         contrast_sets: Mapping[int, Mapping[str, pd.DataFrame]],
+                         negatives: str) -> dict[int, pd.DataFrame]:
+    """The shortcut control's evaluation images of every fold: the ``test`` role of fold ``f`` of
+    whichever task uses every negative (the contrast task when its rule ``negatives`` is
+    ``"all"``, else the main task), with a ``negative`` column (:func:`negative_kind`). Both
+    fold-``f`` models (the main task's and the contrast task's) score them.
+
+    Args:
+        main_sets, contrast_sets: fold -> role -> images of each task
+            (:func:`tmvlib.data.folds.all_role_sets`; the contrast task keeps the main task's folds).
+    Returns:
+        fold -> its evaluation images, folds ascending.
+    Raises:
+        DataError: the two tasks have different folds, or an evaluation patient of fold ``f`` is in
+            the training, selection or calibration role of either fold-``f`` model.
+    """
+    if sorted(main_sets) != sorted(contrast_sets):
+        raise DataError(f"the shortcut control's folds differ: main task {sorted(main_sets)}, "
+                        f"contrast task {sorted(contrast_sets)}")
+    everything = contrast_sets if negatives == "all" else main_sets
+    out = {}
+    for fold in sorted(everything):
+        evaluation = everything[fold]["test"].copy()
+        evaluation["negative"] = negative_kind(evaluation)
+        fitted_on = {p for sets in (main_sets, contrast_sets) for role in ("training", "selection", "calibration")
+                     for p in sets[fold][role]["patient_id"]}
+        leaked = sorted(set(evaluation["patient_id"]) & fitted_on)
+        if leaked:
+            raise DataError(f"{len(leaked)} evaluation patient(s) of fold {fold}'s shortcut control trained, "
+                            f"selected or calibrated one of its models, e.g. {leaked[:5]}")
+        out[fold] = evaluation.reset_index(drop=True)
+    return out

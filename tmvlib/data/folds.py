@@ -204,16 +204,19 @@ def check_roles_disjoint(frame: pd.DataFrame) -> int:
 
 
 def fold_column(splits: pd.DataFrame, k: int = 5, salt: str = "tmv-folds-v1",
-                splits_folded: tuple[str, ...] = ("train", "val", "test")) -> pd.Series:
+                splits_folded: tuple[str, ...] = ("train", "val", "test"),
+                known_folds: pd.Series | None = None) -> pd.Series:
     """Chapter 01's ``fold`` column: each image's patient fold (:func:`assign_folds` over the
-    images whose ``split`` is in ``splits_folded``), ``NO_FOLD`` (-1) for the others (the
-    localisation set; under the official NIH lists, the official test list too).
+    images whose ``split`` is in ``splits_folded``; with ``known_folds``, another task's
+    ``patient_id -> fold``, its patients keep theirs, :func:`extend_folds`), ``NO_FOLD`` (-1) for
+    the others (the localisation set; under the official NIH lists, the official test list too).
 
     Returns:
         int Series aligned with ``splits``.
     """
     folded = splits["split"].isin(splits_folded)
-    folds = assign_folds(splits[folded], k, salt)
+    rows = splits[folded]
+    folds = assign_folds(rows, k, salt) if known_folds is None else extend_folds(rows, known_folds, k, salt)
     return splits["patient_id"].map(folds).where(folded, NO_FOLD).astype(int).rename("fold")
 
 
@@ -228,17 +231,18 @@ def training_roles(train: pd.DataFrame, selection_share: float = 0.15,
 
 
 def chapter_fold_column(splits: pd.DataFrame, split_source: str, k: int = 5,
-                        salt: str = "tmv-folds-v1") -> pd.Series:
+                        salt: str = "tmv-folds-v1", known_folds: pd.Series | None = None) -> pd.Series:
     """Chapter 01's ``fold`` column for each ``split_source``: under ``"folds"`` the folds the split
     was dealt from (``splits``' own ``fold`` column, :func:`fold_splits`);
     otherwise :func:`fold_column` over ``train, val, test`` (``"hash"``) or ``train, val``
-    (``"official"``: the official test list stays outside every fold)."""
+    (``"official"``: the official test list stays outside every fold), the patients of
+    ``known_folds`` keeping theirs (the contrast task keeps the main task's folds)."""
     if split_source == "folds":
         if "fold" not in splits.columns:
             raise DataError("folds: split_source 'folds' but the split table has no 'fold' column")
         return splits["fold"]
     folded = ("train", "val") if split_source == "official" else ("train", "val", "test")
-    return fold_column(splits, k, salt, folded)
+    return fold_column(splits, k, salt, folded, known_folds)
 
 
 def patient_folds(splits: pd.DataFrame) -> pd.Series:

@@ -11,7 +11,7 @@ from scipy.special import expit
 from ..parallel import map_images
 from ..stages import LogitsStage
 
-__all__ = ["score_fold_roles"]
+__all__ = ["score_fold_roles", "score_shortcut_folds"]
 
 
 def score_fold_roles(checkpoints: Mapping[int, Path], sets: Mapping[int, Mapping[str, pd.DataFrame]],
@@ -40,3 +40,22 @@ def score_fold_roles(checkpoints: Mapping[int, Path], sets: Mapping[int, Mapping
                                       engine=scored["engine"].to_numpy()))
     out = pd.concat(rows, ignore_index=True)
     return out.assign(prob=expit(out["logit"]))  # as chapter 02 computes the baseline's
+
+
+def score_shortcut_folds(checkpoints: Mapping[str, Mapping[int, Path]], evaluation: Mapping[int, pd.DataFrame],
+                         folder: Path, image_size: int, *, shard_size: int = 256, executor: str = "auto",
+                         engine: str = "auto") -> dict[str, pd.DataFrame]:
+    """The cross-fitted shortcut control's scores: every fold model of each negative rule scores
+    its own fold's evaluation images (:func:`tmvlib.data.contrast.fold_evaluation_sets`) as role
+    ``"test"`` (:func:`score_fold_roles`; shards under ``<folder>/shortcut-<rule>``).
+
+    Args:
+        checkpoints: negative rule -> fold -> that fold model's checkpoint.
+        evaluation: fold -> its evaluation images (``path``).
+    Returns:
+        negative rule -> :func:`score_fold_roles`' rows.
+    """
+    return {rule: score_fold_roles(by_fold, {f: {"test": evaluation[f]} for f in by_fold},
+                                   Path(folder) / f"shortcut-{rule}", image_size, roles=("test",),
+                                   shard_size=shard_size, executor=executor, engine=engine)
+            for rule, by_fold in checkpoints.items()}

@@ -78,6 +78,32 @@ def _paired_row(statistic_a, statistic_b, patients, n_boot, seed, **labels) -> d
                                                   "mdd")}}
 
 
+def _comparison_statistics(evaluation: pd.DataFrame, probs: Mapping[str, str],
+                           thresholds: Mapping[str, float]) -> list[tuple[dict, object, object]]:
+    """The shortcut control's comparisons as ``(labels, statistic a, statistic b)``, in table order:
+    the one definition :func:`shortcut_comparisons` resamples and :func:`shortcut_estimates`
+    evaluates once."""
+    labels, kinds = evaluation["label"].to_numpy(), evaluation["negative"].to_numpy()
+    value = {rule: evaluation[column].to_numpy(dtype=float) for rule, column in probs.items()}
+    out = []
+    if {"all", "no_finding"} <= set(probs):
+        for contrast in CONTRASTS:
+            member = contrast_member(evaluation, contrast)
+            out.append(({"comparison": f"AUROC difference {contrast}", "a": MODEL_NAMES["all"],
+                         "b": MODEL_NAMES["no_finding"]},
+                        _auroc_of(labels, value["all"], member), _auroc_of(labels, value["no_finding"], member)))
+    for rule in probs:
+        out.append(({"comparison": f"AUROC gap, {MODEL_NAMES[rule]}", "a": "vs No Finding", "b": "vs other findings"},
+                    _auroc_of(labels, value[rule], contrast_member(evaluation, "vs No Finding")),
+                    _auroc_of(labels, value[rule], contrast_member(evaluation, "vs other findings"))))
+    for rule in probs:
+        called = (value[rule] >= thresholds[rule]).astype(float)
+        out.append(({"comparison": f"called positive, {MODEL_NAMES[rule]}", "a": "other-finding negatives",
+                     "b": "No Finding negatives"},
+                    group_mean(called, kinds == "other finding"), group_mean(called, kinds == "No Finding")))
+    return out
+
+
 def shortcut_comparisons(evaluation: pd.DataFrame, probs: Mapping[str, str],
                          thresholds: Mapping[str, float], n_boot: int = 1000,
                          seed: int = 0) -> pd.DataFrame:
@@ -98,30 +124,30 @@ def shortcut_comparisons(evaluation: pd.DataFrame, probs: Mapping[str, str],
     Returns:
         rows with :data:`COMPARISON_COLUMNS` (NaN where a statistic is undefined).
     """
-    labels, patients = evaluation["label"].to_numpy(), evaluation["patient_id"].to_numpy()
-    kinds = evaluation["negative"].to_numpy()
-    value = {rule: evaluation[column].to_numpy(dtype=float) for rule, column in probs.items()}
-    rows = []
-    if {"all", "no_finding"} <= set(probs):
-        for contrast in CONTRASTS:
-            member = contrast_member(evaluation, contrast)
-            rows.append(_paired_row(_auroc_of(labels, value["all"], member),
-                                    _auroc_of(labels, value["no_finding"], member), patients, n_boot, seed,
-                                    comparison=f"AUROC difference {contrast}", a=MODEL_NAMES["all"],
-                                    b=MODEL_NAMES["no_finding"]))
-    for rule in probs:
-        rows.append(_paired_row(_auroc_of(labels, value[rule], contrast_member(evaluation, "vs No Finding")),
-                                _auroc_of(labels, value[rule], contrast_member(evaluation, "vs other findings")),
-                                patients, n_boot, seed, comparison=f"AUROC gap, {MODEL_NAMES[rule]}",
-                                a="vs No Finding", b="vs other findings"))
-    for rule in probs:
-        called = (value[rule] >= thresholds[rule]).astype(float)
-        rows.append(_paired_row(group_mean(called, kinds == "other finding"),
-                                group_mean(called, kinds == "No Finding"), patients, n_boot, seed,
-                                comparison=f"called positive, {MODEL_NAMES[rule]}",
-                                a="other-finding negatives", b="No Finding negatives"))
+    patients = evaluation["patient_id"].to_numpy()
+    rows = [_paired_row(a, b, patients, n_boot, seed, **labels)
+            for labels, a, b in _comparison_statistics(evaluation, probs, thresholds)]
     table = pd.DataFrame(rows)
     return (holm_family(table) if len(table) else table).reindex(columns=COMPARISON_COLUMNS)
+
+
+def shortcut_estimates(evaluation: pd.DataFrame, probs: Mapping[str, str],
+                       thresholds: Mapping[str, float]) -> pd.Series:
+    """The point estimate ``a - b`` of every :func:`shortcut_comparisons` row on ``evaluation``
+    as it is (no resampling; NaN where a statistic is undefined, e.g. a contrast without a class).
+
+    Returns:
+        float Series ``comparison -> value``, in the table's order.
+    """
+    n = len(evaluation)
+    full, ones = np.arange(n), np.ones(n)
+    values = {}
+    for labels, a, b in _comparison_statistics(evaluation, probs, thresholds):
+        try:
+            values[labels["comparison"]] = float(a(full, ones)) - float(b(full, ones))
+        except ValueError:
+            values[labels["comparison"]] = np.nan
+    return pd.Series(values, name="value", dtype=float).rename_axis("comparison")
 
 
 def comparison(table: pd.DataFrame, name: str) -> pd.Series:
