@@ -88,3 +88,21 @@ def test_a_rule_that_certifies_nothing_says_what_it_would_need():
     assert "even 800 patients (8 times as many) certify it in only 30% of simulated calibration sets" in hopeless
     assert hopeless.endswith("No target of the price list is certified by these images.")
     assert certification_text(MARGINAL, needed, None).startswith("The rule certifies its 20% target")
+
+
+def test_whether_a_larger_calibration_share_would_certify_the_deployed_rule():
+    from dataclasses import replace
+
+    from tmvlib.report.deferral import calibration_share_text
+
+    nothing = replace(MARGINAL, thresholds={"all": None})
+    needed = pd.DataFrame({"patients": [100, 200, 400], "multiple": [1.0, 2.0, 4.0], "certified": [0.1, 0.85, 1.0],
+                           "coverage": [0.0, 0.2, 0.3], "enough": [False, True, True]})
+    easy = calibration_share_text(nothing, needed, folded_patients=500, folds=5)
+    assert "one of 5 folds (100 patients); about 200 would be needed, 40% of the 500" in easy
+    assert easy.endswith("a larger calibration share is worth giving the deployed model.")
+    costly = calibration_share_text(nothing, needed.assign(enough=[False, False, True]), 500, 5)
+    assert "4 of the 5 folds, leaving 1 to train and select the model instead of 3" in costly
+    assert "every fold" in calibration_share_text(nothing, needed.assign(enough=[False, False, True]), 300, 3)
+    assert "would not help" in calibration_share_text(nothing, needed.assign(enough=False), 500, 5)
+    assert calibration_share_text(MARGINAL, needed, 500, 5).startswith("One calibration fold (100 patients)")

@@ -219,6 +219,38 @@ def ood_rescue_text(rescue: pd.DataFrame, max_error: float, guaranteed: bool) ->
             f"{_pct(1 - left / excess)} of the excess over the {_pct(max_error)} target")
 
 
+def calibration_share_text(rule: DeferralRule | Mapping, needed: pd.DataFrame, folded_patients: int,
+                           folds: int) -> str:
+    """Would a larger calibration share let the deployed model's rule certify its target? In
+    words, from the simulated calibration sizes (``needed``, as :func:`certification_text`) and the
+    folds: the deployed model calibrates on one of ``folds`` folds of ``folded_patients`` NIH
+    patients; it could also calibrate on its test fold without shrinking its training folds
+    (Learn then Test needs no test set, and the fold models already check the procedure on held-out
+    folds), while any more would come out of its training patients."""
+    r = _rule(rule)
+    here = int(needed["patients"].iloc[0] / needed["multiple"].iloc[0])
+    if r.certified:
+        return f"One calibration fold ({here:,} patients) is enough for the {_pct(r.max_error)} target."
+    enough = needed[needed["enough"]]
+    if enough.empty:
+        return (f"A larger calibration share would not help: even {int(needed['patients'].iloc[-1]):,} "
+                "simulated calibration patients do not certify the target reliably.")
+    patients, per_fold = int(enough["patients"].iloc[0]), folded_patients / folds
+    share = (f"The deployed model calibrates on one of {folds} folds ({here:,} patients); about {patients:,} "
+             f"would be needed, {_pct(patients / folded_patients)} of the {folded_patients:,} folded NIH patients")
+    if patients <= 2 * per_fold:
+        return (share + ". Its calibration and test folds together would hold them without taking a patient "
+                "from its training (Learn then Test needs no test set; the fold models check the procedure on "
+                "held-out folds): a larger calibration share is worth giving the deployed model.")
+    needed_folds = -(-patients // int(per_fold))
+    if needed_folds >= folds:
+        return (share + ": every fold, leaving no patient to train the model on; no calibration share of this "
+                "data set certifies the target.")
+    return (share + f", {needed_folds} of the {folds} folds, leaving {folds - needed_folds} to train and select "
+            f"the model instead of {folds - 2}: a larger calibration share would cost the model most of its "
+            "training patients, so the deployed model keeps one calibration fold and its card defers.")
+
+
 def certification_text(rule: DeferralRule | Mapping, needed: pd.DataFrame, nearest: Mapping | None,
                        share: float = 0.8) -> str:
     """What a rule that certifies nothing would need, in words: the simulated number of
