@@ -226,10 +226,12 @@ def fold_role_sets(run_id: str, reader: str) -> dict[int, dict[str, pd.DataFrame
     Raises:
         ValueError: chapter 02 scored other images (rerun chapter 02).
     """
-    from .data.folds import ROLES, all_role_sets
+    from .data.folds import ROLES, all_role_sets, modelled_folds
 
     params = declared_params(run_id, reader, "02_baseline")
-    sets = all_role_sets(load_splits(run_id)[0], params["selection_share"], params["max_images_per_split"])
+    splits, _, meta = load_splits(run_id)
+    sets = all_role_sets(splits, params["selection_share"], params["max_images_per_split"],
+                         modelled_folds(meta["task"]))
     scored = read_table(run_id, "fold_predictions")
     for (fold, role), rows in scored[scored["role"].isin(ROLES)].groupby(["fold", "role"]):
         if rows["image_id"].tolist() != sets[fold][role]["image_id"].tolist():

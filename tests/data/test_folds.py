@@ -207,3 +207,23 @@ def test_the_single_splits_training_sets_are_the_deployed_fold_models_roles():
     uncapped = all_role_sets(splits, 0.15)[DEPLOYED_FOLD]
     for split, role in (("val", "calibration"), ("test", "test")):
         assert splits.loc[splits["split"] == split, "image_id"].tolist() == uncapped[role]["image_id"].tolist()
+
+
+def test_without_cross_fitting_the_only_model_is_the_deployed_one_on_the_splits_own_roles():
+    from tmvlib.data.folds import (DEPLOYED_FOLD, all_role_sets, chapter_fold_column, modelled_folds,
+                                   split_selection)
+    from tmvlib.data.splits import assign_splits
+
+    splits = assign_splits(task().assign(box_findings=""), fractions={"train": 0.6, "val": 0.2, "test": 0.2}, salt="s",
+                           localisation_set=False)
+    splits["fold"] = chapter_fold_column(splits, "hash", 5, cross_fit=False)
+    assert splits.groupby("split")["fold"].unique().map(list).to_dict() == {"test": [0], "train": [2], "val": [1]}
+    assert modelled_folds({"cross_fit": False}) == (DEPLOYED_FOLD,) and modelled_folds({}) is None
+    sets = all_role_sets(splits, 0.2, models=modelled_folds({"cross_fit": False}))
+    assert list(sets) == [0]
+    training, selection = split_selection(splits[splits["split"] == "train"], 0.2)
+    for role, expected in (("test", splits[splits["split"] == "test"]), ("calibration", splits[splits["split"] == "val"]),
+                           ("training", training), ("selection", selection)):
+        assert sets[0][role]["image_id"].tolist() == expected["image_id"].tolist()
+    with pytest.raises(DataError, match="cross_fit false needs split_source"):
+        chapter_fold_column(splits, "folds", 5, cross_fit=False)

@@ -60,6 +60,12 @@ def test_full_profile_splits_follow_the_official_lists(tmp_path):
     # the boxed patient left the test split, not the test list: chapter 02's official-list AUROC
     on_test_list = set(splits.loc[splits["official_list"] == "test", "image_id"])
     assert on_test_list == listed_test == by_split["test"] | by_split["localisation"]
+    # no fold models: the deployed model's roles are the split's, its test fold the official test list
+    from tmvlib.data.folds import DEPLOYED_FOLD, chapter_fold_column, modelled_folds
+
+    assert params["cross_fit"] is False and modelled_folds(params) == (DEPLOYED_FOLD,)
+    fold = chapter_fold_column(splits, params["split_source"], params["folds"], params["fold_salt"], cross_fit=False)
+    assert set(splits.loc[fold == DEPLOYED_FOLD, "image_id"]) == by_split["test"]
 
 
 def test_an_image_missing_from_the_lists_is_named(tmp_path):
@@ -80,5 +86,7 @@ def test_chapter_01_says_how_splits_were_drawn():
     assert "test_list.txt" in split_rule_text("official") and "salted sha256" in split_rule_text("official")
     assert "not drawn by the hash" in prevalence_agreement_text("official")
     assert "deployed model" in split_rule_text("folds") and "stratified" in prevalence_agreement_text("folds")
+    from tmvlib.data.dataset_card import fold_design_text
+    assert "`cross_fit: false`" in fold_design_text(False) and "every result both" in fold_design_text(True)
     with pytest.raises(ValueError, match="split_source"):
         split_rule_text("random")

@@ -106,3 +106,4 @@ def test_whether_a_larger_calibration_share_would_certify_the_deployed_rule():
     assert "every fold" in calibration_share_text(nothing, needed.assign(enough=[False, False, True]), 300, 3)
     assert "would not help" in calibration_share_text(nothing, needed.assign(enough=False), 500, 5)
     assert calibration_share_text(MARGINAL, needed, 500, 5).startswith("One calibration fold (100 patients)")
+    assert "a larger validation split" in calibration_share_text(nothing, needed, 100, 1)  # cross_fit: false

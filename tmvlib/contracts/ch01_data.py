@@ -35,6 +35,9 @@ class Params:
     folds: int = param(5, "patient folds of cross-fitted evaluation (at least 3: test, calibration and "
                           "training folds), stratified by label; written as the splits' fold column")
     fold_salt: str = param("tmv-folds-v1", "another salt deals other folds")
+    cross_fit: bool = param(True, "fit a model per fold and evaluate every folded patient once (cross-fitted "
+                                  "evaluation); false: only the deployed model, its roles the split's own (needs "
+                                  "split_source hash or official; the full profile)")
     on_bad_image: Literal["raise", "exclude"] = param(
         "raise", '"raise" or "exclude" (excluded files are counted in the chapter)')
     n_examples: int = param(4, "example images shown per class")

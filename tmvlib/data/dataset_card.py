@@ -82,6 +82,17 @@ def source_by_class(task: pd.DataFrame, class_names: dict[int, str]) -> pd.DataF
     return table.sort_values("total", ascending=False)
 
 
+def fold_design_text(cross_fit: bool) -> str:
+    """Chapter 01's sentence on which fold models the run fits (``cross_fit``)."""
+    if cross_fit:
+        return ("Every fold gets a model (`cross_fit: true`), so the later chapters give every result both "
+                "pooled over the folds and for the deployed model")
+    return ("This run fits no fold models (`cross_fit: false`, the full profile): the \"folds\" below are the "
+            "split itself (0 test, 1 validation, 2 train), the roles of the deployed model alone, so every "
+            "\"cross-fitted\" or \"pooled\" result of the later chapters is the deployed model's on the test "
+            "split, with one fold")
+
+
 def split_rule_text(split_source: str) -> str:
     """Chapter 01's sentence on how a patient's split is decided (``split_source``: ``"folds"``,
     ``"hash"`` or ``"official"``)."""

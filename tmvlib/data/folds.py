@@ -39,6 +39,11 @@ SELECTION_SALT = "tmv-selection-v1"
 #: (``split_source: folds``; the selection patients stay in ``train``, :func:`split_selection`)
 SPLIT_OF_ROLE = {"training": "train", "selection": "train", "calibration": "val", "test": "test"}
 
+#: the fold each split takes when nothing is cross-fitted (chapter 01's ``cross_fit: false``, the
+#: ``full`` profile): the single split as the roles of one model, the deployed fold's (test fold 0,
+#: calibration fold 1 = validation, training and selection = train; :func:`split_folds`)
+SPLIT_FOLDS = {"test": 0, "val": 1, "train": 2}
+
 #: the smallest number of folds with all four roles (test, calibration and two training folds:
 #: with two, the training patients would all sit in one fold)
 MIN_FOLDS = 3
@@ -230,13 +235,35 @@ def training_roles(train: pd.DataFrame, selection_share: float = 0.15,
     return {"training": subsample_patients(training, max_images), "selection": subsample_patients(selection, max_images)}
 
 
+def split_folds(splits: pd.DataFrame) -> pd.Series:
+    """The ``fold`` column when nothing is cross-fitted: each image's split as the fold of
+    :data:`SPLIT_FOLDS` (``NO_FOLD`` for the localisation set), so that the roles of the deployed
+    fold model (:func:`fold_roles` of fold 0) are the single split's: test, calibration =
+    validation, training and selection = train (the selection share as :func:`split_selection`
+    takes it). Only that model is fitted (:func:`modelled_folds`)."""
+    return splits["split"].map(SPLIT_FOLDS).fillna(NO_FOLD).astype(int).rename("fold")
+
+
+def modelled_folds(task_params: dict) -> tuple[int, ...] | None:
+    """The folds that get a model under chapter 01's ``task_params`` (``split.json``'s ``task``):
+    None (every fold) when ``cross_fit`` is true or absent, else the deployed fold alone."""
+    return None if task_params.get("cross_fit", True) else (DEPLOYED_FOLD,)
+
+
 def chapter_fold_column(splits: pd.DataFrame, split_source: str, k: int = 5,
-                        salt: str = "tmv-folds-v1", known_folds: pd.Series | None = None) -> pd.Series:
-    """Chapter 01's ``fold`` column for each ``split_source``: under ``"folds"`` the folds the split
-    was dealt from (``splits``' own ``fold`` column, :func:`fold_splits`);
-    otherwise :func:`fold_column` over ``train, val, test`` (``"hash"``) or ``train, val``
-    (``"official"``: the official test list stays outside every fold), the patients of
-    ``known_folds`` keeping theirs (the contrast task keeps the main task's folds)."""
+                        salt: str = "tmv-folds-v1", known_folds: pd.Series | None = None,
+                        cross_fit: bool = True) -> pd.Series:
+    """Chapter 01's ``fold`` column for each ``split_source``: without ``cross_fit``, the split's
+    roles (:func:`split_folds`); under ``"folds"`` the folds the split was dealt from (``splits``'
+    own ``fold`` column, :func:`fold_splits`); otherwise :func:`fold_column` over ``train, val,
+    test`` (``"hash"``) or ``train, val`` (``"official"``: the official test list stays outside
+    every fold), the patients of ``known_folds`` keeping theirs (the contrast task keeps the main
+    task's folds)."""
+    if not cross_fit:
+        if split_source == "folds":
+            raise DataError("folds: cross_fit false needs split_source 'hash' or 'official' (under 'folds' "
+                            "the split itself is dealt from the folds)")
+        return split_folds(splits)
     if split_source == "folds":
         if "fold" not in splits.columns:
             raise DataError("folds: split_source 'folds' but the split table has no 'fold' column")
@@ -287,14 +314,16 @@ def role_sets(frame: pd.DataFrame, folds: pd.Series, fold: int, selection_share:
     return sets
 
 
-def all_role_sets(splits: pd.DataFrame, selection_share: float = 0.15,
-                  max_images: int | None = None) -> dict[int, dict[str, pd.DataFrame]]:
+def all_role_sets(splits: pd.DataFrame, selection_share: float = 0.15, max_images: int | None = None,
+                  models: tuple[int, ...] | None = None) -> dict[int, dict[str, pd.DataFrame]]:
     """:func:`role_sets` of every fold model over chapter 01's folded images (``fold`` column,
     :func:`patient_folds`): fold -> role -> images, folds ascending (chapter 02 deals them; later
-    chapters deal them again from the same parameters)."""
+    chapters deal them again from the same parameters). ``models``: only these folds' models
+    (:func:`modelled_folds`; None: every fold)."""
     folds = patient_folds(splits)
     folded = splits[splits["fold"] != NO_FOLD]
-    return {int(f): role_sets(folded, folds, f, selection_share, max_images) for f in sorted(folds.unique())}
+    chosen = sorted(folds.unique()) if models is None else sorted(models)
+    return {int(f): role_sets(folded, folds, f, selection_share, max_images) for f in chosen}
 
 
 def fold_model_file(fold: int) -> str:

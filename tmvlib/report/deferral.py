@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from ..data.folds import MIN_FOLDS
 from ..uncertainty.abstention import DeferralRule, threshold_text
 from .wording import difference_verdict, interval_text, position
 
@@ -230,12 +231,16 @@ def calibration_share_text(rule: DeferralRule | Mapping, needed: pd.DataFrame, f
     r = _rule(rule)
     here = int(needed["patients"].iloc[0] / needed["multiple"].iloc[0])
     if r.certified:
-        return f"One calibration fold ({here:,} patients) is enough for the {_pct(r.max_error)} target."
+        where = "One calibration fold" if folds >= MIN_FOLDS else "The validation split"
+        return f"{where} ({here:,} patients) is enough for the {_pct(r.max_error)} target."
     enough = needed[needed["enough"]]
     if enough.empty:
         return (f"A larger calibration share would not help: even {int(needed['patients'].iloc[-1]):,} "
                 "simulated calibration patients do not certify the target reliably.")
     patients, per_fold = int(enough["patients"].iloc[0]), folded_patients / folds
+    if folds < MIN_FOLDS:  # no cross-fitting (chapter 01's cross_fit: false): no folds to move between roles
+        return (f"About {patients:,} calibration patients would be needed, against the {here:,} of the validation "
+                "split: a larger validation split (more patients of this hospital) would be needed.")
     share = (f"The deployed model calibrates on one of {folds} folds ({here:,} patients); about {patients:,} "
              f"would be needed, {_pct(patients / folded_patients)} of the {folded_patients:,} folded NIH patients")
     if patients <= 2 * per_fold:
