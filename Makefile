@@ -13,7 +13,7 @@ STAMP := $(VENV)/.tmv-installed
 help:
 	@echo "make book [PROFILE=default|ci|full] [DATA=dir]   run every chapter (papermill) and render the HTML"
 	@echo "make chapter CH=01 [P=\"k=v ...\"]      rerun one chapter with overridden params"
-	@echo "make predict IMAGES=\"a.png b.dcm\" [RUN=default]   trust cards (HTML, PNG, JSON) into artifacts/runs/RUN/cards"
+	@echo "make predict IMAGES=\"a.png b.dcm\" [RUN=default]   trust cards (HTML, PNG, JSON) into artifacts/runs/RUN/predictions"
 	@echo "make test                              unit tests, nbval regression of the ci notebooks, the ci book in headless chromium"
 	@echo "make browser                           install Debian's chromium for the browser test when missing (apt-get)"
 	@echo "make refs                              rerun the ci notebooks: nbval references (tests/notebooks) and numeric references (tests/references/ci)"

@@ -369,7 +369,7 @@ def predict(images: list[Path], run_id: str, out: Path | None = None,
                 require_complete(run_id, ["08_trust_card"], "tmv predict", root)
                 tune_cpu_allocator()
                 predictor = TrustCardPredictor.from_run(run_id, scorecam_top_k)
-                out = out or folder / "cards"
+                out = out or folder / "predictions"  # chapter 08 owns cards/
             try:
                 result = predictor.predict(radiograph, image_id=path.stem)
                 paths = write_card(out, result)
@@ -431,7 +431,7 @@ def _main(argv: list[str] | None) -> None:
     p_predict.add_argument("images", nargs="+", type=Path, help="PNG, JPEG or (with pydicom) DICOM files")
     p_predict.add_argument("--run", default="default", help="run whose chapters 02-08 to use")
     p_predict.add_argument("--out", type=Path, default=None,
-                           help="output folder (default artifacts/runs/<run>/cards)")
+                           help="output folder (default artifacts/runs/<run>/predictions)")
     p_predict.add_argument("--scorecam-top-k", type=int, default=None,
                            help="fast Score-CAM on the k most varied channels (default: exact)")
     p_predict.add_argument("--root", type=Path, default=None,

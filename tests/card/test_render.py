@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from tmvlib.card.predictor import DISCLAIMER, CardResult
-from tmvlib.card.render import card_html, headline, write_card
+from tmvlib.card.render import card_html, clear_cards, headline, write_card
 
 
 def _record(status="in distribution"):
@@ -53,6 +53,13 @@ def test_write_card_gives_png_html_json(tmp_path):
     assert "http://" not in page and "https://" not in page  # opens offline
     record = json.loads(paths["json"].read_text())
     assert record["prediction"]["probability"] == 0.71 and record["disclaimer"] == DISCLAIMER
+
+
+def test_clear_cards_removes_an_earlier_runs_cards_and_nothing_else(tmp_path):
+    write_card(tmp_path, _result(_record()), stem="old")
+    (tmp_path / "notes.txt").write_text("kept")
+    assert clear_cards(tmp_path) == 3 and [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+    assert clear_cards(tmp_path / "missing") == 0
 
 
 def test_html_escapes_file_names():

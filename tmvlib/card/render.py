@@ -173,6 +173,19 @@ text-align:left;vertical-align:top}} th{{background:#f4f4f4;white-space:nowrap}}
 """
 
 
+def clear_cards(directory: str | Path) -> int:
+    """Remove the cards (``*.png``, ``*.html``, ``*.json``) an earlier run left in ``directory``, so
+    that chapter 08's folder holds only the cards of its latest run; returns how many files went.
+    ``tmv predict`` writes elsewhere by default (``predictions/``), so no user's card is removed."""
+    directory = Path(directory)
+    removed = 0
+    for pattern in ("*.png", "*.html", "*.json"):
+        for path in directory.glob(pattern):
+            path.unlink()
+            removed += 1
+    return removed
+
+
 def write_card(directory: str | Path, result, stem: str | None = None) -> dict[str, Path]:
     """Write ``<stem>.png``, ``<stem>.html`` and ``<stem>.json`` into ``directory``."""
     directory = Path(directory)
