@@ -95,6 +95,13 @@ def negative_kind(frame: pd.DataFrame) -> pd.Series:
     return kind.where(frame["label"] == 0, "positive")
 
 
+def _check_unfitted(evaluation: pd.DataFrame, fitted_on: Iterable, control: str, role: str) -> None:
+    """Raise :class:`DataError` naming up to 5 patients of ``evaluation`` that are in ``fitted_on``."""
+    leaked = sorted(set(evaluation["patient_id"]) & set(fitted_on))
+    if leaked:
+        raise DataError(f"{len(leaked)} evaluation patient(s) of {control} {role}, e.g. {leaked[:5]}")
+
+
 def contrast_task(splits: pd.DataFrame, contrast: pd.DataFrame, negatives: str) -> ContrastTask:
     """Bundle the main task's ``splits`` and the ``contrast`` task (rule ``negatives``); the
     evaluation set is the test split of whichever uses every negative.
@@ -106,10 +113,7 @@ def contrast_task(splits: pd.DataFrame, contrast: pd.DataFrame, negatives: str) 
     evaluation = everything[everything["split"] == "test"].copy()
     evaluation["negative"] = negative_kind(evaluation)
     fitted_on = pd.concat([s.loc[s["split"].isin(["train", "val"]), "patient_id"] for s in (splits, contrast)])
-    leaked = sorted(set(evaluation["patient_id"]) & set(fitted_on))
-    if leaked:
-        raise DataError(f"{len(leaked)} evaluation patient(s) of the shortcut control trained or "
-                        f"selected a model, e.g. {leaked[:5]}")
+    _check_unfitted(evaluation, fitted_on, "the shortcut control", "trained or selected a model")
     return ContrastTask(negatives, contrast, evaluation.reset_index(drop=True))
 
 
@@ -138,11 +142,9 @@ def fold_evaluation_sets(main_sets: Mapping[int, Mapping[str, pd.DataFrame]],
     for fold in sorted(everything):
         evaluation = everything[fold]["test"].copy()
         evaluation["negative"] = negative_kind(evaluation)
-        fitted_on = {p for sets in (main_sets, contrast_sets) for role in ("training", "selection", "calibration")
-                     for p in sets[fold][role]["patient_id"]}
-        leaked = sorted(set(evaluation["patient_id"]) & fitted_on)
-        if leaked:
-            raise DataError(f"{len(leaked)} evaluation patient(s) of fold {fold}'s shortcut control trained, "
-                            f"selected or calibrated one of its models, e.g. {leaked[:5]}")
+        fitted_on = [p for sets in (main_sets, contrast_sets) for role in ("training", "selection", "calibration")
+                     for p in sets[fold][role]["patient_id"]]
+        _check_unfitted(evaluation, fitted_on, f"fold {fold}'s shortcut control",
+                        "trained, selected or calibrated one of its models")
         out[fold] = evaluation.reset_index(drop=True)
     return out

@@ -40,6 +40,46 @@ def select_images(images: torch.Tensor, image_ids, frame: pd.DataFrame) -> torch
     return images[torch.tensor(position.loc[wanted].to_numpy(), dtype=torch.long)]
 
 
+class DecodedImages:
+    """Every image a notebook needs, decoded once: calling it with a table returns that table's rows
+    of one growing uint8 tensor, decoding only the image ids it has not seen (so a task's roles, its
+    folds and a second task sharing its images never decode a file twice). A drop-in for
+    ``partial(select_images, load_image_tensor(table, size), table["image_id"])`` where the tables
+    are not known up front.
+
+    Args:
+        size: the side every image is resized to (:func:`load_image_tensor`).
+        progress: show a progress bar while decoding.
+    """
+
+    def __init__(self, size: int, progress: bool = True):
+        self.size, self.progress = size, progress
+        self.images = torch.empty((0, 1, size, size), dtype=torch.uint8)
+        self.paths = pd.Series(dtype=object)  # image id -> its file, in tensor row order
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __call__(self, frame: pd.DataFrame) -> torch.Tensor:
+        """``frame``'s images (``image_id``, ``path``), shape ``(len(frame), 1, size, size)``, in its order.
+
+        Raises:
+            ValueError: an image id of ``frame`` names another file than when it was decoded.
+        """
+        rows = frame.drop_duplicates("image_id").set_index("image_id")["path"].astype(str)
+        known = rows.index.isin(self.paths.index)
+        moved = rows[known][rows[known] != self.paths.loc[rows.index[known]]]
+        if len(moved):
+            raise ValueError(f"image {moved.index[0]!r} was decoded from {self.paths[moved.index[0]]}, "
+                             f"now asked for from {moved.iloc[0]}")
+        new = rows[~known]
+        if len(new):
+            decoded = load_image_tensor(new.rename("path").to_frame(), self.size, self.progress)
+            self.images = torch.cat([self.images, decoded])
+            self.paths = pd.concat([self.paths, new])
+        return select_images(self.images, self.paths.index, frame)
+
+
 def resize_gray(gray: np.ndarray, size: int) -> torch.Tensor:
     """uint8 (H, W) -> uint8 tensor (1, size, size), antialiased bilinear (the model input)."""
     pixels = torch.from_numpy(np.ascontiguousarray(gray))[None, None].float()

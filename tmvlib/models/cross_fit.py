@@ -49,7 +49,7 @@ def fit_fold_models(recipe: ModelRecipe, sets: Mapping[int, Mapping[str, pd.Data
         recipe: the baseline's recipe; each fold model differs from it only in its data hash.
         sets: fold -> role -> images (:func:`tmvlib.data.folds.role_sets`), labels in ``label``.
         images: rows of a frame -> uint8 ``(N, 1, H, W)`` images in its order
-            (e.g. :func:`tmvlib.data.tensors.select_images` of one decoded table).
+            (e.g. a :class:`tmvlib.data.tensors.DecodedImages`).
         folder: where ``fold_<f>.pt`` live (:func:`fold_checkpoint`).
         same_as: checkpoints that may already hold a fold's recipe (chapter 02's baseline is the
             deployed fold model under ``split_source: folds``): copied, not retrained.
