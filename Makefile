@@ -11,7 +11,7 @@ STAMP := $(VENV)/.tmv-installed
 .PHONY: book chapter test browser refs data download bench env clean help predict
 
 help:
-	@echo "make book [PROFILE=default|ci|full] [DATA=dir]   run every chapter (papermill) and render the HTML"
+	@echo "make book [PROFILE=default|ci|full|diversity] [DATA=dir]   run every chapter (papermill) and render the HTML"
 	@echo "make chapter CH=01 [P=\"k=v ...\"]      rerun one chapter with overridden params"
 	@echo "make predict IMAGES=\"a.png b.dcm\" [RUN=default]   trust cards (HTML, PNG, JSON) into artifacts/runs/RUN/predictions"
 	@echo "make test                              unit tests, nbval regression of the ci notebooks, the ci book in headless chromium"

@@ -83,7 +83,7 @@ def test_default_yaml_lists_the_contract_defaults(chapter):
     assert typed(yaml_file("default", chapter)) == typed(CONTRACTS[chapter].defaults())
 
 
-@pytest.mark.parametrize("profile", ["ci", "full"])
+@pytest.mark.parametrize("profile", ["ci", "full", "diversity"])
 @pytest.mark.parametrize("chapter", CHAPTER_ORDER)
 def test_profile_yaml_holds_only_what_differs_from_default(chapter, profile):
     own, default = yaml_file(profile, chapter), yaml_file("default", chapter)
@@ -99,7 +99,8 @@ def test_resolved_params_are_what_papermill_injected_before_the_contracts():
         "run_id": "ci", "mc_samples": 5, "tta_count": 2, "tta_rotation": 5.0, "tta_translate": 0.04,
         "tta_scale": 0.05, "tta_brightness": 0.05, "tta_contrast": 0.1, "tta_gamma": 0.1, "tta_noise": 0.01,
         "top_k": 0.15, "metric_size": 64, "spearman_grid": 16, "scorecam_tta": 1, "engine": "auto", "scorecam_top_k": 32,
-        "batch_size": 16, "n_boot": 100, "seed": 0, "executor": "auto", "shard_size": 256})
+        "batch_size": 16, "fold_sources": ["TTA"], "n_boot": 100, "seed": 0, "executor": "auto",
+        "shard_size": 256})
     assert list(ci) == list(CONTRACTS["06_stability"].defaults())  # the injected cell's order
     scorecam = resolve_params("05_scorecam", "ci", root=ROOT)
     assert scorecam["sanity_steps"] == ["fc", "conv_stem+bn1"]

@@ -158,3 +158,36 @@ def test_tta_stability_is_the_tta_source_of_stability_by_source(lite0):
     np.testing.assert_allclose(got["instability"], want["instability"], atol=1e-6)
     np.testing.assert_allclose(got["flip_rate"], want["flip_rate"])
     assert list(got["image_id"]) == ["a", "b"]
+
+
+def test_a_source_measured_alone_equals_its_part_of_every_source(lite0):
+    """Chapter 06's fold models measure TTA alone: the same rows, reference maps and perturbed
+    probabilities as the TTA part of a run of every source, and StabilityBySet.of_sources gives
+    that part of a stored run."""
+    import pandas as pd
+    import pytest
+
+    from tmvlib.explain.perturbations import tta_perturbations
+    from tmvlib.explain.stability import StabilityBySet, check_sources, stability_by_source
+
+    model, info = lite0
+    images = _images(3)
+    protocol = StabilityProtocol(tta_perturbations(2, seed=0), 32, 0.15, (8, 8), mc_samples=2, seed=0, batch_size=2)
+    args = (images, info, np.array([0.2, 0.9, 0.6]), 0.5, ["a", "b", "c"], protocol)
+    full = stability_by_source(model, [model], *args)
+    alone = stability_by_source(model, [], *args, sources=["TTA"])
+    assert list(alone.sources) == ["TTA"] and set(alone.rows["source"]) == {"TTA"}
+    pd.testing.assert_frame_equal(alone.rows, full.rows[full.rows["source"] == "TTA"].reset_index(drop=True))
+    np.testing.assert_array_equal(alone.reference, full.reference)
+    np.testing.assert_array_equal(alone.sources["TTA"].probs, full.sources["TTA"].probs)
+    stored = StabilityBySet(full.rows.assign(set="test"), {"test": full.reference},
+                            {"test": {s: p.probs for s, p in full.sources.items()}})
+    part = stored.of_sources(["TTA"])
+    pd.testing.assert_frame_equal(part.rows.drop(columns="set"), alone.rows)
+    assert list(part.probs["test"]) == ["TTA"]
+    with pytest.raises(ValueError, match="did not measure"):
+        StabilityBySet(alone.rows, {}, {"test": {"TTA": alone.sources["TTA"].probs}}).of_sources(["ensemble"])
+    assert check_sources(["TTA", "MC dropout"]) == ("MC dropout", "TTA")
+    for bad in (["tta"], []):
+        with pytest.raises(ValueError, match="stability sources must be some of"):
+            check_sources(bad)

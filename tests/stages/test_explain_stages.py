@@ -206,3 +206,54 @@ def test_a_fold_with_the_single_splits_inputs_reuses_its_stability(trained):
     assert runs[0] is fresh
     assert not (folder / "folds" / "fold0").exists() and (folder / "folds" / "fold1").exists()
     pd.testing.assert_frame_equal(runs[1].rows.drop(columns="set"), fresh.rows.drop(columns="set"))
+
+
+def test_a_fold_measured_under_tta_alone_equals_the_tta_of_every_source_and_reuses_it(trained):
+    """Chapter 06's fold models under ``fold_sources: [TTA]``: the stage of one source gives the
+    TTA part of the stage of every source (and is another shard identity, while a stage of every
+    source keeps its old one); the deployed fold takes that part of the single split's run, whose
+    members it no longer needs to match; a run of TTA alone cannot stand in for every source."""
+    import shutil
+
+    from tmvlib.explain.stability import SOURCES
+    from tmvlib.models.fit import fit_or_load
+    from tmvlib.orchestration import (StabilityRun, fold_stability_on_shards, same_stability_inputs,
+                                      stability_by_set_on_shards)
+    from tmvlib.stages import SourceStabilityStage
+
+    from tmv_testing import toy_recipe, toy_training_data
+
+    folder, records = trained
+    fit_or_load(folder / "member.pt", toy_recipe(seed=1), toy_training_data(3, 4), progress=False)
+    shutil.copy(folder / "model.pt", folder / "fold_0.pt")
+    shutil.copy(folder / "model.json", folder / "fold_0.json")
+    records = records.assign(prob=np.linspace(0.05, 0.95, len(records)))
+    frames = {"val": records.iloc[:8].reset_index(drop=True), "test": records.iloc[8:16].reset_index(drop=True)}
+    proto = protocol(tta_perturbations(1, seed=0), mc_samples=2, seed=0)
+    checkpoints = [folder / "model.pt", folder / "member.pt"]
+    full = stability_by_set_on_shards(checkpoints, frames, 32, 0.5, proto, shard_dir=folder / "all",
+                                      executor="local", shard_size=8)
+    alone = stability_by_set_on_shards(checkpoints, frames, 32, 0.5, proto, shard_dir=folder / "tta",
+                                       executor="local", shard_size=8, sources=["TTA"])
+    expected = full.of_sources(["TTA"])
+    pd.testing.assert_frame_equal(alone.rows, expected.rows)
+    for name in frames:
+        np.testing.assert_array_equal(alone.reference[name], full.reference[name])
+        assert list(alone.probs[name]) == ["TTA"]
+        np.testing.assert_array_equal(alone.probs[name]["TTA"], full.probs[name]["TTA"])
+
+    def stage(**kw):
+        return SourceStabilityStage(str(folder / "model.pt"), [], 32, str(folder / "d"), 0.5, proto, **kw)
+    assert "sources" not in stage().identity() and stage(sources=SOURCES).identity() == stage().identity()
+    assert stage(sources=["TTA"]).identity()["sources"] == ["TTA"]
+
+    single = StabilityRun(checkpoints, frames, 0.5, full)
+    assert same_stability_inputs(single, [folder / "fold_0.pt"], frames, 0.5, ["TTA"])  # members not read
+    assert not same_stability_inputs(single, [folder / "fold_0.pt"], frames, 0.5)  # every source: members differ
+    assert not same_stability_inputs(StabilityRun(checkpoints[:1], frames, 0.5, alone, ("TTA",)),
+                                     checkpoints[:1], frames, 0.5)
+    runs = fold_stability_on_shards({0: [folder / "fold_0.pt", folder / "model.pt"]}, {0: frames}, {0: 0.5}, 32,
+                                    proto, shard_dir=folder / "folds_tta", executor="local", shard_size=8,
+                                    reuse=single, sources=["TTA"])
+    assert not (folder / "folds_tta").exists()
+    pd.testing.assert_frame_equal(runs[0].rows, expected.rows)

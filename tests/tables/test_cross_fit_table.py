@@ -127,3 +127,43 @@ def test_the_power_table_sets_each_comparisons_detectable_difference_side_by_sid
     pooled = single.assign(mdd=[0.02, 0.08])
     table = power_table(single, pooled)
     assert table.loc["primary", "ratio"] == pytest.approx(0.5) and table.loc["S1", "ratio"] == pytest.approx(1.0)
+
+
+def _fold_stability(frames, sources, seed):
+    """A fold model's stability run on its frames: random rows of ``sources`` (2 perturbations an
+    image), reference maps, and the perturbed probabilities of each source."""
+    from tmvlib.explain.stability import StabilityBySet
+
+    rng = np.random.default_rng(seed)
+    rows, probs = [], {}
+    for name, frame in frames.items():
+        n = len(frame)
+        for source in sources:
+            rows.append(pd.DataFrame({"image_id": np.repeat(frame["image_id"].to_numpy(), 2), "source": source,
+                                      "spearman": rng.uniform(0.2, 1.0, 2 * n), "iou_topk": 0.5,
+                                      "label_flipped": rng.random(2 * n) < 0.2, "set": name}))
+        probs[name] = {s: rng.random((n, 2)) for s in sources}
+    reference = {name: rng.random((len(frame), 8, 8)) for name, frame in frames.items()}
+    return StabilityBySet(pd.concat(rows, ignore_index=True), reference, probs)
+
+
+def test_cross_fitted_trust_scores_hold_the_columns_of_the_sources_measured():
+    """Fold models measured under TTA alone (chapter 06's default fold_sources) give the pooled
+    rows the verdicts read and no MC-dropout or ensemble column; folds that measured different
+    sources are refused."""
+    from tmvlib.tables.cross_fit import cross_fitted_trust_scores, fold_stability_frames
+    from tmvlib.tables.endpoints import COMBINED_FEATURES
+
+    predictions = fold_predictions(k=3, per_role=20)
+    frames = fold_stability_frames(predictions, [])
+    thresholds = calibration_fold_thresholds(predictions, "youden")
+    tta = {f: _fold_stability(sets, ["TTA"], f) for f, sets in frames.items()}
+    scores, combined = cross_fitted_trust_scores(frames, thresholds, tta, COMBINED_FEATURES)
+    assert sorted(combined) == [0, 1, 2] and len(scores) == len(predictions)
+    for column in ("decision uncertainty", "instability (TTA)", "flip rate (TTA)", "constant map (TTA)",
+                   "combined", "peak_region"):
+        assert column in scores, column
+    assert not [c for c in scores if "MC" in c or "ensemble" in c]
+    mixed = {**tta, 2: _fold_stability(frames[2], ["MC dropout", "ensemble", "TTA"], 2)}
+    with pytest.raises(ValueError, match="different sources"):
+        cross_fitted_trust_scores(frames, thresholds, mixed, COMBINED_FEATURES)

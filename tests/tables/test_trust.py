@@ -22,8 +22,23 @@ def test_image_trust_scores_columns():
     assert out.loc[1, "MC mutual information"] > 0.05                         # samples disagree
     np.testing.assert_allclose(out["ensemble variance"], [np.var([0.9, 0.7]), 0.0])
     assert out.loc[0, "instability (TTA)"] == 0.1 and np.isnan(out.loc[1, "instability (TTA)"])
-    assert np.isnan(out.loc[1, "instability (ensemble)"]) and np.isnan(out.loc[0, "instability (MC dropout)"])
+    assert np.isnan(out.loc[1, "instability (ensemble)"])  # measured, no row for this image: NaN
+    assert "instability (MC dropout)" not in out  # a source the summary does not hold has no column
     assert "correct" not in image_trust_scores(frame.drop(columns="label"), 0.5, mc, np.zeros((2, 1)), summary)
+
+
+def test_image_trust_scores_of_the_tta_source_alone():
+    """A fold model measured under TTA only (chapter 06's fold_sources): no MC-dropout or ensemble
+    column, the others as with every source."""
+    from tmvlib.tables.trust import image_trust_scores
+
+    frame = pd.DataFrame({"image_id": ["a", "b"], "prob": [0.9, 0.4], "label": [1, 1]})
+    summary = pd.DataFrame({"image_id": ["a", "b"], "source": "TTA", "instability": [0.1, 0.2],
+                            "flip_rate": [0.0, 0.5]})
+    alone = image_trust_scores(frame, 0.5, None, None, summary)
+    full = image_trust_scores(frame, 0.5, np.full((2, 3), 0.5), np.full((2, 1), 0.5), summary)
+    assert [c for c in full if c not in alone] == ["MC mutual information", "ensemble variance"]
+    pd.testing.assert_frame_equal(alone, full[list(alone.columns)])
 
 
 def test_trust_scores_by_set_and_tables_per_set():

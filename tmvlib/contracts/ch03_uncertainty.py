@@ -18,10 +18,14 @@ class Params:
     run_id: str = param("default", RUN_ID)
     mc_samples: int = param(30, "T, MC-dropout passes")
     ensemble_members: int = param(5, "M, including the chapter-02 model as member 0")
+    fold_ensemble_members: int = param(5, "M of every fold model's ensemble in the cross-fitted evaluation "
+                                          "(the fold model as member 0; fold 0's are the first of the deployed "
+                                          "ensemble's); below ensemble_members, K ensembles cost less")
     ensemble_bagging: bool = param(False, "members m >= 1 train on a patient-level bootstrap resample "
                                           "of the training set (bagging)")
-    diversity_reference: bool = param(True, "also train the shared-views ensemble (M - 1 more members) and "
-                                            "compare the members' diversity with it")
+    diversity_reference: bool = param(False, "also train the shared-views ensemble (M - 1 more members) and "
+                                             "compare the members' diversity with it (the diversity profile: "
+                                             "make book PROFILE=diversity)")
     diversity_cam_images: int | None = param(None, "NIH test images whose member Grad-CAMs are compared "
                                                    "(null: all)")
     metric_size: int = param(112, "side of the Grad-CAMs compared between members (as in chapter 06)")

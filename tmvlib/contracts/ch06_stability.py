@@ -31,6 +31,10 @@ class Params:
     engine: Literal["auto", "torch", "openvino", "onnxruntime"] = param("auto", "forward engine of Score-CAM's scoring passes: auto (the fastest measured here), torch, openvino, onnxruntime")
     scorecam_top_k: int = param(128, "channels of the fast top-k Score-CAM path")
     batch_size: int = param(16, "images per forward pass")
+    fold_sources: list[Literal["MC dropout", "ensemble", "TTA"]] = param(
+        ["TTA"], "stability sources measured under every fold model for the pooled (cross-fitted) verdicts, "
+                 "which read TTA only; MC dropout and ensemble add their pooled columns at about three times "
+                 "the cost")
     n_boot: int = param(1000, N_BOOT)
     seed: int = param(0, "seed of the MC-dropout masks and TTA perturbations")
     executor: Literal["auto", "local", "ray"] = param("auto", EXECUTOR + " (here the stability under every "
@@ -39,7 +43,7 @@ class Params:
 
 
 READS_PARAMS: dict[str, tuple[str, ...]] = {
-    "03_uncertainty": ("ensemble_members",),  # tmvlib.artifacts.ensemble_checkpoints
+    "03_uncertainty": ("ensemble_members", "fold_ensemble_members"),  # tmvlib.artifacts.(fold_)ensemble_checkpoints
     "04_gradcam": ("external_images",),  # the same external images as chapter 04
 }
 # 01: splits; 02: predictions, threshold; 03: ensemble checkpoints; 04: its params

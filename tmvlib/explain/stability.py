@@ -232,24 +232,41 @@ def stability_protocol_from_params(params: Mapping, batch_size: int | None = Non
                              int(batch_size if batch_size is not None else params["batch_size"]))
 
 
+def check_sources(sources: Sequence[str]) -> tuple[str, ...]:
+    """``sources`` in the order of :data:`SOURCES`, as a tuple.
+
+    Raises:
+        ValueError: ``sources`` is empty or names a source not in :data:`SOURCES`.
+    """
+    unknown = [s for s in sources if s not in SOURCES]
+    if unknown or not len(sources):
+        raise ValueError(f"stability sources must be some of {list(SOURCES)}, got {list(sources)}")
+    return tuple(s for s in SOURCES if s in sources)
+
+
 def stability_by_source(model: nn.Module, others: Sequence[nn.Module], images: torch.Tensor, norm,
                         probs: np.ndarray, threshold: float, image_ids: Sequence[str],
-                        protocol: StabilityProtocol) -> SourceStability:
+                        protocol: StabilityProtocol, sources: Sequence[str] = SOURCES) -> SourceStability:
     """Grad-CAM of ``model`` on uint8 ``images`` (N,1,H,W) and its stability under MC dropout,
     the other ensemble members ``others`` and the test-time perturbations of ``protocol``, each
     compared with the unperturbed map (``probs`` (N,): the unperturbed probabilities, for label
-    flips at ``threshold``). The stability chapter and the trust card both call this."""
+    flips at ``threshold``). The stability chapter and the trust card both call this.
+
+    ``sources`` (:func:`check_sources`) limits the work to some of them: each source is computed
+    alone, so a source's rows and probabilities are the same whichever others run beside it."""
     import pandas as pd
 
     from .run import explain_images
 
-    p = protocol
+    p, wanted = protocol, check_sources(sources)
     maps, _ = explain_images(lambda x: gradcam(model, x), images, norm, p.batch_size, progress=False)
     reference = reduce_maps(maps, p.metric_size)
     mc, ensemble, tta = SOURCES
-    sources = {mc: mc_dropout_maps(model, images, norm, p.mc_samples, p.seed, p.metric_size, image_ids, p.batch_size),
-               ensemble: ensemble_maps(others, images, norm, p.metric_size, p.batch_size),
-               tta: tta_maps(model, images, norm, p.perturbations, p.metric_size, p.batch_size)}
+    makers = {mc: lambda: mc_dropout_maps(model, images, norm, p.mc_samples, p.seed, p.metric_size, image_ids,
+                                          p.batch_size),
+              ensemble: lambda: ensemble_maps(others, images, norm, p.metric_size, p.batch_size),
+              tta: lambda: tta_maps(model, images, norm, p.perturbations, p.metric_size, p.batch_size)}
+    sources = {name: makers[name]() for name in wanted}
     rows = pd.concat([stability_against_reference(reference, perturbed, probs, threshold, image_ids,
                                                   k=p.top_k, grid=p.grid).assign(source=name)
                       for name, perturbed in sources.items()], ignore_index=True)
@@ -286,6 +303,19 @@ class StabilityBySet:
     rows: "pd.DataFrame"
     reference: dict[str, np.ndarray]
     probs: dict[str, dict[str, np.ndarray]]
+
+    def of_sources(self, sources: Sequence[str]) -> StabilityBySet:
+        """The same run restricted to ``sources`` (rows and probabilities of those only): what a
+        run of those sources alone gives, since each source is computed alone."""
+        wanted = check_sources(sources)
+        missing = [s for s in wanted if not any(s in by_source for by_source in self.probs.values())]
+        if missing:
+            raise ValueError(f"this stability run did not measure {missing}")
+        if set(self.rows["source"]) <= set(wanted):
+            return self  # nothing to leave out
+        return StabilityBySet(self.rows[self.rows["source"].isin(wanted)].reset_index(drop=True), self.reference,
+                              {name: {s: p for s, p in by_source.items() if s in wanted}
+                               for name, by_source in self.probs.items()})
 
 
 SCORECAM_TOPK = "Score-CAM (top-k)"

@@ -13,7 +13,7 @@ from ..atomic import atomic_write
 from ..explain.gradcam import gradcam
 from ..explain.run import explain_images, explain_with_stats
 from ..explain.scorecam import ScoreCAM
-from ..explain.stability import SOURCES, StabilityProtocol, stability_by_source, tta_stability
+from ..explain.stability import SOURCES, StabilityProtocol, check_sources, stability_by_source, tta_stability
 from ..explain.sanity import randomized_copy
 from ..explain.store import load_heatmaps, save_heatmaps, save_map_sum
 from ..fingerprint import sha256_file
@@ -198,7 +198,9 @@ class SourceStabilityStage(CheckpointStage):
     Grad-CAMs (the reference maps). :meth:`collect` reads them back in record order.
 
     Args:
-        checkpoint: the explained model; ``member_checkpoints``: the other ensemble members.
+        checkpoint: the explained model; ``member_checkpoints``: the other ensemble members (none
+            needed without the ``ensemble`` source).
+        sources: the sources measured (:func:`~tmvlib.explain.stability.check_sources`).
         the rest: as :func:`~tmvlib.explain.stability.stability_by_source`.
     Returns (from :meth:`run`):
         ``image_id, detail`` (the shard's file key), one row per record.
@@ -207,17 +209,22 @@ class SourceStabilityStage(CheckpointStage):
     name = "source stability"
 
     def __init__(self, checkpoint: str, member_checkpoints: Sequence[str], image_size: int, detail_dir: str,
-                 threshold: float, protocol: StabilityProtocol, threads: int | None = None):
+                 threshold: float, protocol: StabilityProtocol, threads: int | None = None,
+                 sources: Sequence[str] = SOURCES):
         super().__init__(checkpoint, image_size, threads)
         self.member_checkpoints, self.detail_dir = [str(c) for c in member_checkpoints], str(detail_dir)
         self.threshold, self.protocol = float(threshold), protocol
+        self.sources = list(check_sources(sources))
         self._others = None
 
     output_folders = ("detail_dir",)
 
     def identity(self) -> dict:
-        """As :meth:`CheckpointStage.identity`, with the members' sha256 in place of their paths."""
+        """As :meth:`CheckpointStage.identity`, with the members' sha256 in place of their paths
+        (and ``sources`` only when not every source: shards of every source keep their identity)."""
         identity = {k: v for k, v in super().identity().items() if k != "member_checkpoints"}
+        if tuple(self.sources) == SOURCES:
+            identity.pop("sources")
         return {**identity, "member_sha256": [sha256_file(c) for c in self.member_checkpoints]}
 
     def setup(self) -> None:
@@ -232,8 +239,8 @@ class SourceStabilityStage(CheckpointStage):
             raise KeyError(f"{self.name}: records need a 'prob' column, got {list(records.columns)}")
         ids = records["image_id"].tolist()
         result = stability_by_source(self._model, self._others, self.images(records), self._weights,
-                                     records["prob"].to_numpy(), self.threshold, ids, self.protocol)
-        probs = np.concatenate([result.sources[source].probs.reshape(-1) for source in SOURCES])
+                                     records["prob"].to_numpy(), self.threshold, ids, self.protocol, self.sources)
+        probs = np.concatenate([result.sources[source].probs.reshape(-1) for source in self.sources])
         key = save_shard_array(self.detail_dir, ids, result.reference)
         atomic_write(Path(self.detail_dir) / f"{key}.parquet", lambda tmp: result.rows.assign(prob=probs).to_parquet(tmp))
         return pd.DataFrame({"image_id": ids, "detail": key})
@@ -246,10 +253,10 @@ class SourceStabilityStage(CheckpointStage):
         detail = pd.concat([pd.read_parquet(Path(self.detail_dir) / f"{k}.parquet") for k in pd.unique(rows["detail"])],
                            ignore_index=True)
         reference = load_shard_arrays(self.detail_dir, rows["detail"])
-        order = pd.Categorical(detail["source"], categories=list(SOURCES), ordered=True)
+        order = pd.Categorical(detail["source"], categories=self.sources, ordered=True)
         detail = detail.iloc[np.argsort(order.codes, kind="stable")].reset_index(drop=True)
         n, probs = len(rows), {}
-        for source in SOURCES:
+        for source in self.sources:
             values = detail.loc[detail["source"] == source, "prob"].to_numpy()
             probs[source] = values.reshape(n, len(values) // n if n else 0)
         return detail.drop(columns="prob"), reference, probs

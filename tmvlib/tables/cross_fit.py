@@ -32,7 +32,7 @@ from .fitted import fit_trust_score
 from .stability import reference_peak_regions
 from .summary import metric_summary
 from .trust import trust_scores_by_set
-from .trust_cells import fill_constant_maps
+from .trust_cells import INSTABILITY_COLUMNS, fill_constant_maps
 
 #: the metrics of :func:`cross_fitted_summary`'s table, in its row order
 SUMMARY_METRICS = ("AUROC", "sensitivity", "specificity")
@@ -164,18 +164,25 @@ def cross_fitted_trust_scores(frames: Mapping[int, Mapping[str, pd.DataFrame]], 
     (:func:`tmvlib.tables.fitted.fit_trust_score`).
 
     Args:
-        stability: fold -> :class:`tmvlib.explain.stability.StabilityBySet` of its frames.
+        stability: fold -> :class:`tmvlib.explain.stability.StabilityBySet` of its frames; every
+            fold the same sources (the score columns are those of the sources measured).
         features: the combined score's features (``tmvlib.tables.endpoints.COMBINED_FEATURES``).
     Returns:
         (rows of every fold and set with ``fold``, ``combined`` and ``peak_region`` (of its own
         model's unperturbed Grad-CAM, :func:`tmvlib.tables.stability.reference_peak_regions`), each
         at its own model's threshold; fold -> its fitted combined score).
+    Raises:
+        ValueError: the folds measured different sources (their columns would not pool).
     """
+    measured = {fold: sorted(set(run.rows["source"])) for fold, run in stability.items() if fold in frames}
+    if len({tuple(v) for v in measured.values()}) > 1:
+        raise ValueError(f"the fold models' stability runs measured different sources: {measured}")
     parts, combined = [], {}
     for fold, sets in frames.items():
         run = stability[fold]
         summary = stability_summary(run.rows, by=["image_id", "set", "source"])
-        scores = fill_constant_maps(trust_scores_by_set(sets, float(thresholds[fold]), run.probs, summary))
+        scores = trust_scores_by_set(sets, float(thresholds[fold]), run.probs, summary)
+        scores = fill_constant_maps(scores, [c for c in INSTABILITY_COLUMNS if c in scores])  # the measured sources
         combined[fold] = fit_trust_score(scores, features)  # this fold's calibration rows only
         peaks = scores["image_id"].map(reference_peak_regions(sets, run.reference))
         parts.append(scores.assign(fold=fold, combined=combined[fold].score(scores), peak_region=peaks))

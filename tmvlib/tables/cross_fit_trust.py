@@ -50,7 +50,8 @@ def fold_quadrants(scores: pd.DataFrame, thresholds: pd.Series, uncertainty_scor
     Raises:
         ValueError: a fold without calibration rows, or an image in two folds' test sets.
     """
-    require_columns(scores, ["fold", "set", "prob"], "the cross-fitted quadrants")
+    require_columns(scores, ["fold", "set", "prob", uncertainty_score, instability_score],
+                    "the cross-fitted quadrants (chapter 06 measures the fold models under its fold_sources)")
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in FOLD_SETS}
     cuts = {}
     for fold, rows in scores.groupby("fold", sort=True):

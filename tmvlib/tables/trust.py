@@ -42,17 +42,19 @@ def at_threshold(frame: pd.DataFrame, threshold: float) -> pd.DataFrame:
     return out
 
 
-def image_trust_scores(frame: pd.DataFrame, threshold: float, mc_probs: np.ndarray,
-                       ensemble_probs: np.ndarray, summary: pd.DataFrame) -> pd.DataFrame:
+def image_trust_scores(frame: pd.DataFrame, threshold: float, mc_probs: np.ndarray | None,
+                       ensemble_probs: np.ndarray | None, summary: pd.DataFrame) -> pd.DataFrame:
     """Per-image trust scores of the stability chapter (its ``trust_scores.parquet``).
 
     Args:
         frame: one row per image with ``image_id`` and ``prob`` (the explained model's
             P(positive)); with ``label``, a ``correct`` column is added (prediction at
             ``threshold`` equals the label).
-        mc_probs: (N, T) probabilities under T MC-dropout masks.
-        ensemble_probs: (N, M-1) probabilities of the other ensemble members.
-        summary: ``tmvlib.explain.similarity.stability_summary`` rows by ``image_id`` and ``source``.
+        mc_probs: (N, T) probabilities under T MC-dropout masks (None: the source was not
+            measured, and its score is left out).
+        ensemble_probs: (N, M-1) probabilities of the other ensemble members (None: likewise).
+        summary: ``tmvlib.explain.similarity.stability_summary`` rows by ``image_id`` and ``source``
+            (the instability and flip-rate columns of the sources it holds).
 
     Returns:
         ``frame`` plus ``decision uncertainty`` (exp(-|logit p - logit threshold|),
@@ -68,11 +70,13 @@ def image_trust_scores(frame: pd.DataFrame, threshold: float, mc_probs: np.ndarr
     out = at_threshold(frame, threshold)
     prob = out["prob"].to_numpy(dtype=float)
     out[DISTANCE_TO_HALF] = distance_to_half(prob)
-    out[MC_MUTUAL_INFORMATION] = uncertainty_scores(
-        probability_logit(np.asarray(mc_probs)).T)["mutual_information"].to_numpy()
-    members = np.concatenate([prob[:, None], np.asarray(ensemble_probs, dtype=float)], axis=1)
-    out[ENSEMBLE_VARIANCE] = members.var(axis=1)
-    for source in STABILITY_SOURCES:
+    if mc_probs is not None:
+        out[MC_MUTUAL_INFORMATION] = uncertainty_scores(
+            probability_logit(np.asarray(mc_probs)).T)["mutual_information"].to_numpy()
+    if ensemble_probs is not None:
+        members = np.concatenate([prob[:, None], np.asarray(ensemble_probs, dtype=float)], axis=1)
+        out[ENSEMBLE_VARIANCE] = members.var(axis=1)
+    for source in (s for s in STABILITY_SOURCES if s in set(summary["source"])):
         s = summary[summary["source"] == source].set_index("image_id")
         out[instability_column(source)] = out["image_id"].map(s["instability"]).to_numpy()
         out[flip_rate_column(source)] = out["image_id"].map(s["flip_rate"]).to_numpy()
@@ -88,14 +92,14 @@ def trust_scores_by_set(frames: Mapping[str, pd.DataFrame], threshold: float,
     Args:
         frames: set name -> its images (``image_id, patient_id, label, prob``).
         probs: set name -> source -> (N, P) perturbed probabilities (``MC dropout`` and
-            ``ensemble`` are read; ``tmvlib.explain.stability.StabilityBySet.probs``).
+            ``ensemble`` are read where measured; ``tmvlib.explain.stability.StabilityBySet.probs``).
         summary: stability summary by ``image_id, set, source``.
     Returns:
         rows ``image_id, patient_id, label, prob, set`` plus the scores of
         :func:`image_trust_scores`, set after set (new index).
     """
     return pd.concat([image_trust_scores(frame[["image_id", "patient_id", "label", "prob"]].assign(set=name),
-                                         threshold, probs[name]["MC dropout"], probs[name]["ensemble"],
+                                         threshold, probs[name].get("MC dropout"), probs[name].get("ensemble"),
                                          summary[summary["set"] == name])
                       for name, frame in frames.items()], ignore_index=True)
 
