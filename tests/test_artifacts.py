@@ -77,3 +77,20 @@ def test_tables_are_written_atomically_and_read_back(artifacts, monkeypatch):
     pd.testing.assert_frame_equal(read_table("r", "trust_scores"), frame)
     assert [p.name for p in artifact_path("r", "trust_scores").parent.iterdir()
             if p.name.startswith(".")] == []
+
+
+def test_fold_ensemble_checkpoints_count_chapter_03s_fold_members(artifacts):
+    """As many members as chapter 03's fold_ensemble_members; a chapter 03 recorded before that
+    parameter existed trained ensemble_members per fold."""
+    from tmvlib.artifacts import artifact_path, fold_ensemble_checkpoints
+    from tmvlib.config import record_run
+
+    folder = artifact_path("r", "checkpoints")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("fold_1.pt", "fold1_ensemble_1.pt", "fold1_ensemble_2.pt"):
+        (folder / name).write_bytes(b"")
+    record_run("r", "03_uncertainty", {"run_id": "r", "ensemble_members": 3})
+    assert [p.name for p in fold_ensemble_checkpoints("r", 1)] == ["fold_1.pt", "fold1_ensemble_1.pt",
+                                                                   "fold1_ensemble_2.pt"]
+    record_run("r", "03_uncertainty", {"run_id": "r", "ensemble_members": 3, "fold_ensemble_members": 2})
+    assert [p.name for p in fold_ensemble_checkpoints("r", 1)] == ["fold_1.pt", "fold1_ensemble_1.pt"]

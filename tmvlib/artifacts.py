@@ -263,7 +263,9 @@ def fold_ensemble_checkpoints(run_id: str, fold: int) -> list[Path]:
     03, ``fold<f>_ensemble_<m>.pt``, as many as chapter 03's ``fold_ensemble_members``)."""
     from .data.folds import fold_ensemble_prefix, fold_model_file
 
-    members = int(chapter_params(run_id, "03_uncertainty")["fold_ensemble_members"])
+    params = chapter_params(run_id, "03_uncertainty")
+    # a chapter 03 recorded before the parameter existed gave every fold ensemble_members members
+    members = int(params.get("fold_ensemble_members", params["ensemble_members"]))
     folder = artifact_path(run_id, "checkpoints")
     return [need_artifact(folder / fold_model_file(fold), "02_baseline")] + [
         need_artifact(folder / f"{fold_ensemble_prefix(fold)}_{m}.pt", "03_uncertainty") for m in range(1, members)]
